@@ -1,0 +1,266 @@
+// Reading a sync file: YAML with positions, ${ENV} interpolation, schema validation.
+// Problems are returned as data, each with file:line:column, so every problem of
+// every file can be printed at once.
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { syncSchema, SOURCE_TYPES, type SyncDefinition } from './schema.js';
+import { suggest } from './suggest.js';
+
+export interface Problem {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted key path in the file, e.g. `source.cursor`; empty for the whole file. */
+  path: string;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
+}
+
+export type Path = readonly PropertyKey[];
+
+export interface LoadedSync {
+  /** The definition, when the file has no problems. */
+  sync?: SyncDefinition;
+  problems: Problem[];
+  /** Position of a key path, for problems found later (e.g. a mapped column the source lacks). */
+  problemAt(path: Path, message: string): Problem;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Whether destination credentials must be present (validate, run) or may be absent (preview). */
+  requireDestination?: boolean;
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+interface Located {
+  doc: Document;
+  lines: LineCounter;
+  file: string;
+}
+
+function dotted(p: Path): string {
+  return p.map((k) => (typeof k === 'number' ? `[${k}]` : String(k))).join('.').replace(/\.\[/g, '[');
+}
+
+/** The node at a path, or the nearest ancestor that exists. */
+function nodeAt(doc: Document, p: Path): { node: Node | null; exact: boolean; keyNode?: Node } {
+  let node: unknown = doc.contents;
+  for (let i = 0; i < p.length; i++) {
+    const key = p[i];
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(key));
+      if (!pair) return { node: node as Node, exact: false };
+      if (i === p.length - 1) return { node: (pair.value as Node) ?? (pair.key as Node), exact: true, keyNode: pair.key as Node };
+      node = pair.value;
+    } else if (isSeq(node) && typeof key === 'number' && node.items[key]) {
+      node = node.items[key];
+    } else {
+      return { node: (node as Node) ?? null, exact: false };
+    }
+  }
+  return { node: (node as Node) ?? null, exact: true };
+}
+
+function position(loc: Located, offset: number | undefined): { line: number; col: number } {
+  return offset === undefined ? { line: 1, col: 1 } : loc.lines.linePos(offset);
+}
+
+function problemAt(loc: Located, p: Path, message: string, atKey = false): Problem {
+  const found = nodeAt(loc.doc, p);
+  const target = atKey && found.keyNode ? found.keyNode : found.node;
+  return { file: loc.file, ...position(loc, target?.range?.[0]), path: dotted(p), message };
+}
+
+/** Replace ${NAME} and ${NAME:-default} in every string scalar; report unset variables. */
+function interpolate(loc: Located, env: NodeJS.ProcessEnv): { path: Path; name: string }[] {
+  const missing: { path: Path; name: string }[] = [];
+  const walk = (node: unknown, p: PropertyKey[]): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) if (isPair(pair) && isScalar(pair.key)) walk(pair.value, [...p, String(pair.key.value)]);
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => walk(item, [...p, i]));
+    } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
+      node.value = node.value.replace(ENV_REF, (_all, name: string, fallback: string | undefined) => {
+        const value = env[name];
+        if (value !== undefined && value !== '') return value;
+        if (fallback !== undefined) return fallback;
+        missing.push({ path: p, name });
+        return '';
+      });
+    }
+  };
+  walk(loc.doc.contents, []);
+  return missing;
+}
+
+function typeName(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `a ${typeof value}`;
+}
+
+function valueAt(data: unknown, p: Path): unknown {
+  let cur = data;
+  for (const k of p) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k as string];
+  }
+  return cur;
+}
+
+/** Known keys of the object schema at a path, for "did you mean" hints. */
+function knownKeysAt(schema: z.ZodType, data: unknown, p: Path): string[] {
+  let s: unknown = schema;
+  const unwrap = (x: unknown): unknown => {
+    let cur = x as { def?: { type?: string; innerType?: unknown; in?: unknown; options?: unknown[] } } | undefined;
+    while (cur?.def && ['optional', 'default', 'pipe', 'nullable', 'prefault'].includes(cur.def.type ?? '')) {
+      cur = (cur.def.innerType ?? cur.def.in) as typeof cur;
+    }
+    return cur;
+  };
+  for (let i = 0; i <= p.length; i++) {
+    s = unwrap(s);
+    const def = (s as { def?: { type?: string; shape?: Record<string, unknown>; options?: unknown[]; valueType?: unknown } }).def;
+    if (def?.type === 'union' && def.options) {
+      // Pick the branch whose discriminator (source.type) matches the data.
+      const here = valueAt(data, p.slice(0, i)) as { type?: unknown } | undefined;
+      s = def.options.find((o) => {
+        const shape = (unwrap(o) as { def?: { shape?: Record<string, { def?: { values?: unknown[] } }> } }).def?.shape;
+        return shape?.type?.def?.values?.includes(here?.type);
+      }) ?? def.options.find((o) => (unwrap(o) as { def?: { type?: string } }).def?.type === 'object');
+      s = unwrap(s);
+    }
+    const d = (s as { def?: { type?: string; shape?: Record<string, unknown>; valueType?: unknown } }).def;
+    if (i === p.length) return d?.type === 'object' && d.shape ? Object.keys(d.shape) : [];
+    const key = p[i];
+    if (d?.type === 'object' && d.shape) s = d.shape[String(key)];
+    else if (d?.type === 'record') s = d.valueType;
+    else return [];
+  }
+  return [];
+}
+
+function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, base: Path = []): Problem[] {
+  const p = [...base, ...issue.path];
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const known = knownKeysAt(syncSchema, data, p);
+      return issue.keys.map((key) => {
+        const hint = suggest(key, known);
+        const where = p.length ? ` in ${dotted(p)}` : '';
+        return problemAt(loc, [...p, key], `unknown key '${key}'${where}${hint ? `; did you mean '${hint}'?` : ''}`, true);
+      });
+    }
+    case 'invalid_union': {
+      const value = valueAt(data, p);
+      if (p.at(-1) === 'source' || (p.length === 1 && p[0] === 'source')) {
+        const type = (value as { type?: unknown } | undefined)?.type;
+        const hint = typeof type === 'string' ? suggest(type, SOURCE_TYPES) : undefined;
+        return [problemAt(loc, [...p, 'type'], `source.type must be one of ${SOURCE_TYPES.join(', ')}${hint ? `; did you mean '${hint}'?` : ''}`)];
+      }
+      // Report the branch that fits the value's shape (a mapping's object form, say) rather than all of them.
+      const fitting = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+      if (fitting.length === 1) return fitting[0]!.flatMap((i) => issueProblems(loc, i, data, p));
+      if (p[0] === 'mappings') return [problemAt(loc, p, 'a mapping is a column name, { value: … }, or { column: …, map: … }')];
+      if (p[0] === 'match') return [problemAt(loc, p, 'a match key takes a column name or a list of column names')];
+      return [problemAt(loc, p, `${typeName(value)} is not allowed here`)];
+    }
+    case 'invalid_type': {
+      const value = valueAt(data, p);
+      if (value === undefined) return [problemAt(loc, p, `missing required key '${String(p.at(-1))}'`)];
+      return [problemAt(loc, p, `expected ${issue.expected}, got ${typeName(value)}`)];
+    }
+    case 'invalid_value': {
+      const value = valueAt(data, p);
+      const allowed = issue.values.map(String);
+      const hint = typeof value === 'string' ? suggest(value, allowed) : undefined;
+      return [problemAt(loc, p, `must be ${allowed.length === 1 ? allowed[0] : `one of ${allowed.join(', ')}`}${hint ? `; did you mean '${hint}'?` : ''}`)];
+    }
+    case 'too_small':
+      return [problemAt(loc, p, issue.origin === 'string' ? 'must not be empty' : issue.origin === 'array' ? 'must not be empty' : `must be at least ${String(issue.minimum)}`)];
+    case 'too_big':
+      return [problemAt(loc, p, `must be at most ${String(issue.maximum)}`)];
+    case 'invalid_format':
+    case 'custom':
+    default:
+      return [problemAt(loc, p, issue.message.replace(/^Invalid( input)?: /, 'must be '))];
+  }
+}
+
+/** Credentials a run needs; preview does without them. */
+function destinationProblems(loc: Located, data: Record<string, unknown>): Problem[] {
+  const destination = (data.destination ?? {}) as Record<string, unknown>;
+  const hints: Record<string, string> = {
+    ad_account_id: "missing required key 'ad_account_id' (use ${PINTEREST_AD_ACCOUNT_ID})",
+    access_token: "missing required key 'access_token' (use ${PINTEREST_ACCESS_TOKEN})",
+  };
+  return Object.entries(hints)
+    .filter(([key]) => destination[key] === undefined)
+    .map(([key, message]) => problemAt(loc, ['destination', key], message));
+}
+
+function deletePath(data: unknown, p: Path): void {
+  const parent = valueAt(data, p.slice(0, -1));
+  if (parent && typeof parent === 'object') delete (parent as Record<PropertyKey, unknown>)[p.at(-1) as string];
+}
+
+export function parseSync(text: string, file: string, options: LoadOptions = {}): LoadedSync {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const loc: Located = { doc, lines, file };
+  const located = (p: Path, message: string) => problemAt(loc, p, message);
+  const problems: Problem[] = [];
+  for (const error of doc.errors) {
+    const { line, col } = position(loc, error.pos[0]);
+    problems.push({ file, line, col, path: '', message: error.message.split('\n')[0]! });
+  }
+  if (problems.length > 0) return { problems, problemAt: located };
+
+  const requireDestination = options.requireDestination ?? true;
+  const missing = interpolate(loc, options.env ?? process.env);
+  const data = doc.toJS() as unknown;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    return { problems: [{ file, line: 1, col: 1, path: '', message: 'a sync file is a YAML mapping (version, source, match, mappings, …)' }], problemAt: located };
+  }
+  for (const m of missing) {
+    if (!requireDestination && m.path[0] === 'destination') deletePath(data, m.path);
+    else problems.push(problemAt(loc, m.path, `environment variable ${m.name} is not set (export it, or write \${${m.name}:-default})`));
+  }
+  const missingPaths = new Set(missing.map((m) => dotted(m.path)));
+  const parsed = syncSchema.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      // An unset variable was reported already; its empty value would only repeat it.
+      for (const problem of issueProblems(loc, issue, data)) if (!missingPaths.has(problem.path)) problems.push(problem);
+    }
+  }
+  if (requireDestination) {
+    for (const problem of destinationProblems(loc, data as Record<string, unknown>)) {
+      if (!missingPaths.has(problem.path)) problems.push(problem);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) return { problems, problemAt: located };
+  const name = parsed.data.name ?? path.basename(file).replace(/\.ya?ml$/i, '');
+  return { sync: { ...parsed.data, name, file: path.resolve(file) }, problems, problemAt: located };
+}
+
+export async function loadSyncFile(file: string, options: LoadOptions = {}): Promise<LoadedSync> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const message = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory, not a sync file' : `cannot read file (${code ?? 'error'})`;
+    return { problems: [{ file, line: 1, col: 1, path: '', message }], problemAt: (p, m) => ({ file, line: 1, col: 1, path: dotted(p), message: m }) };
+  }
+  return parseSync(text, file, options);
+}

@@ -1,0 +1,145 @@
+// The sync file (version 1). One zod schema serves validation, the TypeScript types,
+// and `pinsync schema` (JSON Schema for editors).
+import { z } from 'zod';
+import { USER_KEYS, type UserKey } from '../pinterest/event-schema.js';
+import { EVENT_FIELDS, REQUIRED_EVENT_FIELDS } from '../mapping/fields.js';
+import { isCountryCode } from '../mapping/geo.js';
+import { DURATION_PATTERN } from './duration.js';
+import { suggest } from './suggest.js';
+import { Invalid } from '../mapping/convert.js';
+import { fieldConverter } from '../mapping/compile.js';
+
+const duration = z.string().regex(DURATION_PATTERN, 'a duration such as 90s, 15m, 2h, 7d or 1w');
+const columnName = z.string().min(1, 'a column name');
+const literal = z.union([z.string(), z.number(), z.boolean()]);
+
+const sourceCommon = {
+  table: z.string().min(1).optional().describe('Table (or view) to read, optionally schema-qualified. Give `table` or `query`, not both.'),
+  query: z.string().min(1).optional().describe('A SQL SELECT whose rows are read. Give `table` or `query`, not both.'),
+  primary_key: columnName.default('event_id').describe('Column unique per row; names rows in rejects and breaks ties in reading order.'),
+  cursor: columnName.optional().describe('Incremental column (timestamp or integer). Omit to read every row on every run.'),
+  lookback: duration.optional().describe('Re-read this window before the checkpoint for rows that land late.'),
+};
+
+export const duckdbSourceSchema = z.strictObject({
+  type: z.literal('duckdb'),
+  path: z.string().min(1).optional().describe('DuckDB database file, opened read-only. Default: an in-memory database (for queries over files).'),
+  ...sourceCommon,
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [duckdbSourceSchema]);
+export const SOURCE_TYPES = ['duckdb'] as const;
+
+export const destinationSchema = z.strictObject({
+  ad_account_id: z
+    .union([z.string().regex(/^\d+$/, 'digits only, as shown in Ads Manager'), z.number().int().positive()])
+    .optional()
+    .describe('Pinterest ad account id.'),
+  access_token: z.string().min(1).optional().describe('Conversion access token. Use ${ENV_VAR}; it is never printed.'),
+  test: z.boolean().default(false).describe('Send with ?test=true: Pinterest validates the events but does not record them.'),
+  batch_size: z.number().int().min(1).max(1000).default(1000).describe('Events per request (1..1000).'),
+  concurrency: z.number().int().min(1).max(64).default(4).describe('Requests in flight at once.'),
+});
+
+const columns = z.union([columnName, z.array(columnName).min(1)]);
+export const matchSchema = z
+  .strictObject(Object.fromEntries(USER_KEYS.map((k) => [k, columns.optional()])) as Record<UserKey, z.ZodOptional<typeof columns>>)
+  .describe('Pinterest user_data keys mapped to source columns (a column or a list of columns).');
+
+const valueMap = z.record(z.string(), z.union([literal, z.null()]));
+export const mappingSchema = z.union([
+  columnName.describe('A column name.'),
+  z.strictObject({ value: literal.describe('A literal value, the same for every event.') }),
+  z.strictObject({
+    column: columnName,
+    map: valueMap.optional().describe('Replace column values: { source value: event value }; null omits the field.'),
+    default: literal.optional().describe('Used when the column is null or, with `map`, holds a value the map does not list.'),
+    fields: z.record(z.string(), columnName).optional().describe('For custom_data.contents: item field -> key in each source item.'),
+  }),
+]);
+
+export const optionsSchema = z.strictObject({
+  default_country: z
+    .string()
+    .regex(/^[A-Za-z]{2}$/, 'a two-letter ISO 3166 country code such as US')
+    .refine(isCountryCode, 'not an ISO 3166 country code')
+    .optional()
+    .describe('Country for phone numbers written without a country code.'),
+  max_event_age: duration.default('7d').describe('Older events are rejected locally, before any request.'),
+  max_reject_rate: z.number().min(0).max(1).default(0.05).describe('Share of rows read that may be rejected before a run exits 3.'),
+});
+
+export const syncSchema = z
+  .strictObject({
+    version: z.literal(1).default(1),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only').optional()
+      .describe('Unique sync name; state is keyed on it. Default: the file name without .yaml.'),
+    schedule: z.string().optional().describe('Cron expression, UTC unless `timezone` is given.'),
+    timezone: z.string().optional(),
+    source: sourceSchema,
+    destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 4 }),
+    match: matchSchema,
+    mappings: z.record(z.string(), mappingSchema),
+    options: optionsSchema.default({ max_event_age: '7d', max_reject_rate: 0.05 }),
+  })
+  .superRefine((sync, ctx) => {
+    const { source, match, mappings } = sync;
+    if ((source.table === undefined) === (source.query === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['source'], message: 'give exactly one of `table` or `query`' });
+    }
+    if (!match.em && !match.hashed_maids && !(match.client_ip_address && match.client_user_agent)) {
+      ctx.addIssue({
+        code: 'custom', path: ['match'],
+        message: 'a sync needs em, hashed_maids, or client_ip_address with client_user_agent',
+      });
+    }
+    for (const [target, mapping] of Object.entries(mappings)) {
+      if (target.startsWith('user_data.')) {
+        ctx.addIssue({ code: 'custom', path: ['mappings', target], message: `user identifiers go under match: (e.g. match: { ${target.slice(10)}: column })` });
+        continue;
+      }
+      const field = EVENT_FIELDS.get(target);
+      if (!field) {
+        const hint = suggest(target, EVENT_FIELDS.keys());
+        ctx.addIssue({ code: 'custom', path: ['mappings', target], message: `unknown event field '${target}'${hint ? `; did you mean '${hint}'?` : ''}` });
+        continue;
+      }
+      if (typeof mapping === 'object' && 'fields' in mapping && mapping.fields && field.kind !== 'contents') {
+        ctx.addIssue({ code: 'custom', path: ['mappings', target, 'fields'], message: '`fields` applies only to custom_data.contents' });
+      }
+      // Literals are checked now, so a typo fails validation rather than every row.
+      const literals: [PropertyKey[], unknown][] = [];
+      if (typeof mapping === 'object' && 'value' in mapping) literals.push([['value'], mapping.value]);
+      if (typeof mapping === 'object' && 'column' in mapping) {
+        if (mapping.default !== undefined) literals.push([['default'], mapping.default]);
+        for (const [from, to] of Object.entries(mapping.map ?? {})) if (to !== null) literals.push([['map', from], to]);
+      }
+      const convert = fieldConverter(field);
+      for (const [path, value] of literals) {
+        const converted = convert(value);
+        if (converted instanceof Invalid) ctx.addIssue({ code: 'custom', path: ['mappings', target, ...path], message: converted.message });
+      }
+    }
+    for (const required of REQUIRED_EVENT_FIELDS) {
+      if (required === 'event_id' || mappings[required] !== undefined) continue;
+      ctx.addIssue({ code: 'custom', path: ['mappings'], message: `mappings needs ${required} (a column or { value: … })` });
+    }
+  });
+
+export type SyncInput = z.input<typeof syncSchema>;
+export type SyncDefinition = z.output<typeof syncSchema> & {
+  /** Resolved sync name (explicit, or the file name). */
+  name: string;
+  /** Absolute path of the sync file. */
+  file: string;
+};
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type DuckdbSourceConfig = z.output<typeof duckdbSourceSchema>;
+export type MappingSpec = z.output<typeof mappingSchema>;
+export type MatchSpec = z.output<typeof matchSchema>;
+
+/** JSON Schema of the sync file, for editors (yaml-language-server and the like). */
+export function syncJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(syncSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return { ...schema, title: 'pinsync sync file (version 1)' };
+}

@@ -1,0 +1,26 @@
+// Error classes, each with the exit code the CLI returns for it (DESIGN.md section 4).
+import type { Problem } from './config/load.js';
+
+export abstract class PinsyncError extends Error {
+  abstract readonly exitCode: number;
+}
+
+/** Invalid sync files or usage: exit 2. Problems are listed together. */
+export class ConfigError extends PinsyncError {
+  readonly exitCode = 2;
+  constructor(readonly problems: Problem[], message = `${problems.length} problem${problems.length === 1 ? '' : 's'} in sync files`) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export class UsageError extends PinsyncError {
+  readonly exitCode = 2;
+  override name = 'UsageError';
+}
+
+/** A source failed (connection, SQL, missing table or file): exit 1. */
+export class SourceError extends PinsyncError {
+  readonly exitCode = 1;
+  override name = 'SourceError';
+}

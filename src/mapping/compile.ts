@@ -1,0 +1,288 @@
+// Compiles a sync's match and mappings once into a fast row -> event function.
+// Pure: no I/O, no clock except the one passed in.
+import { HASHED_USER_KEYS, type UserKey } from '../pinterest/event-schema.js';
+import type { MappingSpec, SyncDefinition } from '../config/schema.js';
+import { parseDuration } from '../config/duration.js';
+import { suggest } from '../config/suggest.js';
+import { CONTENT_ITEM_FIELDS, EVENT_FIELDS, type FieldSpec } from './fields.js';
+import {
+  Invalid, SCALAR_CONVERTERS, toEnum, toObjectList, toText, type Converted,
+} from './convert.js';
+import { NORMALIZERS, type NormalizeContext } from './normalize.js';
+import { isSha256Hex, sha256Hex } from './hash.js';
+
+export type Row = Record<string, unknown>;
+export type Event = Record<string, unknown>;
+
+/** Why a row cannot become an event. Never carries a raw identifier. */
+export interface Reason {
+  /** The event field at fault, e.g. `event_time` or `user_data`. */
+  field: string;
+  /** What is wrong, the same for every row with this fault (used to group the summary). */
+  problem: string;
+  /** Row-specific detail, safe to print. */
+  detail?: string;
+}
+
+export type MapOutcome = { event: Event; reasons?: undefined } | { event?: undefined; reasons: Reason[] };
+
+export interface Mapper {
+  map(row: Row): MapOutcome;
+  /** The row's primary key as text, to name it in rejects. */
+  keyOf(row: Row): string;
+  /** Identifier values dropped as unusable (the event may still be sent), by user_data key. */
+  readonly droppedIdentifiers: Map<UserKey, number>;
+}
+
+/** A problem in the sync file found while compiling against the source's columns. */
+export interface CompileProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+export interface CompileOptions {
+  /** Columns the source returns; when given, every referenced column must exist. */
+  columns?: readonly string[];
+  /** Clock in milliseconds, for the event-time window. */
+  now?: () => number;
+}
+
+type ItemFields = Record<string, string> | undefined;
+
+/** The converter for one field, enums and contents included. */
+export function fieldConverter(field: FieldSpec, itemFields?: ItemFields): (value: unknown) => Converted<unknown> {
+  if (field.kind === 'enum') {
+    const values = field.values ?? [];
+    return (value) => toEnum(value, values);
+  }
+  if (field.kind === 'contents') return (value) => toContents(value, itemFields);
+  return SCALAR_CONVERTERS[field.kind];
+}
+
+const itemConverters = [...CONTENT_ITEM_FIELDS.values()].map((f) => [f.path, fieldConverter(f)] as const);
+
+function toContents(value: unknown, rename: ItemFields): Converted<Record<string, unknown>[]> {
+  const items = toObjectList(value);
+  if (items === undefined || items instanceof Invalid) return items;
+  const out: Record<string, unknown>[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const source = items[i]!;
+    const item: Record<string, unknown> = {};
+    for (const [name, convert] of itemConverters) {
+      const converted = convert(source[rename?.[name] ?? name]);
+      if (converted instanceof Invalid) return new Invalid(`item ${i + 1} ${name}: ${converted.message}`);
+      if (converted !== undefined) item[name] = converted;
+    }
+    if (Object.keys(item).length > 0) out.push(item);
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+interface FieldPlan {
+  group: string | undefined;
+  name: string;
+  path: string;
+  read: (row: Row) => Converted<unknown>;
+}
+
+interface IdentifierPlan {
+  key: UserKey;
+  columns: string[];
+  hashed: boolean;
+}
+
+const GROUPS = new Set(['custom_data', 'app_info', 'device_info']);
+const FIRST_FIELDS = ['event_name', 'action_source', 'event_time', 'event_id'];
+const FUTURE_SKEW_SECONDS = 300;
+
+export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}): { mapper?: Mapper; problems: CompileProblem[] } {
+  const problems: CompileProblem[] = [];
+  const columnIndex = options.columns ? new Map(options.columns.map((c) => [c.toLowerCase(), c])) : undefined;
+  const exact = options.columns ? new Set(options.columns) : undefined;
+
+  // Resolves a column name from the sync file to the source's spelling (case-insensitively).
+  const column = (name: string, path: (string | number)[]): string => {
+    if (!exact || exact.has(name)) return name;
+    const found = columnIndex!.get(name.toLowerCase());
+    if (found) return found;
+    const hint = suggest(name, options.columns!);
+    problems.push({ path, message: `column '${name}' is not in the source${hint ? `; did you mean '${hint}'?` : ''}` });
+    return name;
+  };
+
+  const primaryKey = column(sync.source.primary_key, ['source', 'primary_key']);
+
+  const mappings: Record<string, MappingSpec> = { ...sync.mappings };
+  mappings.event_id ??= primaryKey;
+
+  const plans: FieldPlan[] = [];
+  const order = [...FIRST_FIELDS, ...[...EVENT_FIELDS.keys()].filter((k) => !FIRST_FIELDS.includes(k))];
+  for (const path of order) {
+    const spec = mappings[path];
+    if (spec === undefined) continue;
+    const field = EVENT_FIELDS.get(path)!;
+    const dot = path.indexOf('.');
+    const group = dot > 0 && GROUPS.has(path.slice(0, dot)) ? path.slice(0, dot) : undefined;
+    const name = group ? path.slice(dot + 1) : path;
+    plans.push({ group, name, path, read: compileField(field, spec, ['mappings', path], column) });
+  }
+
+  const identifiers: IdentifierPlan[] = [];
+  for (const [key, cols] of Object.entries(sync.match) as [UserKey, string | string[] | undefined][]) {
+    if (cols === undefined) continue;
+    const list = Array.isArray(cols) ? cols : [cols];
+    identifiers.push({
+      key,
+      columns: list.map((c, i) => column(c, Array.isArray(cols) ? ['match', key, i] : ['match', key])),
+      hashed: (HASHED_USER_KEYS as readonly string[]).includes(key),
+    });
+  }
+
+  if (problems.length > 0) return { problems };
+
+  const maxAgeSeconds = parseDuration(sync.options.max_event_age);
+  const now = options.now ?? Date.now;
+  const droppedIdentifiers = new Map<UserKey, number>();
+  const drop = (key: UserKey) => droppedIdentifiers.set(key, (droppedIdentifiers.get(key) ?? 0) + 1);
+
+  // One context reused for every row; the row's country is looked up only when a phone needs it.
+  const countryPlan = identifiers.find((p) => p.key === 'country');
+  let currentRow: Row = {};
+  const ctx: NormalizeContext = {
+    defaultCountry: sync.options.default_country,
+    rowCountry: countryPlan
+      ? () => {
+        for (const col of countryPlan.columns) {
+          const code = NORMALIZERS.country(currentRow[col], {});
+          if (code) return code;
+        }
+        return undefined;
+      }
+      : undefined,
+  };
+
+  const buildUserData = (row: Row): Record<string, unknown> => {
+    currentRow = row;
+    const user: Record<string, unknown> = {};
+    for (const plan of identifiers) {
+      const normalize = NORMALIZERS[plan.key];
+      if (!plan.hashed) {
+        for (const col of plan.columns) {
+          const raw = row[col];
+          if (raw === null || raw === undefined || raw === '') continue;
+          const value = normalize(Array.isArray(raw) ? raw[0] : raw, ctx);
+          if (value === undefined) drop(plan.key);
+          else {
+            user[plan.key] = value;
+            break;
+          }
+        }
+        continue;
+      }
+      let hashes: string[] | undefined;
+      for (const col of plan.columns) {
+        const raw = row[col];
+        if (raw === null || raw === undefined) continue;
+        const values = Array.isArray(raw) ? raw : [raw];
+        for (const one of values) {
+          if (one === null || one === undefined || one === '') continue;
+          let digest: string | undefined;
+          if (typeof one === 'string' && isSha256Hex(one.trim())) digest = one.trim().toLowerCase();
+          else {
+            const normalized = normalize(one, ctx);
+            if (normalized === undefined) {
+              // Blank-looking values (spaces only) are absent, not bad.
+              if (typeof one !== 'string' || one.trim() !== '') drop(plan.key);
+              continue;
+            }
+            digest = sha256Hex(normalized);
+          }
+          if (!hashes) hashes = [digest];
+          else if (!hashes.includes(digest)) hashes.push(digest);
+        }
+      }
+      if (hashes) user[plan.key] = hashes;
+    }
+    return user;
+  };
+
+  const map = (row: Row): MapOutcome => {
+    let reasons: Reason[] | undefined;
+    const fail = (reason: Reason) => {
+      (reasons ??= []).push(reason);
+    };
+    const event: Event = {};
+    let userDataPlaced = false;
+    for (const plan of plans) {
+      if (!userDataPlaced && !FIRST_FIELDS.includes(plan.path)) {
+        event.user_data = buildUserData(row);
+        userDataPlaced = true;
+      }
+      const value = plan.read(row);
+      if (value === undefined) continue;
+      if (value instanceof Invalid) {
+        fail({ field: plan.path, problem: 'invalid value', detail: value.message });
+        continue;
+      }
+      if (plan.group) {
+        const group = (event[plan.group] ??= {}) as Record<string, unknown>;
+        group[plan.name] = value;
+      } else event[plan.name] = value;
+    }
+    if (!userDataPlaced) event.user_data = buildUserData(row);
+
+    for (const required of FIRST_FIELDS) {
+      if (event[required] === undefined && !reasons?.some((r) => r.field === required)) {
+        fail({ field: required, problem: 'missing (null or blank in the source)' });
+      }
+    }
+    const user = event.user_data as Record<string, unknown>;
+    if (user.em === undefined && user.hashed_maids === undefined && (user.client_ip_address === undefined || user.client_user_agent === undefined)) {
+      fail({ field: 'user_data', problem: 'no usable identifier (needs em, hashed_maids, or client_ip_address with client_user_agent)' });
+    }
+    const time = event.event_time;
+    if (typeof time === 'number') {
+      const nowSeconds = Math.floor(now() / 1000);
+      if (time > nowSeconds + FUTURE_SKEW_SECONDS) fail({ field: 'event_time', problem: 'in the future' });
+      else if (time < nowSeconds - maxAgeSeconds) fail({ field: 'event_time', problem: `older than options.max_event_age (${sync.options.max_event_age})` });
+    }
+    return reasons ? { reasons } : { event };
+  };
+
+  const keyOf = (row: Row): string => {
+    const key = toText(row[primaryKey]);
+    return typeof key === 'string' ? key : '(no primary key)';
+  };
+
+  return { mapper: { map, keyOf, droppedIdentifiers }, problems };
+}
+
+function compileField(
+  field: FieldSpec,
+  spec: MappingSpec,
+  path: (string | number)[],
+  column: (name: string, path: (string | number)[]) => string,
+): (row: Row) => Converted<unknown> {
+  if (typeof spec === 'string') {
+    const convert = fieldConverter(field);
+    const col = column(spec, path);
+    return (row) => convert(row[col]);
+  }
+  if ('value' in spec) {
+    // Literals were checked when the file was validated; convert them once.
+    const constant = fieldConverter(field)(spec.value);
+    return () => constant;
+  }
+  const convert = fieldConverter(field, spec.fields);
+  const col = column(spec.column, [...path, 'column']);
+  const fallback = spec.default;
+  const table = spec.map ? new Map(Object.entries(spec.map)) : undefined;
+  if (!table) return (row) => convert(row[col] ?? fallback);
+  return (row) => {
+    const raw = row[col];
+    if (raw === null || raw === undefined) return convert(fallback);
+    const mapped = table.get(String(raw).trim());
+    if (mapped === null) return undefined;
+    return convert(mapped ?? fallback ?? raw);
+  };
+}

@@ -1,0 +1,190 @@
+// Conversion of source values to the API's types. Converters return the value, or an
+// Invalid carrying a message that never contains a raw value unless it is safe to show.
+import type { FieldKind } from '../pinterest/event-schema.js';
+import { scalarText } from './normalize.js';
+import { suggest } from '../config/suggest.js';
+
+export class Invalid {
+  constructor(readonly message: string) {}
+}
+
+export type Converted<T> = T | Invalid | undefined;
+
+/**
+ * A short rendering of a value for messages. Anything that could be a personal
+ * identifier (an @, a long run of digits, long text) is described, not shown.
+ */
+export function describeValue(value: unknown): string {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid date' : 'a date';
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (value !== null && typeof value === 'object') return 'an object';
+  const text = String(value);
+  const digits = text.replace(/\D/g, '').length;
+  if (text.length <= 24 && !text.includes('@') && digits < 7 && !/[\r\n]/.test(text)) return `'${text}'`;
+  return `a ${typeof value === 'string' ? `${text.length}-character text` : typeof value}`;
+}
+
+const DECIMAL_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)$/;
+
+export function toDecimalString(value: unknown): Converted<string> {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return new Invalid(`${describeValue(value)} is not a finite number`);
+    const text = String(value);
+    // Shortest round-trip form keeps 19.99 as "19.99"; expand exponents, which the API does not take.
+    return /e/i.test(text)
+      ? value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 })
+      : text;
+  }
+  if (typeof value === 'bigint') return value.toString();
+  const text = scalarText(value);
+  if (text === undefined) return value === null || value === undefined || value === '' ? undefined : new Invalid(`${describeValue(value)} is not a decimal number`);
+  if (!DECIMAL_TEXT.test(text)) return new Invalid(`${describeValue(value)} is not a decimal number`);
+  let out = text.startsWith('+') ? text.slice(1) : text;
+  if (out.startsWith('.')) out = `0${out}`;
+  else if (out.startsWith('-.')) out = `-0${out.slice(1)}`;
+  if (out.endsWith('.')) out = out.slice(0, -1);
+  return out;
+}
+
+export function toInteger(value: unknown): Converted<number> {
+  if (value === null || value === undefined) return undefined;
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'bigint') n = Number(value);
+  else {
+    const text = scalarText(value);
+    if (text === undefined) return value === '' ? undefined : new Invalid(`${describeValue(value)} is not a whole number`);
+    if (!/^[+-]?\d+(?:\.0*)?$/.test(text)) return new Invalid(`${describeValue(value)} is not a whole number`);
+    n = Number(text);
+  }
+  if (!Number.isSafeInteger(n)) return new Invalid(`${describeValue(value)} is not a whole number`);
+  return n;
+}
+
+const TRUE_WORDS = new Set(['true', 't', 'yes', 'y', '1']);
+const FALSE_WORDS = new Set(['false', 'f', 'no', 'n', '0']);
+
+export function toBoolean(value: unknown): Converted<boolean> {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === 'boolean') return value;
+  const text = scalarText(value)?.toLowerCase();
+  if (text === undefined) return value === '' ? undefined : new Invalid(`${describeValue(value)} is not true or false`);
+  if (TRUE_WORDS.has(text)) return true;
+  if (FALSE_WORDS.has(text)) return false;
+  return new Invalid(`${describeValue(value)} is not true or false`);
+}
+
+function secondsFromNumber(n: number): number {
+  const abs = Math.abs(n);
+  // Magnitude tells the unit: seconds until year 5138, then milliseconds, then microseconds.
+  if (abs < 1e11) return Math.floor(n);
+  if (abs < 1e14) return Math.floor(n / 1e3);
+  return Math.floor(n / 1e6);
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const ISO_DATETIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/** A timestamp, date, ISO text, or unix seconds/milliseconds to integer unix seconds (UTC). */
+export function toUnixSeconds(value: unknown): Converted<number> {
+  if (value === null || value === undefined) return undefined;
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    return Number.isNaN(ms) ? new Invalid('an invalid date') : Math.floor(ms / 1000);
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? secondsFromNumber(value) : new Invalid(`${describeValue(value)} is not a time`);
+  if (typeof value === 'bigint') return secondsFromNumber(Number(value));
+  const text = scalarText(value);
+  if (text === undefined) return value === '' ? undefined : new Invalid(`${describeValue(value)} is not a time`);
+  if (/^\d+(\.\d+)?$/.test(text)) return secondsFromNumber(Number(text));
+  let ms = Number.NaN;
+  if (ISO_DATE.test(text)) ms = Date.parse(`${text}T00:00:00Z`);
+  else {
+    const m = ISO_DATETIME.exec(text);
+    if (m) {
+      let zone = m[3] ?? 'Z';
+      if (/^[+-]\d{2}$/.test(zone)) zone += ':00';
+      else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+      ms = Date.parse(`${m[1]}T${m[2]}${zone.toUpperCase()}`);
+    }
+  }
+  if (Number.isNaN(ms)) return new Invalid(`${describeValue(value)} is not a timestamp, ISO 8601 text, or unix time`);
+  return Math.floor(ms / 1000);
+}
+
+export function toText(value: unknown): Converted<string> {
+  if (value === null || value === undefined) return undefined;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? new Invalid('an invalid date') : value.toISOString();
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'object') return new Invalid(`${describeValue(value)} is not text`);
+  return scalarText(value);
+}
+
+function parseJsonArray(text: string): unknown[] | Invalid {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? parsed : new Invalid('JSON text is not an array');
+  } catch {
+    return new Invalid('text is neither a JSON array nor a comma-separated list');
+  }
+}
+
+/** An array, a JSON array text, or a comma-separated list to a list of strings. */
+export function toTextList(value: unknown): Converted<string[]> {
+  if (value === null || value === undefined) return undefined;
+  let items: unknown[];
+  if (Array.isArray(value)) items = value;
+  else {
+    const text = scalarText(value);
+    if (text === undefined) return value === '' ? undefined : new Invalid(`${describeValue(value)} is not a list`);
+    if (text.startsWith('[')) {
+      const parsed = parseJsonArray(text);
+      if (parsed instanceof Invalid) return parsed;
+      items = parsed;
+    } else items = text.split(',');
+  }
+  const out: string[] = [];
+  for (const item of items) {
+    const text = scalarText(item);
+    if (text !== undefined) out.push(text);
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/** An array of objects (a LIST of STRUCT, a JSON column, or JSON text) to a list of objects. */
+export function toObjectList(value: unknown): Converted<Record<string, unknown>[]> {
+  if (value === null || value === undefined) return undefined;
+  let items: unknown;
+  if (typeof value === 'string') {
+    if (value.trim() === '') return undefined;
+    items = parseJsonArray(value.trim());
+    if (items instanceof Invalid) return items;
+  } else items = value;
+  if (!Array.isArray(items)) return new Invalid(`${describeValue(value)} is not a list of items`);
+  for (const item of items) {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      return new Invalid('every item must be an object');
+    }
+  }
+  return items.length > 0 ? (items as Record<string, unknown>[]) : undefined;
+}
+
+export function toEnum(value: unknown, allowed: readonly string[]): Converted<string> {
+  if (value === null || value === undefined) return undefined;
+  const text = scalarText(value);
+  if (text === undefined) return value === '' ? undefined : new Invalid(`${describeValue(value)} is not text`);
+  const lower = text.toLowerCase();
+  if (allowed.includes(lower)) return lower;
+  const hint = suggest(lower, allowed);
+  return new Invalid(`${describeValue(value)} is not one of ${allowed.length} allowed values${hint ? `; did you mean '${hint}'?` : ''}`);
+}
+
+/** The converter for each scalar kind ('enum' and 'contents' need more context and are built by the compiler). */
+export const SCALAR_CONVERTERS: Record<Exclude<FieldKind, 'enum' | 'contents'>, (v: unknown) => Converted<unknown>> = {
+  string: toText,
+  integer: toInteger,
+  decimal: toDecimalString,
+  boolean: toBoolean,
+  unix_seconds: toUnixSeconds,
+  string_list: toTextList,
+};

@@ -1,0 +1,99 @@
+// Lookup tables for state and country normalization.
+import { getCountries } from 'libphonenumber-js';
+
+/** A lookup key that ignores case, accents, punctuation and spacing. */
+export function looseKey(text: string): string {
+  return text
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, '');
+}
+
+const US_STATES: Record<string, string> = {
+  AL: 'Alabama', AK: 'Alaska', AZ: 'Arizona', AR: 'Arkansas', CA: 'California', CO: 'Colorado',
+  CT: 'Connecticut', DE: 'Delaware', FL: 'Florida', GA: 'Georgia', HI: 'Hawaii', ID: 'Idaho',
+  IL: 'Illinois', IN: 'Indiana', IA: 'Iowa', KS: 'Kansas', KY: 'Kentucky', LA: 'Louisiana',
+  ME: 'Maine', MD: 'Maryland', MA: 'Massachusetts', MI: 'Michigan', MN: 'Minnesota',
+  MS: 'Mississippi', MO: 'Missouri', MT: 'Montana', NE: 'Nebraska', NV: 'Nevada',
+  NH: 'New Hampshire', NJ: 'New Jersey', NM: 'New Mexico', NY: 'New York', NC: 'North Carolina',
+  ND: 'North Dakota', OH: 'Ohio', OK: 'Oklahoma', OR: 'Oregon', PA: 'Pennsylvania',
+  RI: 'Rhode Island', SC: 'South Carolina', SD: 'South Dakota', TN: 'Tennessee', TX: 'Texas',
+  UT: 'Utah', VT: 'Vermont', VA: 'Virginia', WA: 'Washington', WV: 'West Virginia',
+  WI: 'Wisconsin', WY: 'Wyoming', DC: 'District of Columbia', PR: 'Puerto Rico', GU: 'Guam',
+  VI: 'U.S. Virgin Islands', AS: 'American Samoa', MP: 'Northern Mariana Islands',
+};
+
+// Canadian provinces share the two-letter convention; their names are common in US-centric data.
+const CA_PROVINCES: Record<string, string> = {
+  AB: 'Alberta', BC: 'British Columbia', MB: 'Manitoba', NB: 'New Brunswick',
+  NL: 'Newfoundland and Labrador', NS: 'Nova Scotia', NT: 'Northwest Territories', NU: 'Nunavut',
+  ON: 'Ontario', PE: 'Prince Edward Island', QC: 'Quebec', SK: 'Saskatchewan', YT: 'Yukon',
+};
+
+const STATE_ALIASES: Record<string, string> = {
+  'Washington DC': 'DC', 'Washington D.C.': 'DC', 'Virgin Islands': 'VI', 'Québec': 'QC',
+};
+
+const stateByName = new Map<string, string>();
+for (const table of [US_STATES, CA_PROVINCES]) {
+  for (const [code, name] of Object.entries(table)) stateByName.set(looseKey(name), code.toLowerCase());
+}
+for (const [name, code] of Object.entries(STATE_ALIASES)) stateByName.set(looseKey(name), code.toLowerCase());
+
+/** A state or province name to its two-letter code, lowercase. */
+export function stateCode(name: string): string | undefined {
+  return stateByName.get(looseKey(name));
+}
+
+// ISO 3166-1 alpha-2: libphonenumber's regions, less its two non-ISO ones, plus the
+// uninhabited territories that have no phone numbering plan. (Intl alone also names
+// retired codes such as DD and UK, which must not win over DE and GB.)
+const NOT_ISO = new Set(['AC', 'TA']);
+const NO_PHONE_PLAN = ['AQ', 'BV', 'GS', 'HM', 'PN', 'TF', 'UM'];
+const COUNTRY_ALIASES: Record<string, string> = {
+  usa: 'us', us: 'us', 'u.s.': 'us', 'u.s.a.': 'us', america: 'us', 'united states of america': 'us',
+  uk: 'gb', 'great britain': 'gb', britain: 'gb', england: 'gb', scotland: 'gb', wales: 'gb',
+  'northern ireland': 'gb', holland: 'nl', 'the netherlands': 'nl', korea: 'kr',
+  'republic of korea': 'kr', 'russian federation': 'ru', 'czech republic': 'cz', turkey: 'tr',
+  uae: 'ae', 'viet nam': 'vn', 'ivory coast': 'ci', deutschland: 'de', espana: 'es',
+  gbr: 'gb', deu: 'de', fra: 'fr', can: 'ca', aus: 'au', mex: 'mx', bra: 'br', ind: 'in',
+  jpn: 'jp', chn: 'cn', ita: 'it', esp: 'es', nld: 'nl', irl: 'ie', nzl: 'nz',
+};
+
+let countryByName: Map<string, string> | undefined;
+let countryCodes: Set<string> | undefined;
+
+// Built lazily from the ICU data Node ships, in the languages most warehouses hold.
+function buildCountryTables(): void {
+  countryByName = new Map();
+  countryCodes = new Set();
+  const languages = ['en', 'de', 'fr', 'es', 'it', 'nl', 'pt'];
+  const displays = languages.map((l) => new Intl.DisplayNames([l], { type: 'region', fallback: 'none' }));
+  const codes = [...getCountries().filter((c) => !NOT_ISO.has(c)), ...NO_PHONE_PLAN];
+  for (const code of codes) countryCodes.add(code.toLowerCase());
+  // English names first, so they win where another language's name collides.
+  for (const display of displays) {
+    for (const code of codes) {
+      const name = display.of(code);
+      if (!name) continue;
+      const key = looseKey(name);
+      if (!countryByName.has(key)) countryByName.set(key, code.toLowerCase());
+    }
+  }
+  for (const [alias, code] of Object.entries(COUNTRY_ALIASES)) countryByName.set(looseKey(alias), code);
+}
+
+/** A country name or code to its ISO 3166 alpha-2 code, lowercase. */
+export function countryCode(text: string): string | undefined {
+  if (!countryByName) buildCountryTables();
+  const key = looseKey(text);
+  if (key.length === 2 && countryCodes!.has(key)) return key;
+  return countryByName!.get(key);
+}
+
+/** Whether a two-letter code names a country. */
+export function isCountryCode(code: string): boolean {
+  if (!countryCodes) buildCountryTables();
+  return countryCodes!.has(code.toLowerCase());
+}

@@ -1,0 +1,167 @@
+// Identifier normalization before hashing, per DESIGN.md section 3. Each normalizer
+// takes one source value and returns the text to hash (or send, for plain keys), or
+// undefined when the value cannot be a valid identifier of that kind.
+import { isIP } from 'node:net';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { UserKey } from '../pinterest/event-schema.js';
+import { countryCode, stateCode } from './geo.js';
+
+export interface NormalizeContext {
+  /** ISO alpha-2 country for phone numbers written without a country code. */
+  defaultCountry?: string | undefined;
+  /** The row's own country (from match.country), which beats the default for national numbers. */
+  rowCountry?: () => string | undefined;
+}
+
+export type Normalizer = (raw: unknown, ctx: NormalizeContext) => string | undefined;
+
+/** Source value as trimmed NFC text; undefined for null, blank, or non-scalar values. */
+export function scalarText(raw: unknown): string | undefined {
+  let text: string;
+  if (typeof raw === 'string') text = raw;
+  else if (typeof raw === 'number') text = Number.isFinite(raw) ? String(raw) : '';
+  else if (typeof raw === 'bigint') text = raw.toString();
+  else return undefined;
+  text = text.trim();
+  if (text === '') return undefined;
+  // Most warehouse text is ASCII already; NFC only matters otherwise.
+  return /^[\x00-\x7f]*$/.test(text) ? text : text.normalize('NFC');
+}
+
+const lower: Normalizer = (raw) => scalarText(raw)?.toLowerCase();
+
+const email: Normalizer = (raw) => {
+  const text = lower(raw, {});
+  // Something@something: anything else cannot match a Pinterest account.
+  return text && /^[^\s@]+@[^\s@]+$/.test(text) ? text : undefined;
+};
+
+// Fast path for numbers already in E.164, the common case in clean warehouses.
+const E164 = /^\+[1-9]\d{7,14}$/;
+const phone: Normalizer = (raw, ctx) => {
+  let text = scalarText(raw);
+  if (!text) return undefined;
+  if (E164.test(text)) return text.slice(1);
+  // The international "00" prefix is common outside North America.
+  text = text.replace(/^\s*00(?=[1-9])/, '+');
+  const country = ctx.rowCountry?.() ?? ctx.defaultCountry;
+  const parsed = parsePhoneNumberFromString(text, {
+    defaultCountry: country?.toUpperCase() as CountryCode | undefined,
+  });
+  if (!parsed || !parsed.isPossible()) return undefined;
+  return parsed.number.slice(1);
+};
+
+const GENDERS: Record<string, string> = {
+  f: 'f', female: 'f', woman: 'f', w: 'f', girl: 'f', femme: 'f', weiblich: 'f', mujer: 'f', femenino: 'f',
+  m: 'm', male: 'm', man: 'm', boy: 'm', homme: 'm', mannlich: 'm', männlich: 'm', hombre: 'm', masculino: 'm',
+  n: 'n', nb: 'n', nonbinary: 'n', 'non-binary': 'n', 'non binary': 'n', enby: 'n', x: 'n',
+  genderqueer: 'n', agender: 'n',
+};
+const gender: Normalizer = (raw) => {
+  const text = lower(raw, {});
+  return text === undefined ? undefined : GENDERS[text];
+};
+
+function ymd(year: number, month: number, day: number): string | undefined {
+  if (year < 1900 || year > new Date().getUTCFullYear() || month < 1 || month > 12 || day < 1) return undefined;
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day > daysInMonth) return undefined;
+  return `${year}${String(month).padStart(2, '0')}${String(day).padStart(2, '0')}`;
+}
+
+const dateOfBirth: Normalizer = (raw) => {
+  if (raw instanceof Date) {
+    return Number.isNaN(raw.getTime()) ? undefined : ymd(raw.getUTCFullYear(), raw.getUTCMonth() + 1, raw.getUTCDate());
+  }
+  const text = scalarText(raw);
+  if (!text) return undefined;
+  let m = /^(\d{4})[-/.]?(\d{1,2})[-/.]?(\d{1,2})(?:$|[T\s])/.exec(text);
+  if (m) return ymd(+m[1]!, +m[2]!, +m[3]!);
+  m = /^(\d{1,2})([-/.])(\d{1,2})\2(\d{4})$/.exec(text);
+  if (m) {
+    const [a, sep, b, year] = [+m[1]!, m[2], +m[3]!, +m[4]!];
+    // Dots mean day-first (European); slashes and dashes are month-first unless that is impossible.
+    const dayFirst = sep === '.' || a > 12;
+    return dayFirst ? ymd(year, b, a) : ymd(year, a, b);
+  }
+  if (/[a-z]/i.test(text)) {
+    // Month names ("March 5, 1990", "5 Mar 1990"): V8 parses these as local dates.
+    const parsed = new Date(text);
+    if (!Number.isNaN(parsed.getTime())) return ymd(parsed.getFullYear(), parsed.getMonth() + 1, parsed.getDate());
+  }
+  return undefined;
+};
+
+const city: Normalizer = (raw) => {
+  const text = lower(raw, {})?.replace(/[\s\p{P}\p{S}]+/gu, '');
+  return text || undefined;
+};
+
+const state: Normalizer = (raw) => {
+  const text = lower(raw, {});
+  if (!text) return undefined;
+  if (/^[a-z]{2}$/.test(text)) return text;
+  return stateCode(text);
+};
+
+const zip: Normalizer = (raw) => {
+  const text = lower(raw, {});
+  if (!text) return undefined;
+  // US ZIP or ZIP+4: the first five digits.
+  const us = /^(\d{5})(?:[-\s]?\d{4})?$/.exec(text);
+  if (us) return us[1];
+  const compact = text.replace(/\s+/g, '');
+  return /^[a-z0-9-]{2,10}$/.test(compact) ? compact : undefined;
+};
+
+const country: Normalizer = (raw) => {
+  const text = scalarText(raw);
+  return text ? countryCode(text) : undefined;
+};
+
+const ipAddress: Normalizer = (raw) => {
+  const text = scalarText(raw);
+  return text && isIP(text) ? text : undefined;
+};
+
+const plain: Normalizer = (raw) => scalarText(raw);
+
+export const NORMALIZERS: Record<UserKey, Normalizer> = {
+  em: email,
+  ph: phone,
+  ge: gender,
+  db: dateOfBirth,
+  fn: lower,
+  ln: lower,
+  ct: city,
+  st: state,
+  zp: zip,
+  country,
+  external_id: lower,
+  hashed_maids: lower,
+  client_ip_address: ipAddress,
+  client_user_agent: plain,
+  click_id: plain,
+  partner_id: plain,
+};
+
+/** Why a value was dropped, by key: never includes the value itself. */
+export const DROP_REASONS: Record<UserKey, string> = {
+  em: 'not an email address',
+  ph: 'not a phone number (or no country code and no options.default_country)',
+  ge: 'not a recognised gender (f, m, n)',
+  db: 'not a valid date of birth',
+  fn: 'not text',
+  ln: 'not text',
+  ct: 'not text',
+  st: 'not a two-letter code or a known state name',
+  zp: 'not a postal code',
+  country: 'not a known country name or ISO code',
+  external_id: 'not text',
+  hashed_maids: 'not text',
+  client_ip_address: 'not an IPv4 or IPv6 address',
+  client_user_agent: 'not text',
+  click_id: 'not text',
+  partner_id: 'not text',
+};

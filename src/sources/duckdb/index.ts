@@ -1,0 +1,138 @@
+// DuckDB source: a database file (read-only) or an in-memory database whose query
+// reads files (read_csv, read_parquet, read_json). Rows stream chunk by chunk.
+import * as path from 'node:path';
+import {
+  DuckDBConnection, DuckDBInstance, DuckDBTypeId, JSDuckDBValueConverter, type DuckDBValueConverter, type JS,
+} from '@duckdb/node-api';
+import type { DuckdbSourceConfig } from '../../config/schema.js';
+import type { Row } from '../../mapping/compile.js';
+import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
+
+const CURSOR_TEXT = '__pinsync_cursor';
+const KEY_TEXT = '__pinsync_key';
+
+// DECIMAL as exact text (19.99 must not become 19.990000000000002); everything else as JS values.
+const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
+  type.typeId === DuckDBTypeId.DECIMAL && value !== null
+    ? String(value)
+    : JSDuckDBValueConverter(value, type, toJs as unknown as DuckDBValueConverter<JS>);
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function quoteString(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** `schema.table` with each part quoted. */
+export function quoteQualified(name: string): string {
+  return name.split('.').map(quoteIdentifier).join('.');
+}
+
+export class DuckdbSource implements Source {
+  private instance?: DuckDBInstance;
+  private connection?: DuckDBConnection;
+  private columnTypes?: Map<string, string>;
+
+  /** @param baseDir directory of the sync file: relative paths (the database, files in queries) resolve from it. */
+  constructor(private readonly config: DuckdbSourceConfig, private readonly baseDir: string) {}
+
+  private relation(): string {
+    return this.config.table !== undefined
+      ? quoteQualified(this.config.table)
+      : `(${this.config.query!.trim().replace(/;\s*$/, '')}) AS pinsync_source`;
+  }
+
+  private async connect(): Promise<DuckDBConnection> {
+    if (this.connection) return this.connection;
+    const file = this.config.path ? path.resolve(this.baseDir, this.config.path) : ':memory:';
+    try {
+      this.instance = await DuckDBInstance.create(file, this.config.path ? { access_mode: 'READ_ONLY' } : {});
+      this.connection = await this.instance.connect();
+      await this.connection.run(`SET file_search_path = ${quoteString(this.baseDir)}`);
+    } catch (error) {
+      throw new SourceError(`cannot open DuckDB database ${this.config.path ?? '(in memory)'}: ${firstLine(error)}`);
+    }
+    return this.connection;
+  }
+
+  private async describe(): Promise<Map<string, string>> {
+    if (this.columnTypes) return this.columnTypes;
+    const connection = await this.connect();
+    try {
+      const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${this.relation()}`);
+      const rows = reader.getRowObjectsJS() as { column_name: string; column_type: string }[];
+      this.columnTypes = new Map(rows.map((r) => [r.column_name, r.column_type]));
+    } catch (error) {
+      throw new SourceError(`DuckDB cannot read the source ${this.config.table ? `table ${this.config.table}` : 'query'}: ${firstLine(error)}`);
+    }
+    return this.columnTypes;
+  }
+
+  async columns(): Promise<string[]> {
+    return [...(await this.describe()).keys()];
+  }
+
+  async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
+    const types = await this.describe();
+    const { cursor, primary_key: key } = this.config;
+    const keyType = types.get(key);
+    if (keyType === undefined) throw new SourceError(`primary key column '${key}' is not in the source`);
+    const cursorType = cursor === undefined ? undefined : types.get(cursor);
+    if (cursor !== undefined && cursorType === undefined) throw new SourceError(`cursor column '${cursor}' is not in the source`);
+
+    const qKey = quoteIdentifier(key);
+    const select = [`*`, `CAST(${qKey} AS VARCHAR) AS ${KEY_TEXT}`];
+    const order = [qKey];
+    const params: string[] = [];
+    let where = '';
+    if (cursor !== undefined) {
+      const qCursor = quoteIdentifier(cursor);
+      select.push(`CAST(${qCursor} AS VARCHAR) AS ${CURSOR_TEXT}`);
+      order.unshift(`${qCursor} NULLS FIRST`);
+      if (options.after) {
+        // Keyset resume: strictly after (cursor, key), comparing in the columns' own types.
+        where = `WHERE ${qCursor} > CAST($1 AS ${cursorType}) OR (${qCursor} = CAST($1 AS ${cursorType}) AND ${qKey} > CAST($2 AS ${keyType}))`;
+        params.push(options.after.cursor ?? '', options.after.key);
+      }
+    } else if (options.after) {
+      where = `WHERE ${qKey} > CAST($1 AS ${keyType})`;
+      params.push(options.after.key);
+    }
+    const sql = `SELECT ${select.join(', ')} FROM ${this.relation()} ${where} ORDER BY ${order.join(', ')}`;
+    const connection = await this.connect();
+    const pageSize = options.pageSize ?? 2048;
+    let result;
+    try {
+      result = await connection.stream(sql, params);
+    } catch (error) {
+      throw new SourceError(`DuckDB query failed: ${firstLine(error)}`);
+    }
+    let page: Row[] = [];
+    for await (const rows of result.yieldConvertedRowObjects(toJs)) {
+      for (const row of rows) page.push(row as Row);
+      if (page.length >= pageSize) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield page;
+  }
+
+  positionOf(row: Row): Position {
+    const cursor = row[CURSOR_TEXT];
+    return { cursor: typeof cursor === 'string' ? cursor : null, key: String(row[KEY_TEXT]) };
+  }
+
+  async close(): Promise<void> {
+    this.connection?.closeSync();
+    this.instance?.closeSync();
+    this.connection = undefined;
+    this.instance = undefined;
+  }
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}

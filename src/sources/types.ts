@@ -1,0 +1,31 @@
+// The contract every source (DuckDB, PostgreSQL, BigQuery) implements, so the engine
+// never depends on one warehouse.
+import type { Row } from '../mapping/compile.js';
+
+export { SourceError } from '../errors.js';
+
+/** Where reading resumes: strictly after this (cursor, primary key) pair. */
+export interface Position {
+  /** Cursor value as exact text (full timestamp precision); null when the sync has no cursor. */
+  cursor: string | null;
+  /** Primary key value as text. */
+  key: string;
+}
+
+export interface ReadOptions {
+  /** Resume strictly after this position (the checkpoint). */
+  after?: Position;
+  /** Rows per page; pages are what the engine holds in memory. */
+  pageSize?: number;
+}
+
+export interface Source {
+  /** Column names the source returns, in order. */
+  columns(): Promise<string[]>;
+  /** Rows in stable (cursor, primary key) order, page by page. */
+  read(options?: ReadOptions): AsyncIterable<Row[]>;
+  /** The position of a row read from this source, for checkpoints. */
+  positionOf(row: Row): Position;
+  /** Releases connections; safe to call more than once. */
+  close(): Promise<void>;
+}
