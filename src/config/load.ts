@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { syncSchema, SOURCE_TYPES, type SyncDefinition } from './schema.js';
+import { crossCheck, syncSchema, SOURCE_TYPES, type SyncDefinition } from './schema.js';
 import { suggest } from './suggest.js';
 
 export interface Problem {
@@ -117,36 +117,38 @@ function valueAt(data: unknown, p: Path): unknown {
   return cur;
 }
 
-/** Known keys of the object schema at a path, for "did you mean" hints. */
-function knownKeysAt(schema: z.ZodType, data: unknown, p: Path): string[] {
-  let s: unknown = schema;
-  const unwrap = (x: unknown): unknown => {
-    let cur = x as { def?: { type?: string; innerType?: unknown; in?: unknown; options?: unknown[] } } | undefined;
-    while (cur?.def && ['optional', 'default', 'pipe', 'nullable', 'prefault'].includes(cur.def.type ?? '')) {
-      cur = (cur.def.innerType ?? cur.def.in) as typeof cur;
-    }
-    return cur;
-  };
-  for (let i = 0; i <= p.length; i++) {
-    s = unwrap(s);
-    const def = (s as { def?: { type?: string; shape?: Record<string, unknown>; options?: unknown[]; valueType?: unknown } }).def;
-    if (def?.type === 'union' && def.options) {
-      // Pick the branch whose discriminator (source.type) matches the data.
-      const here = valueAt(data, p.slice(0, i)) as { type?: unknown } | undefined;
-      s = def.options.find((o) => {
-        const shape = (unwrap(o) as { def?: { shape?: Record<string, { def?: { values?: unknown[] } }> } }).def?.shape;
-        return shape?.type?.def?.values?.includes(here?.type);
-      }) ?? def.options.find((o) => (unwrap(o) as { def?: { type?: string } }).def?.type === 'object');
-      s = unwrap(s);
-    }
-    const d = (s as { def?: { type?: string; shape?: Record<string, unknown>; valueType?: unknown } }).def;
-    if (i === p.length) return d?.type === 'object' && d.shape ? Object.keys(d.shape) : [];
-    const key = p[i];
-    if (d?.type === 'object' && d.shape) s = d.shape[String(key)];
-    else if (d?.type === 'record') s = d.valueType;
-    else return [];
+type SchemaDef = { type?: string; innerType?: unknown; in?: unknown; options?: unknown[]; shape?: Record<string, unknown>; valueType?: unknown; values?: unknown[] };
+const defOf = (schema: unknown): SchemaDef | undefined => (schema as { def?: SchemaDef } | undefined)?.def;
+
+function unwrapSchema(schema: unknown): unknown {
+  let cur = schema;
+  while (['optional', 'default', 'pipe', 'nullable', 'prefault'].includes(defOf(cur)?.type ?? '')) {
+    cur = defOf(cur)!.innerType ?? defOf(cur)!.in;
   }
-  return [];
+  return cur;
+}
+
+/** Known keys of the object schema(s) at a path, for "did you mean" hints. */
+function knownKeysAt(schema: unknown, data: unknown, p: Path): string[] {
+  let candidates = [unwrapSchema(schema)];
+  for (let i = 0; ; i++) {
+    // A union stands for its object branches; a discriminated one (source.type) for the branch the data names.
+    candidates = candidates.flatMap((c) => {
+      const def = defOf(c);
+      if (def?.type !== 'union' || !def.options) return [c];
+      const objects = def.options.map(unwrapSchema).filter((o) => defOf(o)?.type === 'object');
+      const here = valueAt(data, p.slice(0, i)) as { type?: unknown } | undefined;
+      const named = objects.filter((o) => defOf(defOf(o)!.shape?.type)?.values?.includes(here?.type));
+      return named.length > 0 ? named : objects;
+    });
+    if (i === p.length) return [...new Set(candidates.flatMap((c) => Object.keys(defOf(c)?.shape ?? {})))];
+    const key = String(p[i]);
+    candidates = candidates
+      .map((c) => (defOf(c)?.type === 'record' ? defOf(c)!.valueType : defOf(c)?.shape?.[key]))
+      .filter((c) => c !== undefined)
+      .map(unwrapSchema);
+    if (candidates.length === 0) return [];
+  }
 }
 
 function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, base: Path = []): Problem[] {
@@ -162,12 +164,17 @@ function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, bas
     }
     case 'invalid_union': {
       const value = valueAt(data, p);
-      if (p.at(-1) === 'source' || (p.length === 1 && p[0] === 'source')) {
-        const type = (value as { type?: unknown } | undefined)?.type;
+      if (p[0] === 'source' && p.length <= 2) {
+        const type = (valueAt(data, ['source']) as { type?: unknown } | undefined)?.type;
         const hint = typeof type === 'string' ? suggest(type, SOURCE_TYPES) : undefined;
-        return [problemAt(loc, [...p, 'type'], `source.type must be one of ${SOURCE_TYPES.join(', ')}${hint ? `; did you mean '${hint}'?` : ''}`)];
+        return [problemAt(loc, ['source', 'type'], `must be one of ${SOURCE_TYPES.join(', ')}${hint ? `; did you mean '${hint}'?` : ''}`)];
       }
       // Report the branch that fits the value's shape (a mapping's object form, say) rather than all of them.
+      if (p[0] === 'mappings' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        // The object forms: { value } or { column, map, default, fields }.
+        const branch = issue.errors['value' in value ? 1 : 2];
+        if (branch) return branch.flatMap((i) => issueProblems(loc, i, data, p));
+      }
       const fitting = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
       if (fitting.length === 1) return fitting[0]!.flatMap((i) => issueProblems(loc, i, data, p));
       if (p[0] === 'mappings') return [problemAt(loc, p, 'a mapping is a column name, { value: … }, or { column: …, map: … }')];
@@ -198,6 +205,9 @@ function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, bas
 
 /** Credentials a run needs; preview does without them. */
 function destinationProblems(loc: Located, data: Record<string, unknown>): Problem[] {
+  if (data.destination === undefined) {
+    return [problemAt(loc, ['destination'], "missing required section 'destination' (ad_account_id, access_token)")];
+  }
   const destination = (data.destination ?? {}) as Record<string, unknown>;
   const hints: Record<string, string> = {
     ad_account_id: "missing required key 'ad_account_id' (use ${PINTEREST_AD_ACCOUNT_ID})",
@@ -243,11 +253,10 @@ export function parseSync(text: string, file: string, options: LoadOptions = {})
       for (const problem of issueProblems(loc, issue, data)) if (!missingPaths.has(problem.path)) problems.push(problem);
     }
   }
-  if (requireDestination) {
-    for (const problem of destinationProblems(loc, data as Record<string, unknown>)) {
-      if (!missingPaths.has(problem.path)) problems.push(problem);
-    }
-  }
+  const more = crossCheck(data as Record<string, unknown>).map((c) => problemAt(loc, c.path, c.message));
+  if (requireDestination) more.push(...destinationProblems(loc, data as Record<string, unknown>));
+  for (const problem of more) if (!missingPaths.has(problem.path)) problems.push(problem);
+  problems.sort((a, b) => a.line - b.line || a.col - b.col);
   if (problems.length > 0 || !parsed.success) return { problems, problemAt: located };
   const name = parsed.data.name ?? path.basename(file).replace(/\.ya?ml$/i, '');
   return { sync: { ...parsed.data, name, file: path.resolve(file) }, problems, problemAt: located };

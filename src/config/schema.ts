@@ -32,7 +32,7 @@ export const SOURCE_TYPES = ['duckdb'] as const;
 
 export const destinationSchema = z.strictObject({
   ad_account_id: z
-    .union([z.string().regex(/^\d+$/, 'digits only, as shown in Ads Manager'), z.number().int().positive()])
+    .union([z.string().regex(/^(\d+|\$\{[^}]+\})$/, 'digits only, as shown in Ads Manager'), z.number().int().positive()])
     .optional()
     .describe('Pinterest ad account id.'),
   access_token: z.string().min(1).optional().describe('Conversion access token. Use ${ENV_VAR}; it is never printed.'),
@@ -81,50 +81,66 @@ export const syncSchema = z
     match: matchSchema,
     mappings: z.record(z.string(), mappingSchema),
     options: optionsSchema.default({ max_event_age: '7d', max_reject_rate: 0.05 }),
-  })
-  .superRefine((sync, ctx) => {
-    const { source, match, mappings } = sync;
-    if ((source.table === undefined) === (source.query === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['source'], message: 'give exactly one of `table` or `query`' });
-    }
-    if (!match.em && !match.hashed_maids && !(match.client_ip_address && match.client_user_agent)) {
-      ctx.addIssue({
-        code: 'custom', path: ['match'],
-        message: 'a sync needs em, hashed_maids, or client_ip_address with client_user_agent',
-      });
-    }
-    for (const [target, mapping] of Object.entries(mappings)) {
-      if (target.startsWith('user_data.')) {
-        ctx.addIssue({ code: 'custom', path: ['mappings', target], message: `user identifiers go under match: (e.g. match: { ${target.slice(10)}: column })` });
-        continue;
-      }
-      const field = EVENT_FIELDS.get(target);
-      if (!field) {
-        const hint = suggest(target, EVENT_FIELDS.keys());
-        ctx.addIssue({ code: 'custom', path: ['mappings', target], message: `unknown event field '${target}'${hint ? `; did you mean '${hint}'?` : ''}` });
-        continue;
-      }
-      if (typeof mapping === 'object' && 'fields' in mapping && mapping.fields && field.kind !== 'contents') {
-        ctx.addIssue({ code: 'custom', path: ['mappings', target, 'fields'], message: '`fields` applies only to custom_data.contents' });
-      }
-      // Literals are checked now, so a typo fails validation rather than every row.
-      const literals: [PropertyKey[], unknown][] = [];
-      if (typeof mapping === 'object' && 'value' in mapping) literals.push([['value'], mapping.value]);
-      if (typeof mapping === 'object' && 'column' in mapping) {
-        if (mapping.default !== undefined) literals.push([['default'], mapping.default]);
-        for (const [from, to] of Object.entries(mapping.map ?? {})) if (to !== null) literals.push([['map', from], to]);
-      }
-      const convert = fieldConverter(field);
-      for (const [path, value] of literals) {
-        const converted = convert(value);
-        if (converted instanceof Invalid) ctx.addIssue({ code: 'custom', path: ['mappings', target, ...path], message: converted.message });
-      }
-    }
-    for (const required of REQUIRED_EVENT_FIELDS) {
-      if (required === 'event_id' || mappings[required] !== undefined) continue;
-      ctx.addIssue({ code: 'custom', path: ['mappings'], message: `mappings needs ${required} (a column or { value: … })` });
-    }
   });
+
+export interface SchemaProblem {
+  path: PropertyKey[];
+  message: string;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Checks that span keys. They run on the raw data even when the schema found problems
+ * elsewhere, so a user sees every problem of a file at once.
+ */
+export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const source = isObject(data.source) ? data.source : undefined;
+  if (source && (source.table === undefined) === (source.query === undefined)) {
+    problems.push({ path: ['source'], message: 'give exactly one of `table` or `query`' });
+  }
+  const match = isObject(data.match) ? data.match : undefined;
+  if (match && !match.em && !match.hashed_maids && !(match.client_ip_address && match.client_user_agent)) {
+    problems.push({ path: ['match'], message: 'a sync needs em, hashed_maids, or client_ip_address with client_user_agent' });
+  }
+  const mappings = isObject(data.mappings) ? data.mappings : undefined;
+  if (!mappings) return problems;
+  for (const [target, mapping] of Object.entries(mappings)) {
+    if (target.startsWith('user_data.')) {
+      problems.push({ path: ['mappings', target], message: `user identifiers go under match: (match: { ${target.slice(10)}: column })` });
+      continue;
+    }
+    const field = EVENT_FIELDS.get(target);
+    if (!field) {
+      const hint = suggest(target, EVENT_FIELDS.keys());
+      problems.push({ path: ['mappings', target], message: `unknown event field '${target}'${hint ? `; did you mean '${hint}'?` : ''}` });
+      continue;
+    }
+    if (!isObject(mapping)) continue;
+    if (mapping.fields !== undefined && field.kind !== 'contents') {
+      problems.push({ path: ['mappings', target, 'fields'], message: '`fields` applies only to custom_data.contents' });
+    }
+    // Literals are checked now, so a typo fails validation rather than every row.
+    const literals: [PropertyKey[], unknown][] = [];
+    if ('value' in mapping) literals.push([['value'], mapping.value]);
+    if (mapping.default !== undefined) literals.push([['default'], mapping.default]);
+    if (isObject(mapping.map)) {
+      for (const [from, to] of Object.entries(mapping.map)) if (to !== null) literals.push([['map', from], to]);
+    }
+    const convert = fieldConverter(field);
+    for (const [p, value] of literals) {
+      if (value === null || typeof value === 'object') continue;
+      const converted = convert(value);
+      if (converted instanceof Invalid) problems.push({ path: ['mappings', target, ...p], message: converted.message });
+    }
+  }
+  for (const required of REQUIRED_EVENT_FIELDS) {
+    if (required === 'event_id' || mappings[required] !== undefined) continue;
+    problems.push({ path: ['mappings'], message: `mappings needs ${required} (a column or { value: … })` });
+  }
+  return problems;
+}
 
 export type SyncInput = z.input<typeof syncSchema>;
 export type SyncDefinition = z.output<typeof syncSchema> & {

@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { formatProblem, parseSync } from '../../src/config/load.js';
+import { syncJsonSchema } from '../../src/config/schema.js';
+
+const problemsOf = (text: string, env: Record<string, string> = {}, requireDestination = true) =>
+  parseSync(text, 'sync.yaml', { env, requireDestination }).problems.map(formatProblem);
+
+const VALID = `version: 1
+source:
+  type: duckdb
+  table: orders
+  primary_key: order_id
+  cursor: updated_at
+destination:
+  ad_account_id: \${AD_ACCOUNT}
+  access_token: \${TOKEN}
+match:
+  em: email
+mappings:
+  event_name: { value: checkout }
+  action_source: { value: web }
+  event_time: completed_at
+`;
+const ENV = { AD_ACCOUNT: '549757463328', TOKEN: 'pina_secret_token' };
+
+describe('sync file validation', () => {
+  it('accepts a valid file and fills defaults', () => {
+    const loaded = parseSync(VALID, 'syncs/web_orders.yaml', { env: ENV });
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.sync).toMatchObject({
+      name: 'web_orders',
+      destination: { ad_account_id: '549757463328', access_token: 'pina_secret_token', batch_size: 1000, concurrency: 4, test: false },
+      options: { max_event_age: '7d', max_reject_rate: 0.05 },
+    });
+  });
+
+  it('names file:line:col, the key, and a close match for unknown keys', () => {
+    expect(problemsOf(VALID.replace('  cursor: updated_at', '  cusor: updated_at\n  colour: red'), ENV)).toEqual([
+      "sync.yaml:6:3: source.cusor: unknown key 'cusor' in source; did you mean 'cursor'?",
+      "sync.yaml:7:3: source.colour: unknown key 'colour' in source",
+    ]);
+    expect(problemsOf(`${VALID}shedule: "* * * * *"\n`, ENV)).toEqual([
+      "sync.yaml:16:1: shedule: unknown key 'shedule'; did you mean 'schedule'?",
+    ]);
+  });
+
+  it('reports every unset environment variable where it is used, never its would-be value', () => {
+    expect(problemsOf(VALID)).toEqual([
+      'sync.yaml:8:18: destination.ad_account_id: environment variable AD_ACCOUNT is not set (export it, or write ${AD_ACCOUNT:-default})',
+      'sync.yaml:9:17: destination.access_token: environment variable TOKEN is not set (export it, or write ${TOKEN:-default})',
+    ]);
+  });
+
+  it('uses ${NAME:-default} when the variable is unset', () => {
+    const loaded = parseSync(VALID.replace('${AD_ACCOUNT}', '${AD_ACCOUNT:-123}'), 'sync.yaml', { env: { TOKEN: 't' } });
+    expect(loaded.sync?.destination.ad_account_id).toBe('123');
+  });
+
+  it('does without destination credentials for preview', () => {
+    const loaded = parseSync(VALID, 'sync.yaml', { env: {}, requireDestination: false });
+    expect(loaded.problems).toEqual([]);
+    expect(loaded.sync?.destination.access_token).toBeUndefined();
+  });
+
+  it('requires credentials for a run', () => {
+    expect(problemsOf(VALID.replace(/destination:\n.*\n.*\n/, 'destination:\n  test: true\n'))).toEqual([
+      "sync.yaml:8:3: destination.ad_account_id: missing required key 'ad_account_id' (use ${PINTEREST_AD_ACCOUNT_ID})",
+      "sync.yaml:8:3: destination.access_token: missing required key 'access_token' (use ${PINTEREST_ACCESS_TOKEN})",
+    ]);
+  });
+
+  it('needs a user identifier that can match', () => {
+    expect(problemsOf(VALID.replace('  em: email', '  ph: phone\n  client_ip_address: ip'), ENV)).toEqual([
+      'sync.yaml:11:3: match: a sync needs em, hashed_maids, or client_ip_address with client_user_agent',
+    ]);
+  });
+
+  it('checks mapping targets, literals and forms, with hints', () => {
+    const text = VALID
+      .replace('event_name: { value: checkout }', 'event_name: { value: chekout }')
+      .concat('  custom_data.valeu: total\n  user_data.em: email\n  custom_data.value: { colum: total }\n  custom_data.num_items: { value: two }\n');
+    expect(problemsOf(text, ENV)).toEqual([
+      "sync.yaml:13:24: mappings.event_name.value: 'chekout' is not one of 22 allowed values; did you mean 'checkout'?",
+      "sync.yaml:16:22: mappings.custom_data.valeu: unknown event field 'custom_data.valeu'; did you mean 'custom_data.value'?",
+      'sync.yaml:17:17: mappings.user_data.em: user identifiers go under match: (match: { em: column })',
+      "sync.yaml:18:22: mappings.custom_data.value.column: missing required key 'column'",
+      "sync.yaml:18:24: mappings.custom_data.value.colum: unknown key 'colum' in mappings.custom_data.value; did you mean 'column'?",
+      "sync.yaml:19:35: mappings.custom_data.num_items.value: 'two' is not a whole number",
+    ]);
+  });
+
+  it('needs the required event fields mapped', () => {
+    expect(problemsOf(VALID.replace('  event_time: completed_at\n', ''), ENV)).toEqual([
+      'sync.yaml:13:3: mappings: mappings needs event_time (a column or { value: … })',
+    ]);
+  });
+
+  it('checks source, destination and options values', () => {
+    const text = VALID
+      .replace('  table: orders', '  table: orders\n  query: select 1')
+      .replace('  access_token: ${TOKEN}', '  access_token: ${TOKEN}\n  batch_size: 5000\n  concurrency: 0')
+      .concat('options:\n  max_event_age: 7 days\n  default_country: XX\n  max_reject_rate: 2\n');
+    expect(problemsOf(text, ENV)).toEqual([
+      'sync.yaml:3:3: source: give exactly one of `table` or `query`',
+      'sync.yaml:11:15: destination.batch_size: must be at most 1000',
+      'sync.yaml:12:16: destination.concurrency: must be at least 1',
+      'sync.yaml:20:18: options.max_event_age: a duration such as 90s, 15m, 2h, 7d or 1w',
+      'sync.yaml:21:20: options.default_country: not an ISO 3166 country code',
+      'sync.yaml:22:20: options.max_reject_rate: must be at most 1',
+    ]);
+  });
+
+  it('names the allowed source types', () => {
+    expect(problemsOf(VALID.replace('type: duckdb', 'type: dukdb'), ENV)).toEqual([
+      "sync.yaml:3:9: source.type: must be one of duckdb; did you mean 'duckdb'?",
+    ]);
+  });
+
+  it('reports wrong value types and missing keys', () => {
+    expect(problemsOf(VALID.replace('  primary_key: order_id', '  primary_key: [order_id]').replace('match:\n  em: email\n', 'match:\n  em: { col: email }\n'), ENV)).toEqual([
+      'sync.yaml:5:16: source.primary_key: expected string, got a list',
+      'sync.yaml:11:7: match.em: a match key takes a column name or a list of column names',
+    ]);
+    expect(problemsOf('version: 1\n', ENV)).toEqual([
+      "sync.yaml:1:1: source: missing required key 'source'",
+      "sync.yaml:1:1: match: missing required key 'match'",
+      "sync.yaml:1:1: mappings: missing required key 'mappings'",
+      "sync.yaml:1:1: destination: missing required section 'destination' (ad_account_id, access_token)",
+    ]);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    expect(problemsOf('source:\n  type: duckdb\n  table: [t\n', ENV)[0]).toMatch(/^sync\.yaml:4:1: Flow sequence/);
+    expect(problemsOf(`${VALID}source: {}\n`, ENV)).toEqual(['sync.yaml:16:1: Map keys must be unique']);
+    expect(problemsOf('- a\n- b\n', ENV)).toEqual(['sync.yaml:1:1: a sync file is a YAML mapping (version, source, match, mappings, …)']);
+  });
+
+  it('never includes a secret in a problem', () => {
+    const text = VALID.replace('access_token: ${TOKEN}', 'access_token: ${TOKEN}\n  batch_size: "${TOKEN}"');
+    const all = problemsOf(text, ENV).join('\n');
+    expect(all).toContain('destination.batch_size');
+    expect(all).not.toContain(ENV.TOKEN);
+  });
+});
+
+describe('JSON Schema', () => {
+  const schema = syncJsonSchema();
+  const ajv = new Ajv2020({ strict: false });
+  const validate = ajv.compile(schema);
+
+  it('accepts the shipped example sync file', () => {
+    const example = parseYaml(readFileSync(new URL('../../syncs/example.yaml', import.meta.url), 'utf8'));
+    expect(validate(example), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it('rejects unknown keys and bad values, as the loader does', () => {
+    const base = parseYaml(VALID.replace(/\$\{\w+\}/g, '"1"'));
+    expect(validate(base)).toBe(true);
+    expect(validate({ ...base, colour: 'red' })).toBe(false);
+    expect(validate({ ...base, destination: { batch_size: 5000 } })).toBe(false);
+    expect(validate({ ...base, source: { ...base.source, type: 'oracle' } })).toBe(false);
+  });
+});

@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import { conversionEventSchema } from '../../src/pinterest/event-schema.js';
+import {
+  Invalid, toBoolean, toDecimalString, toInteger, toTextList, toUnixSeconds,
+} from '../../src/mapping/convert.js';
+import { compileMapper } from '../../src/mapping/compile.js';
+import { mapperFrom, NOW, syncFrom, withLines } from '../helpers/sync.js';
+
+const T = Math.floor(NOW / 1000);
+
+describe('type conversion', () => {
+  it.each([
+    [19.99, '19.99'], [0.1, '0.1'], [100, '100'], [-5.5, '-5.5'], ['19.990', '19.990'], [' 7 ', '7'],
+    ['+5', '5'], ['.5', '0.5'], ['12.', '12'], [1e21, '1000000000000000000000'], [1.5e-7, '0.00000015'],
+    [12345678901234567890n, '12345678901234567890'],
+  ])('decimal %s -> %s', (input, expected) => expect(toDecimalString(input)).toBe(expected));
+  it.each([['abc'], ['1,234.50'], ['$5'], [Number.NaN], [Infinity], [{}]])('decimal rejects %j', (input) => {
+    expect(toDecimalString(input)).toBeInstanceOf(Invalid);
+  });
+  it.each([[3, 3], ['4', 4], ['5.0', 5], [6n, 6], [' 7 ', 7]])('integer %s -> %s', (input, expected) => expect(toInteger(input)).toBe(expected));
+  it.each([[2.5], ['2.5'], ['two']])('integer rejects %j', (input) => expect(toInteger(input)).toBeInstanceOf(Invalid));
+  it.each([
+    [new Date('2026-11-20T12:00:00.999Z'), T],
+    [T, T],
+    [T * 1000 + 999, T],
+    [BigInt(T) * 1_000_000n, T],
+    [String(T), T],
+    [String(T * 1000), T],
+    ['2026-11-20T12:00:00Z', T],
+    ['2026-11-20 12:00:00', T],
+    ['2026-11-20T12:00:00.123456', T],
+    ['2026-11-20T14:00:00+02:00', T],
+    ['2026-11-20T07:00:00-0500', T],
+    ['2026-11-20', T - 12 * 3600],
+  ])('event time %s -> %s', (input, expected) => expect(toUnixSeconds(input)).toBe(expected));
+  it.each([['yesterday'], ['2026-13-45'], [new Date(Number.NaN)]])('event time rejects %j', (input) => {
+    expect(toUnixSeconds(input)).toBeInstanceOf(Invalid);
+  });
+  it.each([[true, true], ['yes', true], ['0', false], ['F', false]])('boolean %j -> %j', (i, e) => expect(toBoolean(i)).toBe(e));
+  it.each([
+    [['a', ' b ', null, ''], ['a', 'b']], ['a, b,c', ['a', 'b', 'c']], ['["x","y"]', ['x', 'y']], [[1, 2], ['1', '2']],
+  ])('list %j -> %j', (input, expected) => expect(toTextList(input)).toEqual(expected));
+});
+
+const FULL = withLines({
+  match: ['client_ip_address: ip', 'client_user_agent: ua'],
+  mappings: [
+    'event_id: order_id',
+    'event_source_url: url',
+    'opt_out: opted_out',
+    'custom_data.value: total',
+    'custom_data.currency: { value: USD }',
+    'custom_data.num_items: { column: n }',
+    'custom_data.content_ids: skus',
+    'custom_data.order_id: order_id',
+    'custom_data.predicted_ltv: ltv',
+    'custom_data.contents: { column: items, fields: { id: sku, item_price: price, quantity: qty } }',
+    'app_info.window_width: width',
+    'device_info.os_family: { column: os, map: { iPhone: ios, Pixel: android } }',
+  ],
+});
+
+const baseRow = {
+  order_id: 1042, completed_at: new Date(NOW - 60_000), email: 'a@example.com', ip: '192.0.2.1', ua: 'UA',
+  url: 'https://shop.example.com/checkout', opted_out: 'no', total: '19.99', n: '3', skus: 'A-1,B-2', ltv: 120.5,
+  items: '[{"sku":"A-1","price":"9.99","qty":2},{"sku":"B-2","price":0.01,"qty":"1","colour":"red"}]', width: 1280, os: 'iPhone',
+};
+
+describe('mapping', () => {
+  const mapper = mapperFrom(FULL);
+
+  it('maps literals, columns, value maps, nested custom_data, contents and content_ids to API types', () => {
+    const outcome = mapper.map(baseRow);
+    expect(outcome.reasons).toBeUndefined();
+    const { user_data: _user, ...event } = outcome.event!;
+    expect(event).toEqual({
+      event_name: 'checkout',
+      action_source: 'web',
+      event_time: T - 60,
+      event_id: '1042',
+      event_source_url: 'https://shop.example.com/checkout',
+      opt_out: false,
+      custom_data: {
+        currency: 'USD', value: '19.99', content_ids: ['A-1', 'B-2'], num_items: 3, order_id: '1042', predicted_ltv: '120.5',
+        contents: [{ id: 'A-1', item_price: '9.99', quantity: 2 }, { id: 'B-2', item_price: '0.01', quantity: 1 }],
+      },
+      app_info: { window_width: 1280 },
+      device_info: { os_family: 'ios' },
+    });
+  });
+
+  it('writes the required fields first, then user_data', () => {
+    expect(Object.keys(mapper.map(baseRow).event!).slice(0, 5)).toEqual(['event_name', 'action_source', 'event_time', 'event_id', 'user_data']);
+  });
+
+  it('takes contents from a list of structs as well as JSON text', () => {
+    const outcome = mapper.map({ ...baseRow, items: [{ sku: 'C-3', price: '5.00', qty: 1n }] });
+    expect((outcome.event!.custom_data as Record<string, unknown>).contents).toEqual([{ id: 'C-3', item_price: '5.00', quantity: 1 }]);
+  });
+
+  it('omits fields whose column is null, and custom_data when it would be empty', () => {
+    const sparse = mapperFrom(withLines({ mappings: ['custom_data.value: total'] }));
+    const outcome = sparse.map({ order_id: 'x', completed_at: new Date(NOW), email: 'a@example.com', total: null });
+    expect(outcome.event).not.toHaveProperty('custom_data');
+  });
+
+  it('defaults event_id to the primary key, always as a string', () => {
+    const outcome = mapperFrom(withLines({})).map({ order_id: 7, completed_at: new Date(NOW), email: 'a@example.com' });
+    expect(outcome.event!.event_id).toBe('7');
+  });
+
+  it('applies a value map, its default, and null to omit', () => {
+    const mapped = mapperFrom(withLines({}).replace('event_name: { value: checkout }', 'event_name: { column: kind, map: { purchase: checkout, test: null }, default: custom }'));
+    const row = { order_id: 1, completed_at: new Date(NOW), email: 'a@example.com' };
+    expect(mapped.map({ ...row, kind: 'purchase' }).event!.event_name).toBe('checkout');
+    expect(mapped.map({ ...row, kind: 'whatever' }).event!.event_name).toBe('custom');
+    expect(mapped.map({ ...row, kind: null }).event!.event_name).toBe('custom');
+    expect(mapped.map({ ...row, kind: 'test' }).reasons).toEqual([{ field: 'event_name', problem: 'missing (null or blank in the source)' }]);
+  });
+
+  it('accepts enum values in any case and passes unmapped valid values through', () => {
+    const mapped = mapperFrom(withLines({}).replace('event_name: { value: checkout }', 'event_name: { column: kind, map: { purchase: checkout } }'));
+    expect(mapped.map({ order_id: 1, completed_at: new Date(NOW), email: 'a@example.com', kind: ' Add_To_Cart ' }).event!.event_name).toBe('add_to_cart');
+  });
+
+  it('every emitted event satisfies the event schema', () => {
+    for (const row of [baseRow, { ...baseRow, items: null, skus: '["Z"]', total: 0, os: 'Pixel' }, { ...baseRow, email: null }]) {
+      const outcome = mapper.map(row);
+      expect(outcome.reasons).toBeUndefined();
+      expect(conversionEventSchema.safeParse(outcome.event).success).toBe(true);
+    }
+  });
+});
+
+describe('local validation', () => {
+  const mapper = mapperFrom(FULL);
+  const reasons = (row: Record<string, unknown>) => mapper.map({ ...baseRow, ...row }).reasons?.map((r) => `${r.field}: ${r.problem}${r.detail ? ` (${r.detail})` : ''}`);
+
+  it('rejects a row without a usable identifier', () => {
+    expect(reasons({ email: 'nope', ip: null })).toEqual([
+      'user_data: no usable identifier (needs em, hashed_maids, or client_ip_address with client_user_agent)',
+    ]);
+  });
+  it('accepts client_ip_address with client_user_agent alone', () => expect(reasons({ email: null })).toBeUndefined());
+  it('rejects events older than max_event_age and in the future', () => {
+    expect(reasons({ completed_at: new Date(NOW - 8 * 86400_000) })).toEqual(['event_time: older than options.max_event_age (7d)']);
+    expect(reasons({ completed_at: new Date(NOW + 3600_000) })).toEqual(['event_time: in the future']);
+  });
+  it('honours a custom max_event_age', () => {
+    const lenient = mapperFrom(withLines({ options: ['max_event_age: 30d'] }));
+    expect(lenient.map({ order_id: 1, completed_at: new Date(NOW - 8 * 86400_000), email: 'a@example.com' }).reasons).toBeUndefined();
+  });
+  it('rejects missing required fields', () => {
+    expect(reasons({ completed_at: null, order_id: null })).toEqual([
+      'event_time: missing (null or blank in the source)', 'event_id: missing (null or blank in the source)',
+    ]);
+  });
+  it('names the field and the bad value, with a hint for unknown enum values', () => {
+    const mapped = mapperFrom(withLines({}).replace('event_name: { value: checkout }', 'event_name: kind'));
+    const outcome = mapped.map({ order_id: 1, completed_at: new Date(NOW), email: 'a@example.com', kind: 'chekout' });
+    expect(outcome.reasons).toEqual([{ field: 'event_name', problem: 'invalid value', detail: "'chekout' is not one of 22 allowed values; did you mean 'checkout'?" }]);
+  });
+  it('collects every problem of a row', () => {
+    expect(reasons({ total: 'n/a', n: '2.5', items: '{"not":"a list"}' })).toEqual([
+      "custom_data.value: invalid value ('n/a' is not a decimal number)",
+      'custom_data.contents: invalid value (JSON text is not an array)',
+      "custom_data.num_items: invalid value ('2.5' is not a whole number)",
+    ]);
+  });
+  it('never puts a raw identifier into a reason', () => {
+    const secretish = ['alice.smith@example.com', '+1 (415) 555-0132', '6D92078A-8246-4BA4-AE5B-76104861E7DC'];
+    for (const value of secretish) {
+      const text = JSON.stringify(mapper.map({ ...baseRow, total: value, n: value, url: { value }, email: value, ip: value }).reasons);
+      expect(text).not.toContain(value);
+      expect(text).not.toContain('555');
+    }
+  });
+});
+
+describe('compiling against the source columns', () => {
+  it('reports a mapped column the source lacks, with a hint, and matches case-insensitively', () => {
+    const sync = syncFrom(withLines({ match: ['ph: Phone'] }).replace('event_time: completed_at', 'event_time: completd_at'));
+    const { mapper, problems } = compileMapper(sync, { columns: ['order_id', 'completed_at', 'email', 'phone'] });
+    expect(mapper).toBeUndefined();
+    expect(problems).toEqual([{ path: ['mappings', 'event_time'], message: "column 'completd_at' is not in the source; did you mean 'completed_at'?" }]);
+  });
+});
