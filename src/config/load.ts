@@ -24,6 +24,8 @@ export function formatProblem(p: Problem): string {
 export type Path = readonly PropertyKey[];
 
 export interface LoadedSync {
+  /** The sync's name (its `name:`, or the file name), known even when the file has problems. */
+  name: string;
   /** The definition, when the file has no problems. */
   sync?: SyncDefinition;
   problems: Problem[];
@@ -223,7 +225,10 @@ function deletePath(data: unknown, p: Path): void {
   if (parent && typeof parent === 'object') delete (parent as Record<PropertyKey, unknown>)[p.at(-1) as string];
 }
 
+const nameFromFile = (file: string) => path.basename(file).replace(/\.ya?ml$/i, '');
+
 export function parseSync(text: string, file: string, options: LoadOptions = {}): LoadedSync {
+  let name = nameFromFile(file);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const loc: Located = { doc, lines, file };
@@ -233,14 +238,16 @@ export function parseSync(text: string, file: string, options: LoadOptions = {})
     const { line, col } = position(loc, error.pos[0]);
     problems.push({ file, line, col, path: '', message: error.message.split('\n')[0]! });
   }
-  if (problems.length > 0) return { problems, problemAt: located };
+  if (problems.length > 0) return { name, problems, problemAt: located };
 
   const requireDestination = options.requireDestination ?? true;
   const missing = interpolate(loc, options.env ?? process.env);
   const data = doc.toJS() as unknown;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    return { problems: [{ file, line: 1, col: 1, path: '', message: 'a sync file is a YAML mapping (version, source, match, mappings, …)' }], problemAt: located };
+    return { name, problems: [{ file, line: 1, col: 1, path: '', message: 'a sync file is a YAML mapping (version, source, match, mappings, …)' }], problemAt: located };
   }
+  const declared = (data as { name?: unknown }).name;
+  if (typeof declared === 'string' && declared !== '') name = declared;
   for (const m of missing) {
     if (!requireDestination && m.path[0] === 'destination') deletePath(data, m.path);
     else problems.push(problemAt(loc, m.path, `environment variable ${m.name} is not set (export it, or write \${${m.name}:-default})`));
@@ -257,9 +264,8 @@ export function parseSync(text: string, file: string, options: LoadOptions = {})
   if (requireDestination) more.push(...destinationProblems(loc, data as Record<string, unknown>));
   for (const problem of more) if (!missingPaths.has(problem.path)) problems.push(problem);
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
-  if (problems.length > 0 || !parsed.success) return { problems, problemAt: located };
-  const name = parsed.data.name ?? path.basename(file).replace(/\.ya?ml$/i, '');
-  return { sync: { ...parsed.data, name, file: path.resolve(file) }, problems, problemAt: located };
+  if (problems.length > 0 || !parsed.success) return { name, problems, problemAt: located };
+  return { name, sync: { ...parsed.data, name, file: path.resolve(file) }, problems, problemAt: located };
 }
 
 export async function loadSyncFile(file: string, options: LoadOptions = {}): Promise<LoadedSync> {
@@ -269,7 +275,7 @@ export async function loadSyncFile(file: string, options: LoadOptions = {}): Pro
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const message = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory, not a sync file' : `cannot read file (${code ?? 'error'})`;
-    return { problems: [{ file, line: 1, col: 1, path: '', message }], problemAt: (p, m) => ({ file, line: 1, col: 1, path: dotted(p), message: m }) };
+    return { name: nameFromFile(file), problems: [{ file, line: 1, col: 1, path: '', message }], problemAt: (p, m) => ({ file, line: 1, col: 1, path: dotted(p), message: m }) };
   }
   return parseSync(text, file, options);
 }

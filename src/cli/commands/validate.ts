@@ -23,11 +23,11 @@ export async function validateCommand(files: string[], options: ValidateOptions)
   for (const file of targets) {
     const loaded = await loadSyncFile(file);
     const fileProblems = [...loaded.problems];
+    const other = names.get(loaded.name);
+    if (other) fileProblems.push(loaded.problemAt(['name'], `sync name '${loaded.name}' is also used by ${other}; names key the state and must be unique`));
+    else names.set(loaded.name, file);
     const sync = loaded.sync;
     if (sync) {
-      const other = names.get(sync.name);
-      if (other) fileProblems.push(loaded.problemAt(['name'], `sync name '${sync.name}' is also used by ${other}; names key the state and must be unique`));
-      names.set(sync.name, file);
       if (options.connect && fileProblems.length === 0) {
         const source = createSource(sync);
         try {

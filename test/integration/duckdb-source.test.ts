@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckdbSource } from '../../src/sources/duckdb/index.js';
+import { SourceError } from '../../src/errors.js';
+import type { DuckdbSourceConfig } from '../../src/config/schema.js';
+import type { Row } from '../../src/mapping/compile.js';
+
+let dir: string;
+let dbFile: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'pinsync-duckdb-'));
+  dbFile = path.join(dir, 'warehouse.duckdb');
+  const instance = await DuckDBInstance.create(dbFile);
+  const connection = await instance.connect();
+  await connection.run(`CREATE SCHEMA analytics`);
+  await connection.run(`CREATE TABLE analytics."Orders" (id INTEGER, updated_at TIMESTAMP, total DECIMAL(12,2), skus VARCHAR[], email VARCHAR)`);
+  // Ties on updated_at (ids 2, 10, 3 share one microsecond) and a value one microsecond later.
+  await connection.run(`INSERT INTO analytics."Orders" VALUES
+    (1, '2026-11-20 10:00:00.000001', 19.99, ['A'], 'a@example.com'),
+    (10, '2026-11-20 10:00:00.000002', 0.10, ['B', 'C'], NULL),
+    (2, '2026-11-20 10:00:00.000002', 1234567890.12, [], 'b@example.com'),
+    (3, '2026-11-20 10:00:00.000002', 5.00, NULL, 'c@example.com'),
+    (4, '2026-11-20 10:00:00.000003', 7.25, ['D'], 'd@example.com')`);
+  await connection.run(`CREATE TABLE big AS SELECT i AS id, TIMESTAMP '2026-01-01' + to_seconds(i) AS ts FROM range(10000) t(i)`);
+  connection.closeSync();
+  instance.closeSync();
+  writeFileSync(path.join(dir, 'leads.csv'), 'lead_id,created,score\nL2,2026-11-20 09:00:00,3.50\nL1,2026-11-20 09:00:00,1.25\n');
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const config = (extra: Partial<DuckdbSourceConfig>): DuckdbSourceConfig => ({ type: 'duckdb', primary_key: 'id', ...extra });
+
+async function readAll(source: DuckdbSource, after?: Parameters<DuckdbSource['read']>[0]): Promise<Row[]> {
+  const rows: Row[] = [];
+  for await (const page of source.read(after)) rows.push(...page);
+  return rows;
+}
+
+describe('DuckDB source', () => {
+  it('reads a table in (cursor, primary key) order with exact decimals and lists', async () => {
+    const source = new DuckdbSource(config({ path: dbFile, table: 'analytics.Orders', cursor: 'updated_at' }), dir);
+    expect(await source.columns()).toEqual(['id', 'updated_at', 'total', 'skus', 'email']);
+    const rows = await readAll(source);
+    expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 10, 4]);
+    expect(rows.map((r) => r.total)).toEqual(['19.99', '1234567890.12', '5.00', '0.10', '7.25']);
+    expect(rows[3]!.skus).toEqual(['B', 'C']);
+    expect(rows[0]!.updated_at).toBeInstanceOf(Date);
+    expect(source.positionOf(rows[1]!)).toEqual({ cursor: '2026-11-20 10:00:00.000002', key: '2' });
+    await source.close();
+    await source.close();
+  });
+
+  it('resumes strictly after a position, breaking cursor ties by primary key at microsecond precision', async () => {
+    const source = new DuckdbSource(config({ path: dbFile, table: 'analytics.Orders', cursor: 'updated_at' }), dir);
+    const rows = await readAll(source, { after: { cursor: '2026-11-20 10:00:00.000002', key: '3' } });
+    // Integer key order (3 < 10), not text order.
+    expect(rows.map((r) => r.id)).toEqual([10, 4]);
+    const none = await readAll(source, { after: { cursor: '2026-11-20 10:00:00.000003', key: '4' } });
+    expect(none).toEqual([]);
+    await source.close();
+  });
+
+  it('reads without a cursor in primary key order, and resumes by key', async () => {
+    const source = new DuckdbSource(config({ path: dbFile, table: 'analytics.Orders' }), dir);
+    expect((await readAll(source)).map((r) => r.id)).toEqual([1, 2, 3, 4, 10]);
+    expect((await readAll(source, { after: { cursor: null, key: '3' } })).map((r) => r.id)).toEqual([4, 10]);
+    await source.close();
+  });
+
+  it('streams pages of the requested size rather than the whole table', async () => {
+    const source = new DuckdbSource(config({ path: dbFile, table: 'big', cursor: 'ts' }), dir);
+    const sizes: number[] = [];
+    for await (const page of source.read({ pageSize: 3000 })) sizes.push(page.length);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(10000);
+    expect(Math.max(...sizes)).toBeLessThan(3000 + 2048);
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    await source.close();
+  });
+
+  it('runs a query over files relative to the sync file folder', async () => {
+    const source = new DuckdbSource(
+      config({ primary_key: 'lead_id', cursor: 'created', query: "SELECT * FROM read_csv('leads.csv');" }),
+      dir,
+    );
+    const rows = await readAll(source);
+    expect(rows.map((r) => r.lead_id)).toEqual(['L1', 'L2']);
+    // CSV sniffing types the column DOUBLE; shortest round-trip keeps it free of float artifacts.
+    expect(rows.map((r) => r.score)).toEqual([1.25, 3.5]);
+    await source.close();
+  });
+
+  it('fails with a SourceError that names the problem', async () => {
+    const missingTable = new DuckdbSource(config({ path: dbFile, table: 'nope' }), dir);
+    await expect(missingTable.columns()).rejects.toThrow(SourceError);
+    await expect(missingTable.columns()).rejects.toThrow(/table nope/);
+    await missingTable.close();
+    const missingFile = new DuckdbSource(config({ path: 'missing.duckdb', table: 't' }), dir);
+    await expect(missingFile.columns()).rejects.toThrow(/cannot open DuckDB database missing\.duckdb/);
+    await missingFile.close();
+    const badSql = new DuckdbSource(config({ query: 'SELEC 1' }), dir);
+    await expect(badSql.columns()).rejects.toThrow(/DuckDB cannot read the source query/);
+    await badSql.close();
+  });
+
+  it('opens database files read-only', async () => {
+    const source = new DuckdbSource(config({ path: dbFile, query: 'SELECT 1 AS id' }), dir);
+    await readAll(source);
+    // Another process may read the file meanwhile: pinsync holds no write lock on it.
+    const writer = await DuckDBInstance.create(dbFile, { access_mode: 'READ_ONLY' });
+    writer.closeSync();
+    await source.close();
+  });
+});
