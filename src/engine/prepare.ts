@@ -11,8 +11,8 @@ export async function compileForSource(
   source: Source,
   now?: () => number,
 ): Promise<Mapper> {
-  const columns = await source.columns();
-  const { mapper, problems } = compileMapper(sync, { columns, now });
+  const available = await source.columns();
+  const { mapper, problems } = compileMapper(sync, { available, now });
   if (!mapper) throw new ConfigError(problems.map((p) => loaded.problemAt(p.path, p.message)));
   return mapper;
 }

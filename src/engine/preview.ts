@@ -30,7 +30,7 @@ export async function previewSync(source: Source, mapper: Mapper, options: Previ
   };
   const limit = options.limit ?? Infinity;
   if (limit <= 0) return stats;
-  for await (const page of source.read({ after: options.after })) {
+  for await (const page of source.read({ after: options.after, columns: mapper.columns })) {
     for (const row of page) {
       stats.rowsRead++;
       const outcome = mapper.map(row);

@@ -11,7 +11,8 @@ import {
 import { NORMALIZERS, type NormalizeContext } from './normalize.js';
 import { isSha256Hex, sha256Hex } from './hash.js';
 
-export type Row = Record<string, unknown>;
+/** One source row: values in the order of the mapper's `columns` (arrays index faster than keyed objects). */
+export type Row = readonly unknown[];
 export type Event = Record<string, unknown>;
 
 /** Why a row cannot become an event. Never carries a raw identifier. */
@@ -27,6 +28,8 @@ export interface Reason {
 export type MapOutcome = { event: Event; reasons?: undefined } | { event?: undefined; reasons: Reason[] };
 
 export interface Mapper {
+  /** The columns a row must carry, in order: the sync's referenced columns, spelled as the source spells them. */
+  readonly columns: readonly string[];
   map(row: Row): MapOutcome;
   /** The row's primary key as text, to name it in rejects. */
   keyOf(row: Row): string;
@@ -41,8 +44,8 @@ export interface CompileProblem {
 }
 
 export interface CompileOptions {
-  /** Columns the source returns; when given, every referenced column must exist. */
-  columns?: readonly string[];
+  /** Columns the source has; when given, every referenced column must be one of them. */
+  available?: readonly string[];
   /** Clock in milliseconds, for the event-time window. */
   now?: () => number;
 }
@@ -82,12 +85,14 @@ interface FieldPlan {
   group: string | undefined;
   name: string;
   path: string;
+  /** One of the fields written before user_data. */
+  first: boolean;
   read: (row: Row) => Converted<unknown>;
 }
 
 interface IdentifierPlan {
   key: UserKey;
-  columns: string[];
+  columns: number[];
   hashed: boolean;
 }
 
@@ -97,23 +102,35 @@ const FUTURE_SKEW_SECONDS = 300;
 
 export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}): { mapper?: Mapper; problems: CompileProblem[] } {
   const problems: CompileProblem[] = [];
-  const columnIndex = options.columns ? new Map(options.columns.map((c) => [c.toLowerCase(), c])) : undefined;
-  const exact = options.columns ? new Set(options.columns) : undefined;
+  const available = options.available;
+  const byLowerCase = available ? new Map(available.map((c) => [c.toLowerCase(), c])) : undefined;
+  const exact = available ? new Set(available) : undefined;
+  const layout: string[] = [];
+  const indexOf = new Map<string, number>();
 
-  // Resolves a column name from the sync file to the source's spelling (case-insensitively).
-  const column = (name: string, path: (string | number)[]): string => {
-    if (!exact || exact.has(name)) return name;
-    const found = columnIndex!.get(name.toLowerCase());
-    if (found) return found;
-    const hint = suggest(name, options.columns!);
-    problems.push({ path, message: `column '${name}' is not in the source${hint ? `; did you mean '${hint}'?` : ''}` });
-    return name;
+  // A column of the sync file to its index in the row, spelled as the source spells it (case-insensitively).
+  const column = (name: string, path: (string | number)[]): number => {
+    let actual = name;
+    if (exact && !exact.has(name)) {
+      const found = byLowerCase!.get(name.toLowerCase());
+      if (found) actual = found;
+      else {
+        const hint = suggest(name, available!);
+        problems.push({ path, message: `column '${name}' is not in the source${hint ? `; did you mean '${hint}'?` : ''}` });
+      }
+    }
+    let index = indexOf.get(actual);
+    if (index === undefined) {
+      index = layout.push(actual) - 1;
+      indexOf.set(actual, index);
+    }
+    return index;
   };
 
   const primaryKey = column(sync.source.primary_key, ['source', 'primary_key']);
 
   const mappings: Record<string, MappingSpec> = { ...sync.mappings };
-  mappings.event_id ??= primaryKey;
+  mappings.event_id ??= sync.source.primary_key;
 
   const plans: FieldPlan[] = [];
   const order = [...FIRST_FIELDS, ...[...EVENT_FIELDS.keys()].filter((k) => !FIRST_FIELDS.includes(k))];
@@ -124,7 +141,7 @@ export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}
     const dot = path.indexOf('.');
     const group = dot > 0 && GROUPS.has(path.slice(0, dot)) ? path.slice(0, dot) : undefined;
     const name = group ? path.slice(dot + 1) : path;
-    plans.push({ group, name, path, read: compileField(field, spec, ['mappings', path], column) });
+    plans.push({ group, name, path, first: FIRST_FIELDS.includes(path), read: compileField(field, spec, ['mappings', path], column) });
   }
 
   const identifiers: IdentifierPlan[] = [];
@@ -147,7 +164,7 @@ export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}
 
   // One context reused for every row; the row's country is looked up only when a phone needs it.
   const countryPlan = identifiers.find((p) => p.key === 'country');
-  let currentRow: Row = {};
+  let currentRow: Row = [];
   const ctx: NormalizeContext = {
     defaultCountry: sync.options.default_country,
     rowCountry: countryPlan
@@ -214,7 +231,7 @@ export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}
     const event: Event = {};
     let userDataPlaced = false;
     for (const plan of plans) {
-      if (!userDataPlaced && !FIRST_FIELDS.includes(plan.path)) {
+      if (!userDataPlaced && !plan.first) {
         event.user_data = buildUserData(row);
         userDataPlaced = true;
       }
@@ -254,14 +271,14 @@ export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}
     return typeof key === 'string' ? key : '(no primary key)';
   };
 
-  return { mapper: { map, keyOf, droppedIdentifiers }, problems };
+  return { mapper: { columns: layout, map, keyOf, droppedIdentifiers }, problems };
 }
 
 function compileField(
   field: FieldSpec,
   spec: MappingSpec,
   path: (string | number)[],
-  column: (name: string, path: (string | number)[]) => string,
+  column: (name: string, path: (string | number)[]) => number,
 ): (row: Row) => Converted<unknown> {
   if (typeof spec === 'string') {
     const convert = fieldConverter(field);

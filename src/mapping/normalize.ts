@@ -36,15 +36,29 @@ const email: Normalizer = (raw) => {
   return text && /^[^\s@]+@[^\s@]+$/.test(text) ? text : undefined;
 };
 
-// Fast path for numbers already in E.164, the common case in clean warehouses.
-const E164 = /^\+[1-9]\d{7,14}$/;
+// Fast paths (libphonenumber costs several microseconds a number) for the shapes most
+// warehouses hold: international numbers written with only digits and separators, whose
+// digits are the E.164 form, and North American numbers. Anything else goes to libphonenumber.
+const INTERNATIONAL = /^\+[1-9][\d\s.-]{6,20}$/;
+const SEPARATED_DIGITS = /^[\d\s().-]{10,20}$/;
+const SEPARATORS = /[\s().-]/g;
+const NANP = /^1?([2-9]\d{2}[2-9]\d{6})$/;
+const NANP_COUNTRIES = new Set(['us', 'ca', 'pr', 'gu', 'vi', 'as', 'mp']);
+
 const phone: Normalizer = (raw, ctx) => {
   let text = scalarText(raw);
   if (!text) return undefined;
-  if (E164.test(text)) return text.slice(1);
+  if (INTERNATIONAL.test(text)) {
+    const digits = text.slice(1).replace(SEPARATORS, '');
+    if (digits.length >= 8 && digits.length <= 15) return digits;
+  }
+  const country = ctx.rowCountry?.() ?? ctx.defaultCountry?.toLowerCase();
+  if (country && NANP_COUNTRIES.has(country) && SEPARATED_DIGITS.test(text)) {
+    const nanp = NANP.exec(text.replace(SEPARATORS, ''));
+    if (nanp) return `1${nanp[1]}`;
+  }
   // The international "00" prefix is common outside North America.
   text = text.replace(/^\s*00(?=[1-9])/, '+');
-  const country = ctx.rowCountry?.() ?? ctx.defaultCountry;
   const parsed = parsePhoneNumberFromString(text, {
     defaultCountry: country?.toUpperCase() as CountryCode | undefined,
   });
@@ -63,8 +77,10 @@ const gender: Normalizer = (raw) => {
   return text === undefined ? undefined : GENDERS[text];
 };
 
+const THIS_YEAR = new Date().getUTCFullYear();
+
 function ymd(year: number, month: number, day: number): string | undefined {
-  if (year < 1900 || year > new Date().getUTCFullYear() || month < 1 || month > 12 || day < 1) return undefined;
+  if (year < 1900 || year > THIS_YEAR || month < 1 || month > 12 || day < 1) return undefined;
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   if (day > daysInMonth) return undefined;
   return `${year}${String(month).padStart(2, '0')}${String(day).padStart(2, '0')}`;

@@ -13,6 +13,8 @@ export interface Position {
 }
 
 export interface ReadOptions {
+  /** Columns each row carries, in this order (default: all of them). */
+  columns?: readonly string[];
   /** Resume strictly after this position (the checkpoint). */
   after?: Position;
   /** Rows per page; pages are what the engine holds in memory. */
@@ -22,9 +24,9 @@ export interface ReadOptions {
 export interface Source {
   /** Column names the source returns, in order. */
   columns(): Promise<string[]>;
-  /** Rows in stable (cursor, primary key) order, page by page. */
+  /** Rows (arrays in `columns` order) in stable (cursor, primary key) order, page by page. */
   read(options?: ReadOptions): AsyncIterable<Row[]>;
-  /** The position of a row read from this source, for checkpoints. */
+  /** The position of a row from the current read, for checkpoints. */
   positionOf(row: Row): Position;
   /** Releases connections; safe to call more than once. */
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 // Builds syncs from YAML text through the same loader the CLI uses.
 import { parseSync } from '../../src/config/load.js';
 import type { SyncDefinition } from '../../src/config/schema.js';
-import { compileMapper, type CompileOptions, type Mapper } from '../../src/mapping/compile.js';
+import { compileMapper, type CompileOptions, type Mapper, type MapOutcome } from '../../src/mapping/compile.js';
 
 export const NOW = Date.UTC(2026, 10, 20, 12, 0, 0);
 
@@ -25,10 +25,22 @@ export function syncFrom(yaml: string, env: Record<string, string> = {}): SyncDe
   return loaded.sync;
 }
 
-export function mapperFrom(yaml: string, options: CompileOptions = {}): Mapper {
+/** A compiled mapper that takes rows as objects keyed by column name, for readable tests. */
+export interface ObjectMapper {
+  map(row: Record<string, unknown>): MapOutcome;
+  keyOf(row: Record<string, unknown>): string;
+  droppedIdentifiers: Mapper['droppedIdentifiers'];
+}
+
+export function mapperFrom(yaml: string, options: CompileOptions = {}): ObjectMapper {
   const { mapper, problems } = compileMapper(syncFrom(yaml), { now: () => NOW, ...options });
   if (!mapper) throw new Error(problems.map((p) => p.message).join('\n'));
-  return mapper;
+  const toRow = (row: Record<string, unknown>) => mapper.columns.map((c) => row[c]);
+  return {
+    map: (row) => mapper.map(toRow(row)),
+    keyOf: (row) => mapper.keyOf(toRow(row)),
+    droppedIdentifiers: mapper.droppedIdentifiers,
+  };
 }
 
 /** A YAML sync with extra match and mapping lines appended to the base. */

@@ -35,9 +35,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const config = (extra: Partial<DuckdbSourceConfig>): DuckdbSourceConfig => ({ type: 'duckdb', primary_key: 'id', ...extra });
 
-async function readAll(source: DuckdbSource, after?: Parameters<DuckdbSource['read']>[0]): Promise<Row[]> {
-  const rows: Row[] = [];
-  for await (const page of source.read(after)) rows.push(...page);
+type Named = Record<string, unknown> & { row: Row };
+
+/** Reads everything, naming each row's values by the requested (or all) columns. */
+async function readAll(source: DuckdbSource, options: Parameters<DuckdbSource['read']>[0] = {}): Promise<Named[]> {
+  const columns = options.columns ?? (await source.columns());
+  const rows: Named[] = [];
+  for await (const page of source.read(options)) {
+    for (const row of page) rows.push({ ...Object.fromEntries(columns.map((c, i) => [c, row[i]])), row });
+  }
   return rows;
 }
 
@@ -50,7 +56,17 @@ describe('DuckDB source', () => {
     expect(rows.map((r) => r.total)).toEqual(['19.99', '1234567890.12', '5.00', '0.10', '7.25']);
     expect(rows[3]!.skus).toEqual(['B', 'C']);
     expect(rows[0]!.updated_at).toBeInstanceOf(Date);
-    expect(source.positionOf(rows[1]!)).toEqual({ cursor: '2026-11-20 10:00:00.000002', key: '2' });
+    expect(source.positionOf(rows[1]!.row)).toEqual({ cursor: '2026-11-20 10:00:00.000002', key: '2' });
+    expect(rows[1]!.row).toHaveLength(5 + 2);
+    await source.close();
+    await source.close();
+  });
+
+  it('returns only the requested columns, in the requested order', async () => {
+    const source = new DuckdbSource(config({ path: dbFile, table: 'analytics.Orders', cursor: 'updated_at' }), dir);
+    const rows = await readAll(source, { columns: ['email', 'id'] });
+    expect(rows[0]!.row.slice(0, 2)).toEqual(['a@example.com', 1]);
+    expect(source.positionOf(rows[0]!.row)).toEqual({ cursor: '2026-11-20 10:00:00.000001', key: '1' });
     await source.close();
     await source.close();
   });

@@ -180,8 +180,14 @@ describe('local validation', () => {
 describe('compiling against the source columns', () => {
   it('reports a mapped column the source lacks, with a hint, and matches case-insensitively', () => {
     const sync = syncFrom(withLines({ match: ['ph: Phone'] }).replace('event_time: completed_at', 'event_time: completd_at'));
-    const { mapper, problems } = compileMapper(sync, { columns: ['order_id', 'completed_at', 'email', 'phone'] });
+    const { mapper, problems } = compileMapper(sync, { available: ['order_id', 'completed_at', 'email', 'phone'] });
     expect(mapper).toBeUndefined();
     expect(problems).toEqual([{ path: ['mappings', 'event_time'], message: "column 'completd_at' is not in the source; did you mean 'completed_at'?" }]);
+  });
+
+  it('lays rows out as the referenced columns only, each once, in the source spelling', () => {
+    const sync = syncFrom(withLines({ match: ['ph: Phone'], mappings: ['custom_data.order_id: order_id'] }));
+    const { mapper } = compileMapper(sync, { available: ['order_id', 'completed_at', 'email', 'phone', 'unused'] });
+    expect(mapper!.columns).toEqual(['order_id', 'completed_at', 'email', 'phone']);
   });
 });

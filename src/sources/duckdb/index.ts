@@ -8,8 +8,6 @@ import type { DuckdbSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
 import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
 
-const CURSOR_TEXT = '__pinsync_cursor';
-const KEY_TEXT = '__pinsync_key';
 
 // DECIMAL as exact text (19.99 must not become 19.990000000000002); everything else as JS values.
 const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
@@ -34,6 +32,9 @@ export class DuckdbSource implements Source {
   private instance?: DuckDBInstance;
   private connection?: DuckDBConnection;
   private columnTypes?: Map<string, string>;
+  // Where the exact key and cursor text sit in rows of the current read.
+  private keyAt = 0;
+  private cursorAt = -1;
 
   /** @param baseDir directory of the sync file: relative paths (the database, files in queries) resolve from it. */
   constructor(private readonly config: DuckdbSourceConfig, private readonly baseDir: string) {}
@@ -83,13 +84,18 @@ export class DuckdbSource implements Source {
     if (cursor !== undefined && cursorType === undefined) throw new SourceError(`cursor column '${cursor}' is not in the source`);
 
     const qKey = quoteIdentifier(key);
-    const select = [`*`, `CAST(${qKey} AS VARCHAR) AS ${KEY_TEXT}`];
+    const columns = options.columns ?? [...types.keys()];
+    // Each row: the requested columns, then the key and the cursor as exact text for checkpoints.
+    const select = [...columns.map(quoteIdentifier), `CAST(${qKey} AS VARCHAR)`];
+    this.keyAt = columns.length;
+    this.cursorAt = -1;
     const order = [qKey];
     const params: string[] = [];
     let where = '';
     if (cursor !== undefined) {
       const qCursor = quoteIdentifier(cursor);
-      select.push(`CAST(${qCursor} AS VARCHAR) AS ${CURSOR_TEXT}`);
+      select.push(`CAST(${qCursor} AS VARCHAR)`);
+      this.cursorAt = columns.length + 1;
       order.unshift(`${qCursor} NULLS FIRST`);
       if (options.after) {
         // Keyset resume: strictly after (cursor, key), comparing in the columns' own types.
@@ -110,8 +116,8 @@ export class DuckdbSource implements Source {
       throw new SourceError(`DuckDB query failed: ${firstLine(error)}`);
     }
     let page: Row[] = [];
-    for await (const rows of result.yieldConvertedRowObjects(toJs)) {
-      for (const row of rows) page.push(row as Row);
+    for await (const rows of result.yieldConvertedRows(toJs)) {
+      for (const row of rows) page.push(row);
       if (page.length >= pageSize) {
         yield page;
         page = [];
@@ -121,8 +127,8 @@ export class DuckdbSource implements Source {
   }
 
   positionOf(row: Row): Position {
-    const cursor = row[CURSOR_TEXT];
-    return { cursor: typeof cursor === 'string' ? cursor : null, key: String(row[KEY_TEXT]) };
+    const cursor = this.cursorAt >= 0 ? row[this.cursorAt] : null;
+    return { cursor: typeof cursor === 'string' ? cursor : null, key: String(row[this.keyAt]) };
   }
 
   async close(): Promise<void> {
