@@ -99,6 +99,9 @@ interface IdentifierPlan {
 const GROUPS = new Set(['custom_data', 'app_info', 'device_info']);
 const FIRST_FIELDS = ['event_name', 'action_source', 'event_time', 'event_id'];
 const FUTURE_SKEW_SECONDS = 300;
+// Keys whose values are few (genders, states, countries, cities), and how many values to remember per key.
+const MEMOIZED_KEYS: readonly UserKey[] = ['ge', 'st', 'country', 'ct'];
+const MEMO_LIMIT = 4096;
 
 export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}): { mapper?: Mapper; problems: CompileProblem[] } {
   const problems: CompileProblem[] = [];
@@ -178,12 +181,47 @@ export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}
       : undefined,
   };
 
+  // Low-cardinality keys repeat the same few values on every row: remember their digests.
+  const memos = new Map<UserKey, Map<string, string | null>>(
+    MEMOIZED_KEYS.filter((k) => identifiers.some((p) => p.key === k)).map((k) => [k, new Map()]),
+  );
+
+  // A value's digest; undefined when it is blank (absent), null when it is unusable.
+  const digestOf = (key: UserKey, value: unknown): string | null | undefined => {
+    if (typeof value === 'string' && value.length >= 64) {
+      const trimmed = value.trim();
+      if (isSha256Hex(trimmed)) return trimmed.toLowerCase();
+    }
+    const normalized = NORMALIZERS[key](value, ctx);
+    if (normalized !== undefined) return sha256Hex(normalized);
+    return typeof value === 'string' && value.trim() === '' ? undefined : null;
+  };
+
+  // Adds one value's digest to a key's list, or counts it as left out.
+  const addDigest = (hashes: string[] | undefined, key: UserKey, value: unknown): string[] | undefined => {
+    if (value === null || value === undefined || value === '') return hashes;
+    const memo = typeof value === 'string' ? memos.get(key) : undefined;
+    let digest = memo?.get(value as string);
+    if (digest === undefined) {
+      digest = digestOf(key, value);
+      if (memo && digest !== undefined && memo.size < MEMO_LIMIT) memo.set(value as string, digest);
+    }
+    if (digest === undefined) return hashes;
+    if (digest === null) {
+      drop(key);
+      return hashes;
+    }
+    if (!hashes) return [digest];
+    if (!hashes.includes(digest)) hashes.push(digest);
+    return hashes;
+  };
+
   const buildUserData = (row: Row): Record<string, unknown> => {
     currentRow = row;
     const user: Record<string, unknown> = {};
     for (const plan of identifiers) {
-      const normalize = NORMALIZERS[plan.key];
       if (!plan.hashed) {
+        const normalize = NORMALIZERS[plan.key];
         for (const col of plan.columns) {
           const raw = row[col];
           if (raw === null || raw === undefined || raw === '') continue;
@@ -200,23 +238,8 @@ export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}
       for (const col of plan.columns) {
         const raw = row[col];
         if (raw === null || raw === undefined) continue;
-        const values = Array.isArray(raw) ? raw : [raw];
-        for (const one of values) {
-          if (one === null || one === undefined || one === '') continue;
-          let digest: string | undefined;
-          if (typeof one === 'string' && isSha256Hex(one.trim())) digest = one.trim().toLowerCase();
-          else {
-            const normalized = normalize(one, ctx);
-            if (normalized === undefined) {
-              // Blank-looking values (spaces only) are absent, not bad.
-              if (typeof one !== 'string' || one.trim() !== '') drop(plan.key);
-              continue;
-            }
-            digest = sha256Hex(normalized);
-          }
-          if (!hashes) hashes = [digest];
-          else if (!hashes.includes(digest)) hashes.push(digest);
-        }
+        if (Array.isArray(raw)) for (const one of raw) hashes = addDigest(hashes, plan.key, one);
+        else hashes = addDigest(hashes, plan.key, raw);
       }
       if (hashes) user[plan.key] = hashes;
     }

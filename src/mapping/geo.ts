@@ -3,6 +3,7 @@ import { getCountries } from 'libphonenumber-js';
 
 /** A lookup key that ignores case, accents, punctuation and spacing. */
 export function looseKey(text: string): string {
+  if (/^[\x00-\x7f]*$/.test(text)) return text.toLowerCase().replace(/[^a-z0-9]+/g, '');
   return text
     .normalize('NFD')
     .replace(/\p{M}/gu, '')

@@ -15,7 +15,7 @@ export interface NormalizeContext {
 
 export type Normalizer = (raw: unknown, ctx: NormalizeContext) => string | undefined;
 
-/** Source value as trimmed NFC text; undefined for null, blank, or non-scalar values. */
+/** Source value as trimmed text; undefined for null, blank, or non-scalar values. */
 export function scalarText(raw: unknown): string | undefined {
   let text: string;
   if (typeof raw === 'string') text = raw;
@@ -23,12 +23,19 @@ export function scalarText(raw: unknown): string | undefined {
   else if (typeof raw === 'bigint') text = raw.toString();
   else return undefined;
   text = text.trim();
-  if (text === '') return undefined;
-  // Most warehouse text is ASCII already; NFC only matters otherwise.
-  return /^[\x00-\x7f]*$/.test(text) ? text : text.normalize('NFC');
+  return text === '' ? undefined : text;
 }
 
-const lower: Normalizer = (raw) => scalarText(raw)?.toLowerCase();
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** Trimmed text in Unicode NFC, as Pinterest hashes it. */
+export function identifierText(raw: unknown): string | undefined {
+  const text = scalarText(raw);
+  // Most warehouse text is ASCII already; NFC only matters otherwise.
+  return text === undefined || ASCII.test(text) ? text : text.normalize('NFC');
+}
+
+const lower: Normalizer = (raw) => identifierText(raw)?.toLowerCase();
 
 const email: Normalizer = (raw) => {
   const text = lower(raw, {});
@@ -46,7 +53,7 @@ const NANP = /^1?([2-9]\d{2}[2-9]\d{6})$/;
 const NANP_COUNTRIES = new Set(['us', 'ca', 'pr', 'gu', 'vi', 'as', 'mp']);
 
 const phone: Normalizer = (raw, ctx) => {
-  let text = scalarText(raw);
+  let text = identifierText(raw);
   if (!text) return undefined;
   if (INTERNATIONAL.test(text)) {
     const digits = text.slice(1).replace(SEPARATORS, '');
@@ -90,7 +97,7 @@ const dateOfBirth: Normalizer = (raw) => {
   if (raw instanceof Date) {
     return Number.isNaN(raw.getTime()) ? undefined : ymd(raw.getUTCFullYear(), raw.getUTCMonth() + 1, raw.getUTCDate());
   }
-  const text = scalarText(raw);
+  const text = identifierText(raw);
   if (!text) return undefined;
   let m = /^(\d{4})[-/.]?(\d{1,2})[-/.]?(\d{1,2})(?:$|[T\s])/.exec(text);
   if (m) return ymd(+m[1]!, +m[2]!, +m[3]!);
@@ -132,7 +139,7 @@ const zip: Normalizer = (raw) => {
 };
 
 const country: Normalizer = (raw) => {
-  const text = scalarText(raw);
+  const text = identifierText(raw);
   return text ? countryCode(text) : undefined;
 };
 

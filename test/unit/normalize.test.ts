@@ -167,6 +167,17 @@ describe('hashing in events', () => {
     expect(mapper.droppedIdentifiers.get('fn')).toBeUndefined();
   });
 
+  it('gives repeated low-cardinality values the same digest and counts every unusable one', () => {
+    const fresh = mapperFrom(withLines({ match: ['ge: gender', 'country: country'] }));
+    for (const gender of ['Female', 'unknown', 'Female', 'unknown', 'male']) {
+      const user = fresh.map({ ...row, gender, country: 'Narnia' }).event!.user_data as Record<string, unknown>;
+      if (gender === 'unknown') expect(user).not.toHaveProperty('ge');
+      else expect(user.ge).toEqual([sha(gender === 'Female' ? 'f' : 'm')]);
+    }
+    expect(fresh.droppedIdentifiers.get('ge')).toBe(2);
+    expect(fresh.droppedIdentifiers.get('country')).toBe(5);
+  });
+
   it('counts unusable identifier values it leaves out', () => {
     const fresh = mapperFrom(withLines({ match: ['ph: phone'], options: ['default_country: US'] }));
     const outcome = fresh.map({ ...row, phone: 'ask at desk' });
