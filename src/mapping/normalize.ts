@@ -55,17 +55,20 @@ const NANP_COUNTRIES = new Set(['us', 'ca', 'pr', 'gu', 'vi', 'as', 'mp']);
 const phone: Normalizer = (raw, ctx) => {
   let text = identifierText(raw);
   if (!text) return undefined;
+  // The international "00" prefix is common outside North America.
+  if (text.startsWith('00')) text = text.replace(/^00(?=[1-9])/, '+');
   if (INTERNATIONAL.test(text)) {
     const digits = text.slice(1).replace(SEPARATORS, '');
     if (digits.length >= 8 && digits.length <= 15) return digits;
   }
   const country = ctx.rowCountry?.() ?? ctx.defaultCountry?.toLowerCase();
   if (country && NANP_COUNTRIES.has(country) && SEPARATED_DIGITS.test(text)) {
-    const nanp = NANP.exec(text.replace(SEPARATORS, ''));
+    const digits = text.replace(SEPARATORS, '');
+    const nanp = NANP.exec(digits);
     if (nanp) return `1${nanp[1]}`;
+    // Digits alone that fit no North American number and do not dial out (011) cannot be one.
+    if (!digits.startsWith('011')) return undefined;
   }
-  // The international "00" prefix is common outside North America.
-  text = text.replace(/^\s*00(?=[1-9])/, '+');
   const parsed = parsePhoneNumberFromString(text, {
     defaultCountry: country?.toUpperCase() as CountryCode | undefined,
   });
