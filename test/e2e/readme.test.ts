@@ -1,0 +1,60 @@
+// The README's examples must work as written: its sync files validate, its mapping
+// examples compile, and its pinsync commands succeed against the built CLI.
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseSync } from '../../src/config/load.js';
+import { compileMapper } from '../../src/mapping/compile.js';
+import { BIN, ROOT } from '../helpers/cli.js';
+
+const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1]!, body: m[2]! }));
+const env = { PINTEREST_AD_ACCOUNT_ID: '549757463328', PINTEREST_ACCESS_TOKEN: 'token' };
+
+const BASE = `version: 1
+source: { type: duckdb, table: orders, primary_key: order_id }
+match: { em: email }
+`;
+
+describe('README examples', () => {
+  const syncs = blocks.filter((b) => b.lang === 'yaml' && b.body.startsWith('version: 1'));
+  const mappingBlocks = blocks.filter((b) => b.lang === 'yaml' && b.body.startsWith('mappings:'));
+
+  it('has examples to check', () => {
+    expect(syncs.length).toBeGreaterThanOrEqual(2);
+    expect(mappingBlocks.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(syncs.map((b, i) => [i, b.body]))('sync file example %i is valid', (_i, body) => {
+    const loaded = parseSync(body, 'README.yaml', { env, requireDestination: body.includes('destination:') });
+    expect(loaded.problems).toEqual([]);
+  });
+
+  it.each(mappingBlocks.map((b, i) => [i, b.body]))('mapping example %i compiles', (_i, body) => {
+    const loaded = parseSync(BASE + body, 'README.yaml', { env, requireDestination: false });
+    expect(loaded.problems).toEqual([]);
+    const { mapper, problems } = compileMapper(loaded.sync!);
+    expect(problems).toEqual([]);
+    expect(mapper!.columns).toEqual(expect.arrayContaining(['completed_at', 'kind', 'items', 'skus']));
+  });
+
+  const commands = blocks
+    .filter((b) => b.lang === 'sh')
+    .flatMap((b) => b.body.split('\n'))
+    .filter((line) => line.includes('npx pinsync'));
+  const work = mkdtempSync(path.join(tmpdir(), 'pinsync-readme-'));
+  cpSync(path.join(ROOT, 'syncs'), path.join(work, 'syncs'), { recursive: true });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('has commands to run', () => expect(commands.length).toBeGreaterThanOrEqual(3));
+
+  it.each(commands)('%s', async (line) => {
+    const command = line.replace('npx pinsync', `node ${BIN}`);
+    const result = await promisify(execFile)('bash', ['-c', command], { cwd: work, env: { ...process.env, PINTEREST_AD_ACCOUNT_ID: undefined, PINTEREST_ACCESS_TOKEN: undefined } })
+      .then(() => ({ code: 0, stderr: '' }), (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }));
+    expect(result, result.stderr).toEqual({ code: 0, stderr: '' });
+  });
+});
