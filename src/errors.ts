@@ -24,3 +24,21 @@ export class SourceError extends PinsyncError {
   readonly exitCode = 1;
   override name = 'SourceError';
 }
+
+/** Pinterest refused the token (401) or the ad account (403): the run stops at once, exit 1. */
+export class AuthError extends PinsyncError {
+  readonly exitCode = 1;
+  override name = 'AuthError';
+}
+
+/** Pinterest kept answering 429/5xx (or the network failed) past the retry budget: exit 1. */
+export class RetriesExhaustedError extends PinsyncError {
+  readonly exitCode = 1;
+  override name = 'RetriesExhaustedError';
+}
+
+/** The state store could not be opened or written: exit 1. */
+export class StateError extends PinsyncError {
+  readonly exitCode = 1;
+  override name = 'StateError';
+}

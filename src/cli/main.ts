@@ -1,13 +1,15 @@
 // The pinsync program: commands are thin; every error is mapped to an exit code here, once.
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { formatProblem } from '../config/load.js';
 import { ConfigError, PinsyncError } from '../errors.js';
 import { previewCommand } from './commands/preview.js';
 import { schemaCommand } from './commands/schema.js';
 import { validateCommand } from './commands/validate.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
+import { resetCommand } from './commands/reset.js';
+import { VERSION } from './output.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 function positiveInteger(text: string): number {
   const n = Number(text);
@@ -18,11 +20,12 @@ function positiveInteger(text: string): number {
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('pinsync')
     .description('Sync conversion events from your data warehouse to the Pinterest Conversions API')
-    .version(version)
+    .version(VERSION)
     .option('--syncs-dir <dir>', 'folder of sync files', 'syncs')
+    .option('--state <url>', 'state store: a SQLite file or postgres:// URL (default: $PINSYNC_STATE, else .pinsync/state.db)')
     .showHelpAfterError('(run pinsync --help for usage)')
     .exitOverride();
-  const globals = () => program.opts<{ syncsDir: string }>();
+  const globals = () => program.opts<{ syncsDir: string; state?: string }>();
 
   program
     .command('validate')
@@ -39,8 +42,39 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<sync>', 'sync file, or the name of one in --syncs-dir')
     .option('--limit <n>', 'stop after n events', positiveInteger)
     .addOption(new Option('--format <format>', 'output format').choices(['ndjson', 'table']).default('ndjson'))
-    .action(async (sync: string, opts: { limit?: number; format: 'ndjson' | 'table' }) => {
-      setExit(await previewCommand(sync, { syncsDir: globals().syncsDir, limit: opts.limit, format: opts.format }));
+    .option('--remote-test', 'send the batches with ?test=true: Pinterest validates them, records nothing; no state is written')
+    .action(async (sync: string, opts: { limit?: number; format: 'ndjson' | 'table'; remoteTest?: boolean }) => {
+      setExit(await previewCommand(sync, { syncsDir: globals().syncsDir, limit: opts.limit, format: opts.format, remoteTest: opts.remoteTest }));
+    });
+
+  program
+    .command('run')
+    .description('send new rows of each sync to Pinterest, advancing its checkpoint past settled batches')
+    .argument('[syncs...]', 'sync files or names')
+    .option('--all', 'run every sync in --syncs-dir')
+    .option('--dry-run', 'print the events instead of sending them (same as preview)')
+    .option('--full-refresh', 'read from the start, ignoring the checkpoint')
+    .option('--json', 'print one JSON summary per sync')
+    .action(async (syncs: string[], opts: { all?: boolean; dryRun?: boolean; fullRefresh?: boolean; json?: boolean }) => {
+      setExit(await runCommand(syncs, { syncsDir: globals().syncsDir, state: globals().state, ...opts }));
+    });
+
+  program
+    .command('status')
+    .description('checkpoints, recent runs and the last run\'s rejects')
+    .argument('[sync]', 'sync name (default: all in the state store)')
+    .option('--json', 'machine-readable output')
+    .action(async (sync: string | undefined, opts: { json?: boolean }) => {
+      setExit(await statusCommand(sync, { state: globals().state, json: opts.json }));
+    });
+
+  program
+    .command('reset')
+    .description('clear a sync\'s checkpoint, or move it with --to')
+    .argument('<sync>', 'sync file or name')
+    .option('--to <value>', 'the next run reads rows whose cursor (or primary key, without a cursor) is after this value')
+    .action(async (sync: string, opts: { to?: string }) => {
+      setExit(await resetCommand(sync, { syncsDir: globals().syncsDir, state: globals().state, to: opts.to }));
     });
 
   program

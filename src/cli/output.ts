@@ -1,7 +1,10 @@
 // Output helpers: stdout with back-pressure, and the human summary of a mapping pass.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import type { SyncDefinition } from '../config/schema.js';
 import type { MapStats } from '../engine/preview.js';
+import type { RunSummary } from '../engine/run.js';
 import { DROP_REASONS } from '../mapping/normalize.js';
 
 /** Writes text, waiting for 'drain' when the stream's buffer is full, so memory stays flat. */
@@ -14,20 +17,59 @@ export function lineWriter(stream: Writable): (line: string) => void | Promise<v
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function formatStats(stats: MapStats): string {
-  const lines = [`rows read ${stats.rowsRead}, events ${stats.events}, rejected ${stats.rejected}`];
-  if (stats.rejectsByReason.size > 0) {
-    lines.push('rejected by reason:');
-    for (const [label, count] of [...stats.rejectsByReason].sort((a, b) => b[1] - a[1])) {
-      lines.push(`  ${String(count).padStart(7)}  ${label}`);
-    }
-  }
-  if (stats.droppedIdentifiers.size > 0) {
-    lines.push('identifier values left out as unusable (their rows were still mapped):');
-    for (const [key, count] of [...stats.droppedIdentifiers].sort((a, b) => b[1] - a[1])) {
-      lines.push(`  ${String(count).padStart(7)}  ${key}: ${DROP_REASONS[key]}`);
-    }
-  }
-  return lines.join('\n');
+  return [
+    `rows read ${stats.rowsRead}, events ${stats.events}, rejected ${stats.rejected}`,
+    ...groupedLines('rejected by reason:', stats.rejectsByReason),
+    ...droppedLines(stats.droppedIdentifiers),
+  ].join('\n');
+}
+
+function droppedLines(dropped: MapStats['droppedIdentifiers'], indent = ''): string[] {
+  const labelled = [...dropped].map(([key, count]): [string, number] => [`${key}: ${DROP_REASONS[key]}`, count]);
+  return groupedLines('identifier values left out as unusable (their rows were still mapped):', labelled, indent);
 }
 
 export { plural };
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+export const VERSION = version;
+
+export function userAgent(): string {
+  return `pinsync/${VERSION} (node ${process.version})`;
+}
+
+/** A titled list of counts, largest first; nothing when there are none. */
+export function groupedLines(title: string, groups: Iterable<[string, number]>, indent = ''): string[] {
+  const sorted = [...groups].sort((a, b) => b[1] - a[1]);
+  return sorted.length === 0 ? [] : [`${indent}${title}`, ...sorted.map(([label, count]) => `${indent}  ${String(count).padStart(7)}  ${label}`)];
+}
+
+function formatPosition(p: RunSummary['checkpoint']): string {
+  if (!p) return 'none (the next run starts at the beginning)';
+  return p.cursor === null ? `primary key ${p.key}` : `${p.cursor}${p.key === null ? '' : ` (primary key ${p.key})`}`;
+}
+
+export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
+  const seconds = s.durationMs / 1000;
+  const rate = seconds > 0 ? Math.round(s.eventsSent / seconds) : 0;
+  const outcome = s.error ? 'FAILED' : 'done';
+  const lines = [
+    `${sync.name}: ${outcome}${sync.destination.test ? ' (test mode: Pinterest did not record the events)' : ''}${s.runId !== undefined ? `, run ${s.runId}` : ''}`,
+    `  rows read ${s.rowsRead}, events sent ${s.eventsSent}, processed ${s.processed}, rejected ${s.rejectedLocal + s.rejectedPinterest} (${s.rejectedLocal} locally, ${s.rejectedPinterest} by Pinterest)`,
+  ];
+  if (s.resent > 0) lines.push(`  resent ${s.resent} events an interrupted run had sent (same event_id, so Pinterest deduplicates them)`);
+  lines.push(`  ${seconds.toFixed(1)}s, ${rate} events/s; checkpoint: ${formatPosition(s.checkpoint)}`);
+  lines.push(...groupedLines('rejected by reason:', s.rejectsByReason, '  '), ...droppedLines(s.droppedIdentifiers, '  '));
+  return lines.join('\n');
+}
+
+export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: number): Record<string, unknown> {
+  return {
+    sync: sync.name, run_id: s.runId ?? null, outcome: s.error ? 'failed' : exitCode === 3 ? 'rejects_exceeded' : 'succeeded', exit_code: exitCode,
+    rows_read: s.rowsRead, events_sent: s.eventsSent, processed: s.processed, rejected_local: s.rejectedLocal,
+    rejected_pinterest: s.rejectedPinterest, resent: s.resent, duration_ms: s.durationMs,
+    events_per_s: s.durationMs > 0 ? Math.round(s.eventsSent / (s.durationMs / 1000)) : 0,
+    checkpoint: s.checkpoint, rejects_by_reason: Object.fromEntries(s.rejectsByReason),
+    error: s.error?.message ?? null,
+  };
+}

@@ -27,8 +27,21 @@ export const duckdbSourceSchema = z.strictObject({
   ...sourceCommon,
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [duckdbSourceSchema]);
-export const SOURCE_TYPES = ['duckdb'] as const;
+export const postgresSourceSchema = z.strictObject({
+  type: z.literal('postgres'),
+  url: z.string().min(1).optional().describe('Connection string, e.g. ${WAREHOUSE_URL} (postgres://user:password@host:5432/db). Never printed.'),
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  database: z.string().min(1).optional(),
+  user: z.string().min(1).optional(),
+  password: z.string().optional().describe('Use ${ENV_VAR}; never printed.'),
+  ssl: z.union([z.boolean(), z.enum(['require', 'no-verify'])]).optional()
+    .describe('true or require: TLS with certificate checks; no-verify: TLS without them.'),
+  ...sourceCommon,
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [duckdbSourceSchema, postgresSourceSchema]);
+export const SOURCE_TYPES = ['duckdb', 'postgres'] as const;
 
 export const destinationSchema = z.strictObject({
   ad_account_id: z
@@ -39,6 +52,8 @@ export const destinationSchema = z.strictObject({
   test: z.boolean().default(false).describe('Send with ?test=true: Pinterest validates the events but does not record them.'),
   batch_size: z.number().int().min(1).max(1000).default(1000).describe('Events per request (1..1000).'),
   concurrency: z.number().int().min(1).max(64).default(4).describe('Requests in flight at once.'),
+  timeout: duration.default('30s').describe('Per request.'),
+  max_retry_time: duration.default('10m').describe('How long a batch keeps retrying 429, 5xx and network errors before the run fails.'),
 });
 
 const columns = z.union([columnName, z.array(columnName).min(1)]);
@@ -77,7 +92,7 @@ export const syncSchema = z
     schedule: z.string().optional().describe('Cron expression, UTC unless `timezone` is given.'),
     timezone: z.string().optional(),
     source: sourceSchema,
-    destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 4 }),
+    destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 4, timeout: '30s', max_retry_time: '10m' }),
     match: matchSchema,
     mappings: z.record(z.string(), mappingSchema),
     options: optionsSchema.default({ max_event_age: '7d', max_reject_rate: 0.05 }),
@@ -151,6 +166,7 @@ export type SyncDefinition = z.output<typeof syncSchema> & {
 };
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type DuckdbSourceConfig = z.output<typeof duckdbSourceSchema>;
+export type PostgresSourceConfig = z.output<typeof postgresSourceSchema>;
 export type MappingSpec = z.output<typeof mappingSchema>;
 export type MatchSpec = z.output<typeof matchSchema>;
 

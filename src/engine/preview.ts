@@ -24,6 +24,11 @@ export function reasonLabel(reason: Reason): string {
   return `${reason.field}: ${reason.problem}`;
 }
 
+/** All of a row's reasons, with their safe details, on one line. */
+export function describeReasons(reasons: readonly Reason[]): string {
+  return reasons.map((r) => (r.detail ? `${reasonLabel(r)} (${r.detail})` : reasonLabel(r))).join('; ');
+}
+
 export async function previewSync(source: Source, mapper: Mapper, options: PreviewOptions): Promise<MapStats> {
   const stats: MapStats = {
     rowsRead: 0, events: 0, rejected: 0, rejectsByReason: new Map(), droppedIdentifiers: mapper.droppedIdentifiers,

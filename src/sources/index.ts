@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { SyncDefinition } from '../config/schema.js';
 import { DuckdbSource } from './duckdb/index.js';
+import { PostgresSource } from './postgres/index.js';
 import type { Source } from './types.js';
 
 export type { Position, ReadOptions, Source } from './types.js';
@@ -11,5 +12,7 @@ export function createSource(sync: SyncDefinition): Source {
   switch (sync.source.type) {
     case 'duckdb':
       return new DuckdbSource(sync.source, baseDir);
+    case 'postgres':
+      return new PostgresSource(sync.source);
   }
 }

@@ -8,8 +8,8 @@ export { SourceError } from '../errors.js';
 export interface Position {
   /** Cursor value as exact text (full timestamp precision); null when the sync has no cursor. */
   cursor: string | null;
-  /** Primary key value as text. */
-  key: string;
+  /** Primary key value as text; null means after every row at this cursor value (`reset --to`). */
+  key: string | null;
 }
 
 export interface ReadOptions {

@@ -1,28 +1,25 @@
-import { loadSyncFile } from '../../config/load.js';
-import { compileForSource } from '../../engine/prepare.js';
-import { previewSync, reasonLabel } from '../../engine/preview.js';
-import { ConfigError } from '../../errors.js';
+import { openSync } from '../../engine/prepare.js';
+import { describeReasons, previewSync } from '../../engine/preview.js';
 import type { Event } from '../../mapping/compile.js';
-import { createSource } from '../../sources/index.js';
 import { resolveSyncFile } from '../resolve.js';
-import { formatStats, lineWriter } from '../output.js';
+import { formatRunSummary, formatStats, lineWriter } from '../output.js';
+import { exitCodeOf, runOneSync } from './run.js';
 import { tableFormatter } from '../table.js';
 
 export interface PreviewCommandOptions {
   syncsDir: string;
   limit?: number;
   format: 'ndjson' | 'table';
+  /** Send the batches with ?test=true instead of printing them; still no state. */
+  remoteTest?: boolean;
 }
 
 export async function previewCommand(syncArg: string, options: PreviewCommandOptions): Promise<number> {
   const file = resolveSyncFile(syncArg, options.syncsDir);
+  if (options.remoteTest) return remoteTest(file);
   // Preview never needs destination credentials.
-  const loaded = await loadSyncFile(file, { requireDestination: false });
-  if (!loaded.sync) throw new ConfigError(loaded.problems);
-  const sync = loaded.sync;
-  const source = createSource(sync);
+  const { sync, source, mapper } = await openSync(file, { requireDestination: false });
   try {
-    const mapper = await compileForSource(sync, loaded, source);
     const write = lineWriter(process.stdout);
     const table = options.format === 'table' ? tableFormatter() : undefined;
     if (table) await write(table.header());
@@ -30,7 +27,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
       limit: options.limit,
       onEvent: (event: Event) => write(table ? table.row(event) : JSON.stringify(event)),
       onReject: (key, reasons) => {
-        process.stderr.write(`${key}: ${reasons.map((r) => (r.detail ? `${reasonLabel(r)} (${r.detail})` : reasonLabel(r))).join('; ')}\n`);
+        process.stderr.write(`${key}: ${describeReasons(reasons)}\n`);
       },
     });
     process.stderr.write(`preview of ${sync.name} (${file}): nothing was sent\n${formatStats(stats)}\n`);
@@ -44,4 +41,12 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
   } finally {
     await source.close();
   }
+}
+
+/** Pinterest validates every batch (?test=true) but records nothing; pinsync writes no state. */
+async function remoteTest(file: string): Promise<number> {
+  const { sync, summary } = await runOneSync(file, undefined, { fullRefresh: false, test: true });
+  process.stdout.write(`${formatRunSummary({ ...sync, destination: { ...sync.destination, test: true } }, summary)}\n`);
+  if (summary.error) process.stderr.write(`pinsync: ${sync.name}: ${summary.error.message}\n`);
+  return exitCodeOf(sync, summary);
 }

@@ -6,6 +6,7 @@ import {
 } from '@duckdb/node-api';
 import type { DuckdbSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
+import { firstLine, quoteIdentifier, quoteQualified } from '../sql.js';
 import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
 
 
@@ -15,18 +16,11 @@ const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
     ? String(value)
     : JSDuckDBValueConverter(value, type, toJs as unknown as DuckDBValueConverter<JS>);
 
-export function quoteIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 function quoteString(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
 
-/** `schema.table` with each part quoted. */
-export function quoteQualified(name: string): string {
-  return name.split('.').map(quoteIdentifier).join('.');
-}
 
 export class DuckdbSource implements Source {
   private instance?: DuckDBInstance;
@@ -97,12 +91,23 @@ export class DuckdbSource implements Source {
       select.push(`CAST(${qCursor} AS VARCHAR)`);
       this.cursorAt = columns.length + 1;
       order.unshift(`${qCursor} NULLS FIRST`);
-      if (options.after) {
+      const after = options.after;
+      if (after?.key === null) {
+        // `reset --to`: after every row at this cursor value.
+        if (after.cursor !== null) {
+          where = `WHERE ${qCursor} > CAST($1 AS ${cursorType})`;
+          params.push(after.cursor);
+        }
+      } else if (after?.cursor === null) {
+        // Null cursors sort first: after one, the rest of the nulls, then every non-null.
+        where = `WHERE (${qCursor} IS NULL AND ${qKey} > CAST($1 AS ${keyType})) OR ${qCursor} IS NOT NULL`;
+        params.push(after.key);
+      } else if (after) {
         // Keyset resume: strictly after (cursor, key), comparing in the columns' own types.
         where = `WHERE ${qCursor} > CAST($1 AS ${cursorType}) OR (${qCursor} = CAST($1 AS ${cursorType}) AND ${qKey} > CAST($2 AS ${keyType}))`;
-        params.push(options.after.cursor ?? '', options.after.key);
+        params.push(after.cursor, after.key);
       }
-    } else if (options.after) {
+    } else if (options.after?.key != null) {
       where = `WHERE ${qKey} > CAST($1 AS ${keyType})`;
       params.push(options.after.key);
     }
@@ -139,6 +144,3 @@ export class DuckdbSource implements Source {
   }
 }
 
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
-}

@@ -1,0 +1,28 @@
+import { loadSyncFile } from '../../config/load.js';
+import { resolveSyncFile } from '../resolve.js';
+import { openState } from '../state.js';
+
+export interface ResetOptions {
+  syncsDir: string;
+  state?: string;
+  to?: string;
+}
+
+/** Clears a sync's checkpoint, or moves it so the next run reads rows after `--to`. */
+export async function resetCommand(syncArg: string, options: ResetOptions): Promise<number> {
+  const file = resolveSyncFile(syncArg, options.syncsDir);
+  const loaded = await loadSyncFile(file, { requireDestination: false });
+  const hasCursor = loaded.sync?.source.cursor !== undefined;
+  const store = await openState(options.state);
+  try {
+    const position = options.to === undefined ? null : hasCursor ? { cursor: options.to, key: null } : { cursor: null, key: options.to };
+    await store.saveCheckpoint(loaded.name, position);
+    await store.saveDispatched(loaded.name, 0, null);
+    process.stdout.write(position
+      ? `${loaded.name}: the next run reads rows whose ${hasCursor ? 'cursor' : 'primary key'} is after ${options.to}\n`
+      : `${loaded.name}: checkpoint cleared; the next run reads every row\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,56 @@
+import type { RunRecord } from '../../state/store.js';
+import { openState } from '../state.js';
+
+export interface StatusOptions {
+  state?: string;
+  json?: boolean;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+function runJson(r: RunRecord): Record<string, unknown> {
+  return {
+    id: r.id, started_at: iso(r.startedAt), ended_at: iso(r.endedAt), outcome: r.outcome, error: r.error,
+    rows_read: r.rowsRead, events_sent: r.eventsSent, processed: r.processed,
+    rejected_local: r.rejectedLocal, rejected_pinterest: r.rejectedPinterest, resent: r.resent,
+  };
+}
+
+export async function statusCommand(syncName: string | undefined, options: StatusOptions): Promise<number> {
+  const store = await openState(options.state);
+  try {
+    const names = syncName ? [syncName] : await store.syncs();
+    const report = [];
+    for (const name of names) {
+      const checkpoint = await store.checkpoint(name);
+      const runs = await store.runs(name, 5);
+      const rejects = runs[0] ? await store.rejects(runs[0].id, 100) : [];
+      report.push({ name, checkpoint, runs, rejects });
+    }
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(report.map((r) => ({
+        sync: r.name,
+        checkpoint: r.checkpoint ? { ...r.checkpoint.position, updated_at: iso(r.checkpoint.updatedAt) } : null,
+        runs: r.runs.map(runJson),
+        last_run_rejects: r.rejects.map((x) => ({ primary_key: x.primaryKey, event_id: x.eventId, stage: x.stage, reason: x.reason })),
+      })), null, 2)}\n`);
+      return 0;
+    }
+    if (report.length === 0) process.stdout.write('no runs recorded yet\n');
+    for (const r of report) {
+      const cp = r.checkpoint?.position;
+      process.stdout.write(`${r.name}\n  checkpoint: ${cp ? `${cp.cursor ?? ''}${cp.key !== null ? ` (primary key ${cp.key})` : ''}`.trim() : 'none'}\n`);
+      if (r.runs.length === 0) process.stdout.write('  no runs yet\n');
+      for (const run of r.runs) {
+        process.stdout.write(`  run ${run.id}  ${run.startedAt.toISOString()}  ${run.outcome.padEnd(16)} read ${run.rowsRead}, sent ${run.eventsSent}, processed ${run.processed}, rejected ${run.rejectedLocal + run.rejectedPinterest}${run.resent ? `, resent ${run.resent}` : ''}${run.error ? `\n      error: ${run.error}` : ''}\n`);
+      }
+      if (r.rejects.length > 0) {
+        process.stdout.write(`  rejects of run ${r.runs[0]!.id}:\n`);
+        for (const x of r.rejects) process.stdout.write(`    ${x.primaryKey}  [${x.stage}]  ${x.reason}\n`);
+      }
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

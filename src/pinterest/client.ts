@@ -1,0 +1,172 @@
+// The Conversions API client: sends one batch, classifies every answer, retries what
+// can be retried, and returns one result per event. The token is sent, never shown.
+import { Agent, request, type Dispatcher } from 'undici';
+import { AuthError, RetriesExhaustedError } from '../errors.js';
+import type { Event } from '../mapping/compile.js';
+
+export const DEFAULT_API_URL = 'https://api.pinterest.com/v5';
+
+export type EventResult =
+  | { status: 'processed'; warning?: string }
+  | { status: 'failed'; error: string };
+
+export interface ClientOptions {
+  adAccountId: string;
+  accessToken: string;
+  /** API base, e.g. https://api.pinterest.com/v5 (PINTEREST_API_URL overrides it for tests). */
+  apiUrl?: string;
+  test?: boolean;
+  userAgent: string;
+  /** Per request. */
+  timeoutMs?: number;
+  /** How long one batch may keep retrying 429, 5xx and network errors. */
+  maxRetryMs?: number;
+  connections?: number;
+  /** Injected for tests. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+/** Observations for the run's summary and logs. */
+export interface ClientStats {
+  requests: number;
+  retries: number;
+  splits: number;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  retryAfterMs?: number;
+}
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 30_000;
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function parseRetryAfter(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function messageOf(body: unknown): string {
+  const message = (body as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : 'no message';
+}
+
+/** Per-event results from a 200 body, or from a 422's details. */
+function perEventResults(body: unknown, count: number): EventResult[] | undefined {
+  const candidates = [body, (body as { details?: unknown } | null)?.details];
+  for (const candidate of candidates) {
+    const events = (candidate as { events?: unknown } | null)?.events;
+    if (!Array.isArray(events) || events.length !== count) continue;
+    return events.map((e: { status?: unknown; error_message?: unknown; warning_message?: unknown }) =>
+      e?.status === 'processed'
+        ? { status: 'processed', ...(typeof e.warning_message === 'string' && e.warning_message ? { warning: e.warning_message } : {}) }
+        : { status: 'failed', error: typeof e?.error_message === 'string' && e.error_message ? e.error_message : 'failed without a message' });
+  }
+  return undefined;
+}
+
+export class PinterestClient {
+  readonly stats: ClientStats = { requests: 0, retries: 0, splits: 0 };
+  private readonly dispatcher: Agent;
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(private readonly options: ClientOptions) {
+    const base = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
+    this.url = `${base}/ad_accounts/${encodeURIComponent(options.adAccountId)}/events${options.test ? '?test=true' : ''}`;
+    this.headers = {
+      authorization: `Bearer ${options.accessToken}`,
+      'content-type': 'application/json',
+      'user-agent': options.userAgent,
+    };
+    // Keep-alive connections, at least one per batch in flight.
+    this.dispatcher = new Agent({ connections: options.connections ?? 8, keepAliveTimeout: 30_000, pipelining: 1 });
+    this.sleep = options.sleep ?? defaultSleep;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Sends a batch; returns one result per event, in order. Throws AuthError or RetriesExhaustedError. */
+  async send(events: readonly Event[]): Promise<EventResult[]> {
+    const answer = await this.postWithRetries(events);
+    if (answer.status === 200 || answer.status === 422) {
+      const results = perEventResults(answer.body, events.length);
+      if (results) return results;
+      if (answer.status === 200) {
+        // No per-event detail: trust the counts when they say everything was processed.
+        const processed = (answer.body as { num_events_processed?: unknown } | null)?.num_events_processed;
+        if (processed === events.length) return events.map(() => ({ status: 'processed' }));
+      }
+    }
+    if (answer.status === 400 || answer.status === 422) {
+      // The whole batch was refused: halve it until the bad events stand alone.
+      if (events.length === 1) return [{ status: 'failed', error: `${answer.status}: ${messageOf(answer.body)}` }];
+      this.stats.splits++;
+      const middle = Math.ceil(events.length / 2);
+      const left = await this.send(events.slice(0, middle));
+      const right = await this.send(events.slice(middle));
+      return [...left, ...right];
+    }
+    if (answer.status === 200) throw new RetriesExhaustedError('Pinterest answered 200 without per-event results');
+    throw new RetriesExhaustedError(`Pinterest answered ${answer.status}: ${messageOf(answer.body)}`);
+  }
+
+  private async postWithRetries(events: readonly Event[]): Promise<Answer> {
+    const body = JSON.stringify({ data: events });
+    const started = Date.now();
+    const budget = this.options.maxRetryMs ?? 600_000;
+    for (let attempt = 0; ; attempt++) {
+      let answer: Answer | undefined;
+      let failure: string;
+      try {
+        answer = await this.post(body);
+        if (answer.status === 401) {
+          throw new AuthError(`Pinterest refused the access token (401: ${messageOf(answer.body)}). Check destination.access_token: it must be a current conversion access token for this ad account.`);
+        }
+        if (answer.status === 403) {
+          throw new AuthError(`Pinterest denied access to ad account ${this.options.adAccountId} (403: ${messageOf(answer.body)}). Check destination.ad_account_id, and that the token's user has an Admin, Analyst, Audience or Campaign role on it.`);
+        }
+        if (answer.status !== 429 && answer.status < 500) return answer;
+        failure = `${answer.status}: ${messageOf(answer.body)}`;
+      } catch (error) {
+        if (error instanceof AuthError) throw error;
+        failure = `network error: ${(error as Error).message}`;
+      }
+      const backoff = this.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+      const wait = Math.max(answer?.retryAfterMs ?? 0, backoff);
+      if (Date.now() - started + wait > budget) {
+        throw new RetriesExhaustedError(`Pinterest kept failing for ${Math.round((Date.now() - started) / 1000)}s (last: ${failure}); gave up after ${attempt + 1} attempts`);
+      }
+      this.stats.retries++;
+      await this.sleep(wait);
+    }
+  }
+
+  private async post(body: string): Promise<Answer> {
+    this.stats.requests++;
+    const timeout = this.options.timeoutMs ?? 30_000;
+    const response: Dispatcher.ResponseData = await request(this.url, {
+      method: 'POST', headers: this.headers, body, dispatcher: this.dispatcher, headersTimeout: timeout, bodyTimeout: timeout,
+    });
+    const text = await response.body.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = { message: text.slice(0, 200) };
+    }
+    return { status: response.statusCode, body: parsed, retryAfterMs: parseRetryAfter(response.headers['retry-after']) };
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}

@@ -1,0 +1,141 @@
+// PostgreSQL source: keyset pages in (cursor, primary key) order, so memory stays flat
+// whatever the table size and every page is an indexed range scan. Identifiers are
+// quoted, values are bound parameters.
+import pg from 'pg';
+import type { PostgresSourceConfig } from '../../config/schema.js';
+import type { Row } from '../../mapping/compile.js';
+import { firstLine, quoteIdentifier, quoteQualified } from '../sql.js';
+import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
+
+const TIMESTAMP_WITHOUT_TZ = 1114;
+
+// `timestamp without time zone` is read as UTC, not as the machine's local time.
+const parseUtcTimestamp = (text: string) => new Date(`${text.replace(' ', 'T')}Z`);
+
+
+
+
+export class PostgresSource implements Source {
+  private client?: pg.Client;
+  private closed = false;
+  private types?: Map<string, string>;
+  private keyAt = 0;
+  private cursorAt = -1;
+
+  constructor(private readonly config: PostgresSourceConfig) {}
+
+  private relation(): string {
+    return this.config.table !== undefined
+      ? quoteQualified(this.config.table)
+      : `(${this.config.query!.trim().replace(/;\s*$/, '')})`;
+  }
+
+  private async connect(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const { url, host, port, database, user, password, ssl } = this.config;
+    const client = new pg.Client({
+      ...(url ? { connectionString: url } : { host, port, database, user, password }),
+      ...(ssl !== undefined ? { ssl: ssl === 'no-verify' ? { rejectUnauthorized: false } : ssl === 'require' ? true : ssl } : {}),
+      application_name: 'pinsync',
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === TIMESTAMP_WITHOUT_TZ ? parseUtcTimestamp : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      },
+    });
+    try {
+      await client.connect();
+      // Cursor text in UTC, so a checkpoint means the same thing from any machine.
+      await client.query("SET TIME ZONE 'UTC'");
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw new SourceError(`cannot connect to PostgreSQL: ${firstLine(error)}`);
+    }
+    this.client = client;
+    return client;
+  }
+
+  private async describe(): Promise<Map<string, string>> {
+    if (this.types) return this.types;
+    const client = await this.connect();
+    try {
+      const result = await client.query({ text: `SELECT * FROM ${this.relation()} AS pinsync_source LIMIT 0` });
+      const oids = [...new Set(result.fields.map((f) => f.dataTypeID))];
+      const names = await client.query<{ oid: number; name: string }>('SELECT oid::int AS oid, format_type(oid, NULL) AS name FROM pg_type WHERE oid = ANY($1::oid[])', [oids]);
+      const byOid = new Map(names.rows.map((r) => [r.oid, r.name]));
+      this.types = new Map(result.fields.map((f) => [f.name, byOid.get(f.dataTypeID) ?? 'text']));
+    } catch (error) {
+      throw new SourceError(`PostgreSQL cannot read the source ${this.config.table ? `table ${this.config.table}` : 'query'}: ${firstLine(error)}`);
+    }
+    return this.types;
+  }
+
+  async columns(): Promise<string[]> {
+    return [...(await this.describe()).keys()];
+  }
+
+  async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
+    const types = await this.describe();
+    const { cursor, primary_key: key } = this.config;
+    const keyType = types.get(key);
+    if (keyType === undefined) throw new SourceError(`primary key column '${key}' is not in the source`);
+    const cursorType = cursor === undefined ? undefined : types.get(cursor);
+    if (cursor !== undefined && cursorType === undefined) throw new SourceError(`cursor column '${cursor}' is not in the source`);
+
+    const columns = options.columns ?? [...types.keys()];
+    // Qualified, so the text copies of key and cursor added to the select list cannot shadow them.
+    const qKey = `pinsync_source.${quoteIdentifier(key)}`;
+    const qCursor = cursor === undefined ? undefined : `pinsync_source.${quoteIdentifier(cursor)}`;
+    const select = [...columns.map((c) => `pinsync_source.${quoteIdentifier(c)}`), `(${qKey})::text AS pinsync_key`];
+    this.keyAt = columns.length;
+    this.cursorAt = -1;
+    if (qCursor) {
+      select.push(`(${qCursor})::text AS pinsync_cursor`);
+      this.cursorAt = columns.length + 1;
+    }
+    const order = qCursor ? `${qCursor} ASC NULLS FIRST, ${qKey}` : qKey;
+    const base = `SELECT ${select.join(', ')} FROM ${this.relation()} AS pinsync_source`;
+    const pageSize = options.pageSize ?? 5000;
+
+    // Strictly after a position, comparing in the columns' own types; null cursors sort first.
+    const after = (position: Position): { where: string; values: string[] } => {
+      if (!qCursor) return position.key === null ? { where: 'TRUE', values: [] } : { where: `${qKey} > $1::${keyType}`, values: [position.key] };
+      if (position.key === null) return { where: `${qCursor} > $1::${cursorType}`, values: [position.cursor ?? ''] };
+      if (position.cursor === null) {
+        return { where: `(${qCursor} IS NULL AND ${qKey} > $1::${keyType}) OR ${qCursor} IS NOT NULL`, values: [position.key] };
+      }
+      return {
+        where: `${qCursor} > $1::${cursorType} OR (${qCursor} = $1::${cursorType} AND ${qKey} > $2::${keyType})`,
+        values: [position.cursor, position.key],
+      };
+    };
+
+    const client = await this.connect();
+    let position = options.after;
+    for (;;) {
+      const filter = position ? after(position) : { where: 'TRUE', values: [] };
+      const text = `${base} WHERE ${filter.where} ORDER BY ${order} LIMIT ${pageSize}`;
+      let rows: Row[];
+      try {
+        rows = (await client.query({ text, values: filter.values, rowMode: 'array' })).rows as Row[];
+      } catch (error) {
+        throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
+      }
+      if (rows.length === 0) return;
+      yield rows;
+      if (rows.length < pageSize) return;
+      position = this.positionOf(rows[rows.length - 1]!);
+    }
+  }
+
+  positionOf(row: Row): Position {
+    const cursor = this.cursorAt >= 0 ? row[this.cursorAt] : null;
+    return { cursor: typeof cursor === 'string' ? cursor : null, key: String(row[this.keyAt]) };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client?.end().catch(() => undefined);
+    this.client = undefined;
+  }
+}

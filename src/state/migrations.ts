@@ -1,0 +1,51 @@
+// Schema migrations, kept in code so the CLI needs no migration files on disk.
+import type { Knex } from 'knex';
+
+interface Migration {
+  name: string;
+  up(db: Knex): Promise<void>;
+}
+
+const migrations: Migration[] = [
+  {
+    name: '001_initial',
+    async up(db) {
+      await db.schema.createTable('checkpoints', (t) => {
+        t.string('sync').primary();
+        // Exact text of the cursor and primary key: full timestamp precision survives.
+        t.text('cursor').nullable();
+        t.text('key').nullable();
+        t.text('dispatched_cursor').nullable();
+        t.text('dispatched_key').nullable();
+        t.integer('dispatched_run').nullable();
+        t.timestamp('updated_at', { useTz: true }).notNullable();
+      });
+      await db.schema.createTable('runs', (t) => {
+        t.increments('id');
+        t.string('sync').notNullable().index();
+        t.timestamp('started_at', { useTz: true }).notNullable();
+        t.timestamp('ended_at', { useTz: true }).nullable();
+        t.string('outcome').notNullable();
+        t.text('error').nullable();
+        for (const column of ['rows_read', 'events_sent', 'processed', 'rejected_local', 'rejected_pinterest', 'resent']) {
+          t.bigInteger(column).notNullable().defaultTo(0);
+        }
+      });
+      await db.schema.createTable('rejects', (t) => {
+        t.increments('id');
+        t.integer('run_id').notNullable().index();
+        t.string('sync').notNullable();
+        t.text('primary_key').notNullable();
+        t.text('event_id').nullable();
+        t.string('stage').notNullable();
+        t.text('reason').notNullable();
+      });
+    },
+  },
+];
+
+export const MIGRATIONS: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => migrations,
+  getMigrationName: (m) => m.name,
+  getMigration: async (m) => ({ up: m.up, down: async () => undefined }),
+};

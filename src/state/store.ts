@@ -1,0 +1,154 @@
+// Checkpoints, runs and rejects, on knex: a SQLite file by default; PostgreSQL is the
+// same code with another client. Nothing stored here holds a raw identifier or a secret.
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { Position } from '../sources/types.js';
+import { MIGRATIONS } from './migrations.js';
+
+export interface Checkpoint {
+  position: Position;
+  updatedAt: Date;
+}
+
+/** What a crashed run had dispatched beyond its checkpoint: the next run resends up to here. */
+export interface Dispatched {
+  position: Position;
+  runId: number;
+}
+
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'rejects_exceeded';
+
+export interface RunCounts {
+  rowsRead: number;
+  eventsSent: number;
+  processed: number;
+  rejectedLocal: number;
+  rejectedPinterest: number;
+  resent: number;
+}
+
+export interface RunRecord extends RunCounts {
+  id: number;
+  sync: string;
+  startedAt: Date;
+  endedAt: Date | null;
+  outcome: RunOutcome;
+  error: string | null;
+}
+
+export interface RejectRecord {
+  primaryKey: string;
+  eventId: string | null;
+  stage: 'local' | 'pinterest';
+  reason: string;
+}
+
+const ZERO_COUNTS: RunCounts = { rowsRead: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
+
+function connectionFor(url: string): Knex.Config {
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    return { client: 'pg', connection: url, searchPath: ['pinsync'], pool: { min: 0, max: 2 } };
+  }
+  const filename = url.replace(/^sqlite:(\/\/)?/, '');
+  if (filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+  return { client: 'better-sqlite3', connection: { filename }, useNullAsDefault: true };
+}
+
+const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+
+export class StateStore {
+  private constructor(private readonly db: Knex, readonly location: string) {}
+
+  /** Opens (and migrates) the state at a SQLite path or a postgres:// URL. */
+  static async open(url: string): Promise<StateStore> {
+    const config = connectionFor(url);
+    const db = knexFactory(config);
+    if (config.client === 'pg') await db.raw('CREATE SCHEMA IF NOT EXISTS pinsync');
+    await db.migrate.latest({ migrationSource: MIGRATIONS, tableName: 'pinsync_migrations' });
+    return new StateStore(db, url);
+  }
+
+  async checkpoint(sync: string): Promise<Checkpoint | undefined> {
+    const row = await this.db('checkpoints').where({ sync }).first();
+    if (!row || row.key === null) return undefined;
+    return { position: { cursor: row.cursor, key: row.key }, updatedAt: toDate(row.updated_at) };
+  }
+
+  async dispatched(sync: string): Promise<Dispatched | undefined> {
+    const row = await this.db('checkpoints').where({ sync }).first();
+    if (!row || row.dispatched_key === null) return undefined;
+    return { position: { cursor: row.dispatched_cursor, key: row.dispatched_key }, runId: row.dispatched_run };
+  }
+
+  async saveCheckpoint(sync: string, position: Position | null): Promise<void> {
+    await this.upsert(sync, { cursor: position?.cursor ?? null, key: position?.key ?? null });
+  }
+
+  /** Records, before a batch is sent, how far this run has dispatched. */
+  async saveDispatched(sync: string, runId: number, position: Position | null): Promise<void> {
+    await this.upsert(sync, {
+      dispatched_cursor: position?.cursor ?? null, dispatched_key: position?.key ?? null, dispatched_run: position ? runId : null,
+    });
+  }
+
+  private async upsert(sync: string, values: Record<string, unknown>): Promise<void> {
+    await this.db('checkpoints')
+      .insert({ sync, ...values, updated_at: new Date() })
+      .onConflict('sync')
+      .merge({ ...values, updated_at: new Date() });
+  }
+
+  async startRun(sync: string): Promise<number> {
+    const [row] = await this.db('runs').insert({ sync, started_at: new Date(), outcome: 'running', ...countColumns(ZERO_COUNTS) }).returning('id');
+    return typeof row === 'object' ? (row as { id: number }).id : (row as number);
+  }
+
+  async finishRun(id: number, outcome: RunOutcome, counts: RunCounts, error?: string): Promise<void> {
+    await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error ?? null, ...countColumns(counts) });
+  }
+
+  async addRejects(runId: number, sync: string, rejects: RejectRecord[]): Promise<void> {
+    if (rejects.length === 0) return;
+    const rows = rejects.map((r) => ({ run_id: runId, sync, primary_key: r.primaryKey, event_id: r.eventId, stage: r.stage, reason: r.reason }));
+    // Chunked: SQLite limits bound parameters per statement.
+    for (let i = 0; i < rows.length; i += 100) await this.db('rejects').insert(rows.slice(i, i + 100));
+  }
+
+  async runs(sync: string, limit = 5): Promise<RunRecord[]> {
+    const rows = await this.db('runs').where({ sync }).orderBy('id', 'desc').limit(limit);
+    return rows.map(runFromRow);
+  }
+
+  async rejects(runId: number, limit = 1000): Promise<RejectRecord[]> {
+    const rows = await this.db('rejects').where({ run_id: runId }).orderBy('id').limit(limit);
+    return rows.map((r) => ({ primaryKey: r.primary_key, eventId: r.event_id, stage: r.stage, reason: r.reason }));
+  }
+
+  /** Names of every sync with a checkpoint or a run. */
+  async syncs(): Promise<string[]> {
+    const fromCheckpoints = await this.db('checkpoints').distinct('sync');
+    const fromRuns = await this.db('runs').distinct('sync');
+    return [...new Set([...fromCheckpoints, ...fromRuns].map((r) => r.sync as string))].sort();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+function countColumns(c: RunCounts): Record<string, number> {
+  return {
+    rows_read: c.rowsRead, events_sent: c.eventsSent, processed: c.processed,
+    rejected_local: c.rejectedLocal, rejected_pinterest: c.rejectedPinterest, resent: c.resent,
+  };
+}
+
+function runFromRow(r: Record<string, unknown>): RunRecord {
+  return {
+    id: Number(r.id), sync: String(r.sync), startedAt: toDate(r.started_at), endedAt: r.ended_at ? toDate(r.ended_at) : null,
+    outcome: r.outcome as RunOutcome, error: (r.error as string | null) ?? null,
+    rowsRead: Number(r.rows_read), eventsSent: Number(r.events_sent), processed: Number(r.processed),
+    rejectedLocal: Number(r.rejected_local), rejectedPinterest: Number(r.rejected_pinterest), resent: Number(r.resent),
+  };
+}

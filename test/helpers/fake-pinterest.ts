@@ -1,0 +1,122 @@
+// A fake Pinterest Conversions API on 127.0.0.1 that answers like the real one: it checks
+// the token, the ad account and every event against the event schema, answers per-event
+// results, and can be told to fail in each documented way.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { conversionEventSchema } from '../../src/pinterest/event-schema.js';
+
+export interface Scripted {
+  status: number;
+  body?: unknown;
+  retryAfter?: string;
+}
+
+export class FakePinterest {
+  readonly token: string;
+  readonly adAccountId: string;
+  private server?: Server;
+  url = '';
+  /** Processed deliveries per event_id (test requests excluded). */
+  readonly delivered = new Map<string, number>();
+  readonly testDelivered = new Map<string, number>();
+  requests = 0;
+  readonly userAgents = new Set<string>();
+  /** Events answered with status failed, and their message. */
+  readonly failEvents = new Map<string, string>();
+  /** Answer per-event failures as a 422 (as the API does when not all events were processed). */
+  failuresAs422 = false;
+  /** A batch holding one of these is refused whole with a 400. */
+  readonly badRequestEvents = new Set<string>();
+  /** Answers used, in order, before normal processing. */
+  readonly script: Scripted[] = [];
+  /** Answer every request with this (after the script runs out). */
+  always?: Scripted;
+  latencyMs = 0;
+  largestBatch = 0;
+
+  constructor(options: { token?: string; adAccountId?: string } = {}) {
+    this.token = options.token ?? 'pina_test_token';
+    this.adAccountId = options.adAccountId ?? '549757463328';
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v5`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  reset(): void {
+    this.delivered.clear();
+    this.testDelivered.clear();
+    this.failEvents.clear();
+    this.badRequestEvents.clear();
+    this.script.length = 0;
+    this.always = undefined;
+    this.failuresAs422 = false;
+    this.latencyMs = 0;
+    this.requests = 0;
+    this.largestBatch = 0;
+  }
+
+  /** event_ids delivered more than once. */
+  duplicates(): string[] {
+    return [...this.delivered].filter(([, n]) => n > 1).map(([id]) => id);
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    this.requests++;
+    this.userAgents.add(String(req.headers['user-agent']));
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    const url = new URL(req.url ?? '/', 'http://x');
+    const match = /^\/v5\/ad_accounts\/([^/]+)\/events$/.exec(url.pathname);
+    if (req.method !== 'POST' || !match) return this.send(res, 404, { code: 404, message: 'Not found' });
+    if (req.headers.authorization !== `Bearer ${this.token}`) return this.send(res, 401, { code: 2, message: 'Authentication failed.' });
+    if (match[1] !== this.adAccountId) return this.send(res, 403, { code: 29, message: 'You are not permitted to access that resource.' });
+    const scripted = this.script.shift() ?? this.always;
+    if (scripted) {
+      return this.send(res, scripted.status, scripted.body ?? { code: scripted.status, message: `scripted ${scripted.status}` },
+        scripted.retryAfter ? { 'retry-after': scripted.retryAfter } : {});
+    }
+    let data: unknown[];
+    try {
+      data = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data: unknown[] }).data;
+      if (!Array.isArray(data) || data.length === 0 || data.length > 1000) throw new Error('bad data');
+    } catch {
+      return this.send(res, 400, { code: 4196, message: 'The request was invalid.' });
+    }
+    this.largestBatch = Math.max(this.largestBatch, data.length);
+    const ids = data.map((e) => String((e as { event_id?: unknown }).event_id));
+    if (ids.some((id) => this.badRequestEvents.has(id))) return this.send(res, 400, { code: 4196, message: 'The request was invalid.' });
+    const test = url.searchParams.get('test') === 'true';
+    const events = data.map((event, i) => {
+      const id = ids[i]!;
+      const parsed = conversionEventSchema.safeParse(event);
+      if (!parsed.success) return { status: 'failed', error_message: `invalid event: ${parsed.error.issues[0]?.message}`, warning_message: null };
+      const failure = this.failEvents.get(id);
+      if (failure) return { status: 'failed', error_message: failure, warning_message: null };
+      const ledger = test ? this.testDelivered : this.delivered;
+      ledger.set(id, (ledger.get(id) ?? 0) + 1);
+      return { status: 'processed', error_message: null, warning_message: null };
+    });
+    const processed = events.filter((e) => e.status === 'processed').length;
+    const body = { num_events_received: data.length, num_events_processed: processed, events };
+    if (this.failuresAs422 && processed < data.length) {
+      return this.send(res, 422, { code: 4198, message: 'Not all events were successfully processed.', details: body });
+    }
+    this.send(res, 200, body);
+  }
+}
