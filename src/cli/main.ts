@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { formatProblem } from '../config/load.js';
 import { ConfigError, PinsyncError } from '../errors.js';
+import { redact } from '../redact.js';
 import { previewCommand } from './commands/preview.js';
 import { schemaCommand } from './commands/schema.js';
 import { validateCommand } from './commands/validate.js';
@@ -108,10 +109,10 @@ function reportError(error: unknown): number {
     return error.exitCode;
   }
   if (error instanceof PinsyncError) {
-    process.stderr.write(`pinsync: ${error.message}\n`);
+    process.stderr.write(`pinsync: ${redact(error.message)}\n`);
     return error.exitCode;
   }
-  process.stderr.write(`pinsync: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
-  if (process.env.PINSYNC_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  process.stderr.write(`pinsync: internal error: ${redact(error instanceof Error ? error.message : String(error))}\n`);
+  if (process.env.PINSYNC_DEBUG && error instanceof Error) process.stderr.write(`${redact(error.stack ?? '')}\n`);
   return 1;
 }

@@ -3,10 +3,11 @@
 // every file can be printed at once.
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { crossCheck, syncSchema, SOURCE_TYPES, type SyncDefinition } from './schema.js';
 import { suggest } from './suggest.js';
+import { redact, registerSecret } from '../redact.js';
 
 export interface Problem {
   file: string;
@@ -18,7 +19,7 @@ export interface Problem {
 }
 
 export function formatProblem(p: Problem): string {
-  return `${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
+  return redact(`${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
 }
 
 export type Path = readonly PropertyKey[];
@@ -81,25 +82,33 @@ function problemAt(loc: Located, p: Path, message: string, atKey = false): Probl
 }
 
 /** Replace ${NAME} and ${NAME:-default} in every string scalar; report unset variables. */
-function interpolate(loc: Located, env: NodeJS.ProcessEnv): { path: Path; name: string }[] {
+function interpolate(loc: Located, env: NodeJS.ProcessEnv): { missing: { path: Path; name: string }[]; malformed: Path[] } {
   const missing: { path: Path; name: string }[] = [];
+  const malformed: Path[] = [];
   const walk = (node: unknown, p: PropertyKey[]): void => {
     if (isMap(node)) {
       for (const pair of node.items) if (isPair(pair) && isScalar(pair.key)) walk(pair.value, [...p, String(pair.key.value)]);
     } else if (isSeq(node)) {
       node.items.forEach((item, i) => walk(item, [...p, i]));
     } else if (isScalar(node) && typeof node.value === 'string' && node.value.includes('${')) {
-      node.value = node.value.replace(ENV_REF, (_all, name: string, fallback: string | undefined) => {
+      const replaced = node.value.replace(ENV_REF, (_all, name: string, fallback: string | undefined) => {
         const value = env[name];
-        if (value !== undefined && value !== '') return value;
+        if (value !== undefined && value !== '') {
+          // Connection settings and the token are credentials: never show them.
+          if (p[0] === 'source' || (p[0] === 'destination' && p[1] === 'access_token')) registerSecret(value);
+          return value;
+        }
         if (fallback !== undefined) return fallback;
         missing.push({ path: p, name });
         return '';
       });
+      // What is left of a "${" after replacement is a reference that was meant but mistyped.
+      if (/\$\{/.test(node.value.replace(ENV_REF, ''))) malformed.push(p);
+      node.value = replaced;
     }
   };
   walk(loc.doc.contents, []);
-  return missing;
+  return { missing, malformed };
 }
 
 function typeName(value: unknown): string {
@@ -172,6 +181,9 @@ function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, bas
         return [problemAt(loc, ['source', 'type'], `must be one of ${SOURCE_TYPES.join(', ')}${hint ? `; did you mean '${hint}'?` : ''}`)];
       }
       // Report the branch that fits the value's shape (a mapping's object form, say) rather than all of them.
+      if (p[0] === 'mappings' && value !== null && typeof value === 'object' && 'value' in value && 'column' in value) {
+        return []; // crossCheck explains that the two forms do not mix
+      }
       if (p[0] === 'mappings' && value !== null && typeof value === 'object' && !Array.isArray(value)) {
         // The object forms: { value } or { column, map, default, fields }.
         const branch = issue.errors['value' in value ? 1 : 2];
@@ -241,13 +253,23 @@ export function parseSync(text: string, file: string, options: LoadOptions = {})
   if (problems.length > 0) return { name, problems, problemAt: located };
 
   const requireDestination = options.requireDestination ?? true;
-  const missing = interpolate(loc, options.env ?? process.env);
-  const data = doc.toJS() as unknown;
+  const { missing, malformed } = interpolate(loc, options.env ?? process.env);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // Unresolved aliases and alias bombs surface only here.
+    let at: Node | undefined;
+    visit(doc, { Alias: (_key, node) => { at ??= node as unknown as Node; } });
+    const { line, col } = position(loc, at?.range?.[0]);
+    return { name, problems: [{ file, line, col, path: '', message: (error as Error).message.split('\n')[0]! }], problemAt: located };
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return { name, problems: [{ file, line: 1, col: 1, path: '', message: 'a sync file is a YAML mapping (version, source, match, mappings, …)' }], problemAt: located };
   }
   const declared = (data as { name?: unknown }).name;
   if (typeof declared === 'string' && declared !== '') name = declared;
+  for (const p of malformed) problems.push(problemAt(loc, p, 'malformed environment reference: write ${NAME} (letters, digits and _) or ${NAME:-fallback}'));
   for (const m of missing) {
     if (!requireDestination && m.path[0] === 'destination') deletePath(data, m.path);
     else problems.push(problemAt(loc, m.path, `environment variable ${m.name} is not set (export it, or write \${${m.name}:-default})`));
@@ -262,9 +284,13 @@ export function parseSync(text: string, file: string, options: LoadOptions = {})
   }
   const more = crossCheck(data as Record<string, unknown>).map((c) => problemAt(loc, c.path, c.message));
   if (requireDestination) more.push(...destinationProblems(loc, data as Record<string, unknown>));
-  for (const problem of more) if (!missingPaths.has(problem.path)) problems.push(problem);
+  // A problem at or above an unset variable's key is that variable's consequence, reported already.
+  const consequence = (p: string) => [...missingPaths].some((m) => m === p || m.startsWith(`${p}.`));
+  for (const problem of more) if (!consequence(problem.path)) problems.push(problem);
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   if (problems.length > 0 || !parsed.success) return { name, problems, problemAt: located };
+  registerSecret(parsed.data.destination.access_token);
+  if (parsed.data.source.type === 'postgres') registerSecret(parsed.data.source.password);
   return { name, sync: { ...parsed.data, name, file: path.resolve(file) }, problems, problemAt: located };
 }
 

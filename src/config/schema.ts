@@ -2,12 +2,31 @@
 // and `pinsync schema` (JSON Schema for editors).
 import { z } from 'zod';
 import { USER_KEYS, type UserKey } from '../pinterest/event-schema.js';
-import { EVENT_FIELDS, REQUIRED_EVENT_FIELDS } from '../mapping/fields.js';
+import { CONTENT_ITEM_FIELDS, EVENT_FIELDS, REQUIRED_EVENT_FIELDS } from '../mapping/fields.js';
 import { isCountryCode } from '../mapping/geo.js';
-import { DURATION_PATTERN } from './duration.js';
+import { Cron } from 'croner';
+import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { suggest } from './suggest.js';
 import { Invalid } from '../mapping/convert.js';
 import { fieldConverter } from '../mapping/compile.js';
+
+function isCron(expression: string): boolean {
+  try {
+    new Cron(expression, { paused: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const duration = z.string().regex(DURATION_PATTERN, 'a duration such as 90s, 15m, 2h, 7d or 1w');
 const columnName = z.string().min(1, 'a column name');
@@ -80,7 +99,7 @@ export const optionsSchema = z.strictObject({
     .refine(isCountryCode, 'not an ISO 3166 country code')
     .optional()
     .describe('Country for phone numbers written without a country code.'),
-  max_event_age: duration.default('7d').describe('Older events are rejected locally, before any request.'),
+  max_event_age: duration.refine((d) => !DURATION_PATTERN.test(d) || parseDuration(d) > 0, 'must be longer than 0s').default('7d').describe('Older events are rejected locally, before any request.'),
   max_reject_rate: z.number().min(0).max(1).default(0.05).describe('Share of rows read that may be rejected before a run exits 3.'),
 });
 
@@ -89,8 +108,9 @@ export const syncSchema = z
     version: z.literal(1).default(1),
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only').optional()
       .describe('Unique sync name; state is keyed on it. Default: the file name without .yaml.'),
-    schedule: z.string().optional().describe('Cron expression, UTC unless `timezone` is given.'),
-    timezone: z.string().optional(),
+    schedule: z.string().refine(isCron, 'not a cron expression (five fields: minute hour day month weekday, e.g. "*/30 * * * *")').optional()
+      .describe('Cron expression, UTC unless `timezone` is given.'),
+    timezone: z.string().refine(isTimeZone, 'not an IANA time zone such as Europe/Berlin').optional(),
     source: sourceSchema,
     destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 4, timeout: '30s', max_retry_time: '10m' }),
     match: matchSchema,
@@ -127,14 +147,29 @@ export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
       continue;
     }
     const field = EVENT_FIELDS.get(target);
+    if (!field && [...EVENT_FIELDS.keys()].some((k) => k.startsWith(`${target}.`))) {
+      problems.push({ path: ['mappings', target], message: `${target} is a group of fields: map each one, e.g. ${[...EVENT_FIELDS.keys()].find((k) => k.startsWith(`${target}.`))}` });
+      continue;
+    }
     if (!field) {
       const hint = suggest(target, EVENT_FIELDS.keys());
       problems.push({ path: ['mappings', target], message: `unknown event field '${target}'${hint ? `; did you mean '${hint}'?` : ''}` });
       continue;
     }
     if (!isObject(mapping)) continue;
+    if ('value' in mapping && 'column' in mapping) {
+      problems.push({ path: ['mappings', target], message: 'give either `value` (a literal) or `column`, not both' });
+      continue;
+    }
     if (mapping.fields !== undefined && field.kind !== 'contents') {
       problems.push({ path: ['mappings', target, 'fields'], message: '`fields` applies only to custom_data.contents' });
+    }
+    if (isObject(mapping.fields)) {
+      for (const itemField of Object.keys(mapping.fields)) {
+        if (CONTENT_ITEM_FIELDS.has(itemField)) continue;
+        const hint = suggest(itemField, CONTENT_ITEM_FIELDS.keys());
+        problems.push({ path: ['mappings', target, 'fields', itemField], message: `'${itemField}' is not a contents item field (${[...CONTENT_ITEM_FIELDS.keys()].join(', ')})${hint ? `; did you mean '${hint}'?` : ''}` });
+      }
     }
     // Literals are checked now, so a typo fails validation rather than every row.
     const literals: [PropertyKey[], unknown][] = [];

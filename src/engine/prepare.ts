@@ -13,7 +13,9 @@ export async function compileForSource(
 ): Promise<Mapper> {
   const available = await source.columns();
   const { mapper, problems } = compileMapper(sync, { available, now });
-  if (!mapper) throw new ConfigError(problems.map((p) => loaded.problemAt(p.path, p.message)));
+  if (!mapper) {
+    throw new ConfigError(problems.map((p) => loaded.problemAt(p.path, p.message)).sort((a, b) => a.line - b.line || a.col - b.col));
+  }
   return mapper;
 }
 

@@ -110,6 +110,8 @@ export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}
   const exact = available ? new Set(available) : undefined;
   const layout: string[] = [];
   const indexOf = new Map<string, number>();
+  // Each missing column is reported once, where it is first named.
+  const missingColumns = new Set<string>();
 
   // A column of the sync file to its index in the row, spelled as the source spells it (case-insensitively).
   const column = (name: string, path: (string | number)[]): number => {
@@ -117,7 +119,8 @@ export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}
     if (exact && !exact.has(name)) {
       const found = byLowerCase!.get(name.toLowerCase());
       if (found) actual = found;
-      else {
+      else if (!missingColumns.has(name)) {
+        missingColumns.add(name);
         const hint = suggest(name, available!);
         problems.push({ path, message: `column '${name}' is not in the source${hint ? `; did you mean '${hint}'?` : ''}` });
       }

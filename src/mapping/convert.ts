@@ -3,6 +3,7 @@
 import type { FieldKind } from '../pinterest/event-schema.js';
 import { scalarText } from './normalize.js';
 import { suggest } from '../config/suggest.js';
+import { isSafeToShow } from '../redact.js';
 
 export class Invalid {
   constructor(readonly message: string) {}
@@ -19,8 +20,7 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return `a list of ${value.length}`;
   if (value !== null && typeof value === 'object') return 'an object';
   const text = String(value);
-  const digits = text.replace(/\D/g, '').length;
-  if (text.length <= 24 && !text.includes('@') && digits < 7 && !/[\r\n]/.test(text)) return `'${text}'`;
+  if (isSafeToShow(text)) return `'${text}'`;
   return `a ${typeof value === 'string' ? `${text.length}-character text` : typeof value}`;
 }
 
@@ -37,7 +37,7 @@ export function toDecimalString(value: unknown): Converted<string> {
   }
   if (typeof value === 'bigint') return value.toString();
   const text = scalarText(value);
-  if (text === undefined) return value === null || value === undefined || value === '' ? undefined : new Invalid(`${describeValue(value)} is not a decimal number`);
+  if (text === undefined) return value === null || value === undefined || typeof value === 'string' ? undefined : new Invalid(`${describeValue(value)} is not a decimal number`);
   if (!DECIMAL_TEXT.test(text)) return new Invalid(`${describeValue(value)} is not a decimal number`);
   let out = text.startsWith('+') ? text.slice(1) : text;
   if (out.startsWith('.')) out = `0${out}`;
@@ -53,7 +53,7 @@ export function toInteger(value: unknown): Converted<number> {
   else if (typeof value === 'bigint') n = Number(value);
   else {
     const text = scalarText(value);
-    if (text === undefined) return value === '' ? undefined : new Invalid(`${describeValue(value)} is not a whole number`);
+    if (text === undefined) return typeof value === 'string' ? undefined : new Invalid(`${describeValue(value)} is not a whole number`);
     if (!/^[+-]?\d+(?:\.0*)?$/.test(text)) return new Invalid(`${describeValue(value)} is not a whole number`);
     n = Number(text);
   }
@@ -68,7 +68,7 @@ export function toBoolean(value: unknown): Converted<boolean> {
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'boolean') return value;
   const text = scalarText(value)?.toLowerCase();
-  if (text === undefined) return value === '' ? undefined : new Invalid(`${describeValue(value)} is not true or false`);
+  if (text === undefined) return typeof value === 'string' ? undefined : new Invalid(`${describeValue(value)} is not true or false`);
   if (TRUE_WORDS.has(text)) return true;
   if (FALSE_WORDS.has(text)) return false;
   return new Invalid(`${describeValue(value)} is not true or false`);
@@ -95,21 +95,32 @@ export function toUnixSeconds(value: unknown): Converted<number> {
   if (typeof value === 'number') return Number.isFinite(value) ? secondsFromNumber(value) : new Invalid(`${describeValue(value)} is not a time`);
   if (typeof value === 'bigint') return secondsFromNumber(Number(value));
   const text = scalarText(value);
-  if (text === undefined) return value === '' ? undefined : new Invalid(`${describeValue(value)} is not a time`);
+  if (text === undefined) return typeof value === 'string' ? undefined : new Invalid(`${describeValue(value)} is not a time`);
+  const compactDate = /^(\d{4})(\d{2})(\d{2})$/.exec(text);
+  // Eight digits are a YYYYMMDD date (as unix seconds they would be in 1970).
+  if (compactDate) return dateSeconds(`${compactDate[1]}-${compactDate[2]}-${compactDate[3]}`, '00:00:00', 'Z') ?? secondsFromNumber(Number(text));
   if (/^\d+(\.\d+)?$/.test(text)) return secondsFromNumber(Number(text));
-  let ms = Number.NaN;
-  if (ISO_DATE.test(text)) ms = Date.parse(`${text}T00:00:00Z`);
+  let seconds: number | undefined;
+  if (ISO_DATE.test(text)) seconds = dateSeconds(text, '00:00:00', 'Z');
   else {
     const m = ISO_DATETIME.exec(text);
     if (m) {
       let zone = m[3] ?? 'Z';
       if (/^[+-]\d{2}$/.test(zone)) zone += ':00';
       else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
-      ms = Date.parse(`${m[1]}T${m[2]}${zone.toUpperCase()}`);
+      seconds = dateSeconds(m[1]!, m[2]!, zone.toUpperCase());
     }
   }
-  if (Number.isNaN(ms)) return new Invalid(`${describeValue(value)} is not a timestamp, ISO 8601 text, or unix time`);
-  return Math.floor(ms / 1000);
+  return seconds ?? new Invalid(`${describeValue(value)} is not a timestamp, ISO 8601 text, or unix time`);
+}
+
+/** Unix seconds of a date and time, or undefined for impossible dates (2026-02-30 does not roll over). */
+function dateSeconds(date: string, time: string, zone: string): number | undefined {
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number];
+  const check = new Date(Date.UTC(year, month - 1, day));
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) return undefined;
+  const ms = Date.parse(`${date}T${time}${zone}`);
+  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
 }
 
 export function toText(value: unknown): Converted<string> {
@@ -136,7 +147,7 @@ export function toTextList(value: unknown): Converted<string[]> {
   if (Array.isArray(value)) items = value;
   else {
     const text = scalarText(value);
-    if (text === undefined) return value === '' ? undefined : new Invalid(`${describeValue(value)} is not a list`);
+    if (text === undefined) return typeof value === 'string' ? undefined : new Invalid(`${describeValue(value)} is not a list`);
     if (text.startsWith('[')) {
       const parsed = parseJsonArray(text);
       if (parsed instanceof Invalid) return parsed;
@@ -172,7 +183,7 @@ export function toObjectList(value: unknown): Converted<Record<string, unknown>[
 export function toEnum(value: unknown, allowed: readonly string[]): Converted<string> {
   if (value === null || value === undefined) return undefined;
   const text = scalarText(value);
-  if (text === undefined) return value === '' ? undefined : new Invalid(`${describeValue(value)} is not text`);
+  if (text === undefined) return typeof value === 'string' ? undefined : new Invalid(`${describeValue(value)} is not text`);
   const lower = text.toLowerCase();
   if (allowed.includes(lower)) return lower;
   const hint = suggest(lower, allowed);

@@ -58,6 +58,15 @@ const COUNTRY_ALIASES: Record<string, string> = {
   'northern ireland': 'gb', holland: 'nl', 'the netherlands': 'nl', korea: 'kr',
   'republic of korea': 'kr', 'russian federation': 'ru', 'czech republic': 'cz', turkey: 'tr',
   uae: 'ae', 'viet nam': 'vn', 'ivory coast': 'ci', deutschland: 'de', espana: 'es',
+  // ISO 3166 short names and common names that differ from Unicode's.
+  'korea, republic of': 'kr', 'south korea': 'kr', 'north korea': 'kp', "korea, democratic people's republic of": 'kp',
+  'hong kong': 'hk', macau: 'mo', macao: 'mo', palestine: 'ps', 'palestine, state of': 'ps', burma: 'mm',
+  swaziland: 'sz', macedonia: 'mk', 'east timor': 'tl', 'republic of the congo': 'cg', congo: 'cg',
+  'democratic republic of the congo': 'cd', drc: 'cd', 'congo, the democratic republic of the': 'cd',
+  "lao people's democratic republic": 'la', 'syrian arab republic': 'sy', 'holy see': 'va',
+  'holy see (vatican city state)': 'va', 'micronesia, federated states of': 'fm', 'taiwan, province of china': 'tw',
+  'iran, islamic republic of': 'ir', 'moldova, republic of': 'md', 'tanzania, united republic of': 'tz',
+  'venezuela, bolivarian republic of': 've', 'heard island and mcdonald islands': 'hm', 'bolivia, plurinational state of': 'bo', 'brunei darussalam': 'bn',
   gbr: 'gb', deu: 'de', fra: 'fr', can: 'ca', aus: 'au', mex: 'mx', bra: 'br', ind: 'in',
   jpn: 'jp', chn: 'cn', ita: 'it', esp: 'es', nld: 'nl', irl: 'ie', nzl: 'nz',
 };
@@ -78,8 +87,12 @@ function buildCountryTables(): void {
     for (const code of codes) {
       const name = display.of(code);
       if (!name) continue;
-      const key = looseKey(name);
-      if (!countryByName.has(key)) countryByName.set(key, code.toLowerCase());
+      // Unicode writes "Bosnia & Herzegovina" and "Hong Kong SAR China"; people write "and" and "Hong Kong".
+      const spelled = name.replace(/&/g, 'and').replace(/^St\. /, 'Saint ').replace(/ SAR China$/, '');
+      for (const variant of [name, spelled]) {
+        const key = looseKey(variant);
+        if (!countryByName.has(key)) countryByName.set(key, code.toLowerCase());
+      }
     }
   }
   for (const [alias, code] of Object.entries(COUNTRY_ALIASES)) countryByName.set(looseKey(alias), code);
@@ -90,7 +103,11 @@ export function countryCode(text: string): string | undefined {
   if (!countryByName) buildCountryTables();
   const key = looseKey(text);
   if (key.length === 2 && countryCodes!.has(key)) return key;
-  return countryByName!.get(key);
+  const found = countryByName!.get(key) ?? countryByName!.get(looseKey(text.replace(/&/g, 'and')));
+  if (found) return found;
+  // ISO style "Moldova, Republic of": the part before the comma names the country.
+  const comma = text.indexOf(',');
+  return comma > 0 ? countryByName!.get(looseKey(text.slice(0, comma))) : undefined;
 }
 
 /** Whether a two-letter code names a country. */

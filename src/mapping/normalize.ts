@@ -43,12 +43,12 @@ const email: Normalizer = (raw) => {
   return text && /^[^\s@]+@[^\s@]+$/.test(text) ? text : undefined;
 };
 
-// Fast paths (libphonenumber costs several microseconds a number) for the shapes most
-// warehouses hold: international numbers written with only digits and separators, whose
-// digits are the E.164 form, and North American numbers. Anything else goes to libphonenumber.
-const INTERNATIONAL = /^\+[1-9][\d\s.-]{6,20}$/;
-const SEPARATED_DIGITS = /^[\d\s().-]{10,20}$/;
-const SEPARATORS = /[\s().-]/g;
+// Fast path (libphonenumber costs several microseconds a number) for the shape most
+// warehouses hold: North American numbers, written nationally or with +1. Only digits and
+// separators qualify; everything else goes to libphonenumber, which knows each country's
+// trunk prefixes ("+44 (0)20 …") and lengths.
+const SEPARATED_DIGITS = /^\+?[\d\s().-]{10,20}$/;
+const SEPARATORS = /[\s().+-]/g;
 const NANP = /^1?([2-9]\d{2}[2-9]\d{6})$/;
 const NANP_COUNTRIES = new Set(['us', 'ca', 'pr', 'gu', 'vi', 'as', 'mp']);
 
@@ -57,18 +57,17 @@ const phone: Normalizer = (raw, ctx) => {
   if (!text) return undefined;
   // The international "00" prefix is common outside North America.
   if (text.startsWith('00')) text = text.replace(/^00(?=[1-9])/, '+');
-  if (INTERNATIONAL.test(text)) {
-    const digits = text.slice(1).replace(SEPARATORS, '');
-    if (digits.length >= 8 && digits.length <= 15) return digits;
+  if (SEPARATED_DIGITS.test(text)) {
+    const international = text.startsWith('+');
+    if (international ? text.startsWith('+1') : NANP_COUNTRIES.has(ctx.rowCountry?.() ?? ctx.defaultCountry?.toLowerCase() ?? '')) {
+      const digits = text.replace(SEPARATORS, '');
+      const nanp = NANP.exec(digits);
+      if (nanp && (!international || digits.length === 11)) return `1${nanp[1]}`;
+      // National digits that fit no North American number and do not dial out (011) cannot be one.
+      if (!international && !digits.startsWith('011')) return undefined;
+    }
   }
-  const country = ctx.rowCountry?.() ?? ctx.defaultCountry?.toLowerCase();
-  if (country && NANP_COUNTRIES.has(country) && SEPARATED_DIGITS.test(text)) {
-    const digits = text.replace(SEPARATORS, '');
-    const nanp = NANP.exec(digits);
-    if (nanp) return `1${nanp[1]}`;
-    // Digits alone that fit no North American number and do not dial out (011) cannot be one.
-    if (!digits.startsWith('011')) return undefined;
-  }
+  const country = ctx.rowCountry?.() ?? ctx.defaultCountry;
   const parsed = parsePhoneNumberFromString(text, {
     defaultCountry: country?.toUpperCase() as CountryCode | undefined,
   });
@@ -102,7 +101,9 @@ const dateOfBirth: Normalizer = (raw) => {
   }
   const text = identifierText(raw);
   if (!text) return undefined;
-  let m = /^(\d{4})[-/.]?(\d{1,2})[-/.]?(\d{1,2})(?:$|[T\s])/.exec(text);
+  let m = /^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?:$|[T\s])/.exec(text);
+  if (m) return ymd(+m[1]!, +m[3]!, +m[4]!);
+  m = /^(\d{4})(\d{2})(\d{2})$/.exec(text);
   if (m) return ymd(+m[1]!, +m[2]!, +m[3]!);
   m = /^(\d{1,2})([-/.])(\d{1,2})\2(\d{4})$/.exec(text);
   if (m) {
@@ -111,10 +112,14 @@ const dateOfBirth: Normalizer = (raw) => {
     const dayFirst = sep === '.' || a > 12;
     return dayFirst ? ymd(year, b, a) : ymd(year, a, b);
   }
-  if (/[a-z]/i.test(text)) {
-    // Month names ("March 5, 1990", "5 Mar 1990"): V8 parses these as local dates.
+  const day = /(?:^|\D)(\d{1,2})(?:\D|$)/.exec(text);
+  if (/[a-z]/i.test(text) && day) {
+    // Month names ("March 5, 1990", "5 Mar 1990"): V8 parses these as local dates. The day
+    // must survive parsing, or V8 rolled an impossible date (Feb 29 1990) into the next month.
     const parsed = new Date(text);
-    if (!Number.isNaN(parsed.getTime())) return ymd(parsed.getFullYear(), parsed.getMonth() + 1, parsed.getDate());
+    if (!Number.isNaN(parsed.getTime()) && parsed.getDate() === Number(day[1])) {
+      return ymd(parsed.getFullYear(), parsed.getMonth() + 1, parsed.getDate());
+    }
   }
   return undefined;
 };
@@ -132,6 +137,10 @@ const state: Normalizer = (raw) => {
 };
 
 const zip: Normalizer = (raw) => {
+  // A numeric column loses US ZIP codes' leading zeros (02134 is stored as 2134).
+  if ((typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 && raw < 100000) || (typeof raw === 'bigint' && raw >= 0n && raw < 100000n)) {
+    return String(raw).padStart(5, '0');
+  }
   const text = lower(raw, {});
   if (!text) return undefined;
   // US ZIP or ZIP+4: the first five digits.

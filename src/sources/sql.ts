@@ -1,3 +1,5 @@
+import { redactQuoted } from '../redact.js';
+
 // SQL text helpers shared by the SQL sources. Identifiers from sync files are always
 // quoted, never pasted; values are always bound parameters.
 
@@ -10,6 +12,7 @@ export function quoteQualified(name: string): string {
   return name.split('.').map(quoteIdentifier).join('.');
 }
 
+/** A driver error's first line, with quoted values that could be personal data masked. */
 export function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+  return redactQuoted((error instanceof Error ? error.message : String(error)).split('\n')[0]!);
 }

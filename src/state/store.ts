@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { Position } from '../sources/types.js';
 import { MIGRATIONS } from './migrations.js';
+import { redact, redactQuoted } from '../redact.js';
 
 export interface Checkpoint {
   position: Position;
@@ -105,12 +106,12 @@ export class StateStore {
   }
 
   async finishRun(id: number, outcome: RunOutcome, counts: RunCounts, error?: string): Promise<void> {
-    await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error ?? null, ...countColumns(counts) });
+    await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error === undefined ? null : redact(error), ...countColumns(counts) });
   }
 
   async addRejects(runId: number, sync: string, rejects: RejectRecord[]): Promise<void> {
     if (rejects.length === 0) return;
-    const rows = rejects.map((r) => ({ run_id: runId, sync, primary_key: r.primaryKey, event_id: r.eventId, stage: r.stage, reason: r.reason }));
+    const rows = rejects.map((r) => ({ run_id: runId, sync, primary_key: r.primaryKey, event_id: r.eventId, stage: r.stage, reason: redactQuoted(r.reason) }));
     // Chunked: SQLite limits bound parameters per statement.
     for (let i = 0; i < rows.length; i += 100) await this.db('rejects').insert(rows.slice(i, i + 100));
   }

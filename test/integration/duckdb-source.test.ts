@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,12 +125,25 @@ describe('DuckDB source', () => {
     await badSql.close();
   });
 
-  it('opens database files read-only', async () => {
-    const source = new DuckdbSource(config({ path: dbFile, query: 'SELECT 1 AS id' }), dir);
-    await readAll(source);
-    // Another process may read the file meanwhile: pinsync holds no write lock on it.
-    const writer = await DuckDBInstance.create(dbFile, { access_mode: 'READ_ONLY' });
-    writer.closeSync();
+  it('opens database files read-only, so other processes can read them meanwhile', async () => {
+    const source = new DuckdbSource(config({ path: dbFile, table: 'analytics.Orders' }), dir);
+    await source.columns();
+    // A read-write open would hold DuckDB's exclusive file lock and make this child fail.
+    const child = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', `
+      import { DuckDBInstance } from '@duckdb/node-api';
+      const db = await DuckDBInstance.create(${JSON.stringify(dbFile)}, { access_mode: 'READ_ONLY' });
+      const c = await db.connect();
+      console.log((await c.runAndReadAll('SELECT count(*)::INT AS n FROM analytics."Orders"')).getRowObjectsJS()[0].n);
+    `], { cwd: path.resolve('.') });
+    expect(child.stdout.trim()).toBe('5');
+    await source.close();
+  });
+
+  it('masks data values quoted in DuckDB errors', async () => {
+    const source = new DuckdbSource(config({ path: dbFile, query: 'SELECT id, CAST(email AS INTEGER) AS n FROM analytics."Orders"' }), dir);
+    const error = await readAll(source).catch((e: Error) => e);
+    expect(String(error)).toMatch(/DuckDB query failed: Conversion Error: .*'…'/);
+    expect(String(error)).not.toContain('@example.com');
     await source.close();
   });
 });

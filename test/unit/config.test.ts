@@ -115,7 +115,7 @@ describe('sync file validation', () => {
 
   it('names the allowed source types', () => {
     expect(problemsOf(VALID.replace('type: duckdb', 'type: dukdb'), ENV)).toEqual([
-      "sync.yaml:3:9: source.type: must be one of duckdb; did you mean 'duckdb'?",
+      "sync.yaml:3:9: source.type: must be one of duckdb, postgres; did you mean 'duckdb'?",
     ]);
   });
 
@@ -132,6 +132,43 @@ describe('sync file validation', () => {
     ]);
   });
 
+  it('explains mistakes that are easy to make', () => {
+    const text = VALID
+      .replace('version: 1', 'version: "1"')
+      .replace('event_name: { value: checkout }', 'event_name: { value: checkout, column: kind }')
+      .concat('  custom_data: total\n  custom_data.contents: { column: items, fields: { sku: id } }\n')
+      .concat('schedule: every hour\ntimezone: Mars/Olympus\noptions:\n  max_event_age: 0s\n');
+    expect(problemsOf(text, ENV)).toEqual([
+      'sync.yaml:1:10: version: must be 1',
+      'sync.yaml:13:15: mappings.event_name: give either `value` (a literal) or `column`, not both',
+      'sync.yaml:16:16: mappings.custom_data: custom_data is a group of fields: map each one, e.g. custom_data.currency',
+      "sync.yaml:17:57: mappings.custom_data.contents.fields.sku: 'sku' is not a contents item field (id, item_price, quantity, item_name, item_category, item_brand)",
+      'sync.yaml:18:11: schedule: not a cron expression (five fields: minute hour day month weekday, e.g. "*/30 * * * *")',
+      'sync.yaml:19:11: timezone: not an IANA time zone such as Europe/Berlin',
+      'sync.yaml:21:18: options.max_event_age: must be longer than 0s',
+    ]);
+  });
+
+  it('reports malformed environment references instead of using them as values', () => {
+    const text = VALID.replace('${TOKEN}', '${ TOKEN }').replace('${AD_ACCOUNT}', '${AD-ACCOUNT}');
+    expect(problemsOf(text, ENV)).toEqual([
+      'sync.yaml:8:18: destination.ad_account_id: malformed environment reference: write ${NAME} (letters, digits and _) or ${NAME:-fallback}',
+      'sync.yaml:9:17: destination.access_token: malformed environment reference: write ${NAME} (letters, digits and _) or ${NAME:-fallback}',
+    ]);
+  });
+
+  it('reports a consequence of an unset variable only once', () => {
+    expect(problemsOf(VALID.replace('em: email', 'em: ${EMAIL_COLUMN}'), ENV)).toEqual([
+      'sync.yaml:11:7: match.em: environment variable EMAIL_COLUMN is not set (export it, or write ${EMAIL_COLUMN:-default})',
+    ]);
+  });
+
+  it('turns YAML alias errors into problems with a position', () => {
+    expect(problemsOf(`${VALID}name: *nowhere\n`, ENV)).toEqual([expect.stringMatching(/^sync\.yaml:16:7: .*alias/i)]);
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(', ')}]`)].join('\n');
+    expect(problemsOf(bomb, ENV)[0]).toMatch(/^sync\.yaml:\d+:\d+: .*alias/i);
+  });
+
   it('reports YAML syntax errors with their position', () => {
     expect(problemsOf('source:\n  type: duckdb\n  table: [t\n', ENV)[0]).toMatch(/^sync\.yaml:4:1: Flow sequence/);
     expect(problemsOf(`${VALID}source: {}\n`, ENV)).toEqual(['sync.yaml:16:1: Map keys must be unique']);
@@ -139,9 +176,12 @@ describe('sync file validation', () => {
   });
 
   it('never includes a secret in a problem', () => {
-    const text = VALID.replace('access_token: ${TOKEN}', 'access_token: ${TOKEN}\n  batch_size: "${TOKEN}"');
+    const text = VALID.replace('access_token: ${TOKEN}', 'access_token: ${TOKEN}\n  batch_size: "${TOKEN}"')
+      .concat('  custom_data.num_items: { value: "${TOKEN}" }\n');
     const all = problemsOf(text, ENV).join('\n');
     expect(all).toContain('destination.batch_size');
+    // The literal check would quote the value; the token is masked instead.
+    expect(all).toContain("mappings.custom_data.num_items.value: '***' is not a whole number");
     expect(all).not.toContain(ENV.TOKEN);
   });
 });

@@ -33,7 +33,11 @@ describe('type conversion', () => {
     ['2026-11-20T07:00:00-0500', T],
     ['2026-11-20', T - 12 * 3600],
   ])('event time %s -> %s', (input, expected) => expect(toUnixSeconds(input)).toBe(expected));
-  it.each([['yesterday'], ['2026-13-45'], [new Date(Number.NaN)]])('event time rejects %j', (input) => {
+  it('reads eight digits as a YYYYMMDD date, not as 1970', () => expect(toUnixSeconds('20261120')).toBe(T - 12 * 3600));
+  it.each([['   ', toDecimalString], ['  ', toInteger], [' ', toUnixSeconds], ['  ', toBoolean]] as const)('treats blank %j as absent', (input, convert) => {
+    expect(convert(input)).toBeUndefined();
+  });
+  it.each([['yesterday'], ['2026-13-45'], ['2026-02-30'], ['2026-02-30 10:00:00'], [new Date(Number.NaN)]])('event time rejects %j', (input) => {
     expect(toUnixSeconds(input)).toBeInstanceOf(Invalid);
   });
   it.each([[true, true], ['yes', true], ['0', false], ['F', false]])('boolean %j -> %j', (i, e) => expect(toBoolean(i)).toBe(e));

@@ -38,11 +38,17 @@ describe('ph', () => {
     ['+44 20 7946 0958', us, '442079460958'],
     ['0044 20 7946 0958', us, '442079460958'],
     ['020 7946 0958', { defaultCountry: 'GB' }, '442079460958'],
+    // Trunk zeros written after the country code are not part of the number.
+    ['+44 020 7946 0958', us, '442079460958'],
+    ['+44 (0)20 7946 0958', us, '442079460958'],
+    ['+49 030 1234567', us, '49301234567'],
+    ['+33 01 23 45 67 89', us, '33123456789'],
+    ['+1 (415) 555-0132', {}, '14155550132'],
     ['030 1234567', { defaultCountry: 'DE' }, '49301234567'],
     // The row's own country beats the sync's default for national numbers.
     ['020 7946 0958', { defaultCountry: 'US', rowCountry: () => 'gb' }, '442079460958'],
   ])('%j with %j -> %s', (input, ctx, expected) => expect(norm('ph', input, ctx)).toBe(expected));
-  it.each([['ask at desk'], ['12'], [''], [null]])('rejects %j', (input) => expect(norm('ph', input)).toBeUndefined());
+  it.each([['ask at desk'], ['12'], [''], [null], ['+12345678'], ['020 7946 0958']])('rejects %j', (input) => expect(norm('ph', input)).toBeUndefined());
   it('needs a country for national numbers', () => expect(norm('ph', '(415) 555-0132', {})).toBeUndefined());
 });
 
@@ -66,7 +72,9 @@ describe('db', () => {
     ['March 5, 1990', '19900305'],
     [new Date(Date.UTC(1990, 2, 5)), '19900305'],
   ])('%j -> %s', (input, expected) => expect(norm('db', input)).toBe(expected));
-  it.each([['1990-02-30'], ['13/13/1990'], ['1850-01-01'], ['yesterday'], ['']])('rejects %j', (input) => expect(norm('db', input)).toBeUndefined());
+  it.each([['1990-02-30'], ['13/13/1990'], ['1850-01-01'], ['yesterday'], [''], ['199012'], ['1990112'], ['March 1990'], ['Spring 1990'], ['Feb 29 1990']])(
+    'rejects %j', (input) => expect(norm('db', input)).toBeUndefined(),
+  );
 });
 
 describe('names and places', () => {
@@ -90,6 +98,13 @@ describe('names and places', () => {
     ['zp', '10001', '10001'],
     ['zp', 'SW1A 1AA', 'sw1a1aa'],
     ['zp', 'M5V 2T6', 'm5v2t6'],
+    // A numeric column drops a ZIP code's leading zero.
+    ['zp', 2134, '02134'],
+    ['country', 'Bosnia and Herzegovina', 'ba'],
+    ['country', 'Hong Kong', 'hk'],
+    ['country', 'Korea, Republic of', 'kr'],
+    ['country', 'Saint Kitts and Nevis', 'kn'],
+    ['country', 'Moldova, Republic of', 'md'],
     ['country', 'United States', 'us'],
     ['country', 'USA', 'us'],
     ['country', 'U.S.A.', 'us'],
@@ -176,6 +191,21 @@ describe('hashing in events', () => {
     }
     expect(fresh.droppedIdentifiers.get('ge')).toBe(2);
     expect(fresh.droppedIdentifiers.get('country')).toBe(5);
+  });
+
+  it("reads a national phone number with the row's own country", () => {
+    const fresh = mapperFrom(withLines({ match: ['ph: phone', 'country: country'], options: ['default_country: US'] }));
+    const user = fresh.map({ ...row, phone: '020 7946 0958', country: 'United Kingdom' }).event!.user_data as Record<string, unknown>;
+    expect(user.ph).toEqual([sha('442079460958')]);
+  });
+
+  it('keeps remembered digests apart per key', () => {
+    const fresh = mapperFrom(withLines({ match: ['ct: place', 'st: place'] }));
+    for (let i = 0; i < 2; i++) {
+      const user = fresh.map({ ...row, place: 'Georgia' }).event!.user_data as Record<string, unknown>;
+      expect(user.ct).toEqual([sha('georgia')]);
+      expect(user.st).toEqual([sha('ga')]);
+    }
   });
 
   it('counts unusable identifier values it leaves out', () => {

@@ -1,4 +1,5 @@
 import { openSync } from '../../engine/prepare.js';
+import { redact } from '../../redact.js';
 import { describeReasons, previewSync } from '../../engine/preview.js';
 import type { Event } from '../../mapping/compile.js';
 import { resolveSyncFile } from '../resolve.js';
@@ -47,6 +48,6 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
 async function remoteTest(file: string): Promise<number> {
   const { sync, summary } = await runOneSync(file, undefined, { fullRefresh: false, test: true });
   process.stdout.write(`${formatRunSummary({ ...sync, destination: { ...sync.destination, test: true } }, summary)}\n`);
-  if (summary.error) process.stderr.write(`pinsync: ${sync.name}: ${summary.error.message}\n`);
+  if (summary.error) process.stderr.write(`pinsync: ${sync.name}: ${redact(summary.error.message)}\n`);
   return exitCodeOf(sync, summary);
 }

@@ -3,6 +3,7 @@ import type { SyncDefinition } from '../../config/schema.js';
 import { openSync } from '../../engine/prepare.js';
 import { runSync, type RunSummary } from '../../engine/run.js';
 import { PinsyncError, UsageError } from '../../errors.js';
+import { redact } from '../../redact.js';
 import { PinterestClient } from '../../pinterest/client.js';
 import type { StateStore } from '../../state/store.js';
 import { listSyncFiles, resolveSyncFile } from '../resolve.js';
@@ -74,7 +75,7 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
       const code = exitCodeOf(sync, summary);
       if (options.json) process.stdout.write(`${JSON.stringify(runSummaryJson(sync, summary, code))}\n`);
       else process.stdout.write(`${formatRunSummary(sync, summary)}\n`);
-      if (summary.error) process.stderr.write(`pinsync: ${sync.name}: ${summary.error.message}\n`);
+      if (summary.error) process.stderr.write(`pinsync: ${sync.name}: ${redact(summary.error.message)}\n`);
       // 1 (failed) outranks 3 (too many rejects).
       worst = worst === 1 || code === 1 ? 1 : Math.max(worst, code);
     }

@@ -121,8 +121,16 @@ export class DuckdbSource implements Source {
       throw new SourceError(`DuckDB query failed: ${firstLine(error)}`);
     }
     let page: Row[] = [];
-    for await (const rows of result.yieldConvertedRows(toJs)) {
-      for (const row of rows) page.push(row);
+    const chunks = result.yieldConvertedRows(toJs)[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<unknown[][]>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        throw new SourceError(`DuckDB query failed: ${firstLine(error)}`);
+      }
+      if (next.done) break;
+      for (const row of next.value) page.push(row);
       if (page.length >= pageSize) {
         yield page;
         page = [];
