@@ -44,8 +44,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--limit <n>', 'stop after n events', positiveInteger)
     .addOption(new Option('--format <format>', 'output format').choices(['ndjson', 'table']).default('ndjson'))
     .option('--remote-test', 'send the batches with ?test=true: Pinterest validates them, records nothing; no state is written')
-    .action(async (sync: string, opts: { limit?: number; format: 'ndjson' | 'table'; remoteTest?: boolean }) => {
-      setExit(await previewCommand(sync, { syncsDir: globals().syncsDir, limit: opts.limit, format: opts.format, remoteTest: opts.remoteTest }));
+    .option('--full-refresh', 'read from the start instead of from the checkpoint')
+    .action(async (sync: string, opts: { limit?: number; format: 'ndjson' | 'table'; remoteTest?: boolean; fullRefresh?: boolean }) => {
+      setExit(await previewCommand(sync, { syncsDir: globals().syncsDir, state: globals().state, ...opts }));
     });
 
   program

@@ -26,6 +26,8 @@ export interface RunOptions {
   store?: StateStore;
   /** Read from the start, ignoring the checkpoint. */
   fullRefresh?: boolean;
+  /** Without a store (a remote test): where to start reading. */
+  startAfter?: Position;
   onProgress?: (progress: RunProgress) => void;
 }
 
@@ -64,7 +66,9 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const rejectsByReason = new Map<string, number>();
   const countReason = (label: string) => rejectsByReason.set(label, (rejectsByReason.get(label) ?? 0) + 1);
 
-  const checkpoint = options.fullRefresh || !store ? undefined : await store.checkpoint(sync.name);
+  const checkpoint = options.fullRefresh ? undefined
+    : store ? await store.checkpoint(sync.name)
+      : options.startAfter && { position: options.startAfter, updatedAt: startedAt };
   // Batches an interrupted run had sent beyond its checkpoint are sent again (same event_id).
   const interrupted = options.fullRefresh || !store ? undefined : await store.dispatched(sync.name);
   let inResendWindow = interrupted !== undefined && !(checkpoint && samePosition(checkpoint.position, interrupted.position));

@@ -1,6 +1,6 @@
 // Checkpoints, runs and rejects, on knex: a SQLite file by default; PostgreSQL is the
 // same code with another client. Nothing stored here holds a raw identifier or a secret.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { Position } from '../sources/types.js';
@@ -47,31 +47,43 @@ export interface RejectRecord {
 
 const ZERO_COUNTS: RunCounts = { rowsRead: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
 
-function connectionFor(url: string): Knex.Config {
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    return { client: 'pg', connection: url, searchPath: ['pinsync'], pool: { min: 0, max: 2 } };
-  }
-  const filename = url.replace(/^sqlite:(\/\/)?/, '');
-  if (filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
-  return { client: 'better-sqlite3', connection: { filename }, useNullAsDefault: true };
+const isPostgres = (url: string) => /^postgres(ql)?:\/\//.test(url);
+const sqliteFile = (url: string) => url.replace(/^sqlite:(\/\/)?/, '');
+
+function connectionFor(url: string, readOnly: boolean): Knex.Config {
+  if (isPostgres(url)) return { client: 'pg', connection: url, searchPath: ['pinsync'], pool: { min: 0, max: 2 } };
+  const filename = sqliteFile(url);
+  if (!readOnly && filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+  return { client: 'better-sqlite3', connection: { filename, options: { readonly: readOnly } }, useNullAsDefault: true };
 }
 
-const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+// SQLite hands timestamps back as epoch milliseconds, PostgreSQL as Dates.
+const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(typeof v === 'number' || /^\d+$/.test(String(v)) ? Number(v) : String(v)));
 
 export class StateStore {
-  private constructor(private readonly db: Knex, readonly location: string) {}
+  private constructor(private readonly db: Knex, readonly location: string, private readonly readOnly = false) {}
 
   /** Opens (and migrates) the state at a SQLite path or a postgres:// URL. */
   static async open(url: string): Promise<StateStore> {
-    const config = connectionFor(url);
+    const config = connectionFor(url, false);
     const db = knexFactory(config);
     if (config.client === 'pg') await db.raw('CREATE SCHEMA IF NOT EXISTS pinsync');
     await db.migrate.latest({ migrationSource: MIGRATIONS, tableName: 'pinsync_migrations' });
     return new StateStore(db, url);
   }
 
+  /** Opens existing state for reading only (preview); undefined when there is none yet. */
+  static async openReadOnly(url: string): Promise<StateStore | undefined> {
+    if (!isPostgres(url) && !existsSync(sqliteFile(url))) return undefined;
+    return new StateStore(knexFactory(connectionFor(url, true)), url, true);
+  }
+
   async checkpoint(sync: string): Promise<Checkpoint | undefined> {
-    const row = await this.db('checkpoints').where({ sync }).first();
+    const row = await this.db('checkpoints').where({ sync }).first().catch((error: Error) => {
+      // State that was never migrated has no checkpoints yet.
+      if (this.readOnly) return undefined;
+      throw error;
+    });
     if (!row || row.key === null) return undefined;
     return { position: { cursor: row.cursor, key: row.key }, updatedAt: toDate(row.updated_at) };
   }
@@ -83,7 +95,7 @@ export class StateStore {
   }
 
   async saveCheckpoint(sync: string, position: Position | null): Promise<void> {
-    await this.upsert(sync, { cursor: position?.cursor ?? null, key: position?.key ?? null });
+    await this.upsert(sync, { cursor: position?.cursor ?? null, key: position?.key ?? null, updated_at: new Date() });
   }
 
   /** Records, before a batch is sent, how far this run has dispatched. */
@@ -94,10 +106,7 @@ export class StateStore {
   }
 
   private async upsert(sync: string, values: Record<string, unknown>): Promise<void> {
-    await this.db('checkpoints')
-      .insert({ sync, ...values, updated_at: new Date() })
-      .onConflict('sync')
-      .merge({ ...values, updated_at: new Date() });
+    await this.db('checkpoints').insert({ sync, updated_at: new Date(), ...values }).onConflict('sync').merge(values);
   }
 
   async startRun(sync: string): Promise<number> {

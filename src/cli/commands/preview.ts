@@ -1,4 +1,6 @@
 import { openSync } from '../../engine/prepare.js';
+import { loadSyncFile } from '../../config/load.js';
+import { readCheckpoint } from '../state.js';
 import { redact } from '../../redact.js';
 import { describeReasons, previewSync } from '../../engine/preview.js';
 import type { Event } from '../../mapping/compile.js';
@@ -13,18 +15,23 @@ export interface PreviewCommandOptions {
   format: 'ndjson' | 'table';
   /** Send the batches with ?test=true instead of printing them; still no state. */
   remoteTest?: boolean;
+  /** Read from the start instead of from the checkpoint. */
+  fullRefresh?: boolean;
+  state?: string;
 }
 
 export async function previewCommand(syncArg: string, options: PreviewCommandOptions): Promise<number> {
   const file = resolveSyncFile(syncArg, options.syncsDir);
-  if (options.remoteTest) return remoteTest(file);
+  if (options.remoteTest) return remoteTest(file, options);
   // Preview never needs destination credentials.
   const { sync, source, mapper } = await openSync(file, { requireDestination: false });
   try {
     const write = lineWriter(process.stdout);
     const table = options.format === 'table' ? tableFormatter() : undefined;
     if (table) await write(table.header());
+    const after = options.fullRefresh ? undefined : await readCheckpoint(sync.name, options.state);
     const stats = await previewSync(source, mapper, {
+      after,
       limit: options.limit,
       onEvent: (event: Event) => write(table ? table.row(event) : JSON.stringify(event)),
       onReject: (key, reasons) => {
@@ -45,8 +52,10 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
 }
 
 /** Pinterest validates every batch (?test=true) but records nothing; pinsync writes no state. */
-async function remoteTest(file: string): Promise<number> {
-  const { sync, summary } = await runOneSync(file, undefined, { fullRefresh: false, test: true });
+async function remoteTest(file: string, options: PreviewCommandOptions): Promise<number> {
+  const loaded = await loadSyncFile(file, { requireDestination: false });
+  const startAfter = options.fullRefresh ? undefined : await readCheckpoint(loaded.name, options.state);
+  const { sync, summary } = await runOneSync(file, undefined, { test: true, startAfter });
   process.stdout.write(`${formatRunSummary({ ...sync, destination: { ...sync.destination, test: true } }, summary)}\n`);
   if (summary.error) process.stderr.write(`pinsync: ${sync.name}: ${redact(summary.error.message)}\n`);
   return exitCodeOf(sync, summary);

@@ -6,6 +6,7 @@ import { PinsyncError, UsageError } from '../../errors.js';
 import { redact } from '../../redact.js';
 import { PinterestClient } from '../../pinterest/client.js';
 import type { StateStore } from '../../state/store.js';
+import type { Position } from '../../sources/types.js';
 import { listSyncFiles, resolveSyncFile } from '../resolve.js';
 import { formatRunSummary, runSummaryJson, userAgent } from '../output.js';
 import { progressReporter } from '../progress.js';
@@ -36,12 +37,18 @@ export function clientFor(sync: SyncDefinition, overrides: { test?: boolean } = 
   });
 }
 
-export async function runOneSync(file: string, store: StateStore | undefined, options: { fullRefresh?: boolean; test?: boolean }): Promise<{ sync: SyncDefinition; summary: RunSummary }> {
+export async function runOneSync(
+  file: string,
+  store: StateStore | undefined,
+  options: { fullRefresh?: boolean; test?: boolean; startAfter?: Position },
+): Promise<{ sync: SyncDefinition; summary: RunSummary }> {
   const { sync, source, mapper } = await openSync(file, { requireDestination: true });
   const client = clientFor(sync, { test: options.test });
   const progress = progressReporter(sync.name);
   try {
-    const summary = await runSync({ sync, source, mapper, sender: client, store, fullRefresh: options.fullRefresh, onProgress: progress.update });
+    const summary = await runSync({
+      sync, source, mapper, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter, onProgress: progress.update,
+    });
     return { sync, summary };
   } finally {
     progress.stop();
@@ -64,7 +71,10 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
   if (options.dryRun) {
     // A dry run is a preview of each sync.
     let worst = 0;
-    for (const file of files) worst = Math.max(worst, await previewCommand(file, { syncsDir: options.syncsDir, format: 'ndjson' }));
+    for (const file of files) {
+      const code = await previewCommand(file, { syncsDir: options.syncsDir, format: 'ndjson', state: options.state, fullRefresh: options.fullRefresh });
+      worst = worst === 1 || code === 1 ? 1 : Math.max(worst, code);
+    }
     return worst;
   }
   const store = await openState(options.state);
