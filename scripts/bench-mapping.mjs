@@ -25,7 +25,7 @@ const profiles = {
 };
 
 async function measure(sync) {
-  const source = createSource(sync);
+  const source = await createSource(sync);
   const { mapper } = compileMapper(sync, { available: await source.columns() });
   const sample = [];
   for await (const page of source.read({ columns: mapper.columns })) sample.push(...page);

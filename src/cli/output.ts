@@ -73,3 +73,11 @@ export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: nu
     error: s.error?.message ?? null,
   };
 }
+
+/** Rows with a null cursor are never read incrementally: say so rather than skip them silently. */
+export async function warnNullCursors(sync: SyncDefinition, source: { nullCursorRows(): Promise<number> }): Promise<void> {
+  const count = await source.nullCursorRows();
+  if (count > 0) {
+    process.stderr.write(`warning: ${sync.name}: ${count} row${count === 1 ? ' has' : 's have'} a null ${sync.source.cursor} and ${count === 1 ? 'is' : 'are'} not read; give ${sync.source.cursor} a value, or COALESCE it in a query\n`);
+  }
+}

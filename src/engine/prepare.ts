@@ -29,7 +29,7 @@ export interface OpenedSync {
 export async function openSync(file: string, options: { requireDestination: boolean }): Promise<OpenedSync> {
   const loaded = await loadSyncFile(file, options);
   if (!loaded.sync) throw new ConfigError(loaded.problems);
-  const source = createSource(loaded.sync);
+  const source = await createSource(loaded.sync);
   try {
     return { sync: loaded.sync, source, mapper: await compileForSource(loaded.sync, loaded, source) };
   } catch (error) {

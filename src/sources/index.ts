@@ -1,18 +1,22 @@
 import * as path from 'node:path';
 import type { SyncDefinition } from '../config/schema.js';
-import { DuckdbSource } from './duckdb/index.js';
-import { PostgresSource } from './postgres/index.js';
 import type { Source } from './types.js';
 
 export type { Position, ReadOptions, Source } from './types.js';
 
-/** The source a sync reads from. Relative paths resolve from the sync file's folder. */
-export function createSource(sync: SyncDefinition): Source {
-  const baseDir = path.dirname(sync.file);
+/**
+ * The source a sync reads from. Drivers load on demand: a PostgreSQL run does not pay
+ * for DuckDB's native library, nor the reverse. Relative paths resolve from the sync file's folder.
+ */
+export async function createSource(sync: SyncDefinition): Promise<Source> {
   switch (sync.source.type) {
-    case 'duckdb':
-      return new DuckdbSource(sync.source, baseDir);
-    case 'postgres':
+    case 'duckdb': {
+      const { DuckdbSource } = await import('./duckdb/index.js');
+      return new DuckdbSource(sync.source, path.dirname(sync.file));
+    }
+    case 'postgres': {
+      const { PostgresSource } = await import('./postgres/index.js');
       return new PostgresSource(sync.source);
+    }
   }
 }

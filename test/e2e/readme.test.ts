@@ -12,7 +12,7 @@ import { BIN, ROOT } from '../helpers/cli.js';
 
 const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1]!, body: m[2]! }));
-const env = { PINTEREST_AD_ACCOUNT_ID: '549757463328', PINTEREST_ACCESS_TOKEN: 'token' };
+const env = { PINTEREST_AD_ACCOUNT_ID: '549757463328', PINTEREST_ACCESS_TOKEN: 'token', WAREHOUSE_URL: 'postgres://localhost/warehouse' };
 
 const BASE = `version: 1
 source: { type: duckdb, table: orders, primary_key: order_id }

@@ -5,7 +5,7 @@ import { redact } from '../../redact.js';
 import { describeReasons, previewSync } from '../../engine/preview.js';
 import type { Event } from '../../mapping/compile.js';
 import { resolveSyncFile } from '../resolve.js';
-import { formatRunSummary, formatStats, lineWriter } from '../output.js';
+import { formatRunSummary, formatStats, lineWriter, warnNullCursors } from '../output.js';
 import { exitCodeOf, runOneSync } from './run.js';
 import { tableFormatter } from '../table.js';
 
@@ -29,6 +29,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
     const write = lineWriter(process.stdout);
     const table = options.format === 'table' ? tableFormatter() : undefined;
     if (table) await write(table.header());
+    await warnNullCursors(sync, source);
     const after = options.fullRefresh ? undefined : await readCheckpoint(sync.name, options.state);
     const stats = await previewSync(source, mapper, {
       after,

