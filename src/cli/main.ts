@@ -67,7 +67,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('[sync]', 'sync name (default: all in the state store)')
     .option('--json', 'machine-readable output')
     .action(async (sync: string | undefined, opts: { json?: boolean }) => {
-      setExit(await statusCommand(sync, { state: globals().state, json: opts.json }));
+      setExit(await statusCommand(sync, { syncsDir: globals().syncsDir, state: globals().state, json: opts.json }));
     });
 
   program

@@ -169,6 +169,12 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   if (store && runId !== undefined) {
     // Everything dispatched has settled, unless the run failed: then the next run resends it.
     if (!fatal) await store.saveDispatched(sync.name, runId, null);
+    // Without a cursor the checkpoint only serves to resume a failed run; a finished run
+    // leaves none, so the next run reads every row again.
+    if (!fatal && sync.source.cursor === undefined) {
+      await store.saveCheckpoint(sync.name, null);
+      committed = null;
+    }
     const rejected = counts.rejectedLocal + counts.rejectedPinterest;
     const outcome = fatal ? 'failed' : counts.rowsRead > 0 && rejected / counts.rowsRead > sync.options.max_reject_rate ? 'rejects_exceeded' : 'succeeded';
     await store.finishRun(runId, outcome, counts, fatal?.message);

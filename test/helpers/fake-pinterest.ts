@@ -33,6 +33,8 @@ export class FakePinterest {
   always?: Scripted;
   latencyMs = 0;
   largestBatch = 0;
+  /** After this many requests, answer 503 to every request. */
+  failAfterRequests?: number;
 
   constructor(options: { token?: string; adAccountId?: string } = {}) {
     this.token = options.token ?? 'pina_test_token';
@@ -61,6 +63,7 @@ export class FakePinterest {
     this.always = undefined;
     this.failuresAs422 = false;
     this.latencyMs = 0;
+    this.failAfterRequests = undefined;
     this.requests = 0;
     this.largestBatch = 0;
   }
@@ -86,6 +89,9 @@ export class FakePinterest {
     if (req.method !== 'POST' || !match) return this.send(res, 404, { code: 404, message: 'Not found' });
     if (req.headers.authorization !== `Bearer ${this.token}`) return this.send(res, 401, { code: 2, message: 'Authentication failed.' });
     if (match[1] !== this.adAccountId) return this.send(res, 403, { code: 29, message: 'You are not permitted to access that resource.' });
+    if (this.failAfterRequests !== undefined && this.requests > this.failAfterRequests) {
+      return this.send(res, 503, { code: 4197, message: 'The endpoint has been ramped down and is currently not accepting any traffic.' });
+    }
     const scripted = this.script.shift() ?? this.always;
     if (scripted) {
       return this.send(res, scripted.status, scripted.body ?? { code: scripted.status, message: `scripted ${scripted.status}` },

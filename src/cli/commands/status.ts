@@ -1,9 +1,21 @@
 import type { RunRecord } from '../../state/store.js';
 import { openState } from '../state.js';
+import { loadSyncFile } from '../../config/load.js';
+import { resolveSyncFile } from '../resolve.js';
 
 export interface StatusOptions {
+  syncsDir: string;
   state?: string;
   json?: boolean;
+}
+
+/** A sync's name in the state: the argument itself, or the name of the sync file it points to. */
+async function stateName(arg: string, syncsDir: string): Promise<string> {
+  try {
+    return (await loadSyncFile(resolveSyncFile(arg, syncsDir), { requireDestination: false })).name;
+  } catch {
+    return arg; // a sync whose file is gone still has state
+  }
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -19,7 +31,7 @@ function runJson(r: RunRecord): Record<string, unknown> {
 export async function statusCommand(syncName: string | undefined, options: StatusOptions): Promise<number> {
   const store = await openState(options.state);
   try {
-    const names = syncName ? [syncName] : await store.syncs();
+    const names = syncName ? [await stateName(syncName, options.syncsDir)] : await store.syncs();
     const report = [];
     for (const name of names) {
       const checkpoint = await store.checkpoint(name);

@@ -1,0 +1,77 @@
+// `pinsync run` from DuckDB files, and the semantics of a sync without a cursor.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { FakePinterest } from '../helpers/fake-pinterest.js';
+
+let work: string;
+let fake: FakePinterest;
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), 'pinsync-duckrun-'));
+  mkdirSync(path.join(work, 'syncs', 'data'), { recursive: true });
+  const lines = ['lead_id,email,created'];
+  for (let i = 1; i <= 1234; i++) lines.push(`L${String(i).padStart(5, '0')},lead${i}@example.org,${new Date(Date.now() - 3600_000).toISOString()}`);
+  writeFileSync(path.join(work, 'syncs', 'data', 'leads.csv'), `${lines.join('\n')}\n`);
+  writeFileSync(path.join(work, 'syncs', 'leads.yaml'), `version: 1
+source:
+  type: duckdb
+  query: SELECT * FROM read_csv('data/leads.csv')
+  primary_key: lead_id
+destination:
+  ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
+  access_token: \${PINTEREST_ACCESS_TOKEN}
+  batch_size: 200
+  concurrency: 1
+  max_retry_time: 2s
+match:
+  em: email
+mappings:
+  event_name: { value: lead }
+  action_source: { value: offline }
+  event_time: created
+`);
+  fake = await new FakePinterest().start();
+});
+
+afterAll(async () => {
+  await fake.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const env = () => ({
+  PINTEREST_API_URL: fake.url, PINTEREST_AD_ACCOUNT_ID: fake.adAccountId, PINTEREST_ACCESS_TOKEN: fake.token,
+  PINSYNC_STATE: path.join(work, 'state.db'),
+});
+
+describe('a sync without a cursor', () => {
+  it('reads every row on every run, and keeps no checkpoint between runs', async () => {
+    for (const round of [1, 2]) {
+      const result = await runCli(['run', 'leads', '--json'], { cwd: path.join(work), env: env() });
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ rows_read: 1234, processed: 1234, checkpoint: null });
+      expect(fake.delivered.size).toBe(1234);
+      expect([...fake.delivered.values()].every((n) => n === round)).toBe(true);
+    }
+    const status = JSON.parse((await runCli(['status', 'leads', '--json'], { cwd: work, env: env() })).stdout)[0];
+    expect(status.checkpoint).toBeNull();
+    expect(status.runs).toHaveLength(2);
+  });
+
+  it('resumes after the last settled batch when a run fails part-way, then forgets the checkpoint', async () => {
+    fake.delivered.clear();
+    fake.requests = 0;
+    fake.failAfterRequests = 3;
+    const failed = await runCli(['run', 'leads', '--json'], { cwd: work, env: env() });
+    expect(failed.code).toBe(1);
+    expect(JSON.parse(failed.stdout)).toMatchObject({ processed: 600, checkpoint: { cursor: null, key: 'L00600' } });
+    fake.failAfterRequests = undefined;
+    const resumed = await runCli(['run', 'leads', '--json'], { cwd: work, env: env() });
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ rows_read: 634, processed: 634, checkpoint: null });
+    expect(fake.delivered.size).toBe(1234);
+    expect(fake.duplicates()).toEqual([]);
+  });
+});
