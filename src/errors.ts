@@ -42,3 +42,9 @@ export class StateError extends PinsyncError {
   readonly exitCode = 1;
   override name = 'StateError';
 }
+
+/** Another run holds this sync's lock: this one did nothing, exit 4. */
+export class LockedError extends PinsyncError {
+  readonly exitCode = 4;
+  override name = 'LockedError';
+}

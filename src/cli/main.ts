@@ -10,6 +10,8 @@ import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { resetCommand } from './commands/reset.js';
 import { VERSION } from './output.js';
+import type { LogFormat } from './report.js';
+import { scheduleCommand } from './commands/schedule.js';
 
 
 function positiveInteger(text: string): number {
@@ -24,9 +26,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .version(VERSION)
     .option('--syncs-dir <dir>', 'folder of sync files', 'syncs')
     .option('--state <url>', 'state store: a SQLite file or postgres:// URL (default: $PINSYNC_STATE, else .pinsync/state.db)')
+    .addOption(new Option('--log-format <format>', 'human lines, or one JSON object per line on stderr').choices(['human', 'json']).default('human'))
     .showHelpAfterError('(run pinsync --help for usage)')
     .exitOverride();
-  const globals = () => program.opts<{ syncsDir: string; state?: string }>();
+  const globals = () => program.opts<{ syncsDir: string; state?: string; logFormat: LogFormat }>();
 
   program
     .command('validate')
@@ -54,11 +57,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('send new rows of each sync to Pinterest, advancing its checkpoint past settled batches')
     .argument('[syncs...]', 'sync files or names')
     .option('--all', 'run every sync in --syncs-dir')
+    .option('--due', 'run the syncs in --syncs-dir whose schedule is due (for a crontab line or a CI schedule)')
+    .option('--parallel <n>', 'run up to n syncs at once (default 1)', positiveInteger)
     .option('--dry-run', 'print the events instead of sending them (same as preview)')
     .option('--full-refresh', 'read from the start, ignoring the checkpoint')
     .option('--json', 'print one JSON summary per sync')
-    .action(async (syncs: string[], opts: { all?: boolean; dryRun?: boolean; fullRefresh?: boolean; json?: boolean }) => {
-      setExit(await runCommand(syncs, { syncsDir: globals().syncsDir, state: globals().state, ...opts }));
+    .action(async (syncs: string[], opts: { all?: boolean; due?: boolean; parallel?: number; dryRun?: boolean; fullRefresh?: boolean; json?: boolean }) => {
+      setExit(await runCommand(syncs, { syncsDir: globals().syncsDir, state: globals().state, logFormat: globals().logFormat, ...opts }));
+    });
+
+  program
+    .command('schedule')
+    .description('stay up and run each sync in --syncs-dir on its schedule; SIGTERM stops cleanly')
+    .option('--parallel <n>', 'run up to n syncs at once (default 4)', positiveInteger)
+    .action(async (opts: { parallel?: number }) => {
+      setExit(await scheduleCommand({ syncsDir: globals().syncsDir, state: globals().state, logFormat: globals().logFormat, parallel: opts.parallel }));
     });
 
   program

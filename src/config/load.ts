@@ -95,7 +95,7 @@ function interpolate(loc: Located, env: NodeJS.ProcessEnv): { missing: { path: P
         const value = env[name];
         if (value !== undefined && value !== '') {
           // Connection settings and the token are credentials: never show them.
-          if (p[0] === 'source' || (p[0] === 'destination' && p[1] === 'access_token')) registerSecret(value);
+          if (p[0] === 'source' || p[0] === 'notify' || (p[0] === 'destination' && p[1] === 'access_token')) registerSecret(value);
           return value;
         }
         if (fallback !== undefined) return fallback;
@@ -290,6 +290,7 @@ export function parseSync(text: string, file: string, options: LoadOptions = {})
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   if (problems.length > 0 || !parsed.success) return { name, problems, problemAt: located };
   registerSecret(parsed.data.destination.access_token);
+  registerSecret(parsed.data.notify?.webhook);
   if (parsed.data.source.type === 'postgres') registerSecret(parsed.data.source.password);
   return { name, sync: { ...parsed.data, name, file: path.resolve(file) }, problems, problemAt: located };
 }

@@ -92,6 +92,11 @@ export const mappingSchema = z.union([
   }),
 ]);
 
+export const notifySchema = z.strictObject({
+  webhook: z.string().regex(/^(https?:\/\/|\$\{)/, 'an http(s) URL').optional()
+    .describe('POST a JSON summary here when a run fails or rejects more than options.max_reject_rate. Treated as a secret.'),
+});
+
 export const optionsSchema = z.strictObject({
   default_country: z
     .string()
@@ -115,6 +120,7 @@ export const syncSchema = z
     destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 4, timeout: '30s', max_retry_time: '10m' }),
     match: matchSchema,
     mappings: z.record(z.string(), mappingSchema),
+    notify: notifySchema.optional(),
     options: optionsSchema.default({ max_event_age: '7d', max_reject_rate: 0.05 }),
   });
 

@@ -29,6 +29,11 @@ export interface RunOptions {
   /** Without a store (a remote test): where to start reading. */
   startAfter?: Position;
   onProgress?: (progress: RunProgress) => void;
+  /**
+   * Stops the run early: reading stops, batches in flight settle and are checkpointed.
+   * An Error as the abort reason fails the run (a lost lock); anything else interrupts it.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunSummary extends RunCounts {
@@ -40,8 +45,10 @@ export interface RunSummary extends RunCounts {
   durationMs: number;
   /** Where the next run starts. */
   checkpoint: Position | null;
-  /** Set when the run stopped early; the checkpoint is at the last settled batch. */
+  /** Set when the run failed; the checkpoint is at the last settled batch. */
   error?: Error;
+  /** Stopped by a signal (SIGTERM, SIGINT) after settling what was in flight. */
+  interrupted?: boolean;
 }
 
 interface Batch {
@@ -70,12 +77,13 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
     : store ? await store.checkpoint(sync.name)
       : options.startAfter && { position: options.startAfter, updatedAt: startedAt };
   // Batches an interrupted run had sent beyond its checkpoint are sent again (same event_id).
-  const interrupted = options.fullRefresh || !store ? undefined : await store.dispatched(sync.name);
-  let inResendWindow = interrupted !== undefined && !(checkpoint && samePosition(checkpoint.position, interrupted.position));
+  const unsettled = options.fullRefresh || !store ? undefined : await store.dispatched(sync.name);
+  let inResendWindow = unsettled !== undefined && !(checkpoint && samePosition(checkpoint.position, unsettled.position));
   const runId = store ? await store.startRun(sync.name) : undefined;
 
   let committed: Position | null = checkpoint?.position ?? null;
   let fatal: Error | undefined;
+  const stopped = () => fatal !== undefined || options.signal?.aborted === true;
   let nextSeq = 0;
   let nextToCommit = 0;
   let batchesSettled = 0;
@@ -112,7 +120,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const dispatch = async (batch: Batch): Promise<void> => {
     // Back-pressure: reading waits while `concurrency` batches are in flight.
     while (inflight.size >= concurrency) await Promise.race(inflight);
-    if (fatal) return;
+    if (stopped()) return;
     if (store && runId !== undefined && batch.events.length > 0) await store.saveDispatched(sync.name, runId, batch.last);
     const task = (async () => {
       try {
@@ -134,7 +142,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   try {
     reading: for await (const page of source.read({ after: checkpoint?.position, columns: mapper.columns, pageSize: batchSize * 2 })) {
       for (const row of page) {
-        if (fatal) break reading;
+        if (stopped()) break reading;
         counts.rowsRead++;
         batch ??= newBatch();
         const position = source.positionOf(row);
@@ -149,7 +157,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
           for (const reason of outcome.reasons) countReason(reasonLabel(reason));
           batch.localRejects.push({ primaryKey: key, eventId: null, stage: 'local', reason: describeReasons(outcome.reasons) });
         }
-        if (inResendWindow && samePosition(position, interrupted!.position)) inResendWindow = false;
+        if (inResendWindow && samePosition(position, unsettled!.position)) inResendWindow = false;
         batch.last = position;
         if (batch.events.length >= batchSize || batch.localRejects.length >= batchSize) {
           await dispatch(batch);
@@ -157,7 +165,8 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         }
       }
     }
-    if (batch && !fatal) await dispatch(batch);
+    // An interrupted run leaves its partial batch unsent: the checkpoint is before it.
+    if (batch && !stopped()) await dispatch(batch);
   } catch (error) {
     fatal ??= error as Error;
   }
@@ -165,22 +174,26 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   await commits.catch((error: Error) => {
     fatal ??= error;
   });
+  const reason: unknown = options.signal?.aborted ? options.signal.reason : undefined;
+  if (reason instanceof Error) fatal ??= reason;
+  const interrupted = !fatal && options.signal?.aborted === true;
 
   if (store && runId !== undefined) {
     // Everything dispatched has settled, unless the run failed: then the next run resends it.
     if (!fatal) await store.saveDispatched(sync.name, runId, null);
     // Without a cursor the checkpoint only serves to resume a failed run; a finished run
     // leaves none, so the next run reads every row again.
-    if (!fatal && sync.source.cursor === undefined) {
+    if (!fatal && !interrupted && sync.source.cursor === undefined) {
       await store.saveCheckpoint(sync.name, null);
       committed = null;
     }
     const rejected = counts.rejectedLocal + counts.rejectedPinterest;
-    const outcome = fatal ? 'failed' : counts.rowsRead > 0 && rejected / counts.rowsRead > sync.options.max_reject_rate ? 'rejects_exceeded' : 'succeeded';
+    const outcome = fatal ? 'failed' : interrupted ? 'interrupted'
+      : counts.rowsRead > 0 && rejected / counts.rowsRead > sync.options.max_reject_rate ? 'rejects_exceeded' : 'succeeded';
     await store.finishRun(runId, outcome, counts, fatal?.message);
   }
   return {
     ...counts, runId, rejectsByReason, droppedIdentifiers: mapper.droppedIdentifiers, startedAt,
-    durationMs: Date.now() - startedAt.getTime(), checkpoint: committed, ...(fatal ? { error: fatal } : {}),
+    durationMs: Date.now() - startedAt.getTime(), checkpoint: committed, ...(fatal ? { error: fatal } : {}), ...(interrupted ? { interrupted } : {}),
   };
 }

@@ -42,6 +42,20 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    name: '002_locks',
+    async up(db) {
+      // One lease per sync: whoever holds an unexpired lease runs it; the holder renews it.
+      await db.schema.createTable('locks', (t) => {
+        t.string('sync').primary();
+        t.string('token').notNullable();
+        t.string('host').notNullable();
+        t.integer('pid').notNullable();
+        t.bigInteger('started_at').notNullable();
+        t.bigInteger('expires_at').notNullable();
+      });
+    },
+  },
 ];
 
 export const MIGRATIONS: Knex.MigrationSource<Migration> = {

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { Position } from '../sources/types.js';
 import { MIGRATIONS } from './migrations.js';
+import { acquireLock, type LockOptions, type SyncLock } from './lock.js';
 import { redact, redactQuoted } from '../redact.js';
 
 export interface Checkpoint {
@@ -18,7 +19,7 @@ export interface Dispatched {
   runId: number;
 }
 
-export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'rejects_exceeded';
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'rejects_exceeded' | 'interrupted';
 
 export interface RunCounts {
   rowsRead: number;
@@ -50,8 +51,19 @@ const ZERO_COUNTS: RunCounts = { rowsRead: 0, eventsSent: 0, processed: 0, rejec
 const isPostgres = (url: string) => /^postgres(ql)?:\/\//.test(url);
 const sqliteFile = (url: string) => url.replace(/^sqlite:(\/\/)?/, '');
 
+/** PostgreSQL state lives in its own schema: `pinsync`, or `?schema=name` on the URL. */
+function postgresSchema(url: string): { connection: string; schema: string } {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema') ?? 'pinsync';
+  parsed.searchParams.delete('schema');
+  return { connection: parsed.toString(), schema };
+}
+
 function connectionFor(url: string, readOnly: boolean): Knex.Config {
-  if (isPostgres(url)) return { client: 'pg', connection: url, searchPath: ['pinsync'], pool: { min: 0, max: 2 } };
+  if (isPostgres(url)) {
+    const { connection, schema } = postgresSchema(url);
+    return { client: 'pg', connection, searchPath: [schema], pool: { min: 0, max: 2 } };
+  }
   const filename = sqliteFile(url);
   if (!readOnly && filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
   return { client: 'better-sqlite3', connection: { filename, options: { readonly: readOnly } }, useNullAsDefault: true };
@@ -67,7 +79,7 @@ export class StateStore {
   static async open(url: string): Promise<StateStore> {
     const config = connectionFor(url, false);
     const db = knexFactory(config);
-    if (config.client === 'pg') await db.raw('CREATE SCHEMA IF NOT EXISTS pinsync');
+    if (config.client === 'pg') await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [postgresSchema(url).schema]);
     await db.migrate.latest({ migrationSource: MIGRATIONS, tableName: 'pinsync_migrations' });
     return new StateStore(db, url);
   }
@@ -140,6 +152,11 @@ export class StateStore {
     const fromCheckpoints = await this.db('checkpoints').distinct('sync');
     const fromRuns = await this.db('runs').distinct('sync');
     return [...new Set([...fromCheckpoints, ...fromRuns].map((r) => r.sync as string))].sort();
+  }
+
+  /** Takes the sync's lock, or throws LockedError naming the holder. */
+  lock(sync: string, options?: LockOptions): Promise<SyncLock> {
+    return acquireLock(this.db, sync, options);
   }
 
   async close(): Promise<void> {

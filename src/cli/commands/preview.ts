@@ -1,12 +1,12 @@
 import { openSync } from '../../engine/prepare.js';
 import { loadSyncFile } from '../../config/load.js';
 import { readCheckpoint } from '../state.js';
-import { redact } from '../../redact.js';
 import { describeReasons, previewSync } from '../../engine/preview.js';
 import type { Event } from '../../mapping/compile.js';
 import { resolveSyncFile } from '../resolve.js';
-import { formatRunSummary, formatStats, lineWriter, warnNullCursors } from '../output.js';
-import { exitCodeOf, runOneSync } from './run.js';
+import { formatStats, lineWriter, warnNullCursors } from '../output.js';
+import { executeSync } from '../execute.js';
+import { createReporter } from '../report.js';
 import { tableFormatter } from '../table.js';
 
 export interface PreviewCommandOptions {
@@ -56,8 +56,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
 async function remoteTest(file: string, options: PreviewCommandOptions): Promise<number> {
   const loaded = await loadSyncFile(file, { requireDestination: false });
   const startAfter = options.fullRefresh ? undefined : await readCheckpoint(loaded.name, options.state);
-  const { sync, summary } = await runOneSync(file, undefined, { test: true, startAfter });
-  process.stdout.write(`${formatRunSummary({ ...sync, destination: { ...sync.destination, test: true } }, summary)}\n`);
-  if (summary.error) process.stderr.write(`pinsync: ${sync.name}: ${redact(summary.error.message)}\n`);
-  return exitCodeOf(sync, summary);
+  const reporter = createReporter({ format: 'human' });
+  const { exitCode } = await executeSync(file, { reporter, test: true, startAfter });
+  return exitCode;
 }

@@ -1,15 +1,10 @@
-import { parseDuration } from '../../config/duration.js';
-import type { SyncDefinition } from '../../config/schema.js';
-import { openSync } from '../../engine/prepare.js';
-import { runSync, type RunSummary } from '../../engine/run.js';
-import { PinsyncError, UsageError } from '../../errors.js';
-import { redact } from '../../redact.js';
-import { PinterestClient } from '../../pinterest/client.js';
-import type { StateStore } from '../../state/store.js';
-import type { Position } from '../../sources/types.js';
+import { loadSyncFile } from '../../config/load.js';
+import { UsageError } from '../../errors.js';
+import { executeSync, worseExit } from '../execute.js';
+import { createReporter, type LogFormat } from '../report.js';
 import { listSyncFiles, resolveSyncFile } from '../resolve.js';
-import { formatRunSummary, runSummaryJson, userAgent, warnNullCursors } from '../output.js';
-import { progressReporter } from '../progress.js';
+import { isDue } from '../schedule-times.js';
+import { onShutdown } from '../shutdown.js';
 import { openState } from '../state.js';
 import { previewCommand } from './preview.js';
 
@@ -17,80 +12,66 @@ export interface RunCommandOptions {
   syncsDir: string;
   state?: string;
   all?: boolean;
+  due?: boolean;
+  parallel?: number;
   dryRun?: boolean;
   fullRefresh?: boolean;
   json?: boolean;
+  logFormat: LogFormat;
 }
 
-/** A Pinterest client for a sync's destination; the token never leaves it. */
-export function clientFor(sync: SyncDefinition, overrides: { test?: boolean } = {}): PinterestClient {
-  const { destination } = sync;
-  return new PinterestClient({
-    adAccountId: String(destination.ad_account_id),
-    accessToken: destination.access_token!,
-    apiUrl: process.env.PINTEREST_API_URL || undefined,
-    test: overrides.test ?? destination.test,
-    userAgent: userAgent(),
-    timeoutMs: parseDuration(destination.timeout) * 1000,
-    maxRetryMs: parseDuration(destination.max_retry_time) * 1000,
-    connections: destination.concurrency,
-  });
-}
-
-export async function runOneSync(
-  file: string,
-  store: StateStore | undefined,
-  options: { fullRefresh?: boolean; test?: boolean; startAfter?: Position },
-): Promise<{ sync: SyncDefinition; summary: RunSummary }> {
-  const { sync, source, mapper } = await openSync(file, { requireDestination: true });
-  const client = clientFor(sync, { test: options.test });
-  const progress = progressReporter(sync.name);
-  try {
-    await warnNullCursors(sync, source);
-    const summary = await runSync({
-      sync, source, mapper, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter, onProgress: progress.update,
-    });
-    return { sync, summary };
-  } finally {
-    progress.stop();
-    await client.close();
-    await source.close();
-  }
-}
-
-/** 1 if the run failed, 3 if it rejected too much, else 0. */
-export function exitCodeOf(sync: SyncDefinition, summary: RunSummary): number {
-  if (summary.error) return summary.error instanceof PinsyncError ? summary.error.exitCode : 1;
-  const rejected = summary.rejectedLocal + summary.rejectedPinterest;
-  return summary.rowsRead > 0 && rejected / summary.rowsRead > sync.options.max_reject_rate ? 3 : 0;
+/** Runs `task` over `items`, at most `parallel` at a time, in order of start. */
+async function pool<T>(items: T[], parallel: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
 }
 
 export async function runCommand(syncArgs: string[], options: RunCommandOptions): Promise<number> {
-  if (syncArgs.length > 0 && options.all) throw new UsageError('give sync names or --all, not both');
-  if (syncArgs.length === 0 && !options.all) throw new UsageError('name the syncs to run, or use --all');
-  const files = options.all ? listSyncFiles(options.syncsDir) : syncArgs.map((s) => resolveSyncFile(s, options.syncsDir));
+  const modes = [syncArgs.length > 0, options.all === true, options.due === true].filter(Boolean).length;
+  if (modes !== 1) throw new UsageError('name the syncs to run, or give --all or --due (one of them)');
+  const files = syncArgs.length > 0 ? syncArgs.map((s) => resolveSyncFile(s, options.syncsDir)) : listSyncFiles(options.syncsDir);
   if (options.dryRun) {
     // A dry run is a preview of each sync.
     let worst = 0;
     for (const file of files) {
-      const code = await previewCommand(file, { syncsDir: options.syncsDir, format: 'ndjson', state: options.state, fullRefresh: options.fullRefresh });
-      worst = worst === 1 || code === 1 ? 1 : Math.max(worst, code);
+      worst = worseExit(worst, await previewCommand(file, { syncsDir: options.syncsDir, format: 'ndjson', state: options.state, fullRefresh: options.fullRefresh }));
     }
     return worst;
   }
+  const reporter = createReporter({ format: options.logFormat, jsonSummaries: options.json });
   const store = await openState(options.state);
+  const stop = new AbortController();
+  const release = onShutdown(() => {
+    reporter.info('stopping: no more reading; settling the batches in flight and saving checkpoints (signal again to quit now)');
+    stop.abort('signal');
+  });
   let worst = 0;
   try {
-    for (const file of files) {
-      const { sync, summary } = await runOneSync(file, store, { fullRefresh: options.fullRefresh });
-      const code = exitCodeOf(sync, summary);
-      if (options.json) process.stdout.write(`${JSON.stringify(runSummaryJson(sync, summary, code))}\n`);
-      else process.stdout.write(`${formatRunSummary(sync, summary)}\n`);
-      if (summary.error) process.stderr.write(`pinsync: ${sync.name}: ${redact(summary.error.message)}\n`);
-      // 1 (failed) outranks 3 (too many rejects).
-      worst = worst === 1 || code === 1 ? 1 : Math.max(worst, code);
+    let targets = files;
+    if (options.due) {
+      const now = new Date();
+      targets = [];
+      for (const file of files) {
+        const loaded = await loadSyncFile(file, { requireDestination: false });
+        if (!loaded.sync) {
+          targets.push(file); // reported as invalid when it runs
+          continue;
+        }
+        const last = (await store.runs(loaded.name, 1))[0];
+        if (isDue(loaded.sync, last?.startedAt, now)) targets.push(file);
+      }
+      if (targets.length === 0) reporter.info('no sync is due');
     }
+    await pool(targets, Math.max(1, options.parallel ?? 1), async (file) => {
+      if (stop.signal.aborted) return;
+      const { exitCode } = await executeSync(file, { store, reporter, fullRefresh: options.fullRefresh, signal: stop.signal });
+      worst = worseExit(worst, exitCode);
+    });
   } finally {
+    release();
     await store.close();
   }
   return worst;

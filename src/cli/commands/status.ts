@@ -1,7 +1,10 @@
 import type { RunRecord } from '../../state/store.js';
 import { openState } from '../state.js';
 import { loadSyncFile } from '../../config/load.js';
-import { resolveSyncFile } from '../resolve.js';
+import { listSyncFiles, resolveSyncFile } from '../resolve.js';
+import { existsSync } from 'node:fs';
+import type { SyncDefinition } from '../../config/schema.js';
+import { isDue, nextScheduled } from '../schedule-times.js';
 
 export interface StatusOptions {
   syncsDir: string;
@@ -31,17 +34,32 @@ function runJson(r: RunRecord): Record<string, unknown> {
 export async function statusCommand(syncName: string | undefined, options: StatusOptions): Promise<number> {
   const store = await openState(options.state);
   try {
-    const names = syncName ? [await stateName(syncName, options.syncsDir)] : await store.syncs();
+    // Every sync file, and every sync the state knows (its file may be gone).
+    const files = new Map<string, SyncDefinition>();
+    if (!syncName && existsSync(options.syncsDir)) {
+      for (const file of listSyncFiles(options.syncsDir)) {
+        const loaded = await loadSyncFile(file, { requireDestination: false });
+        if (loaded.sync) files.set(loaded.name, loaded.sync);
+      }
+    }
+    const names = syncName ? [await stateName(syncName, options.syncsDir)] : [...new Set([...files.keys(), ...(await store.syncs())])].sort();
+    const now = new Date();
     const report = [];
     for (const name of names) {
       const checkpoint = await store.checkpoint(name);
       const runs = await store.runs(name, 5);
       const rejects = runs[0] ? await store.rejects(runs[0].id, 100) : [];
-      report.push({ name, checkpoint, runs, rejects });
+      const sync = files.get(name);
+      const schedule = sync?.schedule
+        ? { schedule: sync.schedule, timezone: sync.timezone ?? 'UTC', next_run: iso(nextScheduled(sync, now) ?? null), due: isDue(sync, runs[0]?.startedAt, now) }
+        : undefined;
+      report.push({ name, checkpoint, runs, rejects, schedule });
     }
     if (options.json) {
       process.stdout.write(`${JSON.stringify(report.map((r) => ({
         sync: r.name,
+        schedule: r.schedule ?? null,
+        last_run: r.runs[0] ? runJson(r.runs[0]) : null,
         checkpoint: r.checkpoint ? { ...r.checkpoint.position, updated_at: iso(r.checkpoint.updatedAt) } : null,
         runs: r.runs.map(runJson),
         last_run_rejects: r.rejects.map((x) => ({ primary_key: x.primaryKey, event_id: x.eventId, stage: x.stage, reason: x.reason })),
@@ -51,7 +69,8 @@ export async function statusCommand(syncName: string | undefined, options: Statu
     if (report.length === 0) process.stdout.write('no runs recorded yet\n');
     for (const r of report) {
       const cp = r.checkpoint?.position;
-      process.stdout.write(`${r.name}\n  checkpoint: ${cp ? `${cp.cursor ?? ''}${cp.key !== null ? ` (primary key ${cp.key})` : ''}`.trim() : 'none'}\n`);
+      const when = r.schedule ? `  schedule "${r.schedule.schedule}" (${r.schedule.timezone}), next ${r.schedule.next_run}${r.schedule.due ? ', due now' : ''}` : '';
+      process.stdout.write(`${r.name}${when}\n  checkpoint: ${cp ? `${cp.cursor ?? ''}${cp.key !== null ? ` (primary key ${cp.key})` : ''}`.trim() : 'none'}\n`);
       if (r.runs.length === 0) process.stdout.write('  no runs yet\n');
       for (const run of r.runs) {
         process.stdout.write(`  run ${run.id}  ${run.startedAt.toISOString()}  ${run.outcome.padEnd(16)} read ${run.rowsRead}, sent ${run.eventsSent}, processed ${run.processed}, rejected ${run.rejectedLocal + run.rejectedPinterest}${run.resent ? `, resent ${run.resent}` : ''}${run.error ? `\n      error: ${run.error}` : ''}\n`);

@@ -1,0 +1,25 @@
+// Webhook notices: a JSON summary POSTed when a run fails or rejects too much.
+import { request } from 'undici';
+import type { SyncDefinition } from '../config/schema.js';
+import type { RunSummary } from '../engine/run.js';
+import { redact } from '../redact.js';
+import { runSummaryJson, userAgent } from './output.js';
+import type { Reporter } from './report.js';
+
+/** Posts the run's summary to the sync's webhook (or PINSYNC_WEBHOOK) if it failed or exceeded the reject rate. */
+export async function notifyIfNeeded(sync: SyncDefinition, summary: RunSummary, exitCode: number, reporter: Reporter): Promise<void> {
+  const url = sync.notify?.webhook ?? process.env.PINSYNC_WEBHOOK;
+  if (!url || (exitCode !== 1 && exitCode !== 3) || summary.interrupted) return;
+  const body = redact(JSON.stringify({ ...runSummaryJson(sync, summary, exitCode), event: exitCode === 1 ? 'run_failed' : 'rejects_exceeded' }));
+  try {
+    const response = await request(url, {
+      method: 'POST', body, headers: { 'content-type': 'application/json', 'user-agent': userAgent() },
+      headersTimeout: 10_000, bodyTimeout: 10_000,
+    });
+    await response.body.dump();
+    if (response.statusCode >= 300) reporter.warn(sync.name, `webhook answered ${response.statusCode}`);
+  } catch (error) {
+    // A notice that cannot be delivered must not change the run's outcome.
+    reporter.warn(sync.name, `webhook failed: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,73 @@
+// What runs tell people and machines: human lines on a terminal, or one pino JSON object per
+// line (--log-format json) with stable fields: sync, run_id, phase, counts, duration_ms, error.
+// Everything passes through redact(): no token or raw identifier reaches a log.
+import pino, { type Logger } from 'pino';
+import type { SyncDefinition } from '../config/schema.js';
+import type { RunSummary } from '../engine/run.js';
+import { redact } from '../redact.js';
+import { formatRunSummary, runSummaryJson } from './output.js';
+
+export type LogFormat = 'human' | 'json';
+
+export interface Reporter {
+  readonly format: LogFormat;
+  started(sync: string): void;
+  finished(sync: SyncDefinition, summary: RunSummary, exitCode: number): void;
+  warn(sync: string | undefined, message: string): void;
+  error(sync: string | undefined, message: string, phase?: string): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface ReporterOptions {
+  format: LogFormat;
+  /** Also print each run's summary as one JSON object on stdout (run --json). */
+  jsonSummaries?: boolean;
+}
+
+function counts(s: RunSummary): Record<string, number> {
+  return {
+    rows_read: s.rowsRead, events_sent: s.eventsSent, processed: s.processed,
+    rejected_local: s.rejectedLocal, rejected_pinterest: s.rejectedPinterest, resent: s.resent,
+  };
+}
+
+export function createReporter(options: ReporterOptions): Reporter {
+  const summaries = options.jsonSummaries
+    ? (sync: SyncDefinition, s: RunSummary, code: number) => process.stdout.write(`${redact(JSON.stringify(runSummaryJson(sync, s, code)))}\n`)
+    : undefined;
+  if (options.format === 'json') {
+    const log: Logger = pino(
+      { base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+      pino.destination({ fd: 2, sync: true }),
+    );
+    return {
+      format: 'json',
+      started: (sync) => log.info({ sync, phase: 'start' }, 'run started'),
+      finished: (sync, s, code) => {
+        const fields = {
+          sync: sync.name, run_id: s.runId ?? null, phase: 'finish', outcome: runSummaryJson(sync, s, code).outcome, exit_code: code,
+          counts: counts(s), duration_ms: s.durationMs, rejects_by_reason: Object.fromEntries(s.rejectsByReason),
+          checkpoint: s.checkpoint, ...(s.error ? { error: redact(s.error.message) } : {}),
+        };
+        if (s.error) log.error(fields, 'run failed');
+        else log.info(fields, 'run finished');
+        summaries?.(sync, s, code);
+      },
+      warn: (sync, message) => log.warn({ sync, phase: 'warning' }, redact(message)),
+      error: (sync, message, phase = 'error') => log.error({ sync, phase, error: redact(message) }, redact(message)),
+      info: (message, fields = {}) => log.info(fields, redact(message)),
+    };
+  }
+  return {
+    format: 'human',
+    started: () => undefined,
+    finished: (sync, s, code) => {
+      if (summaries) summaries(sync, s, code);
+      else process.stdout.write(`${redact(formatRunSummary(sync, s))}\n`);
+      if (s.error) process.stderr.write(`pinsync: ${sync.name}: ${redact(s.error.message)}\n`);
+    },
+    warn: (sync, message) => process.stderr.write(`warning: ${sync ? `${sync}: ` : ''}${redact(message)}\n`),
+    error: (sync, message) => process.stderr.write(`pinsync: ${sync ? `${sync}: ` : ''}${redact(message)}\n`),
+    info: (message) => process.stderr.write(`${redact(message)}\n`),
+  };
+}
