@@ -9,7 +9,7 @@ import { PinterestClient } from '../pinterest/client.js';
 import type { Position } from '../sources/types.js';
 import type { StateStore } from '../state/store.js';
 import { notifyIfNeeded } from './notify.js';
-import { userAgent } from './output.js';
+import { userAgent, warnUnreadable } from './output.js';
 import { progressReporter } from './progress.js';
 import type { Reporter } from './report.js';
 
@@ -84,8 +84,7 @@ export async function executeSync(file: string, options: ExecuteOptions): Promis
   const progress = reporter.format === 'human' ? progressReporter(sync.name) : { update: () => undefined, stop: () => undefined };
   try {
     reporter.started(sync.name);
-    const nulls = await source.nullCursorRows();
-    if (nulls > 0) reporter.warn(sync.name, `${nulls} row${nulls === 1 ? ' has' : 's have'} a null ${sync.source.cursor} and ${nulls === 1 ? 'is' : 'are'} not read; give ${sync.source.cursor} a value, or COALESCE it in a query`);
+    await warnUnreadable(sync, source, (message) => reporter.warn(sync.name, message));
     const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
     const summary = await runSync({
       sync, source, mapper, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter,

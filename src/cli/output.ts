@@ -74,10 +74,10 @@ export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: nu
   };
 }
 
-/** Rows with a null cursor are never read incrementally: say so rather than skip them silently. */
-export async function warnNullCursors(sync: SyncDefinition, source: { nullCursorRows(): Promise<number> }): Promise<void> {
-  const count = await source.nullCursorRows();
-  if (count > 0) {
-    process.stderr.write(`warning: ${sync.name}: ${count} row${count === 1 ? ' has' : 's have'} a null ${sync.source.cursor} and ${count === 1 ? 'is' : 'are'} not read; give ${sync.source.cursor} a value, or COALESCE it in a query\n`);
-  }
+/** Rows with a null cursor or primary key are never read: say so rather than skip them silently. */
+export async function warnUnreadable(sync: SyncDefinition, source: { unreadableRows(): Promise<number> }, warn: (message: string) => void): Promise<void> {
+  const count = await source.unreadableRows();
+  if (count === 0) return;
+  const columns = [sync.source.cursor, sync.source.primary_key].filter(Boolean).join(' or ');
+  warn(`${count} row${count === 1 ? ' has' : 's have'} a null ${columns} and ${count === 1 ? 'is' : 'are'} not read; give them a value, or COALESCE them in a query`);
 }

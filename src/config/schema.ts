@@ -37,7 +37,6 @@ const sourceCommon = {
   query: z.string().min(1).optional().describe('A SQL SELECT whose rows are read. Give `table` or `query`, not both.'),
   primary_key: columnName.default('event_id').describe('Column unique per row; names rows in rejects and breaks ties in reading order.'),
   cursor: columnName.optional().describe('Incremental column (timestamp or integer). Omit to read every row on every run.'),
-  lookback: duration.optional().describe('Re-read this window before the checkpoint for rows that land late.'),
 };
 
 export const duckdbSourceSchema = z.strictObject({

@@ -10,7 +10,8 @@ import type { UserKey } from '../pinterest/event-schema.js';
 import { describeReasons, reasonLabel } from './preview.js';
 
 export interface EventSender {
-  send(events: readonly Event[]): Promise<EventResult[]>;
+  /** One result per event; `signal` aborts retries that are waiting (the run has failed). */
+  send(events: readonly Event[], signal?: AbortSignal): Promise<EventResult[]>;
 }
 
 export interface RunProgress extends RunCounts {
@@ -62,8 +63,6 @@ interface Batch {
   results?: EventResult[];
 }
 
-const samePosition = (a: Position, b: Position) => a.key === b.key && a.cursor === b.cursor;
-
 export async function runSync(options: RunOptions): Promise<RunSummary> {
   const { sync, source, mapper, sender, store } = options;
   const startedAt = new Date();
@@ -76,9 +75,9 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const checkpoint = options.fullRefresh ? undefined
     : store ? await store.checkpoint(sync.name)
       : options.startAfter && { position: options.startAfter, updatedAt: startedAt };
-  // Batches an interrupted run had sent beyond its checkpoint are sent again (same event_id).
-  const unsettled = options.fullRefresh || !store ? undefined : await store.dispatched(sync.name);
-  let inResendWindow = unsettled !== undefined && !(checkpoint && samePosition(checkpoint.position, unsettled.position));
+  // Events an earlier run sent but never settled: always the first ones after the checkpoint,
+  // so this run's first `priorUnsettled` events are resends (same event_id).
+  const priorUnsettled = options.fullRefresh || !store ? 0 : await store.unsettledEvents(sync.name);
   const runId = store ? await store.startRun(sync.name) : undefined;
 
   let committed: Position | null = checkpoint?.position ?? null;
@@ -86,50 +85,80 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const stopped = () => fatal !== undefined || options.signal?.aborted === true;
   let nextSeq = 0;
   let nextToCommit = 0;
-  let batchesSettled = 0;
+  let dispatchedEvents = 0;
+  let committedEvents = 0;
+  let eventsRead = 0;
+  // Once the run has failed, batches still waiting to retry give up instead of waiting on.
+  const halt = new AbortController();
   const settled = new Map<number, Batch>();
   const inflight = new Set<Promise<void>>();
   let commits: Promise<void> = Promise.resolve();
 
-  // Commits settled batches in order: rejects first, then the checkpoint past them.
+  // Wakes the reader when batches commit or the run stops.
+  let wake: () => void = () => undefined;
+  let changed = new Promise<void>((resolve) => (wake = resolve));
+  const signalChange = () => {
+    wake();
+    changed = new Promise<void>((resolve) => (wake = resolve));
+  };
+  options.signal?.addEventListener('abort', () => {
+    // A lost lock (an Error) fails the run at once; a signal lets batches in flight settle.
+    if (options.signal!.reason instanceof Error) {
+      fatal ??= options.signal!.reason;
+      halt.abort();
+    }
+    signalChange();
+  }, { once: true });
+
+  // What a crash right now could leave sent but unsettled: this run's dispatched, uncommitted
+  // events, or what is left of an earlier run's, whichever reaches further.
+  const unsettledNow = () => Math.max(priorUnsettled - committedEvents, dispatchedEvents - committedEvents, 0);
+
+  // Commits settled batches in order: rejects and the checkpoint past them, in one transaction.
   const commitReady = async (): Promise<void> => {
     while (settled.has(nextToCommit)) {
       const batch = settled.get(nextToCommit)!;
       settled.delete(nextToCommit);
       const rejects = [...batch.localRejects];
+      let processed = 0;
       batch.results!.forEach((result, i) => {
-        if (result.status === 'processed') counts.processed++;
-        else {
-          counts.rejectedPinterest++;
-          countReason(`pinterest: ${result.error}`);
-          rejects.push({ primaryKey: batch.keys[i]!, eventId: String(batch.events[i]!.event_id), stage: 'pinterest', reason: result.error });
-        }
+        if (result.status === 'processed') processed++;
+        else rejects.push({ primaryKey: batch.keys[i]!, eventId: String(batch.events[i]!.event_id), stage: 'pinterest', reason: result.error });
       });
+      committedEvents += batch.events.length;
+      if (store && runId !== undefined) await store.commitBatch(sync.name, runId, rejects, batch.last, unsettledNow());
+      // Counted once durable, so the summary never claims more than the state holds.
+      counts.processed += processed;
       counts.eventsSent += batch.events.length;
-      if (store && runId !== undefined) {
-        await store.addRejects(runId, sync.name, rejects);
-        await store.saveCheckpoint(sync.name, batch.last);
+      for (const r of rejects) if (r.stage === 'pinterest') {
+        counts.rejectedPinterest++;
+        countReason(`pinterest: ${r.reason}`);
       }
       committed = batch.last;
       nextToCommit++;
-      batchesSettled++;
-      options.onProgress?.({ ...counts, batchesSettled });
+      signalChange();
+      options.onProgress?.({ ...counts, batchesSettled: nextToCommit });
     }
   };
 
   const dispatch = async (batch: Batch): Promise<void> => {
-    // Back-pressure: reading waits while `concurrency` batches are in flight.
-    while (inflight.size >= concurrency) await Promise.race(inflight);
+    // Back-pressure: at most `concurrency` batches between the checkpoint and the reader,
+    // whether they are still sending or waiting for an earlier batch to commit.
+    while (batch.seq - nextToCommit >= concurrency && !stopped()) await changed;
     if (stopped()) return;
-    if (store && runId !== undefined && batch.events.length > 0) await store.saveDispatched(sync.name, runId, batch.last);
+    dispatchedEvents += batch.events.length;
+    // Durable before the request leaves, so a crash from here on is counted as a resend.
+    if (store && batch.events.length > 0) await store.saveUnsettled(sync.name, unsettledNow());
     const task = (async () => {
       try {
-        batch.results = batch.events.length > 0 ? await sender.send(batch.events) : [];
+        batch.results = batch.events.length > 0 ? await sender.send(batch.events, halt.signal) : [];
         settled.set(batch.seq, batch);
         commits = commits.then(commitReady);
         await commits;
       } catch (error) {
         fatal ??= error as Error;
+        halt.abort();
+        signalChange();
       }
     })();
     inflight.add(task);
@@ -151,13 +180,12 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         if (outcome.event) {
           batch.events.push(outcome.event);
           batch.keys.push(key);
-          if (inResendWindow) counts.resent++;
+          if (++eventsRead <= priorUnsettled) counts.resent++;
         } else {
           counts.rejectedLocal++;
           for (const reason of outcome.reasons) countReason(reasonLabel(reason));
           batch.localRejects.push({ primaryKey: key, eventId: null, stage: 'local', reason: describeReasons(outcome.reasons) });
         }
-        if (inResendWindow && samePosition(position, unsettled!.position)) inResendWindow = false;
         batch.last = position;
         if (batch.events.length >= batchSize || batch.localRejects.length >= batchSize) {
           await dispatch(batch);
@@ -179,8 +207,8 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const interrupted = !fatal && options.signal?.aborted === true;
 
   if (store && runId !== undefined) {
-    // Everything dispatched has settled, unless the run failed: then the next run resends it.
-    if (!fatal) await store.saveDispatched(sync.name, runId, null);
+    // What was dispatched and never committed (after a failure) is resent by the next run.
+    await store.saveUnsettled(sync.name, unsettledNow());
     // Without a cursor the checkpoint only serves to resume a failed run; a finished run
     // leaves none, so the next run reads every row again.
     if (!fatal && !interrupted && sync.source.cursor === undefined) {

@@ -1,5 +1,6 @@
 // The Conversions API client: sends one batch, classifies every answer, retries what
 // can be retried, and returns one result per event. The token is sent, never shown.
+import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { AuthError, RetriesExhaustedError } from '../errors.js';
 import type { Event } from '../mapping/compile.js';
@@ -23,7 +24,7 @@ export interface ClientOptions {
   maxRetryMs?: number;
   connections?: number;
   /** Injected for tests. */
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<unknown>;
   random?: () => number;
 }
 
@@ -43,7 +44,7 @@ interface Answer {
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const defaultSleep = (ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : undefined);
 
 function parseRetryAfter(header: string | string[] | undefined): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
@@ -77,7 +78,7 @@ export class PinterestClient {
   private readonly dispatcher: Agent;
   private readonly url: string;
   private readonly headers: Record<string, string>;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<unknown>;
   private readonly random: () => number;
 
   constructor(private readonly options: ClientOptions) {
@@ -94,9 +95,16 @@ export class PinterestClient {
     this.random = options.random ?? Math.random;
   }
 
-  /** Sends a batch; returns one result per event, in order. Throws AuthError or RetriesExhaustedError. */
-  async send(events: readonly Event[]): Promise<EventResult[]> {
-    const answer = await this.postWithRetries(events);
+  /**
+   * Sends a batch; returns one result per event, in order. Throws AuthError, or
+   * RetriesExhaustedError; `signal` cuts a retry wait short (the run has failed already).
+   */
+  async send(events: readonly Event[], signal?: AbortSignal): Promise<EventResult[]> {
+    return this.sendPart(events, signal, true);
+  }
+
+  private async sendPart(events: readonly Event[], signal: AbortSignal | undefined, whole: boolean): Promise<EventResult[]> {
+    const answer = await this.postWithRetries(events, signal);
     if (answer.status === 200 || answer.status === 422) {
       const results = perEventResults(answer.body, events.length);
       if (results) return results;
@@ -106,20 +114,28 @@ export class PinterestClient {
         if (processed === events.length) return events.map(() => ({ status: 'processed' }));
       }
     }
-    if (answer.status === 400 || answer.status === 422) {
-      // The whole batch was refused: halve it until the bad events stand alone.
-      if (events.length === 1) return [{ status: 'failed', error: `${answer.status}: ${messageOf(answer.body)}` }];
+    // The whole batch was refused (or too large): halve it until the bad events stand alone.
+    if (answer.status === 400 || answer.status === 422 || answer.status === 413) {
+      if (events.length === 1) {
+        if (answer.status === 413) throw new RetriesExhaustedError(`Pinterest refused a single event as too large (413: ${messageOf(answer.body)})`);
+        return [{ status: 'failed', error: `${answer.status}: ${messageOf(answer.body)}` }];
+      }
       this.stats.splits++;
       const middle = Math.ceil(events.length / 2);
-      const left = await this.send(events.slice(0, middle));
-      const right = await this.send(events.slice(middle));
+      const left = await this.sendPart(events.slice(0, middle), signal, false);
+      const right = await this.sendPart(events.slice(middle), signal, false);
+      // Both halves of a whole batch refused outright: the request, not an event, is at fault,
+      // and splitting further would only reject every event. Fail the run instead.
+      if (whole && answer.status === 400 && events.length > 2 && [...left, ...right].every((r) => r.status === 'failed' && r.error.startsWith('400:'))) {
+        throw new RetriesExhaustedError(`Pinterest refused every event of a batch with 400 (${messageOf(answer.body)}); this looks like a problem with the request, not the events`);
+      }
       return [...left, ...right];
     }
     if (answer.status === 200) throw new RetriesExhaustedError('Pinterest answered 200 without per-event results');
     throw new RetriesExhaustedError(`Pinterest answered ${answer.status}: ${messageOf(answer.body)}`);
   }
 
-  private async postWithRetries(events: readonly Event[]): Promise<Answer> {
+  private async postWithRetries(events: readonly Event[], signal?: AbortSignal): Promise<Answer> {
     const body = JSON.stringify({ data: events });
     const started = Date.now();
     const budget = this.options.maxRetryMs ?? 600_000;
@@ -134,7 +150,7 @@ export class PinterestClient {
         if (answer.status === 403) {
           throw new AuthError(`Pinterest denied access to ad account ${this.options.adAccountId} (403: ${messageOf(answer.body)}). Check destination.ad_account_id, and that the token's user has an Admin, Analyst, Audience or Campaign role on it.`);
         }
-        if (answer.status !== 429 && answer.status < 500) return answer;
+        if (answer.status !== 429 && answer.status !== 408 && answer.status < 500) return answer;
         failure = `${answer.status}: ${messageOf(answer.body)}`;
       } catch (error) {
         if (error instanceof AuthError) throw error;
@@ -142,11 +158,15 @@ export class PinterestClient {
       }
       const backoff = this.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
       const wait = Math.max(answer?.retryAfterMs ?? 0, backoff);
-      if (Date.now() - started + wait > budget) {
+      if (Date.now() - started + wait > budget || signal?.aborted) {
         throw new RetriesExhaustedError(`Pinterest kept failing for ${Math.round((Date.now() - started) / 1000)}s (last: ${failure}); gave up after ${attempt + 1} attempts`);
       }
       this.stats.retries++;
-      await this.sleep(wait);
+      try {
+        await this.sleep(wait, signal);
+      } catch {
+        throw new RetriesExhaustedError(`stopped retrying (last: ${failure}): the run failed elsewhere`);
+      }
     }
   }
 

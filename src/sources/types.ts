@@ -26,8 +26,8 @@ export interface Source {
   columns(): Promise<string[]>;
   /** Rows (arrays in `columns` order) in stable (cursor, primary key) order, page by page. */
   read(options?: ReadOptions): AsyncIterable<Row[]>;
-  /** Rows whose cursor is null: an incremental read skips them, so the run warns about them. */
-  nullCursorRows(): Promise<number>;
+  /** Rows whose cursor or primary key is null: reads skip them, so runs warn about them. */
+  unreadableRows(): Promise<number>;
   /** The position of a row from the current read, for checkpoints. */
   positionOf(row: Row): Position;
   /** Releases connections; safe to call more than once. */

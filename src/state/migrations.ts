@@ -15,9 +15,8 @@ const migrations: Migration[] = [
         // Exact text of the cursor and primary key: full timestamp precision survives.
         t.text('cursor').nullable();
         t.text('key').nullable();
-        t.text('dispatched_cursor').nullable();
-        t.text('dispatched_key').nullable();
-        t.integer('dispatched_run').nullable();
+        // Events sent beyond the checkpoint and not yet settled: a crash makes them resends.
+        t.integer('unsettled_events').notNullable().defaultTo(0);
         t.timestamp('updated_at', { useTz: true }).notNullable();
       });
       await db.schema.createTable('runs', (t) => {

@@ -6,20 +6,14 @@ import knexFactory, { type Knex } from 'knex';
 import type { Position } from '../sources/types.js';
 import { MIGRATIONS } from './migrations.js';
 import { acquireLock, type LockOptions, type SyncLock } from './lock.js';
-import { redact, redactQuoted } from '../redact.js';
+import { redactQuoted } from '../redact.js';
 
 export interface Checkpoint {
   position: Position;
   updatedAt: Date;
 }
 
-/** What a crashed run had dispatched beyond its checkpoint: the next run resends up to here. */
-export interface Dispatched {
-  position: Position;
-  runId: number;
-}
-
-export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'rejects_exceeded' | 'interrupted';
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'rejects_exceeded' | 'interrupted' | 'killed';
 
 export interface RunCounts {
   rowsRead: number;
@@ -96,45 +90,52 @@ export class StateStore {
       if (this.readOnly) return undefined;
       throw error;
     });
-    if (!row || row.key === null) return undefined;
+    if (!row || (row.key === null && row.cursor === null)) return undefined;
     return { position: { cursor: row.cursor, key: row.key }, updatedAt: toDate(row.updated_at) };
   }
 
-  async dispatched(sync: string): Promise<Dispatched | undefined> {
+  /** Events an earlier run sent beyond the checkpoint without settling them. */
+  async unsettledEvents(sync: string): Promise<number> {
     const row = await this.db('checkpoints').where({ sync }).first();
-    if (!row || row.dispatched_key === null) return undefined;
-    return { position: { cursor: row.dispatched_cursor, key: row.dispatched_key }, runId: row.dispatched_run };
+    return Number(row?.unsettled_events ?? 0);
   }
 
   async saveCheckpoint(sync: string, position: Position | null): Promise<void> {
-    await this.upsert(sync, { cursor: position?.cursor ?? null, key: position?.key ?? null, updated_at: new Date() });
+    await this.upsert(this.db, sync, { cursor: position?.cursor ?? null, key: position?.key ?? null, updated_at: new Date() });
   }
 
-  /** Records, before a batch is sent, how far this run has dispatched. */
-  async saveDispatched(sync: string, runId: number, position: Position | null): Promise<void> {
-    await this.upsert(sync, {
-      dispatched_cursor: position?.cursor ?? null, dispatched_key: position?.key ?? null, dispatched_run: position ? runId : null,
+  /** Recorded before a batch is sent: how many events a crash now would leave unsettled. */
+  async saveUnsettled(sync: string, events: number): Promise<void> {
+    await this.upsert(this.db, sync, { unsettled_events: events });
+  }
+
+  /** A settled batch: its rejects, the checkpoint past it, and what is still unsettled, atomically. */
+  async commitBatch(sync: string, runId: number, rejects: RejectRecord[], position: Position, unsettled: number): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await this.insertRejects(trx, runId, sync, rejects);
+      await this.upsert(trx, sync, { cursor: position.cursor, key: position.key, unsettled_events: unsettled, updated_at: new Date() });
     });
   }
 
-  private async upsert(sync: string, values: Record<string, unknown>): Promise<void> {
-    await this.db('checkpoints').insert({ sync, updated_at: new Date(), ...values }).onConflict('sync').merge(values);
+  private async upsert(db: Knex, sync: string, values: Record<string, unknown>): Promise<void> {
+    await db('checkpoints').insert({ sync, updated_at: new Date(), ...values }).onConflict('sync').merge(values);
   }
 
   async startRun(sync: string): Promise<number> {
+    // The caller holds the sync's lock: a run still marked running was killed.
+    await this.db('runs').where({ sync, outcome: 'running' }).update({ outcome: 'killed', error: 'the process ended without finishing (killed or crashed)' });
     const [row] = await this.db('runs').insert({ sync, started_at: new Date(), outcome: 'running', ...countColumns(ZERO_COUNTS) }).returning('id');
     return typeof row === 'object' ? (row as { id: number }).id : (row as number);
   }
 
   async finishRun(id: number, outcome: RunOutcome, counts: RunCounts, error?: string): Promise<void> {
-    await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error === undefined ? null : redact(error), ...countColumns(counts) });
+    await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error === undefined ? null : redactQuoted(error), ...countColumns(counts) });
   }
 
-  async addRejects(runId: number, sync: string, rejects: RejectRecord[]): Promise<void> {
-    if (rejects.length === 0) return;
+  private async insertRejects(db: Knex, runId: number, sync: string, rejects: RejectRecord[]): Promise<void> {
     const rows = rejects.map((r) => ({ run_id: runId, sync, primary_key: r.primaryKey, event_id: r.eventId, stage: r.stage, reason: redactQuoted(r.reason) }));
     // Chunked: SQLite limits bound parameters per statement.
-    for (let i = 0; i < rows.length; i += 100) await this.db('rejects').insert(rows.slice(i, i + 100));
+    for (let i = 0; i < rows.length; i += 100) await db('rejects').insert(rows.slice(i, i + 100));
   }
 
   async runs(sync: string, limit = 5): Promise<RunRecord[]> {

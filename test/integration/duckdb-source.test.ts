@@ -59,7 +59,7 @@ describe('DuckDB source', () => {
     expect(rows[3]!.skus).toEqual(['B', 'C']);
     expect(rows[0]!.updated_at).toBeInstanceOf(Date);
     expect(source.positionOf(rows[1]!.row)).toEqual({ cursor: '2026-11-20 10:00:00.000002', key: '2' });
-    expect(await source.nullCursorRows()).toBe(0);
+    expect(await source.unreadableRows()).toBe(0);
     expect(rows[1]!.row).toHaveLength(5 + 2);
     await source.close();
     await source.close();

@@ -51,7 +51,7 @@ describe('PostgreSQL source', () => {
     const source = open({ table: 'analytics.Orders', cursor: 'updated_at' });
     const rows = await readAll(source);
     expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 10, 4]);
-    expect(await source.nullCursorRows()).toBe(1);
+    expect(await source.unreadableRows()).toBe(1);
     expect(rows.map((r) => r.total)).toEqual(['19.99', '1234567890.12', '5.00', '0.10', '7.25']);
     expect(rows[3]!.skus).toEqual(['B', 'C']);
     expect((rows[0]!.placed as Date).toISOString()).toBe('2026-11-20T10:00:00.000Z');

@@ -4,7 +4,7 @@ import { readCheckpoint } from '../state.js';
 import { describeReasons, previewSync } from '../../engine/preview.js';
 import type { Event } from '../../mapping/compile.js';
 import { resolveSyncFile } from '../resolve.js';
-import { formatStats, lineWriter, warnNullCursors } from '../output.js';
+import { formatStats, lineWriter, warnUnreadable } from '../output.js';
 import { executeSync } from '../execute.js';
 import { createReporter } from '../report.js';
 import { tableFormatter } from '../table.js';
@@ -29,7 +29,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
     const write = lineWriter(process.stdout);
     const table = options.format === 'table' ? tableFormatter() : undefined;
     if (table) await write(table.header());
-    await warnNullCursors(sync, source);
+    await warnUnreadable(sync, source, (message) => process.stderr.write(`warning: ${sync.name}: ${message}\n`));
     const after = options.fullRefresh ? undefined : await readCheckpoint(sync.name, options.state);
     const stats = await previewSync(source, mapper, {
       after,

@@ -15,9 +15,12 @@ export async function resetCommand(syncArg: string, options: ResetOptions): Prom
   const hasCursor = loaded.sync?.source.cursor !== undefined;
   const store = await openState(options.state);
   try {
+    // Holding the lock: a run in progress would overwrite the reset with its next checkpoint.
+    const lock = await store.lock(loaded.name);
     const position = options.to === undefined ? null : hasCursor ? { cursor: options.to, key: null } : { cursor: null, key: options.to };
     await store.saveCheckpoint(loaded.name, position);
-    await store.saveDispatched(loaded.name, 0, null);
+    await store.saveUnsettled(loaded.name, 0);
+    await lock.release();
     process.stdout.write(position
       ? `${loaded.name}: the next run reads rows whose ${hasCursor ? 'cursor' : 'primary key'} is after ${options.to}\n`
       : `${loaded.name}: checkpoint cleared; the next run reads every row\n`);

@@ -36,7 +36,7 @@ export class DuckdbSource implements Source {
   private relation(): string {
     return this.config.table !== undefined
       ? quoteQualified(this.config.table)
-      : `(${this.config.query!.trim().replace(/;\s*$/, '')}) AS pinsync_source`;
+      : `(${this.config.query!.trim().replace(/;\s*$/, '')}\n) AS pinsync_source`;
   }
 
   private async connect(): Promise<DuckDBConnection> {
@@ -91,7 +91,7 @@ export class DuckdbSource implements Source {
       select.push(`CAST(${qCursor} AS VARCHAR)`);
       this.cursorAt = columns.length + 1;
       order.unshift(qCursor);
-      // Rows whose cursor is null cannot be placed relative to a checkpoint: not read (see nullCursorRows).
+      // Rows whose cursor is null cannot be placed relative to a checkpoint: not read (see unreadableRows).
       const after = options.after;
       if (after?.cursor != null && after.key !== null) {
         // Keyset resume: strictly after (cursor, key), comparing in the columns' own types.
@@ -106,6 +106,8 @@ export class DuckdbSource implements Source {
       where = `WHERE ${qKey} > CAST($1 AS ${keyType})`;
       params.push(options.after.key);
     }
+    const keyFilter = `${qKey} IS NOT NULL`;
+    where = where ? `${where} AND ${keyFilter}` : `WHERE ${keyFilter}`;
     const sql = `SELECT ${select.join(', ')} FROM ${this.relation()} ${where} ORDER BY ${order.join(', ')}`;
     const connection = await this.connect();
     const pageSize = options.pageSize ?? 2048;
@@ -134,13 +136,12 @@ export class DuckdbSource implements Source {
     if (page.length > 0) yield page;
   }
 
-  /** How many rows have a null cursor, and so are never read incrementally. */
-  async nullCursorRows(): Promise<number> {
-    if (this.config.cursor === undefined) return 0;
+  /** Rows that cannot be placed against a checkpoint (null cursor or primary key): never read. */
+  async unreadableRows(): Promise<number> {
+    const nullable = [this.config.primary_key, this.config.cursor].filter((c): c is string => c !== undefined)
+      .map((c) => `${quoteIdentifier(c)} IS NULL`).join(' OR ');
     const connection = await this.connect();
-    const reader = await connection.runAndReadAll(
-      `SELECT count(*)::INTEGER AS n FROM ${this.relation()} WHERE ${quoteIdentifier(this.config.cursor)} IS NULL`,
-    );
+    const reader = await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM ${this.relation()} WHERE ${nullable}`);
     return Number((reader.getRowObjectsJS()[0] as { n: number }).n);
   }
 

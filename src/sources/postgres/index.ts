@@ -28,7 +28,8 @@ export class PostgresSource implements Source {
   private relation(): string {
     return this.config.table !== undefined
       ? quoteQualified(this.config.table)
-      : `(${this.config.query!.trim().replace(/;\s*$/, '')})`;
+      // The newline keeps a trailing -- comment from swallowing the closing parenthesis.
+      : `(${this.config.query!.trim().replace(/;\s*$/, '')}\n)`;
   }
 
   private async connect(): Promise<pg.Client> {
@@ -45,8 +46,8 @@ export class PostgresSource implements Source {
     });
     try {
       await client.connect();
-      // Cursor text in UTC, so a checkpoint means the same thing from any machine.
-      await client.query("SET TIME ZONE 'UTC'");
+      // Cursor text in UTC and ISO order, so a checkpoint means the same thing from any session.
+      await client.query("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'");
     } catch (error) {
       await client.end().catch(() => undefined);
       throw new SourceError(`cannot connect to PostgreSQL: ${firstLine(error)}`);
@@ -60,10 +61,12 @@ export class PostgresSource implements Source {
     const client = await this.connect();
     try {
       const result = await client.query({ text: `SELECT * FROM ${this.relation()} AS pinsync_source LIMIT 0` });
-      const oids = [...new Set(result.fields.map((f) => f.dataTypeID))];
-      const names = await client.query<{ oid: number; name: string }>('SELECT oid::int AS oid, format_type(oid, NULL) AS name FROM pg_type WHERE oid = ANY($1::oid[])', [oids]);
-      const byOid = new Map(names.rows.map((r) => [r.oid, r.name]));
-      this.types = new Map(result.fields.map((f) => [f.name, byOid.get(f.dataTypeID) ?? 'text']));
+      // Full type names with modifiers (character(12), not character), to cast checkpoint values exactly.
+      const names = await client.query<{ name: string }>(
+        'SELECT format_type(t.oid, t.mod) AS name FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, mod, i) ORDER BY t.i',
+        [result.fields.map((f) => f.dataTypeID), result.fields.map((f) => f.dataTypeModifier)],
+      );
+      this.types = new Map(result.fields.map((f, i) => [f.name, names.rows[i]?.name ?? 'text']));
     } catch (error) {
       throw new SourceError(`PostgreSQL cannot read the source ${this.config.table ? `table ${this.config.table}` : 'query'}: ${firstLine(error)}`);
     }
@@ -96,8 +99,8 @@ export class PostgresSource implements Source {
     const order = qCursor ? `${qCursor}, ${qKey}` : qKey;
     const pageSize = options.pageSize ?? 5000;
 
-    // Strictly after a position, comparing in the columns' own types. Rows whose cursor is
-    // null cannot be placed before or after a checkpoint and are not read (see nullCursorRows).
+    // Strictly after a position, comparing in the columns' own types. Rows whose cursor or key
+    // is null cannot be placed before or after a checkpoint and are not read (see unreadableRows).
     const filters: string[] = [];
     const values: string[] = [];
     const position = options.after;
@@ -113,6 +116,7 @@ export class PostgresSource implements Source {
       filters.push(`${qKey} > $1::${keyType}`);
       values.push(position.key);
     }
+    filters.push(`${qKey} IS NOT NULL`);
     const text = `SELECT ${select.join(', ')} FROM ${this.relation()} AS pinsync_source`
       + `${filters.length > 0 ? ` WHERE ${filters.join(' AND ')}` : ''} ORDER BY ${order}`;
 
@@ -136,13 +140,12 @@ export class PostgresSource implements Source {
     }
   }
 
-  /** How many rows have a null cursor, and so are never read incrementally. */
-  async nullCursorRows(): Promise<number> {
-    if (this.config.cursor === undefined) return 0;
+  /** Rows that cannot be placed against a checkpoint (null cursor or primary key): never read. */
+  async unreadableRows(): Promise<number> {
+    const nullable = [this.config.primary_key, this.config.cursor].filter((c): c is string => c !== undefined)
+      .map((c) => `pinsync_source.${quoteIdentifier(c)} IS NULL`).join(' OR ');
     const client = await this.connect();
-    const result = await client.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${this.relation()} AS pinsync_source WHERE pinsync_source.${quoteIdentifier(this.config.cursor)} IS NULL`,
-    );
+    const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.relation()} AS pinsync_source WHERE ${nullable}`);
     return Number(result.rows[0]?.n ?? 0);
   }
 
