@@ -52,7 +52,7 @@ function formatPosition(p: RunSummary['checkpoint']): string {
 export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
   const seconds = s.durationMs / 1000;
   const rate = seconds > 0 ? Math.round(s.eventsSent / seconds) : 0;
-  const outcome = s.error ? 'FAILED' : 'done';
+  const outcome = s.error ? 'FAILED' : s.interrupted ? 'interrupted (the next run continues from the checkpoint)' : 'done';
   const lines = [
     `${sync.name}: ${outcome}${sync.destination.test ? ' (test mode: Pinterest did not record the events)' : ''}${s.runId !== undefined ? `, run ${s.runId}` : ''}`,
     `  rows read ${s.rowsRead}, events sent ${s.eventsSent}, processed ${s.processed}, rejected ${s.rejectedLocal + s.rejectedPinterest} (${s.rejectedLocal} locally, ${s.rejectedPinterest} by Pinterest)`,
@@ -65,7 +65,7 @@ export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
 
 export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: number): Record<string, unknown> {
   return {
-    sync: sync.name, run_id: s.runId ?? null, outcome: s.error ? 'failed' : exitCode === 3 ? 'rejects_exceeded' : 'succeeded', exit_code: exitCode,
+    sync: sync.name, run_id: s.runId ?? null, outcome: s.error ? 'failed' : s.interrupted ? 'interrupted' : exitCode === 3 ? 'rejects_exceeded' : 'succeeded', exit_code: exitCode,
     rows_read: s.rowsRead, events_sent: s.eventsSent, processed: s.processed, rejected_local: s.rejectedLocal,
     rejected_pinterest: s.rejectedPinterest, resent: s.resent, duration_ms: s.durationMs,
     events_per_s: s.durationMs > 0 ? Math.round(s.eventsSent / (s.durationMs / 1000)) : 0,

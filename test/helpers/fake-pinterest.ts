@@ -35,6 +35,8 @@ export class FakePinterest {
   largestBatch = 0;
   /** After this many requests, answer 503 to every request. */
   failAfterRequests?: number;
+  /** A batch holding one of these events is answered only after this many more milliseconds. */
+  readonly slowEvents = new Map<string, number>();
 
   constructor(options: { token?: string; adAccountId?: string } = {}) {
     this.token = options.token ?? 'pina_test_token';
@@ -59,6 +61,7 @@ export class FakePinterest {
     this.testDelivered.clear();
     this.failEvents.clear();
     this.badRequestEvents.clear();
+    this.slowEvents.clear();
     this.script.length = 0;
     this.always = undefined;
     this.failuresAs422 = false;
@@ -78,7 +81,23 @@ export class FakePinterest {
     res.end(JSON.stringify(body));
   }
 
+  private pending = 0;
+
+  /** Resolves once no request is being answered (a killed client's request may still be). */
+  async idle(): Promise<void> {
+    while (this.pending > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.pending++;
+    try {
+      await this.answer(req, res);
+    } finally {
+      this.pending--;
+    }
+  }
+
+  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     this.requests++;
@@ -106,6 +125,8 @@ export class FakePinterest {
     }
     this.largestBatch = Math.max(this.largestBatch, data.length);
     const ids = data.map((e) => String((e as { event_id?: unknown }).event_id));
+    const slow = Math.max(0, ...ids.map((id) => this.slowEvents.get(id) ?? 0));
+    if (slow > 0) await new Promise((r) => setTimeout(r, slow));
     if (ids.some((id) => this.badRequestEvents.has(id))) return this.send(res, 400, { code: 4196, message: 'The request was invalid.' });
     const test = url.searchParams.get('test') === 'true';
     const events = data.map((event, i) => {
