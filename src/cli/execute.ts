@@ -28,6 +28,12 @@ export function clientFor(sync: SyncDefinition, overrides: { test?: boolean } = 
   });
 }
 
+/** PINSYNC_LOCK_TTL (a duration such as 2m) tunes how long a lease lasts without renewal. */
+export function lockTtlFromEnv(): number | undefined {
+  const text = process.env.PINSYNC_LOCK_TTL;
+  return text ? parseDuration(text) * 1000 : undefined;
+}
+
 /** 1 if the run failed, 3 if it rejected too much, else 0. */
 export function exitCodeOf(sync: SyncDefinition, summary: RunSummary): number {
   if (summary.error) return summary.error instanceof PinsyncError ? summary.error.exitCode : 1;
@@ -71,7 +77,7 @@ export async function executeSync(file: string, options: ExecuteOptions): Promis
   const { sync, source, mapper } = opened;
   let lock;
   try {
-    lock = store ? await store.lock(sync.name, { ttlMs: options.lockTtlMs }) : undefined;
+    lock = store ? await store.lock(sync.name, { ttlMs: options.lockTtlMs ?? lockTtlFromEnv() }) : undefined;
   } catch (error) {
     await source.close();
     if (error instanceof LockedError) {

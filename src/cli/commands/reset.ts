@@ -1,6 +1,7 @@
 import { loadSyncFile } from '../../config/load.js';
 import { resolveSyncFile } from '../resolve.js';
 import { openState } from '../state.js';
+import { lockTtlFromEnv } from '../execute.js';
 
 export interface ResetOptions {
   syncsDir: string;
@@ -16,7 +17,7 @@ export async function resetCommand(syncArg: string, options: ResetOptions): Prom
   const store = await openState(options.state);
   try {
     // Holding the lock: a run in progress would overwrite the reset with its next checkpoint.
-    const lock = await store.lock(loaded.name);
+    const lock = await store.lock(loaded.name, { ttlMs: lockTtlFromEnv() });
     const position = options.to === undefined ? null : hasCursor ? { cursor: options.to, key: null } : { cursor: null, key: options.to };
     await store.saveCheckpoint(loaded.name, position);
     await store.saveUnsettled(loaded.name, 0);
