@@ -60,7 +60,24 @@ function connectionFor(url: string, readOnly: boolean): Knex.Config {
   }
   const filename = sqliteFile(url);
   if (!readOnly && filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
-  return { client: 'better-sqlite3', connection: { filename, options: { readonly: readOnly } }, useNullAsDefault: true };
+  return {
+    client: 'better-sqlite3',
+    connection: { filename, options: { readonly: readOnly } },
+    useNullAsDefault: true,
+    pool: {
+      // WAL: readers (status, preview) never block a run, and a commit is one append. A crash
+      // cannot lose a committed checkpoint; a power cut may lose the last ones, which only
+      // means resending those batches.
+      afterCreate: (conn: { pragma(sql: string): unknown }, done: (error: Error | null, conn: unknown) => void) => {
+        if (!readOnly) {
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = NORMAL');
+        }
+        conn.pragma('busy_timeout = 5000');
+        done(null, conn);
+      },
+    },
+  };
 }
 
 // SQLite hands timestamps back as epoch milliseconds, PostgreSQL as Dates.

@@ -6,9 +6,8 @@ import {
 } from '@duckdb/node-api';
 import type { DuckdbSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
-import { firstLine, quoteIdentifier, quoteQualified } from '../sql.js';
+import { ALIAS, firstLine, planRead, quoteQualified, RowLayout, unreadableFilter } from '../sql.js';
 import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
-
 
 // DECIMAL as exact text (19.99 must not become 19.990000000000002); everything else as JS values.
 const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
@@ -16,19 +15,15 @@ const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
     ? String(value)
     : JSDuckDBValueConverter(value, type, toJs as unknown as DuckDBValueConverter<JS>);
 
-
 function quoteString(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
-
 
 export class DuckdbSource implements Source {
   private instance?: DuckDBInstance;
   private connection?: DuckDBConnection;
   private columnTypes?: Map<string, string>;
-  // Where the exact key and cursor text sit in rows of the current read.
-  private keyAt = 0;
-  private cursorAt = -1;
+  private layout = new RowLayout();
 
   /** @param baseDir directory of the sync file: relative paths (the database, files in queries) resolve from it. */
   constructor(private readonly config: DuckdbSourceConfig, private readonly baseDir: string) {}
@@ -36,7 +31,7 @@ export class DuckdbSource implements Source {
   private relation(): string {
     return this.config.table !== undefined
       ? quoteQualified(this.config.table)
-      : `(${this.config.query!.trim().replace(/;\s*$/, '')}\n) AS pinsync_source`;
+      : `(${this.config.query!.trim().replace(/;\s*$/, '')}\n)`;
   }
 
   private async connect(): Promise<DuckDBConnection> {
@@ -56,7 +51,7 @@ export class DuckdbSource implements Source {
     if (this.columnTypes) return this.columnTypes;
     const connection = await this.connect();
     try {
-      const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${this.relation()}`);
+      const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${this.relation()} AS ${ALIAS}`);
       const rows = reader.getRowObjectsJS() as { column_name: string; column_type: string }[];
       this.columnTypes = new Map(rows.map((r) => [r.column_name, r.column_type]));
     } catch (error) {
@@ -71,44 +66,10 @@ export class DuckdbSource implements Source {
 
   async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
     const types = await this.describe();
-    const { cursor, primary_key: key } = this.config;
-    const keyType = types.get(key);
-    if (keyType === undefined) throw new SourceError(`primary key column '${key}' is not in the source`);
-    const cursorType = cursor === undefined ? undefined : types.get(cursor);
-    if (cursor !== undefined && cursorType === undefined) throw new SourceError(`cursor column '${cursor}' is not in the source`);
-
-    const qKey = quoteIdentifier(key);
-    const columns = options.columns ?? [...types.keys()];
-    // Each row: the requested columns, then the key and the cursor as exact text for checkpoints.
-    const select = [...columns.map(quoteIdentifier), `CAST(${qKey} AS VARCHAR)`];
-    this.keyAt = columns.length;
-    this.cursorAt = -1;
-    const order = [qKey];
-    const params: string[] = [];
-    let where = '';
-    if (cursor !== undefined) {
-      const qCursor = quoteIdentifier(cursor);
-      select.push(`CAST(${qCursor} AS VARCHAR)`);
-      this.cursorAt = columns.length + 1;
-      order.unshift(qCursor);
-      // Rows whose cursor is null cannot be placed relative to a checkpoint: not read (see unreadableRows).
-      const after = options.after;
-      if (after?.cursor != null && after.key !== null) {
-        // Keyset resume: strictly after (cursor, key), comparing in the columns' own types.
-        where = `WHERE (${qCursor}, ${qKey}) > (CAST($1 AS ${cursorType}), CAST($2 AS ${keyType}))`;
-        params.push(after.cursor, after.key);
-      } else if (after?.cursor != null) {
-        // `reset --to`: after every row at this cursor value.
-        where = `WHERE ${qCursor} > CAST($1 AS ${cursorType})`;
-        params.push(after.cursor);
-      } else where = `WHERE ${qCursor} IS NOT NULL`;
-    } else if (options.after?.key != null) {
-      where = `WHERE ${qKey} > CAST($1 AS ${keyType})`;
-      params.push(options.after.key);
-    }
-    const keyFilter = `${qKey} IS NOT NULL`;
-    where = where ? `${where} AND ${keyFilter}` : `WHERE ${keyFilter}`;
-    const sql = `SELECT ${select.join(', ')} FROM ${this.relation()} ${where} ORDER BY ${order.join(', ')}`;
+    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after);
+    this.layout = plan.layout;
+    const sql = `SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`;
+    const params = plan.values;
     const connection = await this.connect();
     const pageSize = options.pageSize ?? 2048;
     let result;
@@ -136,18 +97,14 @@ export class DuckdbSource implements Source {
     if (page.length > 0) yield page;
   }
 
-  /** Rows that cannot be placed against a checkpoint (null cursor or primary key): never read. */
   async unreadableRows(): Promise<number> {
-    const nullable = [this.config.primary_key, this.config.cursor].filter((c): c is string => c !== undefined)
-      .map((c) => `${quoteIdentifier(c)} IS NULL`).join(' OR ');
     const connection = await this.connect();
-    const reader = await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM ${this.relation()} WHERE ${nullable}`);
+    const reader = await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM ${this.relation()} AS ${ALIAS} WHERE ${unreadableFilter(this.config)}`);
     return Number((reader.getRowObjectsJS()[0] as { n: number }).n);
   }
 
   positionOf(row: Row): Position {
-    const cursor = this.cursorAt >= 0 ? row[this.cursorAt] : null;
-    return { cursor: typeof cursor === 'string' ? cursor : null, key: String(row[this.keyAt]) };
+    return this.layout.positionOf(row);
   }
 
   async close(): Promise<void> {
