@@ -58,8 +58,21 @@ export const postgresSourceSchema = z.strictObject({
   ...sourceCommon,
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [duckdbSourceSchema, postgresSourceSchema]);
-export const SOURCE_TYPES = ['duckdb', 'postgres'] as const;
+export const bigquerySourceSchema = z.strictObject({
+  type: z.literal('bigquery'),
+  project: z.string().min(1).describe('Google Cloud project that runs (and pays for) the query jobs.'),
+  dataset: z.string().min(1).optional().describe('Default dataset for a table name without one.'),
+  location: z.string().min(1).optional().describe('Where the data lives, e.g. US, EU, europe-west3.'),
+  credentials_file: z.string().min(1).optional().describe('Service-account key file. Default: Application Default Credentials.'),
+  maximum_bytes_billed: z.union([z.number().int().positive(), z.string().regex(/^\d+$/, 'a whole number of bytes')]).optional()
+    .describe('BigQuery refuses a query that would bill more than this many bytes.'),
+  job_timeout: duration.default('10m').describe('How long a query job may run.'),
+  page_timeout: duration.default('2m').describe('How long to wait for one page of results.'),
+  ...sourceCommon,
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [duckdbSourceSchema, postgresSourceSchema, bigquerySourceSchema]);
+export const SOURCE_TYPES = ['duckdb', 'postgres', 'bigquery'] as const;
 
 export const destinationSchema = z.strictObject({
   ad_account_id: z
@@ -207,6 +220,7 @@ export type SyncDefinition = z.output<typeof syncSchema> & {
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type DuckdbSourceConfig = z.output<typeof duckdbSourceSchema>;
 export type PostgresSourceConfig = z.output<typeof postgresSourceSchema>;
+export type BigquerySourceConfig = z.output<typeof bigquerySourceSchema>;
 export type MappingSpec = z.output<typeof mappingSchema>;
 export type MatchSpec = z.output<typeof matchSchema>;
 

@@ -18,5 +18,10 @@ export async function createSource(sync: SyncDefinition): Promise<Source> {
       const { PostgresSource } = await import('./postgres/index.js');
       return new PostgresSource(sync.source);
     }
+    case 'bigquery': {
+      const { BigquerySource } = await import('./bigquery/index.js');
+      const source = sync.source.credentials_file ? { ...sync.source, credentials_file: path.resolve(path.dirname(sync.file), sync.source.credentials_file) } : sync.source;
+      return new BigquerySource(source);
+    }
   }
 }

@@ -32,8 +32,9 @@ export class RowLayout {
 export interface ReadPlan {
   /** SELECT list: the requested columns, then the key and the cursor as exact text. */
   select: string;
-  /** WHERE clause (never empty) with `$n` parameters. */
+  /** WHERE clause (never empty), with parameters named as the dialect names them. */
   where: string;
+  /** Parameter values, in the order of `params` names. */
   values: string[];
   orderBy: string;
   layout: RowLayout;
@@ -44,39 +45,57 @@ export interface KeysetConfig {
   cursor?: string | undefined;
 }
 
+/** What differs between the SQL dialects the sources speak. */
+export interface Dialect {
+  quote(name: string): string;
+  /** The text type checkpoint values travel as. */
+  text: string;
+  /** The nth (1-based) parameter, e.g. $1 or @p1. */
+  param(n: number): string;
+  /** Whether (a, b) > (x, y) works: PostgreSQL serves it from an index on (cursor, key). */
+  rowComparison: boolean;
+}
+
+export const STANDARD_SQL: Dialect = { quote: quoteIdentifier, text: 'VARCHAR', param: (n) => `$${n}`, rowComparison: true };
+
 /** Columns are referred to through this alias in every query a SQL source runs. */
 export const ALIAS = 'pinsync_source';
-const column = (name: string) => `${ALIAS}.${quoteIdentifier(name)}`;
 
 /**
- * The keyset read both SQL sources run: (cursor, primary key) order, strictly after the
+ * The keyset read every SQL source runs: (cursor, primary key) order, strictly after the
  * checkpoint compared in the columns' own types, rows with a null cursor or key left out
  * (they cannot be placed against a checkpoint; see unreadableFilter).
  */
-export function planRead(config: KeysetConfig, types: ReadonlyMap<string, string>, columns: readonly string[], after?: Position): ReadPlan {
+export function planRead(
+  config: KeysetConfig, types: ReadonlyMap<string, string>, columns: readonly string[], after?: Position, dialect: Dialect = STANDARD_SQL,
+): ReadPlan {
+  const column = (name: string) => `${ALIAS}.${dialect.quote(name)}`;
   const keyType = types.get(config.primary_key);
   if (keyType === undefined) throw new SourceError(`primary key column '${config.primary_key}' is not in the source`);
   const cursorType = config.cursor === undefined ? undefined : types.get(config.cursor);
   if (config.cursor !== undefined && cursorType === undefined) throw new SourceError(`cursor column '${config.cursor}' is not in the source`);
   const key = column(config.primary_key);
   const cursor = config.cursor === undefined ? undefined : column(config.cursor);
-  const select = [...columns.map(column), `CAST(${key} AS VARCHAR)`];
-  if (cursor) select.push(`CAST(${cursor} AS VARCHAR)`);
+  const select = [...columns.map(column), `CAST(${key} AS ${dialect.text})`];
+  if (cursor) select.push(`CAST(${cursor} AS ${dialect.text})`);
 
   const filters = [`${key} IS NOT NULL`];
   const values: string[] = [];
+  const p = (n: number, type: string) => `CAST(${dialect.param(n)} AS ${type})`;
   if (cursor) {
     filters.push(`${cursor} IS NOT NULL`);
     if (after?.cursor != null && after.key !== null) {
-      filters.push(`(${cursor}, ${key}) > (CAST($1 AS ${cursorType}), CAST($2 AS ${keyType}))`);
+      filters.push(dialect.rowComparison
+        ? `(${cursor}, ${key}) > (${p(1, cursorType!)}, ${p(2, keyType)})`
+        : `(${cursor} > ${p(1, cursorType!)} OR (${cursor} = ${p(1, cursorType!)} AND ${key} > ${p(2, keyType)}))`);
       values.push(after.cursor, after.key);
     } else if (after?.cursor != null) {
       // `reset --to`: after every row at this cursor value.
-      filters.push(`${cursor} > CAST($1 AS ${cursorType})`);
+      filters.push(`${cursor} > ${p(1, cursorType!)}`);
       values.push(after.cursor);
     }
   } else if (after?.key != null) {
-    filters.push(`${key} > CAST($1 AS ${keyType})`);
+    filters.push(`${key} > ${p(1, keyType)}`);
     values.push(after.key);
   }
   return {
@@ -89,6 +108,7 @@ export function planRead(config: KeysetConfig, types: ReadonlyMap<string, string
 }
 
 /** Rows a read leaves out: those whose primary key or cursor is null. */
-export function unreadableFilter(config: KeysetConfig): string {
-  return [config.primary_key, config.cursor].filter((c): c is string => c !== undefined).map((c) => `${column(c)} IS NULL`).join(' OR ');
+export function unreadableFilter(config: KeysetConfig, dialect: Dialect = STANDARD_SQL): string {
+  return [config.primary_key, config.cursor].filter((c): c is string => c !== undefined)
+    .map((c) => `${ALIAS}.${dialect.quote(c)} IS NULL`).join(' OR ');
 }

@@ -1,0 +1,170 @@
+// BigQuery source: one standard-SQL query job in (cursor, primary key) order, with the
+// checkpoint as named query parameters, read page by page (pageToken), never buffered whole.
+import { BigQuery, type Job, type QueryResultsOptions } from '@google-cloud/bigquery';
+import { OAuth2Client } from 'google-auth-library';
+import type { BigquerySourceConfig } from '../../config/schema.js';
+import { parseDuration } from '../../config/duration.js';
+import type { Row } from '../../mapping/compile.js';
+import { redactQuoted, registerSecret } from '../../redact.js';
+import { ALIAS, planRead, RowLayout, type Dialect } from '../sql.js';
+import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
+
+const quote = (name: string) => {
+  if (name.includes('`')) throw new SourceError(`BigQuery names cannot contain backticks: ${name}`);
+  return `\`${name}\``;
+};
+
+const BIGQUERY: Dialect = { quote, text: 'STRING', param: (n) => `@p${n}`, rowComparison: false };
+
+interface Field {
+  name: string;
+  type: string;
+  mode?: string;
+  fields?: Field[];
+}
+
+type Cell = { v: unknown };
+
+/** A REST value (formatOptions.useInt64Timestamp) to the JS value the mapper expects. */
+function convert(value: unknown, field: Field): unknown {
+  if (value === null || value === undefined) return null;
+  if (field.mode === 'REPEATED') return (value as Cell[]).map((c) => convert(c.v, { ...field, mode: 'NULLABLE' }));
+  switch (field.type) {
+    case 'TIMESTAMP': return new Date(Number(BigInt(value as string) / 1000n));
+    case 'FLOAT': case 'FLOAT64': return Number(value);
+    case 'BOOL': case 'BOOLEAN': return value === 'true';
+    case 'RECORD': case 'STRUCT': {
+      const cells = (value as { f: Cell[] }).f;
+      return Object.fromEntries((field.fields ?? []).map((f, i) => [f.name, convert(cells[i]?.v, f)]));
+    }
+    // INT64, NUMERIC and BIGNUMERIC stay exact decimal text; DATE, DATETIME, JSON and the rest stay text.
+    default: return value;
+  }
+}
+
+/** One clear sentence with the fix, for the errors a user can meet. */
+export function explainBigQueryError(error: unknown, config: BigquerySourceConfig): SourceError {
+  const e = error as { code?: number; message?: string; errors?: { reason?: string; message?: string }[] };
+  const reason = e.errors?.[0]?.reason ?? '';
+  const message = redactQuoted((e.errors?.[0]?.message ?? e.message ?? String(error)).split('\n')[0]!);
+  if (/default credentials|Could not load the default|invalid_grant|unauthorized_client/i.test(e.message ?? '')) {
+    return new SourceError('no usable Google credentials: set source.credentials_file to a service-account key, or GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`');
+  }
+  if (reason === 'bytesBilledLimitExceeded') {
+    return new SourceError(`BigQuery refused the query: it would bill more than maximum_bytes_billed (${config.maximum_bytes_billed}). Raise the limit, or narrow the query (partition filter, fewer columns): ${message}`);
+  }
+  if (reason === 'accessDenied' || e.code === 403) {
+    return new SourceError(`BigQuery denied access: ${message}. The credentials need roles/bigquery.jobUser on project ${config.project} and roles/bigquery.dataViewer on the dataset`);
+  }
+  if (reason === 'notFound' || e.code === 404) {
+    return new SourceError(`BigQuery could not find it: ${message}. Check source.project, source.dataset, source.table and source.location`);
+  }
+  if (reason === 'invalidQuery' || reason === 'invalid') return new SourceError(`BigQuery rejected the SQL: ${message}`);
+  return new SourceError(`BigQuery failed: ${message}`);
+}
+
+export class BigquerySource implements Source {
+  private client?: BigQuery;
+  private types?: Map<string, string>;
+  private layout = new RowLayout();
+
+  constructor(private readonly config: BigquerySourceConfig) {}
+
+  private bigquery(): BigQuery {
+    if (this.client) return this.client;
+    // A ready access token (as Terraform reads it) needs no key file and no token exchange.
+    const token = process.env.GOOGLE_OAUTH_ACCESS_TOKEN;
+    registerSecret(token);
+    let authClient: OAuth2Client | undefined;
+    if (token) {
+      authClient = new OAuth2Client();
+      authClient.setCredentials({ access_token: token, expiry_date: Date.now() + 3600_000 });
+    }
+    this.client = new BigQuery({
+      projectId: this.config.project,
+      location: this.config.location,
+      ...(this.config.credentials_file ? { keyFilename: this.config.credentials_file } : {}),
+      ...(authClient ? { authClient } : {}),
+      ...(process.env.PINSYNC_BIGQUERY_API_URL ? { apiEndpoint: process.env.PINSYNC_BIGQUERY_API_URL } : {}),
+    });
+    return this.client;
+  }
+
+  private relation(): string {
+    if (this.config.query !== undefined) return `(${this.config.query.trim().replace(/;\s*$/, '')}\n)`;
+    const parts = this.config.table!.split('.');
+    const full = parts.length === 3 ? parts : parts.length === 2 ? [this.config.project, ...parts] : [this.config.project, this.config.dataset ?? '', ...parts];
+    return quote(full.join('.'));
+  }
+
+  private async startJob(query: string, params: Record<string, string> = {}): Promise<Job> {
+    try {
+      const [job] = await this.bigquery().createQueryJob({
+        query,
+        params,
+        location: this.config.location,
+        useLegacySql: false,
+        jobTimeoutMs: parseDuration(this.config.job_timeout) * 1000,
+        ...(this.config.maximum_bytes_billed !== undefined ? { maximumBytesBilled: String(this.config.maximum_bytes_billed) } : {}),
+      });
+      return job;
+    } catch (error) {
+      throw explainBigQueryError(error, this.config);
+    }
+  }
+
+  /** One page of a job's results: raw REST rows with the schema. */
+  private async page(job: Job, pageSize: number, pageToken?: string): Promise<{ fields: Field[]; rows: { f: Cell[] }[]; pageToken?: string }> {
+    try {
+      const options: QueryResultsOptions & { skipParsing: boolean } = {
+        autoPaginate: false, maxResults: pageSize, skipParsing: true, timeoutMs: parseDuration(this.config.page_timeout) * 1000,
+        ...(pageToken ? { pageToken } : {}),
+      };
+      const [rows, , response] = await job.getQueryResults(options);
+      const meta = response as { schema?: { fields?: Field[] }; pageToken?: string; jobComplete?: boolean } | undefined;
+      if (meta?.jobComplete === false) throw new SourceError(`BigQuery did not finish the query within source.page_timeout (${this.config.page_timeout})`);
+      return { fields: meta?.schema?.fields ?? [], rows: (rows ?? []) as unknown as { f: Cell[] }[], pageToken: meta?.pageToken };
+    } catch (error) {
+      throw error instanceof SourceError ? error : explainBigQueryError(error, this.config);
+    }
+  }
+
+  private async describe(): Promise<Map<string, string>> {
+    if (this.types) return this.types;
+    const job = await this.startJob(`SELECT * FROM ${this.relation()} AS ${ALIAS} LIMIT 0`);
+    const { fields } = await this.page(job, 1);
+    this.types = new Map(fields.map((f) => [f.name, f.mode === 'REPEATED' ? `ARRAY<${f.type}>` : f.type]));
+    return this.types;
+  }
+
+  async columns(): Promise<string[]> {
+    return [...(await this.describe()).keys()];
+  }
+
+  async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
+    const types = await this.describe();
+    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, BIGQUERY);
+    this.layout = plan.layout;
+    const params = Object.fromEntries(plan.values.map((v, i) => [`p${i + 1}`, v]));
+    const job = await this.startJob(`SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`, params);
+    let token: string | undefined;
+    do {
+      const page = await this.page(job, options.pageSize ?? 5000, token);
+      if (page.rows.length > 0) yield page.rows.map((row) => row.f.map((cell, i) => convert(cell.v, page.fields[i]!)));
+      token = page.pageToken;
+    } while (token);
+  }
+
+  /** Not counted: in BigQuery the count would bill a scan of the cursor column on every run. */
+  async unreadableRows(): Promise<number> {
+    return 0;
+  }
+
+  positionOf(row: Row): Position {
+    return this.layout.positionOf(row);
+  }
+
+  async close(): Promise<void> {
+    this.client = undefined;
+  }
+}
