@@ -58,6 +58,7 @@ export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
     `  rows read ${s.rowsRead}, events sent ${s.eventsSent}, processed ${s.processed}, rejected ${s.rejectedLocal + s.rejectedPinterest} (${s.rejectedLocal} locally, ${s.rejectedPinterest} by Pinterest)`,
   ];
   if (s.resent > 0) lines.push(`  resent ${s.resent} events an interrupted run had sent (same event_id, so Pinterest deduplicates them)`);
+  if (s.alreadyDelivered > 0) lines.push(`  ${s.alreadyDelivered} rows read again were delivered before and not sent again`);
   lines.push(`  ${seconds.toFixed(1)}s, ${rate} events/s; checkpoint: ${formatPosition(s.checkpoint)}`);
   lines.push(...groupedLines('rejected by reason:', s.rejectsByReason, '  '), ...droppedLines(s.droppedIdentifiers, '  '));
   return lines.join('\n');
@@ -66,7 +67,7 @@ export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
 export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: number): Record<string, unknown> {
   return {
     sync: sync.name, run_id: s.runId ?? null, outcome: s.error ? 'failed' : s.interrupted ? 'interrupted' : exitCode === 3 ? 'rejects_exceeded' : 'succeeded', exit_code: exitCode,
-    rows_read: s.rowsRead, events_sent: s.eventsSent, processed: s.processed, rejected_local: s.rejectedLocal,
+    rows_read: s.rowsRead, already_delivered: s.alreadyDelivered, events_sent: s.eventsSent, processed: s.processed, rejected_local: s.rejectedLocal,
     rejected_pinterest: s.rejectedPinterest, resent: s.resent, duration_ms: s.durationMs,
     events_per_s: s.durationMs > 0 ? Math.round(s.eventsSent / (s.durationMs / 1000)) : 0,
     checkpoint: s.checkpoint, rejects_by_reason: Object.fromEntries(s.rejectsByReason),

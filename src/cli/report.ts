@@ -26,7 +26,7 @@ export interface ReporterOptions {
 
 function counts(s: RunSummary): Record<string, number> {
   return {
-    rows_read: s.rowsRead, events_sent: s.eventsSent, processed: s.processed,
+    rows_read: s.rowsRead, already_delivered: s.alreadyDelivered, events_sent: s.eventsSent, processed: s.processed,
     rejected_local: s.rejectedLocal, rejected_pinterest: s.rejectedPinterest, resent: s.resent,
   };
 }

@@ -37,6 +37,7 @@ const sourceCommon = {
   query: z.string().min(1).optional().describe('A SQL SELECT whose rows are read. Give `table` or `query`, not both.'),
   primary_key: columnName.default('event_id').describe('Column unique per row; names rows in rejects and breaks ties in reading order.'),
   cursor: columnName.optional().describe('Incremental column (timestamp or integer). Omit to read every row on every run.'),
+  lookback: duration.optional().describe('Re-read this window before the checkpoint for rows that land late (needs a timestamp cursor).'),
 };
 
 export const duckdbSourceSchema = z.strictObject({
@@ -152,6 +153,9 @@ export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
   const source = isObject(data.source) ? data.source : undefined;
   if (source && (source.table === undefined) === (source.query === undefined)) {
     problems.push({ path: ['source'], message: 'give exactly one of `table` or `query`' });
+  }
+  if (source && source.lookback !== undefined && source.cursor === undefined) {
+    problems.push({ path: ['source', 'lookback'], message: 'lookback re-reads a window before the checkpoint, so it needs a `cursor`' });
   }
   const match = isObject(data.match) ? data.match : undefined;
   if (match && !match.em && !match.hashed_maids && !(match.client_ip_address && match.client_user_agent)) {

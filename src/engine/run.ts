@@ -5,7 +5,8 @@ import type { SyncDefinition } from '../config/schema.js';
 import type { Event, Mapper } from '../mapping/compile.js';
 import type { EventResult } from '../pinterest/client.js';
 import type { Position, Source } from '../sources/types.js';
-import type { RejectRecord, RunCounts, StateStore } from '../state/store.js';
+import type { LedgerEntry, RejectRecord, RunCounts, StateStore } from '../state/store.js';
+import { cursorMs, ledgerFor } from './ledger.js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import { describeReasons, reasonLabel } from './preview.js';
 
@@ -60,6 +61,8 @@ interface Batch {
   localRejects: RejectRecord[];
   /** Position of the batch's last row (sent or rejected). */
   last: Position;
+  /** Ledger entries of the batch's events, same index (empty when the sync keeps no ledger). */
+  ledger: LedgerEntry[];
   results?: EventResult[];
 }
 
@@ -68,7 +71,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const startedAt = new Date();
   const batchSize = sync.destination.batch_size;
   const concurrency = sync.destination.concurrency;
-  const counts: RunCounts = { rowsRead: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
+  const counts: RunCounts = { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
   const rejectsByReason = new Map<string, number>();
   const countReason = (label: string) => rejectsByReason.set(label, (rejectsByReason.get(label) ?? 0) + 1);
 
@@ -79,6 +82,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   // so this run's first `priorUnsettled` events are resends (same event_id).
   const priorUnsettled = options.fullRefresh || !store ? 0 : await store.unsettledEvents(sync.name);
   const runId = store ? await store.startRun(sync.name) : undefined;
+  const ledger = ledgerFor(sync, store);
 
   let committed: Position | null = checkpoint?.position ?? null;
   let fatal: Error | undefined;
@@ -121,12 +125,14 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
       settled.delete(nextToCommit);
       const rejects = [...batch.localRejects];
       let processed = 0;
+      // Settled either way: processed, or refused by Pinterest with its reason.
+      const delivered = batch.ledger;
       batch.results!.forEach((result, i) => {
         if (result.status === 'processed') processed++;
         else rejects.push({ primaryKey: batch.keys[i]!, eventId: String(batch.events[i]!.event_id), stage: 'pinterest', reason: result.error });
       });
       committedEvents += batch.events.length;
-      if (store && runId !== undefined) await store.commitBatch(sync.name, runId, rejects, batch.last, unsettledNow());
+      if (store && runId !== undefined) await store.commitBatch(sync.name, runId, rejects, batch.last, unsettledNow(), delivered);
       // Counted once durable, so the summary never claims more than the state holds.
       counts.processed += processed;
       counts.eventsSent += batch.events.length;
@@ -166,20 +172,31 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   };
 
   let batch: Batch | undefined;
-  const newBatch = (): Batch => ({ seq: nextSeq++, events: [], keys: [], localRejects: [], last: { cursor: null, key: '' } });
+  const newBatch = (): Batch => ({ seq: nextSeq++, events: [], keys: [], localRejects: [], ledger: [], last: { cursor: null, key: '' } });
 
   try {
-    reading: for await (const page of source.read({ after: checkpoint?.position, columns: mapper.columns, pageSize: batchSize * 2 })) {
-      for (const row of page) {
+    const start = ledger.startAfter(checkpoint?.position);
+    reading: for await (const page of source.read({ after: start, columns: mapper.columns, pageSize: batchSize * 2 })) {
+      const outcomes = page.map((row) => mapper.map(row));
+      const positions = page.map((row) => source.positionOf(row));
+      // Rows re-read by lookback (or every run, without a cursor) whose event was delivered before.
+      const digests = outcomes.map((o, i) => (o.event ? ledger.digest(o.event, positions[i]!) : undefined));
+      const known = await ledger.known(digests);
+      for (let i = 0; i < page.length; i++) {
         if (stopped()) break reading;
+        const row = page[i]!;
         counts.rowsRead++;
         batch ??= newBatch();
-        const position = source.positionOf(row);
+        const position = positions[i]!;
         const key = mapper.keyOf(row);
-        const outcome = mapper.map(row);
-        if (outcome.event) {
+        const outcome = outcomes[i]!;
+        const digest = digests[i];
+        if (outcome.event && digest !== undefined && known.has(digest)) {
+          counts.alreadyDelivered++;
+        } else if (outcome.event) {
           batch.events.push(outcome.event);
           batch.keys.push(key);
+          if (digest !== undefined) batch.ledger.push({ digest, cursorMs: cursorMs(position) });
           if (++eventsRead <= priorUnsettled) counts.resent++;
         } else {
           counts.rejectedLocal++;
@@ -209,6 +226,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   if (store && runId !== undefined) {
     // What was dispatched and never committed (after a failure) is resent by the next run.
     await store.saveUnsettled(sync.name, unsettledNow());
+    await ledger.prune(committed);
     // Without a cursor the checkpoint only serves to resume a failed run; a finished run
     // leaves none, so the next run reads every row again.
     if (!fatal && !interrupted && sync.source.cursor === undefined) {

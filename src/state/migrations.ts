@@ -55,6 +55,27 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    name: '003_ledger',
+    async up(db) {
+      // Events already delivered, for syncs that re-read rows (lookback, or no cursor): a
+      // 16-byte digest of event_id (and cursor), and the row's cursor time for pruning.
+      if (db.client.config.client === 'better-sqlite3') {
+        // WITHOUT ROWID: the primary key is the table, which halves the ledger's size.
+        await db.raw('CREATE TABLE delivered (sync TEXT NOT NULL, digest TEXT NOT NULL, cursor_ms INTEGER, PRIMARY KEY (sync, digest)) WITHOUT ROWID');
+      } else {
+        await db.schema.createTable('delivered', (t) => {
+          t.string('sync').notNullable();
+          t.string('digest', 22).notNullable();
+          t.bigInteger('cursor_ms').nullable();
+          t.primary(['sync', 'digest']);
+        });
+      }
+      await db.schema.alterTable('runs', (t) => {
+        t.bigInteger('already_delivered').notNullable().defaultTo(0);
+      });
+    },
+  },
 ];
 
 export const MIGRATIONS: Knex.MigrationSource<Migration> = {

@@ -17,6 +17,8 @@ export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'rejects_exceeded'
 
 export interface RunCounts {
   rowsRead: number;
+  /** Rows re-read (lookback, or no cursor) whose event was delivered before: not sent again. */
+  alreadyDelivered: number;
   eventsSent: number;
   processed: number;
   rejectedLocal: number;
@@ -33,6 +35,12 @@ export interface RunRecord extends RunCounts {
   error: string | null;
 }
 
+/** One delivered event in the ledger. */
+export interface LedgerEntry {
+  digest: string;
+  cursorMs: number | null;
+}
+
 export interface RejectRecord {
   primaryKey: string;
   eventId: string | null;
@@ -40,7 +48,7 @@ export interface RejectRecord {
   reason: string;
 }
 
-const ZERO_COUNTS: RunCounts = { rowsRead: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
+const ZERO_COUNTS: RunCounts = { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
 
 const isPostgres = (url: string) => /^postgres(ql)?:\/\//.test(url);
 const sqliteFile = (url: string) => url.replace(/^sqlite:(\/\/)?/, '');
@@ -127,11 +135,35 @@ export class StateStore {
   }
 
   /** A settled batch: its rejects, the checkpoint past it, and what is still unsettled, atomically. */
-  async commitBatch(sync: string, runId: number, rejects: RejectRecord[], position: Position, unsettled: number): Promise<void> {
+  async commitBatch(
+    sync: string, runId: number, rejects: RejectRecord[], position: Position, unsettled: number, delivered: LedgerEntry[] = [],
+  ): Promise<void> {
     await this.db.transaction(async (trx) => {
       await this.insertRejects(trx, runId, sync, rejects);
+      const rows = delivered.map((d) => ({ sync, digest: d.digest, cursor_ms: d.cursorMs }));
+      for (let i = 0; i < rows.length; i += 200) await trx('delivered').insert(rows.slice(i, i + 200)).onConflict(['sync', 'digest']).ignore();
       await this.upsert(trx, sync, { cursor: position.cursor, key: position.key, unsettled_events: unsettled, updated_at: new Date() });
     });
+  }
+
+  /** Which of these digests the ledger already holds. */
+  async delivered(sync: string, digests: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < digests.length; i += 500) {
+      const rows = await this.db('delivered').where({ sync }).whereIn('digest', digests.slice(i, i + 500)).select('digest');
+      for (const r of rows) found.add(r.digest as string);
+    }
+    return found;
+  }
+
+  /** Forgets deliveries whose rows can no longer be re-read (cursor before the lookback window). */
+  async pruneLedger(sync: string, beforeMs: number): Promise<number> {
+    return this.db('delivered').where({ sync }).andWhere('cursor_ms', '<', beforeMs).delete();
+  }
+
+  async ledgerSize(sync: string): Promise<number> {
+    const row = await this.db('delivered').where({ sync }).count<{ n: number }[]>({ n: '*' }).first();
+    return Number(row?.n ?? 0);
   }
 
   private async upsert(db: Knex, sync: string, values: Record<string, unknown>): Promise<void> {
@@ -184,7 +216,7 @@ export class StateStore {
 
 function countColumns(c: RunCounts): Record<string, number> {
   return {
-    rows_read: c.rowsRead, events_sent: c.eventsSent, processed: c.processed,
+    rows_read: c.rowsRead, already_delivered: c.alreadyDelivered, events_sent: c.eventsSent, processed: c.processed,
     rejected_local: c.rejectedLocal, rejected_pinterest: c.rejectedPinterest, resent: c.resent,
   };
 }
@@ -193,7 +225,7 @@ function runFromRow(r: Record<string, unknown>): RunRecord {
   return {
     id: Number(r.id), sync: String(r.sync), startedAt: toDate(r.started_at), endedAt: r.ended_at ? toDate(r.ended_at) : null,
     outcome: r.outcome as RunOutcome, error: (r.error as string | null) ?? null,
-    rowsRead: Number(r.rows_read), eventsSent: Number(r.events_sent), processed: Number(r.processed),
+    rowsRead: Number(r.rows_read), alreadyDelivered: Number(r.already_delivered ?? 0), eventsSent: Number(r.events_sent), processed: Number(r.processed),
     rejectedLocal: Number(r.rejected_local), rejectedPinterest: Number(r.rejected_pinterest), resent: Number(r.resent),
   };
 }

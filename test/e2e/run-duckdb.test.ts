@@ -41,34 +41,48 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const env = () => ({
+const env = (state = 'state.db') => ({
   PINTEREST_API_URL: fake.url, PINTEREST_AD_ACCOUNT_ID: fake.adAccountId, PINTEREST_ACCESS_TOKEN: fake.token,
-  PINSYNC_STATE: path.join(work, 'state.db'),
+  PINSYNC_STATE: path.join(work, state),
 });
 
+function writeLeads(count: number): void {
+  const lines = ['lead_id,email,created'];
+  for (let i = 1; i <= count; i++) lines.push(`L${String(i).padStart(5, '0')},lead${i}@example.org,${new Date(Date.now() - 3600_000).toISOString()}`);
+  writeFileSync(path.join(work, 'syncs', 'data', 'leads.csv'), `${lines.join('\n')}\n`);
+}
+
 describe('a sync without a cursor', () => {
-  it('reads every row on every run, and keeps no checkpoint between runs', async () => {
-    for (const round of [1, 2]) {
-      const result = await runCli(['run', 'leads', '--json'], { cwd: path.join(work), env: env() });
+  it('reads every row on every run, and the ledger keeps each event to one delivery', async () => {
+    for (const round of [1, 2, 3]) {
+      const result = await runCli(['run', 'leads', '--json'], { cwd: work, env: env() });
       expect(result.code).toBe(0);
-      expect(JSON.parse(result.stdout)).toMatchObject({ rows_read: 1234, processed: 1234, checkpoint: null });
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        rows_read: 1234, already_delivered: round === 1 ? 0 : 1234, processed: round === 1 ? 1234 : 0, checkpoint: null,
+      });
       expect(fake.delivered.size).toBe(1234);
-      expect([...fake.delivered.values()].every((n) => n === round)).toBe(true);
+      expect(fake.duplicates()).toEqual([]);
     }
+    writeLeads(1300);
+    const grown = JSON.parse((await runCli(['run', 'leads', '--json'], { cwd: work, env: env() })).stdout);
+    expect(grown).toMatchObject({ rows_read: 1300, already_delivered: 1234, processed: 66 });
+    expect(fake.delivered.size).toBe(1300);
+    expect(fake.duplicates()).toEqual([]);
     const status = JSON.parse((await runCli(['status', 'leads', '--json'], { cwd: work, env: env() })).stdout)[0];
     expect(status.checkpoint).toBeNull();
-    expect(status.runs).toHaveLength(2);
+    expect(status.runs).toHaveLength(4);
   });
 
-  it('resumes after the last settled batch when a run fails part-way, then forgets the checkpoint', async () => {
+  it('resumes after the last settled batch when a run fails part-way', async () => {
+    writeLeads(1234);
     fake.delivered.clear();
     fake.requests = 0;
     fake.failAfterRequests = 3;
-    const failed = await runCli(['run', 'leads', '--json'], { cwd: work, env: env() });
+    const failed = await runCli(['run', 'leads', '--json'], { cwd: work, env: env('fresh.db') });
     expect(failed.code).toBe(1);
     expect(JSON.parse(failed.stdout)).toMatchObject({ processed: 600, checkpoint: { cursor: null, key: 'L00600' } });
     fake.failAfterRequests = undefined;
-    const resumed = await runCli(['run', 'leads', '--json'], { cwd: work, env: env() });
+    const resumed = await runCli(['run', 'leads', '--json'], { cwd: work, env: env('fresh.db') });
     expect(resumed.code).toBe(0);
     expect(JSON.parse(resumed.stdout)).toMatchObject({ rows_read: 634, processed: 634, checkpoint: null });
     expect(fake.delivered.size).toBe(1234);

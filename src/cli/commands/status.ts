@@ -26,7 +26,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 function runJson(r: RunRecord): Record<string, unknown> {
   return {
     id: r.id, started_at: iso(r.startedAt), ended_at: iso(r.endedAt), outcome: r.outcome, error: r.error,
-    rows_read: r.rowsRead, events_sent: r.eventsSent, processed: r.processed,
+    rows_read: r.rowsRead, already_delivered: r.alreadyDelivered, events_sent: r.eventsSent, processed: r.processed,
     rejected_local: r.rejectedLocal, rejected_pinterest: r.rejectedPinterest, resent: r.resent,
   };
 }
@@ -53,13 +53,14 @@ export async function statusCommand(syncName: string | undefined, options: Statu
       const schedule = sync?.schedule
         ? { schedule: sync.schedule, timezone: sync.timezone ?? 'UTC', next_run: iso(nextScheduled(sync, now) ?? null), due: isDue(sync, runs[0]?.startedAt, now) }
         : undefined;
-      report.push({ name, checkpoint, runs, rejects, schedule });
+      report.push({ name, checkpoint, runs, rejects, schedule, ledger: await store.ledgerSize(name) });
     }
     if (options.json) {
       process.stdout.write(`${JSON.stringify(report.map((r) => ({
         sync: r.name,
         schedule: r.schedule ?? null,
         last_run: r.runs[0] ? runJson(r.runs[0]) : null,
+        ledger_entries: r.ledger,
         checkpoint: r.checkpoint ? { ...r.checkpoint.position, updated_at: iso(r.checkpoint.updatedAt) } : null,
         runs: r.runs.map(runJson),
         last_run_rejects: r.rejects.map((x) => ({ primary_key: x.primaryKey, event_id: x.eventId, stage: x.stage, reason: x.reason })),
@@ -71,6 +72,7 @@ export async function statusCommand(syncName: string | undefined, options: Statu
       const cp = r.checkpoint?.position;
       const when = r.schedule ? `  schedule "${r.schedule.schedule}" (${r.schedule.timezone}), next ${r.schedule.next_run}${r.schedule.due ? ', due now' : ''}` : '';
       process.stdout.write(`${r.name}${when}\n  checkpoint: ${cp ? `${cp.cursor ?? ''}${cp.key !== null ? ` (primary key ${cp.key})` : ''}`.trim() : 'none'}\n`);
+      if (r.ledger > 0) process.stdout.write(`  ledger: ${r.ledger} delivered events remembered\n`);
       if (r.runs.length === 0) process.stdout.write('  no runs yet\n');
       for (const run of r.runs) {
         process.stdout.write(`  run ${run.id}  ${run.startedAt.toISOString()}  ${run.outcome.padEnd(16)} read ${run.rowsRead}, sent ${run.eventsSent}, processed ${run.processed}, rejected ${run.rejectedLocal + run.rejectedPinterest}${run.resent ? `, resent ${run.resent}` : ''}${run.error ? `\n      error: ${run.error}` : ''}\n`);

@@ -41,6 +41,8 @@ export class DuckdbSource implements Source {
       this.instance = await DuckDBInstance.create(file, this.config.path ? { access_mode: 'READ_ONLY' } : {});
       this.connection = await this.instance.connect();
       await this.connection.run(`SET file_search_path = ${quoteString(this.baseDir)}`);
+      // Cursor text and checkpoint casts in UTC, as with every source.
+      await this.connection.run("SET TimeZone = 'UTC'").catch(() => undefined);
     } catch (error) {
       throw new SourceError(`cannot open DuckDB database ${this.config.path ?? '(in memory)'}: ${firstLine(error)}`);
     }

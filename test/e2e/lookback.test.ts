@@ -1,0 +1,97 @@
+// Late-arriving rows: `lookback` re-reads a window before the checkpoint, and the ledger of
+// delivered events keeps what was sent before from being sent again. Real PostgreSQL.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { FakePinterest } from '../helpers/fake-pinterest.js';
+import { freshDatabase, withClient } from '../helpers/pg.js';
+
+let work: string;
+let dbUrl: string;
+let fake: FakePinterest;
+let nextId = 1;
+
+beforeAll(async () => {
+  dbUrl = await freshDatabase('lookback_e2e');
+  await withClient(dbUrl, (c) => c.query('CREATE TABLE orders (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, created_at timestamptz NOT NULL, email text)'));
+  fake = await new FakePinterest().start();
+  work = mkdtempSync(path.join(tmpdir(), 'pinsync-lookback-'));
+  mkdirSync(path.join(work, 'syncs'));
+  writeFileSync(path.join(work, 'syncs', 'late.yaml'), `version: 1
+source:
+  type: postgres
+  url: \${WAREHOUSE_URL}
+  table: orders
+  primary_key: id
+  cursor: updated_at
+  lookback: 2h
+destination:
+  ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
+  access_token: \${PINTEREST_ACCESS_TOKEN}
+  batch_size: 50
+match:
+  em: email
+mappings:
+  event_name: { value: checkout }
+  action_source: { value: offline }
+  event_time: created_at
+`);
+});
+
+afterAll(async () => {
+  await fake.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Rows whose cursor (and event time) is `ageMinutes` ago. */
+async function addRows(count: number, ageMinutes: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => nextId++);
+  await withClient(dbUrl, (c) => c.query(
+    "INSERT INTO orders SELECT i, now() - $2 * interval '1 minute', now() - interval '1 minute', 'u' || i || '@example.com' FROM unnest($1::bigint[]) i",
+    [ids, ageMinutes],
+  ));
+  return ids.map(String);
+}
+
+const env = () => ({
+  WAREHOUSE_URL: dbUrl, PINTEREST_API_URL: fake.url, PINTEREST_AD_ACCOUNT_ID: fake.adAccountId,
+  PINTEREST_ACCESS_TOKEN: fake.token, PINSYNC_STATE: path.join(work, 'state.db'),
+});
+const run = async () => JSON.parse((await runCli(['run', 'late', '--json'], { cwd: work, env: env() })).stdout);
+const ledger = async () => JSON.parse((await runCli(['status', 'late', '--json'], { cwd: work, env: env() })).stdout)[0].ledger_entries as number;
+
+describe('lookback', () => {
+  it('delivers rows that land late inside the window exactly once, and never resends the others', async () => {
+    const early = await addRows(100, 400);
+    const recent = await addRows(100, 30);
+    expect(await run()).toMatchObject({ rows_read: 200, processed: 200 });
+    // Rows committed late: their cursor is before the checkpoint, inside the 2h window, or outside it.
+    const late = await addRows(20, 60);
+    const tooLate = await addRows(5, 300);
+    const fresh = await addRows(10, 0);
+    fake.delivered.clear();
+    const second = await run();
+    expect([...fake.delivered.keys()].sort()).toEqual([...late, ...fresh].sort());
+    // The recent rows were read again inside the window, and recognised.
+    expect(second).toMatchObject({ processed: 30, already_delivered: 100 });
+    expect(tooLate.some((id) => fake.delivered.has(id))).toBe(false);
+    fake.delivered.clear();
+    expect(await run()).toMatchObject({ processed: 0, already_delivered: 130 });
+    expect(fake.delivered.size).toBe(0);
+    void early;
+  });
+
+  it('prunes the ledger as the checkpoint advances, so it stays small', async () => {
+    // The 100 early rows lay outside the window at once: only the 130 it can reach are kept.
+    expect(await ledger()).toBe(130);
+    // Rows whose cursor is 5 hours ahead move the checkpoint (and the window) past all of those.
+    const ahead = await addRows(3, -300);
+    fake.delivered.clear();
+    await run();
+    expect([...fake.delivered.keys()].sort()).toEqual(ahead.sort());
+    // Only what the window can still reach remains: the three new events.
+    expect(await ledger()).toBe(3);
+  });
+});
