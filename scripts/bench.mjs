@@ -26,6 +26,8 @@ const latencyMs = arg('latency-ms', 0);
 const concurrency = arg('concurrency', 4);
 const batchSize = arg('batch-size', 1000);
 const mappingOnly = args.includes('--mapping');
+// --cpu-prof DIR: profile the pinsync process (node --cpu-prof), to see where its time goes.
+const profileDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
 
 if (mappingOnly) {
   await import('./bench-mapping.mjs');
@@ -131,7 +133,10 @@ options:
 `);
 
   const runStart = process.hrtime.bigint();
-  const child = spawn(process.execPath, [path.join(root, 'bin/pinsync.js'), 'run', 'syncs/bench.yaml', '--json'], {
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
+  // --node-flags "…": V8 flags for the pinsync process, for experiments.
+  if (args.includes('--node-flags')) profile.push(...args[args.indexOf('--node-flags') + 1].split(' '));
+  const child = spawn(process.execPath, [...profile, path.join(root, 'bin/pinsync.js'), 'run', 'syncs/bench.yaml', '--json'], {
     cwd: dir,
     env: { ...process.env, BENCH_URL: url, BENCH_TOKEN: 'bench-token', PINTEREST_API_URL: `http://127.0.0.1:${serverPort}/v5`, PINSYNC_STATE: path.join(dir, 'state.db') },
     stdio: ['ignore', 'pipe', 'inherit'],
