@@ -94,6 +94,7 @@ export async function executeSync(file: string, options: ExecuteOptions): Promis
     const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
     const summary = await runSync({
       sync, source, mapper, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter,
+      testMode: options.test ?? sync.destination.test,
       onProgress: progress.update, signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
     });
     progress.stop();

@@ -2,12 +2,13 @@
 import { request } from 'undici';
 import type { SyncDefinition } from '../config/schema.js';
 import type { RunSummary } from '../engine/run.js';
-import { redact } from '../redact.js';
+import { redact, registerSecret } from '../redact.js';
 import { runSummaryJson, userAgent } from './output.js';
 import type { Reporter } from './report.js';
 
 /** Posts the run's summary to the sync's webhook (or PINSYNC_WEBHOOK) if it failed or exceeded the reject rate. */
 export async function notifyIfNeeded(sync: SyncDefinition, summary: RunSummary, exitCode: number, reporter: Reporter): Promise<void> {
+  registerSecret(process.env.PINSYNC_WEBHOOK);
   const url = sync.notify?.webhook ?? process.env.PINSYNC_WEBHOOK;
   if (!url || (exitCode !== 1 && exitCode !== 3) || summary.interrupted) return;
   const body = redact(JSON.stringify({ ...runSummaryJson(sync, summary, exitCode), event: exitCode === 1 ? 'run_failed' : 'rejects_exceeded' }));

@@ -9,13 +9,17 @@ import type { Event } from '../mapping/compile.js';
 import type { Position } from '../sources/types.js';
 import type { StateStore } from '../state/store.js';
 
-/** Cursor text as epoch milliseconds, when it is a time (for pruning); null otherwise. */
+const TIMESTAMP_TEXT = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/** Cursor text as epoch milliseconds when it is a date or timestamp (UTC unless it says otherwise); null otherwise. */
 export function cursorMs(position: Position): number | null {
-  if (position.cursor === null) return null;
-  let text = position.cursor.trim().replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00');
-  // Timestamps without a zone are UTC here, as everywhere in pinsync.
-  if (/T[\d:.]+$/.test(text)) text += 'Z';
-  const ms = Date.parse(text);
+  const m = position.cursor === null ? null : TIMESTAMP_TEXT.exec(position.cursor.trim());
+  if (!m) return null;
+  let zone = m[3] ?? 'Z';
+  if (/^[+-]\d{2}$/.test(zone)) zone += ':00';
+  else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const time = (m[2] ?? '00:00:00').replace(/(\.\d{3})\d+/, '$1');
+  const ms = Date.parse(`${m[1]}T${time}${zone}`);
   return Number.isNaN(ms) ? null : ms;
 }
 
@@ -27,21 +31,37 @@ function cursorText(ms: number): string {
 export interface Ledger {
   /** Where to start reading: the checkpoint, moved back by the lookback window. */
   startAfter(checkpoint: Position | undefined): Position | undefined;
+  /**
+   * The checkpoint to save after a batch: its last row, but never behind where the run
+   * started (rows re-read inside the window must not move the checkpoint back).
+   */
+  checkpointAfter(last: Position, started: Position | undefined): Position;
   /** The event's ledger key; undefined when the sync keeps no ledger. */
   digest(event: Event, position: Position): string | undefined;
   known(digests: (string | undefined)[]): Promise<Set<string>>;
   /** Drops entries the window can no longer reach. */
   prune(checkpoint: Position | null): Promise<void>;
+  /** Whether settled events go into the ledger. */
+  readonly record: boolean;
 }
 
 const NONE: Ledger = {
   startAfter: (checkpoint) => checkpoint,
+  checkpointAfter: (last) => last,
   digest: () => undefined,
   known: async () => new Set(),
   prune: async () => undefined,
+  record: false,
 };
 
-export function ledgerFor(sync: SyncDefinition, store: StateStore | undefined): Ledger {
+export interface LedgerOptions {
+  /** Consult the ledger; --full-refresh does not, so everything is sent again. */
+  consult: boolean;
+  /** Record deliveries; a test-mode run does not, since Pinterest recorded nothing. */
+  record: boolean;
+}
+
+export function ledgerFor(sync: SyncDefinition, store: StateStore | undefined, options: LedgerOptions): Ledger {
   const lookbackMs = sync.source.lookback ? parseDuration(sync.source.lookback) * 1000 : undefined;
   const withCursor = sync.source.cursor !== undefined;
   if (!store || (withCursor && lookbackMs === undefined)) return NONE;
@@ -52,15 +72,24 @@ export function ledgerFor(sync: SyncDefinition, store: StateStore | undefined): 
       if (ms === null) throw new SourceError(`source.lookback needs a timestamp cursor; ${sync.source.cursor} holds '${checkpoint.cursor}'`);
       return { cursor: cursorText(ms - lookbackMs), key: null };
     },
+    checkpointAfter(last, started) {
+      if (lookbackMs === undefined || !started) return last;
+      const at = cursorMs(last);
+      const from = cursorMs(started);
+      // Equal to the millisecond counts as not past: microseconds are not compared here.
+      return at !== null && from !== null && at > from ? last : started;
+    },
     digest(event, position) {
+      if (!options.record && !options.consult) return undefined;
       // With a cursor, a changed row (new cursor value) is a new delivery; without one, the event is.
       const identity = withCursor ? `${String(event.event_id)}\u0000${position.cursor}` : String(event.event_id);
       return createHash('sha256').update(identity).digest('base64url').slice(0, 22);
     },
     async known(digests) {
       const present = digests.filter((d): d is string => d !== undefined);
-      return present.length === 0 ? new Set() : store.delivered(sync.name, present);
+      return present.length === 0 || !options.consult ? new Set() : store.delivered(sync.name, present);
     },
+    record: options.record,
     async prune(checkpoint) {
       const ms = checkpoint ? cursorMs(checkpoint) : null;
       if (lookbackMs !== undefined && ms !== null) await store.pruneLedger(sync.name, ms - lookbackMs);

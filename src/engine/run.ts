@@ -30,6 +30,8 @@ export interface RunOptions {
   fullRefresh?: boolean;
   /** Without a store (a remote test): where to start reading. */
   startAfter?: Position;
+  /** Sending with ?test=true: Pinterest records nothing, so neither does the ledger. */
+  testMode?: boolean;
   onProgress?: (progress: RunProgress) => void;
   /**
    * Stops the run early: reading stops, batches in flight settle and are checkpointed.
@@ -82,7 +84,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   // so this run's first `priorUnsettled` events are resends (same event_id).
   const priorUnsettled = options.fullRefresh || !store ? 0 : await store.unsettledEvents(sync.name);
   const runId = store ? await store.startRun(sync.name) : undefined;
-  const ledger = ledgerFor(sync, store);
+  const ledger = ledgerFor(sync, store, { consult: !options.fullRefresh, record: !options.testMode });
 
   let committed: Position | null = checkpoint?.position ?? null;
   let fatal: Error | undefined;
@@ -126,13 +128,14 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
       const rejects = [...batch.localRejects];
       let processed = 0;
       // Settled either way: processed, or refused by Pinterest with its reason.
-      const delivered = batch.ledger;
+      const delivered = ledger.record ? batch.ledger : [];
       batch.results!.forEach((result, i) => {
         if (result.status === 'processed') processed++;
         else rejects.push({ primaryKey: batch.keys[i]!, eventId: String(batch.events[i]!.event_id), stage: 'pinterest', reason: result.error });
       });
       committedEvents += batch.events.length;
-      if (store && runId !== undefined) await store.commitBatch(sync.name, runId, rejects, batch.last, unsettledNow(), delivered);
+      const position = ledger.checkpointAfter(batch.last, checkpoint?.position);
+      if (store && runId !== undefined) await store.commitBatch(sync.name, runId, rejects, position, unsettledNow(), delivered);
       // Counted once durable, so the summary never claims more than the state holds.
       counts.processed += processed;
       counts.eventsSent += batch.events.length;
@@ -140,7 +143,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         counts.rejectedPinterest++;
         countReason(`pinterest: ${r.reason}`);
       }
-      committed = batch.last;
+      committed = position;
       nextToCommit++;
       signalChange();
       options.onProgress?.({ ...counts, batchesSettled: nextToCommit });

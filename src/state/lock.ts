@@ -2,6 +2,7 @@
 // a killed process expires (or, on the same host, is taken over as soon as its pid is gone);
 // a holder that fails to renew learns it lost the lease and stops sending.
 import { randomUUID } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Knex } from 'knex';
 import { LockedError, StateError } from '../errors.js';
@@ -15,6 +16,8 @@ export interface LockHolder {
 export interface SyncLock {
   /** Aborted (with an Error) if the lease was lost: the run must stop. */
   readonly lost: AbortSignal;
+  /** Renews the lease inside a commit's transaction; throws (rolling it back) if it is no longer ours. */
+  confirm(trx: Knex): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -24,6 +27,19 @@ export interface LockOptions {
 }
 
 const DEFAULT_TTL_MS = 60_000;
+
+/**
+ * Where a pid means something: the host and, on Linux, its pid namespace. Containers that
+ * share a hostname (host networking) have different namespaces, so none of them takes
+ * over another's lease on the strength of a pid it cannot see.
+ */
+function processScope(): string {
+  try {
+    return `${hostname()} ${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return `${hostname()} ?`;
+  }
+}
 
 function alive(pid: number): boolean {
   try {
@@ -42,18 +58,19 @@ export async function acquireLock(db: Knex, sync: string, options: LockOptions =
   const ttl = options.ttlMs ?? DEFAULT_TTL_MS;
   const token = randomUUID();
   const host = hostname();
+  const scope = processScope();
   const now = Date.now();
   const existing = await db('locks').where({ sync }).first();
-  // On this host, a holder whose process is gone cannot be running: its lease can go now.
-  const deadHere = existing && existing.host === host && !alive(Number(existing.pid));
+  // In this host and pid namespace, a holder whose process is gone cannot be running: its lease can go now.
+  const deadHere = existing && existing.scope === scope && !scope.endsWith('?') && !alive(Number(existing.pid));
   const takeOver = deadHere ? existing.token : '';
   // One statement, atomic in SQLite and PostgreSQL alike: insert, or take an expired (or dead) lease.
   await db.raw(
-    `INSERT INTO locks (sync, token, host, pid, started_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT (sync) DO UPDATE SET token = excluded.token, host = excluded.host, pid = excluded.pid,
+    `INSERT INTO locks (sync, token, host, scope, pid, started_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (sync) DO UPDATE SET token = excluded.token, host = excluded.host, scope = excluded.scope, pid = excluded.pid,
        started_at = excluded.started_at, expires_at = excluded.expires_at
      WHERE locks.expires_at < ? OR locks.token = ?`,
-    [sync, token, host, process.pid, now, now + ttl, now, takeOver],
+    [sync, token, host, scope, process.pid, now, now + ttl, now, takeOver],
   );
   const row = await db('locks').where({ sync }).first();
   if (!row || row.token !== token) {
@@ -61,12 +78,26 @@ export async function acquireLock(db: Knex, sync: string, options: LockOptions =
   }
 
   const controller = new AbortController();
+  let expires = now + ttl;
+  const lose = (why: string) => {
+    if (!controller.signal.aborted) controller.abort(new StateError(`lost the lock of sync ${sync} (${why}); stopped sending`));
+  };
+  /** Extends the lease; false when another run holds it now. */
+  const renew = async (trx: Knex = db): Promise<boolean> => {
+    const until = Date.now() + ttl;
+    const updated = await trx('locks').where({ sync, token }).update({ expires_at: until });
+    if (updated === 0) return false;
+    expires = until;
+    return true;
+  };
   let renewing: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     renewing = (async () => {
-      const updated = await db('locks').where({ sync, token }).update({ expires_at: Date.now() + ttl }).catch(() => 0);
-      if (updated === 0 && !controller.signal.aborted) {
-        controller.abort(new StateError(`lost the lock of sync ${sync} (its lease could not be renewed, so another run may take it over); stopped sending`));
+      try {
+        if (!(await renew())) lose('another run took it over');
+      } catch {
+        // The state store did not answer: keep trying while the lease is still ours.
+        if (Date.now() >= expires) lose('its lease expired while the state store was unreachable');
       }
     })();
   }, Math.max(50, Math.floor(ttl / 3)));
@@ -74,6 +105,12 @@ export async function acquireLock(db: Knex, sync: string, options: LockOptions =
 
   return {
     lost: controller.signal,
+    async confirm(trx) {
+      if (controller.signal.aborted || !(await renew(trx))) {
+        lose('another run took it over');
+        throw controller.signal.reason as Error;
+      }
+    },
     async release() {
       clearInterval(timer);
       await renewing;

@@ -49,6 +49,8 @@ const migrations: Migration[] = [
         t.string('sync').primary();
         t.string('token').notNullable();
         t.string('host').notNullable();
+        // Host and process namespace: only within the same one can a pid be checked for life.
+        t.string('scope').notNullable();
         t.integer('pid').notNullable();
         t.bigInteger('started_at').notNullable();
         t.bigInteger('expires_at').notNullable();

@@ -131,7 +131,11 @@ export class StateStore {
 
   /** Recorded before a batch is sent: how many events a crash now would leave unsettled. */
   async saveUnsettled(sync: string, events: number): Promise<void> {
-    await this.upsert(this.db, sync, { unsettled_events: events });
+    await this.db.transaction(async (trx) => {
+      // Nothing is sent for a sync whose lock this run no longer holds.
+      await this.leases.get(sync)?.confirm(trx);
+      await this.upsert(trx, sync, { unsettled_events: events });
+    });
   }
 
   /** A settled batch: its rejects, the checkpoint past it, and what is still unsettled, atomically. */
@@ -139,6 +143,8 @@ export class StateStore {
     sync: string, runId: number, rejects: RejectRecord[], position: Position, unsettled: number, delivered: LedgerEntry[] = [],
   ): Promise<void> {
     await this.db.transaction(async (trx) => {
+      // A run that lost its lock must not move the checkpoint: the transaction rolls back.
+      await this.leases.get(sync)?.confirm(trx);
       await this.insertRejects(trx, runId, sync, rejects);
       const rows = delivered.map((d) => ({ sync, digest: d.digest, cursor_ms: d.cursorMs }));
       for (let i = 0; i < rows.length; i += 200) await trx('delivered').insert(rows.slice(i, i + 200)).onConflict(['sync', 'digest']).ignore();
@@ -159,6 +165,10 @@ export class StateStore {
   /** Forgets deliveries whose rows can no longer be re-read (cursor before the lookback window). */
   async pruneLedger(sync: string, beforeMs: number): Promise<number> {
     return this.db('delivered').where({ sync }).andWhere('cursor_ms', '<', beforeMs).delete();
+  }
+
+  async clearLedger(sync: string): Promise<void> {
+    await this.db('delivered').where({ sync }).delete();
   }
 
   async ledgerSize(sync: string): Promise<number> {
@@ -204,9 +214,20 @@ export class StateStore {
     return [...new Set([...fromCheckpoints, ...fromRuns].map((r) => r.sync as string))].sort();
   }
 
-  /** Takes the sync's lock, or throws LockedError naming the holder. */
-  lock(sync: string, options?: LockOptions): Promise<SyncLock> {
-    return acquireLock(this.db, sync, options);
+  private readonly leases = new Map<string, SyncLock>();
+
+  /** Takes the sync's lock, or throws LockedError naming the holder. Commits then check it is still ours. */
+  async lock(sync: string, options?: LockOptions): Promise<SyncLock> {
+    const lock = await acquireLock(this.db, sync, options);
+    this.leases.set(sync, lock);
+    return {
+      lost: lock.lost,
+      confirm: (trx) => lock.confirm(trx),
+      release: async () => {
+        this.leases.delete(sync);
+        await lock.release();
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,7 @@ destination:
   ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
   access_token: \${PINTEREST_ACCESS_TOKEN}
   batch_size: 50
+  max_retry_time: 2s
 match:
   em: email
 mappings:
@@ -93,5 +94,23 @@ describe('lookback', () => {
     expect([...fake.delivered.keys()].sort()).toEqual(ahead.sort());
     // Only what the window can still reach remains: the three new events.
     expect(await ledger()).toBe(3);
+  });
+});
+
+describe('lookback when a run fails inside the window', () => {
+  it('never moves the checkpoint back, so nothing delivered is sent twice', async () => {
+    const before = JSON.parse((await runCli(['status', 'late', '--json'], { cwd: work, env: env() })).stdout)[0].checkpoint;
+    await addRows(120, -290);
+    fake.delivered.clear();
+    fake.requests = 0;
+    fake.failAfterRequests = 1;
+    const failed = await runCli(['run', 'late', '--json'], { cwd: work, env: env() });
+    fake.failAfterRequests = undefined;
+    expect(failed.code).toBe(1);
+    const after = JSON.parse((await runCli(['status', 'late', '--json'], { cwd: work, env: env() })).stdout)[0].checkpoint;
+    expect(Date.parse(after.cursor.replace(' ', 'T').replace(/\+00$/, 'Z'))).toBeGreaterThanOrEqual(Date.parse(before.cursor.replace(' ', 'T').replace(/\+00$/, 'Z')));
+    await run();
+    expect(fake.duplicates()).toEqual([]);
+    expect(fake.delivered.size).toBe(120);
   });
 });

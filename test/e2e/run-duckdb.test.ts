@@ -73,6 +73,23 @@ describe('a sync without a cursor', () => {
     expect(status.runs).toHaveLength(4);
   });
 
+  it('keeps no ledger for test-mode sends, and reset clears it', async () => {
+    const testSync = path.join(work, 'syncs', 'leads_test.yaml');
+    writeFileSync(testSync, (await import('node:fs')).readFileSync(path.join(work, 'syncs', 'leads.yaml'), 'utf8')
+      .replace('version: 1\n', 'version: 1\nname: leads_test\n').replace('  batch_size: 200', '  batch_size: 200\n  test: true'));
+    const state = 'testmode.db';
+    expect((await runCli(['run', 'leads_test'], { cwd: work, env: env(state) })).code).toBe(0);
+    const status = async () => JSON.parse((await runCli(['status', 'leads_test', '--json'], { cwd: work, env: env(state) })).stdout)[0];
+    expect((await status()).ledger_entries).toBe(0);
+    rmSync(testSync);
+    // The live sync keeps one; reset makes the next run send everything again.
+    expect((await status()).last_run.already_delivered).toBe(0);
+    expect((await runCli(['reset', 'leads'], { cwd: work, env: env() })).stdout).toContain('checkpoint and ledger cleared');
+    fake.delivered.clear();
+    const again = JSON.parse((await runCli(['run', 'leads', '--json'], { cwd: work, env: env() })).stdout);
+    expect(again).toMatchObject({ already_delivered: 0, processed: 1300 });
+  });
+
   it('resumes after the last settled batch when a run fails part-way', async () => {
     writeLeads(1234);
     fake.delivered.clear();

@@ -173,7 +173,7 @@ describe('one run per sync', () => {
     // Make sure the lock table exists, then plant another host's lease.
     await runCli(['status', 'leased'], { cwd: dir, env: env() });
     const plant = (expires: number) => withClient(dbUrl, (c) => c.query(
-      `INSERT INTO pinsync_state.locks (sync, token, host, pid, started_at, expires_at) VALUES ('leased', 't', 'other-host', 4242, $1, $2)
+      `INSERT INTO pinsync_state.locks (sync, token, host, scope, pid, started_at, expires_at) VALUES ('leased', 't', 'other-host', 'other-host pid:[1]', 4242, $1, $2)
        ON CONFLICT (sync) DO UPDATE SET expires_at = excluded.expires_at`, [Date.now() - 1000, expires],
     ));
     await plant(Date.now() + 60_000);

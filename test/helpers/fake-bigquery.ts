@@ -114,6 +114,11 @@ export class FakeBigQuery {
     this.requests.push({ method: req.method ?? '', path: url.pathname, search: url.search, body });
     const insert = /^\/bigquery\/v2\/projects\/([^/]+)\/jobs$/.exec(url.pathname);
     const results = /^\/bigquery\/v2\/projects\/([^/]+)\/queries\/([^/]+)$/.exec(url.pathname);
+    const status = /^\/bigquery\/v2\/projects\/([^/]+)\/jobs\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && status) {
+      if (!this.jobs.has(status[2]!)) return this.error(res, 404, 'notFound', `Not found: Job ${status[2]}`);
+      return this.send(res, 200, { kind: 'bigquery#job', jobReference: { projectId: status[1], jobId: status[2] }, status: { state: 'DONE' } });
+    }
     if (req.method === 'POST' && insert) return this.insertJob(res, insert[1]!, body);
     if (req.method === 'GET' && results) return this.results(res, results[2]!, url.searchParams);
     this.error(res, 404, 'notFound', `Not found: ${url.pathname}`);

@@ -67,8 +67,14 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
     }
     await pool(targets, Math.max(1, options.parallel ?? 1), async (file) => {
       if (stop.signal.aborted) return;
-      const { exitCode } = await executeSync(file, { store, reporter, fullRefresh: options.fullRefresh, signal: stop.signal });
-      worst = worseExit(worst, exitCode);
+      try {
+        const { exitCode } = await executeSync(file, { store, reporter, fullRefresh: options.fullRefresh, signal: stop.signal });
+        worst = worseExit(worst, exitCode);
+      } catch (error) {
+        // One sync's failure must not end the others (nor close the store under them).
+        reporter.error(undefined, `${file}: ${(error as Error).message}`);
+        worst = worseExit(worst, 1);
+      }
     });
   } finally {
     release();

@@ -65,6 +65,15 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
     void task.finally(() => running.delete(task));
   };
 
+  // Listening before anything starts, so no run is ever cut off by an unhandled signal.
+  const stopped = new Promise<void>((resolve) => {
+    const release = onShutdown(() => {
+      reporter.info('stopping: no new runs; running ones settle their batches in flight and save checkpoints', { phase: 'shutdown' });
+      stop.abort('signal');
+      release();
+      resolve();
+    });
+  });
   const jobs = scheduled.map(({ file, sync }) => new Cron(sync.schedule!, { timezone: sync.timezone ?? 'UTC', protect: true }, () => start(file, sync)));
   for (const [i, { sync }] of scheduled.entries()) {
     reporter.info(`${sync.name}: scheduled "${sync.schedule}" (${sync.timezone ?? 'UTC'}), next at ${jobs[i]!.nextRun()?.toISOString()}`, { sync: sync.name, phase: 'scheduled', next_run: jobs[i]!.nextRun()?.toISOString() });
@@ -75,15 +84,7 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
     const last = (await store.runs(sync.name, 1))[0];
     if (isDue(sync, last?.startedAt, now)) start(file, sync);
   }
-
-  await new Promise<void>((resolve) => {
-    const release = onShutdown(() => {
-      reporter.info('stopping: no new runs; running ones settle their batches in flight and save checkpoints', { phase: 'shutdown' });
-      stop.abort('signal');
-      release();
-      resolve();
-    });
-  });
+  await stopped;
   for (const job of jobs) job.stop();
   await Promise.allSettled([...running]);
   await store.close();

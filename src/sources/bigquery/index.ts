@@ -25,6 +25,10 @@ interface Field {
 
 type Cell = { v: unknown };
 
+// The REST schema's legacy type names, as GoogleSQL spells them in a CAST.
+const SQL_TYPES: Record<string, string> = { INTEGER: 'INT64', FLOAT: 'FLOAT64', BOOLEAN: 'BOOL', RECORD: 'STRUCT' };
+const sqlType = (type: string) => SQL_TYPES[type] ?? type;
+
 /** A REST value (formatOptions.useInt64Timestamp) to the JS value the mapper expects. */
 function convert(value: unknown, field: Field): unknown {
   if (value === null || value === undefined) return null;
@@ -107,9 +111,19 @@ export class BigquerySource implements Source {
         jobTimeoutMs: parseDuration(this.config.job_timeout) * 1000,
         ...(this.config.maximum_bytes_billed !== undefined ? { maximumBytesBilled: String(this.config.maximum_bytes_billed) } : {}),
       });
+      // Wait for the job itself (polling its status) rather than for a page: a first page
+      // request gives up after its own timeout while the job runs on.
+      const limit = parseDuration(this.config.job_timeout) * 1000 + 30_000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        job.promise(),
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => reject(new SourceError(`BigQuery did not finish the query within source.job_timeout (${this.config.job_timeout})`)), limit);
+        }),
+      ]).finally(() => clearTimeout(timer));
       return job;
     } catch (error) {
-      throw explainBigQueryError(error, this.config);
+      throw error instanceof SourceError ? error : explainBigQueryError(error, this.config);
     }
   }
 
@@ -133,7 +147,7 @@ export class BigquerySource implements Source {
     if (this.types) return this.types;
     const job = await this.startJob(`SELECT * FROM ${this.relation()} AS ${ALIAS} LIMIT 0`);
     const { fields } = await this.page(job, 1);
-    this.types = new Map(fields.map((f) => [f.name, f.mode === 'REPEATED' ? `ARRAY<${f.type}>` : f.type]));
+    this.types = new Map(fields.map((f) => [f.name, f.mode === 'REPEATED' ? `ARRAY<${sqlType(f.type)}>` : sqlType(f.type)]));
     return this.types;
   }
 
