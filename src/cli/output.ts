@@ -1,4 +1,4 @@
-// Output helpers: stdout with back-pressure, and the human summary of a mapping pass.
+// Output helpers: stdout with back-pressure, and the human summaries of previews and runs.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ export function lineWriter(stream: Writable): (line: string) => void | Promise<v
   };
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function formatStats(stats: MapStats): string {
   return [
@@ -29,7 +29,6 @@ function droppedLines(dropped: MapStats['droppedIdentifiers'], indent = ''): str
   return groupedLines('identifier values left out as unusable (their rows were still mapped):', labelled, indent);
 }
 
-export { plural };
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 export const VERSION = version;
