@@ -18,7 +18,7 @@ export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' :
 
 export function formatStats(stats: MapStats): string {
   return [
-    `rows read ${stats.rowsRead}, events ${stats.events}, rejected ${stats.rejected}`,
+    `rows read ${stats.rowsRead}, events ${stats.events}, rejected ${stats.rejected}${stats.alreadyDelivered > 0 ? `, already delivered ${stats.alreadyDelivered} (not sent again)` : ''}`,
     ...groupedLines('rejected by reason:', stats.rejectsByReason),
     ...droppedLines(stats.droppedIdentifiers),
   ].join('\n');

@@ -24,14 +24,20 @@ export async function openState(option?: string): Promise<StateStore> {
 
 /** Where a sync's next run would start, read without writing anything; undefined without state. */
 export async function readCheckpoint(sync: string, option?: string): Promise<Position | undefined> {
-  const url = stateUrl(option);
-  let store: StateStore | undefined;
+  const store = await openStateReadOnly(option);
   try {
-    store = await StateStore.openReadOnly(url);
     return (await store?.checkpoint(sync))?.position;
-  } catch (error) {
-    throw stateError(url, error);
   } finally {
     await store?.close();
+  }
+}
+
+/** Existing state, opened for reading only (preview); undefined when there is none yet. */
+export async function openStateReadOnly(option?: string): Promise<StateStore | undefined> {
+  const url = stateUrl(option);
+  try {
+    return await StateStore.openReadOnly(url);
+  } catch (error) {
+    throw stateError(url, error);
   }
 }

@@ -87,7 +87,12 @@ export function ledgerFor(sync: SyncDefinition, store: StateStore | undefined, o
     },
     async known(digests) {
       const present = digests.filter((d): d is string => d !== undefined);
-      return present.length === 0 || !options.consult ? new Set() : store.delivered(sync.name, present);
+      if (present.length === 0 || !options.consult) return new Set();
+      // Read-only state that never recorded a delivery has no ledger table yet.
+      return store.delivered(sync.name, present).catch((error: Error) => {
+        if (store.readOnly) return new Set<string>();
+        throw error;
+      });
     },
     record: options.record,
     async prune(checkpoint) {

@@ -2,9 +2,12 @@
 import type { Event, Mapper, Reason } from '../mapping/compile.js';
 import type { Position, Source } from '../sources/index.js';
 import type { UserKey } from '../pinterest/event-schema.js';
+import type { Ledger } from './ledger.js';
 
 export interface MapStats {
   rowsRead: number;
+  /** Rows whose event the ledger shows delivered before: a run would not send them. */
+  alreadyDelivered: number;
   events: number;
   rejected: number;
   /** Rejections grouped by "field: problem". */
@@ -14,6 +17,8 @@ export interface MapStats {
 
 export interface PreviewOptions {
   after?: Position;
+  /** The sync's ledger (read-only), so the preview leaves out what a run would not send. */
+  ledger?: Ledger;
   /** Stop after this many events. */
   limit?: number;
   onEvent(event: Event): void | Promise<void>;
@@ -31,15 +36,23 @@ export function describeReasons(reasons: readonly Reason[]): string {
 
 export async function previewSync(source: Source, mapper: Mapper, options: PreviewOptions): Promise<MapStats> {
   const stats: MapStats = {
-    rowsRead: 0, events: 0, rejected: 0, rejectsByReason: new Map(), droppedIdentifiers: mapper.droppedIdentifiers,
+    rowsRead: 0, alreadyDelivered: 0, events: 0, rejected: 0, rejectsByReason: new Map(), droppedIdentifiers: mapper.droppedIdentifiers,
   };
   const limit = options.limit ?? Infinity;
   if (limit <= 0) return stats;
-  for await (const page of source.read({ after: options.after, columns: mapper.columns })) {
-    for (const row of page) {
+  const ledger = options.ledger;
+  for await (const page of source.read({ after: ledger ? ledger.startAfter(options.after) : options.after, columns: mapper.columns })) {
+    const outcomes = page.map((row) => mapper.map(row));
+    const digests = ledger ? outcomes.map((o, i) => (o.event ? ledger.digest(o.event, source.positionOf(page[i]!)) : undefined)) : [];
+    const known = ledger ? await ledger.known(digests) : new Set<string>();
+    for (let i = 0; i < page.length; i++) {
+      const row = page[i]!;
       stats.rowsRead++;
-      const outcome = mapper.map(row);
-      if (outcome.event) {
+      const outcome = outcomes[i]!;
+      const digest = digests[i];
+      if (outcome.event && digest !== undefined && known.has(digest)) {
+        stats.alreadyDelivered++;
+      } else if (outcome.event) {
         stats.events++;
         await options.onEvent(outcome.event);
         if (stats.events >= limit) return stats;

@@ -92,7 +92,7 @@ function connectionFor(url: string, readOnly: boolean): Knex.Config {
 const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(typeof v === 'number' || /^\d+$/.test(String(v)) ? Number(v) : String(v)));
 
 export class StateStore {
-  private constructor(private readonly db: Knex, readonly location: string, private readonly readOnly = false) {}
+  private constructor(private readonly db: Knex, readonly location: string, readonly readOnly = false) {}
 
   /** Opens (and migrates) the state at a SQLite path or a postgres:// URL. */
   static async open(url: string): Promise<StateStore> {

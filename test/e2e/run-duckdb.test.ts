@@ -63,6 +63,10 @@ describe('a sync without a cursor', () => {
       expect(fake.delivered.size).toBe(1234);
       expect(fake.duplicates()).toEqual([]);
     }
+    // The preview shows what a run would send: nothing the ledger holds.
+    const preview = await runCli(['preview', 'leads'], { cwd: work, env: env() });
+    expect(preview.stdout).toBe('');
+    expect(preview.stderr).toContain('rows read 1234, events 0, rejected 0, already delivered 1234 (not sent again)');
     writeLeads(1300);
     const grown = JSON.parse((await runCli(['run', 'leads', '--json'], { cwd: work, env: env() })).stdout);
     expect(grown).toMatchObject({ rows_read: 1300, already_delivered: 1234, processed: 66 });

@@ -1,6 +1,7 @@
 import { openSync } from '../../engine/prepare.js';
 import { loadSyncFile } from '../../config/load.js';
-import { readCheckpoint } from '../state.js';
+import { openStateReadOnly, readCheckpoint } from '../state.js';
+import { ledgerFor } from '../../engine/ledger.js';
 import { describeReasons, previewSync } from '../../engine/preview.js';
 import type { Event } from '../../mapping/compile.js';
 import { resolveSyncFile } from '../resolve.js';
@@ -25,14 +26,19 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
   if (options.remoteTest) return remoteTest(file, options);
   // Preview never needs destination credentials.
   const { sync, source, mapper } = await openSync(file, { requireDestination: false });
+  let state: Awaited<ReturnType<typeof openStateReadOnly>>;
   try {
     const write = lineWriter(process.stdout);
     const table = options.format === 'table' ? tableFormatter() : undefined;
     if (table) await write(table.header());
     await warnUnreadable(sync, source, (message) => process.stderr.write(`warning: ${sync.name}: ${message}\n`));
-    const after = options.fullRefresh ? undefined : await readCheckpoint(sync.name, options.state);
+    // What a run would send: from the checkpoint (and its lookback), less what the ledger holds.
+    state = options.fullRefresh ? undefined : await openStateReadOnly(options.state);
+    const after = (await state?.checkpoint(sync.name))?.position;
+    const ledger = state ? ledgerFor(sync, state, { consult: true, record: false }) : undefined;
     const stats = await previewSync(source, mapper, {
       after,
+      ledger,
       limit: options.limit,
       onEvent: (event: Event) => write(table ? table.row(event) : JSON.stringify(event)),
       onReject: (key, reasons) => {
@@ -48,6 +54,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
     }
     return 0;
   } finally {
+    await state?.close();
     await source.close();
   }
 }
