@@ -214,7 +214,6 @@ export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
   return problems;
 }
 
-export type SyncInput = z.input<typeof syncSchema>;
 export type SyncDefinition = z.output<typeof syncSchema> & {
   /** Resolved sync name (explicit, or the file name). */
   name: string;
@@ -226,7 +225,6 @@ export type DuckdbSourceConfig = z.output<typeof duckdbSourceSchema>;
 export type PostgresSourceConfig = z.output<typeof postgresSourceSchema>;
 export type BigquerySourceConfig = z.output<typeof bigquerySourceSchema>;
 export type MappingSpec = z.output<typeof mappingSchema>;
-export type MatchSpec = z.output<typeof matchSchema>;
 
 /** JSON Schema of the sync file, for editors (yaml-language-server and the like). */
 export function syncJsonSchema(): Record<string, unknown> {

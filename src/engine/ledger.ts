@@ -29,6 +29,8 @@ function cursorText(ms: number): string {
 }
 
 export interface Ledger {
+  /** Whether rows need ledger digests at all (most syncs keep no ledger). */
+  readonly active: boolean;
   /** Where to start reading: the checkpoint, moved back by the lookback window. */
   startAfter(checkpoint: Position | undefined): Position | undefined;
   /**
@@ -46,6 +48,7 @@ export interface Ledger {
 }
 
 const NONE: Ledger = {
+  active: false,
   startAfter: (checkpoint) => checkpoint,
   checkpointAfter: (last) => last,
   digest: () => undefined,
@@ -66,6 +69,7 @@ export function ledgerFor(sync: SyncDefinition, store: StateStore | undefined, o
   const withCursor = sync.source.cursor !== undefined;
   if (!store || (withCursor && lookbackMs === undefined)) return NONE;
   return {
+    active: options.record || options.consult,
     startAfter(checkpoint) {
       if (!checkpoint || lookbackMs === undefined) return checkpoint;
       const ms = cursorMs(checkpoint);

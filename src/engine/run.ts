@@ -2,7 +2,7 @@
 // The checkpoint only moves over the contiguous prefix of settled batches, and is saved
 // after each one, so a crash at any moment loses nothing.
 import type { SyncDefinition } from '../config/schema.js';
-import type { Event, Mapper } from '../mapping/compile.js';
+import type { Event, Mapper, Row } from '../mapping/compile.js';
 import type { EventResult } from '../pinterest/client.js';
 import type { Position, Source } from '../sources/types.js';
 import type { LedgerEntry, RejectRecord, RunCounts, StateStore } from '../state/store.js';
@@ -61,7 +61,8 @@ interface Batch {
   /** Primary key of each event, same index. */
   keys: string[];
   localRejects: RejectRecord[];
-  /** Position of the batch's last row (sent or rejected). */
+  /** The batch's last row (sent or rejected), and its position, taken when the batch is cut. */
+  lastRow?: Row;
   last: Position;
   /** Ledger entries of the batch's events, same index (empty when the sync keeps no ledger). */
   ledger: LedgerEntry[];
@@ -181,16 +182,16 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
     const start = ledger.startAfter(checkpoint?.position);
     reading: for await (const page of source.read({ after: start, columns: mapper.columns, pageSize: batchSize * 2 })) {
       const outcomes = page.map((row) => mapper.map(row));
-      const positions = page.map((row) => source.positionOf(row));
       // Rows re-read by lookback (or every run, without a cursor) whose event was delivered before.
-      const digests = outcomes.map((o, i) => (o.event ? ledger.digest(o.event, positions[i]!) : undefined));
+      const digests = ledger.active
+        ? outcomes.map((o, i) => (o.event ? ledger.digest(o.event, source.positionOf(page[i]!)) : undefined))
+        : [];
       const known = await ledger.known(digests);
       for (let i = 0; i < page.length; i++) {
         if (stopped()) break reading;
         const row = page[i]!;
         counts.rowsRead++;
         batch ??= newBatch();
-        const position = positions[i]!;
         const key = mapper.keyOf(row);
         const outcome = outcomes[i]!;
         const digest = digests[i];
@@ -199,22 +200,26 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         } else if (outcome.event) {
           batch.events.push(outcome.event);
           batch.keys.push(key);
-          if (digest !== undefined) batch.ledger.push({ digest, cursorMs: cursorMs(position) });
+          if (digest !== undefined) batch.ledger.push({ digest, cursorMs: cursorMs(source.positionOf(row)) });
           if (++eventsRead <= priorUnsettled) counts.resent++;
         } else {
           counts.rejectedLocal++;
           for (const reason of outcome.reasons) countReason(reasonLabel(reason));
           batch.localRejects.push({ primaryKey: key, eventId: null, stage: 'local', reason: describeReasons(outcome.reasons) });
         }
-        batch.last = position;
+        batch.lastRow = row;
         if (batch.events.length >= batchSize || batch.localRejects.length >= batchSize) {
+          batch.last = source.positionOf(row);
           await dispatch(batch);
           batch = undefined;
         }
       }
     }
     // An interrupted run leaves its partial batch unsent: the checkpoint is before it.
-    if (batch && !stopped()) await dispatch(batch);
+    if (batch && !stopped()) {
+      batch.last = source.positionOf(batch.lastRow!);
+      await dispatch(batch);
+    }
   } catch (error) {
     fatal ??= error as Error;
   }

@@ -28,13 +28,6 @@ export interface ClientOptions {
   random?: () => number;
 }
 
-/** Observations for the run's summary and logs. */
-export interface ClientStats {
-  requests: number;
-  retries: number;
-  splits: number;
-}
-
 interface Answer {
   status: number;
   body: unknown;
@@ -74,7 +67,6 @@ function perEventResults(body: unknown, count: number): EventResult[] | undefine
 }
 
 export class PinterestClient {
-  readonly stats: ClientStats = { requests: 0, retries: 0, splits: 0 };
   private readonly dispatcher: Agent;
   private readonly url: string;
   private readonly headers: Record<string, string>;
@@ -120,7 +112,6 @@ export class PinterestClient {
         if (answer.status === 413) throw new RetriesExhaustedError(`Pinterest refused a single event as too large (413: ${messageOf(answer.body)})`);
         return [{ status: 'failed', error: `${answer.status}: ${messageOf(answer.body)}` }];
       }
-      this.stats.splits++;
       const middle = Math.ceil(events.length / 2);
       const left = await this.sendPart(events.slice(0, middle), signal, false);
       const right = await this.sendPart(events.slice(middle), signal, false);
@@ -161,7 +152,6 @@ export class PinterestClient {
       if (Date.now() - started + wait > budget || signal?.aborted) {
         throw new RetriesExhaustedError(`Pinterest kept failing for ${Math.round((Date.now() - started) / 1000)}s (last: ${failure}); gave up after ${attempt + 1} attempts`);
       }
-      this.stats.retries++;
       try {
         await this.sleep(wait, signal);
       } catch {
@@ -171,7 +161,6 @@ export class PinterestClient {
   }
 
   private async post(body: string): Promise<Answer> {
-    this.stats.requests++;
     const timeout = this.options.timeoutMs ?? 30_000;
     const response: Dispatcher.ResponseData = await request(this.url, {
       method: 'POST', headers: this.headers, body, dispatcher: this.dispatcher, headersTimeout: timeout, bodyTimeout: timeout,
