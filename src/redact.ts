@@ -4,7 +4,10 @@ const secrets = new Set<string>();
 
 /** Remembers a value (a token, a password, a connection string) that must never be shown. */
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 6) secrets.add(value);
+  if (!value || value.length < 6) return;
+  secrets.add(value);
+  // Also as it reads inside JSON (logs, webhook bodies are redacted after serializing).
+  secrets.add(JSON.stringify(value).slice(1, -1));
 }
 
 /** Whether a value may be shown: short, no @, fewer than seven digits, one line. */
@@ -13,7 +16,7 @@ export function isSafeToShow(text: string): boolean {
 }
 
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/\s@]+:)[^@/\s]+@/gi;
-const TOKEN_PARAM = /\b((?:access_)?token|password|secret|key)=[^&\s'"]+/gi;
+const TOKEN_PARAM = /\b(\w*(?:token|password|secret|key))=[^&\s'"]+/gi;
 
 /** Text with every registered secret, URL password and token parameter masked. */
 export function redact(text: string): string {
