@@ -142,11 +142,15 @@ options:
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let peakKb = 0;
+  let cpuTicks = 0;
   const sample = () => {
     try {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const hwm = /VmHWM:\s+(\d+)/.exec(status);
       if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+      // utime + stime of all its threads, in clock ticks (100 a second on Linux).
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpuTicks = Number(fields[11]) + Number(fields[12]);
     } catch { /* exited */ }
   };
   const sampler = setInterval(sample, 20);
@@ -165,6 +169,8 @@ options:
     rows, events: summary.events_sent, received: stats.events, requests: stats.requests, concurrency, batch_size: batchSize, latency_ms: latencyMs,
     events_per_s: eventsPerS, peak_rss_mb: Math.round(peakKb / 1024), floor_s: Number(floorS.toFixed(2)), run_s: Number(runS.toFixed(2)),
     floor_ratio: Number((runS / floorS).toFixed(2)), floor_rows: floorRows,
+    // CPU seconds (all threads): what pinsync costs the machine, and what the fake server did.
+    pinsync_cpu_s: Number((cpuTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s,
     ...(ideal ? { latency_efficiency: Number((eventsPerS / ideal).toFixed(3)) } : {}),
   };
   console.log('pinsync run benchmark (PostgreSQL -> pinsync -> fake Pinterest on 127.0.0.1)');

@@ -3,6 +3,8 @@ import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { openSync } from '../engine/prepare.js';
 import { runSync, type RunSummary } from '../engine/run.js';
+import { threadReader } from '../engine/reader-thread.js';
+import type { PageReader } from '../engine/reader.js';
 import { ConfigError, LockedError, PinsyncError } from '../errors.js';
 import { formatProblem } from '../config/load.js';
 import { PinterestClient } from '../pinterest/client.js';
@@ -74,7 +76,7 @@ export async function executeSync(file: string, options: ExecuteOptions): Promis
     else reporter.error(undefined, `${file}: ${(error as Error).message}`);
     return { exitCode: error instanceof PinsyncError ? error.exitCode : 1 };
   }
-  const { sync, source, mapper } = opened;
+  const { sync, source } = opened;
   let lock;
   try {
     lock = store ? await store.lock(sync.name, { ttlMs: options.lockTtlMs ?? lockTtlFromEnv() }) : undefined;
@@ -87,13 +89,18 @@ export async function executeSync(file: string, options: ExecuteOptions): Promis
     throw error;
   }
   const client = clientFor(sync, { test: options.test });
+  let reader: PageReader | undefined;
   const progress = reporter.format === 'human' ? progressReporter(sync.name) : { update: () => undefined, stop: () => undefined };
   try {
     reporter.started(sync.name);
     await warnUnreadable(sync, source, (message) => reporter.warn(sync.name, message));
     const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
+    // The run reads on its own thread, with its own connection; this one has served its purpose.
+    const available = await source.columns();
+    await source.close();
+    reader = threadReader({ sync, available });
     const summary = await runSync({
-      sync, source, mapper, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter,
+      sync, reader, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter,
       testMode: options.test ?? sync.destination.test,
       onProgress: progress.update, signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
     });
@@ -106,6 +113,7 @@ export async function executeSync(file: string, options: ExecuteOptions): Promis
     progress.stop();
     await lock?.release().catch(() => undefined);
     await client.close();
+    await reader?.close();
     await source.close();
   }
 }

@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { SourceError } from '../errors.js';
-import type { Event } from '../mapping/compile.js';
 import type { Position } from '../sources/types.js';
 import type { StateStore } from '../state/store.js';
 
@@ -39,7 +38,7 @@ export interface Ledger {
    */
   checkpointAfter(last: Position, started: Position | undefined): Position;
   /** The event's ledger key; undefined when the sync keeps no ledger. */
-  digest(event: Event, position: Position): string | undefined;
+  digest(eventId: string, position: Position): string | undefined;
   known(digests: (string | undefined)[]): Promise<Set<string>>;
   /** Drops entries the window can no longer reach. */
   prune(checkpoint: Position | null): Promise<void>;
@@ -83,10 +82,10 @@ export function ledgerFor(sync: SyncDefinition, store: StateStore | undefined, o
       // Equal to the millisecond counts as not past: microseconds are not compared here.
       return at !== null && from !== null && at > from ? last : started;
     },
-    digest(event, position) {
+    digest(eventId, position) {
       if (!options.record && !options.consult) return undefined;
       // With a cursor, a changed row (new cursor value) is a new delivery; without one, the event is.
-      const identity = withCursor ? `${String(event.event_id)}\u0000${position.cursor}` : String(event.event_id);
+      const identity = withCursor ? `${eventId}\u0000${position.cursor}` : eventId;
       return createHash('sha256').update(identity).digest('base64url').slice(0, 22);
     },
     async known(digests) {

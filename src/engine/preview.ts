@@ -43,7 +43,7 @@ export async function previewSync(source: Source, mapper: Mapper, options: Previ
   const ledger = options.ledger;
   for await (const page of source.read({ after: ledger ? ledger.startAfter(options.after) : options.after, columns: mapper.columns })) {
     const outcomes = page.map((row) => mapper.map(row));
-    const digests = ledger?.active ? outcomes.map((o, i) => (o.event ? ledger.digest(o.event, source.positionOf(page[i]!)) : undefined)) : [];
+    const digests = ledger?.active ? outcomes.map((o, i) => (o.event ? ledger.digest(String(o.event.event_id), source.positionOf(page[i]!)) : undefined)) : [];
     const known = ledger?.active ? await ledger.known(digests) : new Set<string>();
     for (let i = 0; i < page.length; i++) {
       const row = page[i]!;

@@ -2,9 +2,10 @@
 // The checkpoint only moves over the contiguous prefix of settled batches, and is saved
 // after each one, so a crash at any moment loses nothing.
 import type { SyncDefinition } from '../config/schema.js';
-import type { Event, Mapper, Row } from '../mapping/compile.js';
+import { eventOf, type EncodedEvent, type EncodedPage } from '../mapping/encode.js';
+import { positionAt, type PageReader } from './reader.js';
 import type { EventResult } from '../pinterest/client.js';
-import type { Position, Source } from '../sources/types.js';
+import type { Position } from '../sources/types.js';
 import type { LedgerEntry, RejectRecord, RunCounts, StateStore } from '../state/store.js';
 import { cursorMs, ledgerFor } from './ledger.js';
 import type { UserKey } from '../pinterest/event-schema.js';
@@ -12,7 +13,7 @@ import { describeReasons, reasonLabel } from './preview.js';
 
 export interface EventSender {
   /** One result per event; `signal` aborts retries that are waiting (the run has failed). */
-  send(events: readonly Event[], signal?: AbortSignal): Promise<EventResult[]>;
+  send(events: readonly EncodedEvent[], signal?: AbortSignal): Promise<EventResult[]>;
 }
 
 export interface RunProgress extends RunCounts {
@@ -21,8 +22,8 @@ export interface RunProgress extends RunCounts {
 
 export interface RunOptions {
   sync: SyncDefinition;
-  source: Source;
-  mapper: Mapper;
+  /** Mapped pages of the sync's source (read on a worker thread, for a CLI run). */
+  reader: PageReader;
   sender: EventSender;
   /** Where checkpoints, runs and rejects go; absent for a remote test, which keeps no state. */
   store?: StateStore;
@@ -57,12 +58,12 @@ export interface RunSummary extends RunCounts {
 
 interface Batch {
   seq: number;
-  events: Event[];
-  /** Primary key of each event, same index. */
+  events: EncodedEvent[];
+  /** event_id and primary key of each event, same index. */
+  eventIds: string[];
   keys: string[];
   localRejects: RejectRecord[];
-  /** The batch's last row (sent or rejected), and its position, taken when the batch is cut. */
-  lastRow?: Row;
+  /** Position of the batch's last row (sent or rejected). */
   last: Position;
   /** Ledger entries of the batch's events, same index (empty when the sync keeps no ledger). */
   ledger: LedgerEntry[];
@@ -70,7 +71,7 @@ interface Batch {
 }
 
 export async function runSync(options: RunOptions): Promise<RunSummary> {
-  const { sync, source, mapper, sender, store } = options;
+  const { sync, reader, sender, store } = options;
   const startedAt = new Date();
   const batchSize = sync.destination.batch_size;
   const concurrency = sync.destination.concurrency;
@@ -132,7 +133,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
       const delivered = ledger.record ? batch.ledger : [];
       batch.results!.forEach((result, i) => {
         if (result.status === 'processed') processed++;
-        else rejects.push({ primaryKey: batch.keys[i]!, eventId: String(batch.events[i]!.event_id), stage: 'pinterest', reason: result.error });
+        else rejects.push({ primaryKey: batch.keys[i]!, eventId: batch.eventIds[i]!, stage: 'pinterest', reason: result.error });
       });
       committedEvents += batch.events.length;
       const position = ledger.checkpointAfter(batch.last, checkpoint?.position);
@@ -176,40 +177,42 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   };
 
   let batch: Batch | undefined;
-  const newBatch = (): Batch => ({ seq: nextSeq++, events: [], keys: [], localRejects: [], ledger: [], last: { cursor: null, key: '' } });
+  let dropped: EncodedPage['dropped'] = [];
+  const newBatch = (): Batch => ({ seq: nextSeq++, events: [], eventIds: [], keys: [], localRejects: [], ledger: [], last: { cursor: null, key: '' } });
 
   try {
     const start = ledger.startAfter(checkpoint?.position);
-    reading: for await (const page of source.read({ after: start, columns: mapper.columns, pageSize: batchSize * 2 })) {
-      const outcomes = page.map((row) => mapper.map(row));
+    reading: for await (const page of reader.pages({ after: start, pageSize: batchSize * 2 })) {
+      dropped = page.dropped;
       // Rows re-read by lookback (or every run, without a cursor) whose event was delivered before.
       const digests = ledger.active
-        ? outcomes.map((o, i) => (o.event ? ledger.digest(o.event, source.positionOf(page[i]!)) : undefined))
+        ? page.eventIds.map((id, i) => (id !== null ? ledger.digest(id, positionAt(page, i)) : undefined))
         : [];
       const known = await ledger.known(digests);
-      for (let i = 0; i < page.length; i++) {
+      let nextReject = 0;
+      for (let i = 0; i < page.keys.length; i++) {
         if (stopped()) break reading;
-        const row = page[i]!;
         counts.rowsRead++;
         batch ??= newBatch();
-        const key = mapper.keyOf(row);
-        const outcome = outcomes[i]!;
+        const key = page.keys[i]!;
+        const eventId = page.eventIds[i]!;
         const digest = digests[i];
-        if (outcome.event && digest !== undefined && known.has(digest)) {
+        if (eventId !== null && digest !== undefined && known.has(digest)) {
           counts.alreadyDelivered++;
-        } else if (outcome.event) {
-          batch.events.push(outcome.event);
+        } else if (eventId !== null) {
+          batch.events.push(eventOf(page, i)!);
+          batch.eventIds.push(eventId);
           batch.keys.push(key);
-          if (digest !== undefined) batch.ledger.push({ digest, cursorMs: cursorMs(source.positionOf(row)) });
+          if (digest !== undefined) batch.ledger.push({ digest, cursorMs: cursorMs(positionAt(page, i)) });
           if (++eventsRead <= priorUnsettled) counts.resent++;
         } else {
+          const reasons = page.rejects[nextReject++]![1];
           counts.rejectedLocal++;
-          for (const reason of outcome.reasons) countReason(reasonLabel(reason));
-          batch.localRejects.push({ primaryKey: key, eventId: null, stage: 'local', reason: describeReasons(outcome.reasons) });
+          for (const reason of reasons) countReason(reasonLabel(reason));
+          batch.localRejects.push({ primaryKey: key, eventId: null, stage: 'local', reason: describeReasons(reasons) });
         }
-        batch.lastRow = row;
+        batch.last = positionAt(page, i);
         if (batch.events.length >= batchSize || batch.localRejects.length >= batchSize) {
-          batch.last = source.positionOf(row);
           await dispatch(batch);
           batch = undefined;
         }
@@ -217,7 +220,6 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
     }
     // An interrupted run leaves its partial batch unsent: the checkpoint is before it.
     if (batch && !stopped()) {
-      batch.last = source.positionOf(batch.lastRow!);
       await dispatch(batch);
     }
   } catch (error) {
@@ -247,7 +249,8 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
     await store.finishRun(runId, outcome, counts, fatal?.message);
   }
   return {
-    ...counts, runId, rejectsByReason, droppedIdentifiers: mapper.droppedIdentifiers, startedAt,
+    ...counts, runId, rejectsByReason, droppedIdentifiers: new Map(dropped), startedAt,
     durationMs: Date.now() - startedAt.getTime(), checkpoint: committed, ...(fatal ? { error: fatal } : {}), ...(interrupted ? { interrupted } : {}),
   };
 }
+

@@ -99,11 +99,19 @@ interface IdentifierPlan {
 const GROUPS = new Set(['custom_data', 'app_info', 'device_info']);
 const FIRST_FIELDS = ['event_name', 'action_source', 'event_time', 'event_id'];
 const FUTURE_SKEW_SECONDS = 300;
-// Keys whose values are few (genders, states, countries, cities), and how many values to remember per key.
-const MEMOIZED_KEYS: readonly UserKey[] = ['ge', 'st', 'country', 'ct'];
+// Keys whose values repeat across rows (genders, states, countries, cities, first and last
+// names), and how many values to remember per key: the most common arrive first.
+const MEMOIZED_KEYS: readonly UserKey[] = ['ge', 'st', 'country', 'ct', 'fn', 'ln'];
 const MEMO_LIMIT = 4096;
 
-export function compileMapper(sync: SyncDefinition, options: CompileOptions = {}): { mapper?: Mapper; problems: CompileProblem[] } {
+/** The parts of a sync the mapper is built from (no connection details, no token). */
+export type MappingDefinition = Pick<SyncDefinition, 'mappings' | 'match' | 'options'> & { source: Pick<SyncDefinition['source'], 'primary_key'> };
+
+export function mappingDefinition(sync: SyncDefinition): MappingDefinition {
+  return { mappings: sync.mappings, match: sync.match, options: sync.options, source: { primary_key: sync.source.primary_key } };
+}
+
+export function compileMapper(sync: MappingDefinition, options: CompileOptions = {}): { mapper?: Mapper; problems: CompileProblem[] } {
   const problems: CompileProblem[] = [];
   const available = options.available;
   const byLowerCase = available ? new Map(available.map((c) => [c.toLowerCase(), c])) : undefined;

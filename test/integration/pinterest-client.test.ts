@@ -3,11 +3,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PinterestClient } from '../../src/pinterest/client.js';
 import { AuthError, RetriesExhaustedError } from '../../src/errors.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
+import { encodeEvent } from '../../src/mapping/encode.js';
 
 let fake: FakePinterest;
 const waits: number[] = [];
 
-const event = (id: string) => ({
+const event = (id: string) => encodeEvent({
   event_name: 'checkout', action_source: 'web', event_time: Math.floor(Date.now() / 1000) - 60, event_id: id,
   user_data: { em: ['a'.repeat(64)] },
 });

@@ -7,14 +7,13 @@ import type { PostgresSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
 import { ALIAS, firstLine, planRead, quoteQualified, RowLayout, unreadableFilter } from '../sql.js';
 import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
-
-const TIMESTAMP_WITHOUT_TZ = 1114;
-
-// `timestamp without time zone` is read as UTC, not as the machine's local time.
-const parseUtcTimestamp = (text: string) => new Date(`${text.replace(' ', 'T')}Z`);
+import { parseTimestamp, parseTimestamptz } from './timestamps.js';
 
 
-
+const FAST_PARSERS = new Map<number, (text: string) => Date>([
+  [pg.types.builtins.TIMESTAMPTZ, parseTimestamptz],
+  [pg.types.builtins.TIMESTAMP, parseTimestamp],
+]);
 
 export class PostgresSource implements Source {
   private client?: pg.Client;
@@ -40,7 +39,7 @@ export class PostgresSource implements Source {
       application_name: 'pinsync',
       types: {
         getTypeParser: ((oid: number, format?: string) =>
-          oid === TIMESTAMP_WITHOUT_TZ ? parseUtcTimestamp : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+          (format !== 'binary' && FAST_PARSERS.get(oid)) || pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
       },
     });
     try {

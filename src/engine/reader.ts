@@ -1,0 +1,70 @@
+// What a run reads: source pages, mapped, hashed and serialized, with what the sending side
+// needs of each row (its event bytes, event_id, primary key and position) and nothing else.
+import type { Mapper } from '../mapping/compile.js';
+import { encodePage, type EncodedPage } from '../mapping/encode.js';
+import type { Position, Source } from '../sources/types.js';
+
+export interface ReadPage extends EncodedPage {
+  /** Each row's primary key as text, to name it in rejects. */
+  keys: string[];
+  /** Each row's position, as two lists (plain lists of text cross threads cheaply). */
+  cursors: (string | null)[];
+  positionKeys: (string | null)[];
+}
+
+export interface PageRequest {
+  /** Resume strictly after this position. */
+  after?: Position;
+  pageSize: number;
+}
+
+export interface PageReader {
+  pages(request: PageRequest): AsyncIterable<ReadPage>;
+  /** Releases the source; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+export function positionAt(page: ReadPage, i: number): Position {
+  return { cursor: page.cursors[i]!, key: page.positionKeys[i]! };
+}
+
+export async function* readPages(source: Source, mapper: Mapper, request: PageRequest): AsyncGenerator<ReadPage> {
+  for await (const rows of readAhead(source.read({ after: request.after, columns: mapper.columns, pageSize: request.pageSize }))) {
+    const cursors = new Array<string | null>(rows.length);
+    const positionKeys = new Array<string | null>(rows.length);
+    const keys = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const position = source.positionOf(rows[i]!);
+      cursors[i] = position.cursor;
+      positionKeys[i] = position.key;
+      keys[i] = mapper.keyOf(rows[i]!);
+    }
+    yield { ...encodePage(mapper, rows), keys, cursors, positionKeys };
+  }
+}
+
+/**
+ * The same items, with the next one always requested before this one is handed out: the
+ * warehouse prepares the next page while this one is mapped, instead of taking turns.
+ */
+export async function* readAhead<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = items[Symbol.asyncIterator]();
+  let next = iterator.next();
+  try {
+    for (;;) {
+      const result = await next;
+      if (result.done) return;
+      next = iterator.next();
+      // Awaited on the next turn; if the reader stops first, its failure must not go unhandled.
+      next.catch(() => undefined);
+      yield result.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
+
+/** Reads and maps on the calling thread. */
+export function inlineReader(source: Source, mapper: Mapper): PageReader {
+  return { pages: (request) => readPages(source, mapper, request), close: () => source.close() };
+}
