@@ -133,6 +133,7 @@ options:
 `);
 
   const runStart = process.hrtime.bigint();
+  const runStartMs = Date.now();
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
   // --node-flags "…": V8 flags for the pinsync process, for experiments.
   if (args.includes('--node-flags')) profile.push(...args[args.indexOf('--node-flags') + 1].split(' '));
@@ -170,7 +171,9 @@ options:
     events_per_s: eventsPerS, peak_rss_mb: Math.round(peakKb / 1024), floor_s: Number(floorS.toFixed(2)), run_s: Number(runS.toFixed(2)),
     floor_ratio: Number((runS / floorS).toFixed(2)), floor_rows: floorRows,
     // CPU seconds (all threads): what pinsync costs the machine, and what the fake server did.
-    pinsync_cpu_s: Number((cpuTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s,
+    pinsync_cpu_s: Number((cpuTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s, server_avg_in_flight: stats.avg_in_flight,
+    // From starting pinsync to its first request: start-up, connecting, planning the read.
+    first_request_s: Number(((stats.first_request_at - runStartMs) / 1000).toFixed(2)),
     ...(ideal ? { latency_efficiency: Number((eventsPerS / ideal).toFixed(3)) } : {}),
   };
   console.log('pinsync run benchmark (PostgreSQL -> pinsync -> fake Pinterest on 127.0.0.1)');

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A light stand-in for the Conversions API, for benchmarks: parses each batch, counts its
-// events, answers per-event "processed", optionally after a fixed latency. Loopback only.
+// events, answers per-event "processed", optionally with a fixed latency (from receiving a
+// request to answering it). Loopback only.
 // Usage: node scripts/fake-pinterest-server.mjs [--latency-ms L]; prints "listening PORT".
 import { createServer } from 'node:http';
 
@@ -22,14 +23,32 @@ const answerFor = (count) => {
   return answers.get(count);
 };
 
+// Requests being received or waiting for their answer, averaged over time: how well the
+// client keeps its concurrency busy.
+let inFlight = 0;
+let inFlightArea = 0;
+let firstAt;
+let lastChange;
+const track = (delta) => {
+  const now = performance.now();
+  firstAt ??= now;
+  if (lastChange !== undefined) inFlightArea += inFlight * (now - lastChange);
+  lastChange = now;
+  inFlight += delta;
+};
+
 const server = createServer((req, res) => {
   const chunks = [];
+  const receivedAt = performance.now();
+  const counted = req.url !== '/stats';
+  if (counted) track(1);
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     if (req.url === '/stats') {
       res.writeHead(200, { 'content-type': 'application/json' });
       const { user, system } = process.cpuUsage();
-      res.end(JSON.stringify({ events, requests, cpu_s: Number(((user + system) / 1e6).toFixed(2)) }));
+      const span = lastChange - firstAt;
+      res.end(JSON.stringify({ events, requests, cpu_s: Number(((user + system) / 1e6).toFixed(2)), avg_in_flight: span > 0 ? Number((inFlightArea / span).toFixed(2)) : 0, first_request_at: performance.timeOrigin + firstAt }));
       return;
     }
     const { data } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -39,8 +58,11 @@ const server = createServer((req, res) => {
     const answer = () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(body);
+      track(-1);
     };
-    if (latencyMs > 0) setTimeout(answer, latencyMs);
+    // The latency is the server's whole answer time, its own parsing included, as a client sees it.
+    const wait = latencyMs - (performance.now() - receivedAt);
+    if (wait > 0) setTimeout(answer, wait);
     else answer();
   });
 });

@@ -3,8 +3,8 @@ import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { openSync } from '../engine/prepare.js';
 import { runSync, type RunSummary } from '../engine/run.js';
-import { threadReader } from '../engine/reader-thread.js';
-import type { PageReader } from '../engine/reader.js';
+import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
+import { mappingDefinition } from '../mapping/compile.js';
 import { ConfigError, LockedError, PinsyncError } from '../errors.js';
 import { formatProblem } from '../config/load.js';
 import { PinterestClient } from '../pinterest/client.js';
@@ -67,6 +67,15 @@ export interface Executed {
 }
 
 export async function executeSync(file: string, options: ExecuteOptions): Promise<Executed> {
+  const reader = threadReader();
+  try {
+    return await executeWith(reader, file, options);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function executeWith(reader: ThreadReader, file: string, options: ExecuteOptions): Promise<Executed> {
   const { store, reporter } = options;
   let opened;
   try {
@@ -89,16 +98,15 @@ export async function executeSync(file: string, options: ExecuteOptions): Promis
     throw error;
   }
   const client = clientFor(sync, { test: options.test });
-  let reader: PageReader | undefined;
   const progress = reporter.format === 'human' ? progressReporter(sync.name) : { update: () => undefined, stop: () => undefined };
   try {
     reporter.started(sync.name);
     await warnUnreadable(sync, source, (message) => reporter.warn(sync.name, message));
     const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
     // The run reads on its own thread, with its own connection; this one has served its purpose.
-    const available = await source.columns();
+    const columnTypes = [...await source.columnTypes()];
     await source.close();
-    reader = threadReader({ sync, available });
+    reader.configure({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync), columnTypes });
     const summary = await runSync({
       sync, reader, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter,
       testMode: options.test ?? sync.destination.test,
@@ -111,10 +119,11 @@ export async function executeSync(file: string, options: ExecuteOptions): Promis
     return { sync, summary, exitCode };
   } finally {
     progress.stop();
+    // The reading thread's query ends before the lock lets the next run start.
+    await reader.close();
+    await source.close();
     await lock?.release().catch(() => undefined);
     await client.close();
-    await reader?.close();
-    await source.close();
   }
 }
 

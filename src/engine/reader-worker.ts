@@ -1,14 +1,14 @@
 // The reading thread: opens the sync's source, compiles its mapper, and sends mapped pages to
 // the main thread as long as it has credit (pages the main thread is ready to take).
-import { parentPort, workerData } from 'node:worker_threads';
-import { compileMapper, mappingDefinition } from '../mapping/compile.js';
+import { parentPort } from 'node:worker_threads';
+import { compileMapper } from '../mapping/compile.js';
 import { createSource } from '../sources/index.js';
+import type { Source } from '../sources/types.js';
 import { readPages, type PageRequest } from './reader.js';
 import type { FromReader, ReaderSetup, ToReader } from './reader-thread.js';
 
-const setup = workerData as ReaderSetup;
 const port = parentPort!;
-const source = await createSource(setup.sync);
+let source: Source | undefined;
 let credit = 0;
 let closing = false;
 let wake: () => void = () => undefined;
@@ -18,9 +18,15 @@ const send = (message: FromReader) => {
   else port.postMessage(message);
 };
 
-async function read(request: PageRequest): Promise<void> {
+const sendError = (error: unknown) => {
+  const { name = 'Error', message = String(error) } = (error ?? {}) as Partial<Error>;
+  if (!closing) send({ type: 'error', name, message });
+};
+
+async function read(setup: ReaderSetup, request: PageRequest): Promise<void> {
   try {
-    const { mapper, problems } = compileMapper(mappingDefinition(setup.sync), { available: setup.available });
+    source = await createSource(setup, setup.columnTypes);
+    const { mapper, problems } = compileMapper(setup.mapping, { available: setup.columnTypes.map(([name]) => name) });
     if (!mapper) throw new Error(`the mapping does not compile: ${problems.map((p) => p.message).join('; ')}`);
     for await (const page of readPages(source, mapper, request)) {
       while (credit === 0 && !closing) await new Promise<void>((resolve) => (wake = resolve));
@@ -30,24 +36,23 @@ async function read(request: PageRequest): Promise<void> {
     }
     send({ type: 'end' });
   } catch (error) {
-    const { name, message } = error as Error;
-    send({ type: 'error', name: name ?? 'Error', message: message ?? String(error) });
+    sendError(error);
   }
 }
 
-let reading: Promise<void> = Promise.resolve();
 port.on('message', (message: ToReader) => {
   if (message.type === 'start') {
     credit = message.credit;
-    reading = read(message.request);
+    void read(message.setup, message.request);
   } else if (message.type === 'more') {
     credit++;
     wake();
   } else {
+    // Closing does not wait for a page the source is still producing: the connection is
+    // closed now, which ends that query too.
     closing = true;
     wake();
-    void reading.finally(async () => {
-      await source.close();
+    void (source?.close() ?? Promise.resolve()).catch(() => undefined).finally(() => {
       send({ type: 'closed' });
       port.close();
     });

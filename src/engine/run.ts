@@ -123,30 +123,41 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const unsettledNow = () => Math.max(priorUnsettled - committedEvents, dispatchedEvents - committedEvents, 0);
 
   // Commits settled batches in order: rejects and the checkpoint past them, in one transaction.
+  // Every settled batch in a row goes into one transaction: batches that settle together
+  // (they were sent together) cost one write of the state, not one each.
   const commitReady = async (): Promise<void> => {
     while (settled.has(nextToCommit)) {
-      const batch = settled.get(nextToCommit)!;
-      settled.delete(nextToCommit);
-      const rejects = [...batch.localRejects];
+      const ready: Batch[] = [];
+      for (let seq = nextToCommit; settled.has(seq); seq++) {
+        ready.push(settled.get(seq)!);
+        settled.delete(seq);
+      }
+      const rejects: RejectRecord[] = [];
+      const delivered: LedgerEntry[] = [];
       let processed = 0;
-      // Settled either way: processed, or refused by Pinterest with its reason.
-      const delivered = ledger.record ? batch.ledger : [];
-      batch.results!.forEach((result, i) => {
-        if (result.status === 'processed') processed++;
-        else rejects.push({ primaryKey: batch.keys[i]!, eventId: batch.eventIds[i]!, stage: 'pinterest', reason: result.error });
-      });
-      committedEvents += batch.events.length;
-      const position = ledger.checkpointAfter(batch.last, checkpoint?.position);
+      let events = 0;
+      for (const batch of ready) {
+        rejects.push(...batch.localRejects);
+        // Settled either way: processed, or refused by Pinterest with its reason.
+        if (ledger.record) delivered.push(...batch.ledger);
+        batch.results!.forEach((result, i) => {
+          if (result.status === 'processed') processed++;
+          else rejects.push({ primaryKey: batch.keys[i]!, eventId: batch.eventIds[i]!, stage: 'pinterest', reason: result.error });
+        });
+        events += batch.events.length;
+      }
+      committedEvents += events;
+      const position = ledger.checkpointAfter(ready.at(-1)!.last, checkpoint?.position);
       if (store && runId !== undefined) await store.commitBatch(sync.name, runId, rejects, position, unsettledNow(), delivered);
       // Counted once durable, so the summary never claims more than the state holds.
       counts.processed += processed;
-      counts.eventsSent += batch.events.length;
+      counts.eventsSent += events;
       for (const r of rejects) if (r.stage === 'pinterest') {
         counts.rejectedPinterest++;
         countReason(`pinterest: ${r.reason}`);
       }
       committed = position;
-      nextToCommit++;
+      nextToCommit += ready.length;
       signalChange();
       options.onProgress?.({ ...counts, batchesSettled: nextToCommit });
     }
@@ -211,12 +222,14 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
           for (const reason of reasons) countReason(reasonLabel(reason));
           batch.localRejects.push({ primaryKey: key, eventId: null, stage: 'local', reason: describeReasons(reasons) });
         }
-        batch.last = positionAt(page, i);
         if (batch.events.length >= batchSize || batch.localRejects.length >= batchSize) {
+          batch.last = positionAt(page, i);
           await dispatch(batch);
           batch = undefined;
         }
       }
+      // A batch that goes on into the next page ends here for now.
+      if (batch && page.keys.length > 0) batch.last = positionAt(page, page.keys.length - 1);
     }
     // An interrupted run leaves its partial batch unsent: the checkpoint is before it.
     if (batch && !stopped()) {

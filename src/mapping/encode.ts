@@ -18,6 +18,7 @@ export interface EncodedPage {
   dropped: [UserKey, number][];
 }
 
+/** One event's bytes (from Node's shared pool: never transfer its buffer to another thread). */
 export function encodeEvent(event: Event): EncodedEvent {
   return Buffer.from(JSON.stringify(event));
 }

@@ -21,9 +21,14 @@ export interface ReadOptions {
   pageSize?: number;
 }
 
+/** Each column's SQL type, in the source's column order. */
+export type ColumnTypes = ReadonlyMap<string, string> | readonly (readonly [string, string])[];
+
 export interface Source {
   /** Column names the source returns, in order. */
   columns(): Promise<string[]>;
+  /** Column names and their SQL types, in order (described once, then remembered). */
+  columnTypes(): Promise<Map<string, string>>;
   /** Rows (arrays in `columns` order) in stable (cursor, primary key) order, page by page. */
   read(options?: ReadOptions): AsyncIterable<Row[]>;
   /** Rows whose cursor or primary key is null: reads skip them, so runs warn about them. */

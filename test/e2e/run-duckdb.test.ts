@@ -110,3 +110,52 @@ describe('a sync without a cursor', () => {
     expect(fake.duplicates()).toEqual([]);
   });
 });
+
+describe('what a run sends', () => {
+  it('is byte for byte what preview prints, multi-byte text included', async () => {
+    // Accents, CJK, emoji (four UTF-8 bytes), quotes and a backslash, across two pages of rows.
+    const names = ['Zoë', '李', 'Émile "the \\ first"', 'Ana 🚀', 'plain'];
+    const lines = ['order_ref,email,name,agent,created'];
+    for (let i = 1; i <= 2500; i++) {
+      const name = names[i % names.length]!;
+      lines.push(`"ord-${i}-${name.replace(/"/g, '""')}",buyer${i}@example.org,"${name.replace(/"/g, '""')}","Agent/${i} (${name.replace(/"/g, '""')})",${new Date(Date.now() - 3600_000).toISOString()}`);
+    }
+    writeFileSync(path.join(work, 'syncs', 'data', 'orders.csv'), `${lines.join('\n')}\n`);
+    writeFileSync(path.join(work, 'syncs', 'unicode.yaml'), `version: 1
+source:
+  type: duckdb
+  query: SELECT * FROM read_csv('data/orders.csv', quote = '"', escape = '"')
+  primary_key: order_ref
+  cursor: created
+destination:
+  ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
+  access_token: \${PINTEREST_ACCESS_TOKEN}
+  batch_size: 1000
+  concurrency: 2
+match:
+  em: email
+  fn: name
+  client_user_agent: agent
+mappings:
+  event_name: { value: checkout }
+  action_source: { value: web }
+  event_time: created
+  custom_data.content_name: name
+`);
+    const preview = await runCli(['preview', 'unicode'], { cwd: work, env: env('unicode.db') });
+    expect(preview.code, preview.stderr).toBe(0);
+    const printed = preview.stdout.trim().split('\n');
+    expect(printed).toHaveLength(2500);
+    fake.reset();
+    const run = await runCli(['run', 'unicode', '--json'], { cwd: work, env: env('unicode.db') });
+    expect(run.code, run.stderr).toBe(0);
+    const sent = fake.bodies.map((body) => JSON.parse(body).data.map((e: unknown) => JSON.stringify(e)) as string[]).flat();
+    expect(new Set(sent)).toEqual(new Set(printed));
+    // The bodies themselves are the printed events joined, with nothing re-encoded on the way.
+    for (const body of fake.bodies) {
+      const events = (JSON.parse(body) as { data: unknown[] }).data.map((e) => JSON.stringify(e));
+      expect(body).toBe(`{"data":[${events.join(',')}]}`);
+    }
+    expect(sent.filter((e) => e.includes('🚀'))).toHaveLength(500);
+  });
+});

@@ -33,6 +33,8 @@ export class FakePinterest {
   always?: Scripted;
   latencyMs = 0;
   largestBatch = 0;
+  /** Request bodies of event posts, as received. */
+  readonly bodies: string[] = [];
   /** After this many requests, answer 503 to every request. */
   failAfterRequests?: number;
   /** A batch holding one of these events is answered only after this many more milliseconds. */
@@ -69,6 +71,7 @@ export class FakePinterest {
     this.failAfterRequests = undefined;
     this.requests = 0;
     this.largestBatch = 0;
+    this.bodies.length = 0;
   }
 
   /** event_ids delivered more than once. */
@@ -117,8 +120,10 @@ export class FakePinterest {
         scripted.retryAfter ? { 'retry-after': scripted.retryAfter } : {});
     }
     let data: unknown[];
+    const text = Buffer.concat(chunks).toString('utf8');
+    this.bodies.push(text);
     try {
-      data = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data: unknown[] }).data;
+      data = (JSON.parse(text) as { data: unknown[] }).data;
       if (!Array.isArray(data) || data.length === 0 || data.length > 1000) throw new Error('bad data');
     } catch {
       return this.send(res, 400, { code: 4196, message: 'The request was invalid.' });

@@ -4,6 +4,7 @@ import {
   Invalid, toBoolean, toDecimalString, toInteger, toTextList, toUnixSeconds,
 } from '../../src/mapping/convert.js';
 import { compileMapper } from '../../src/mapping/compile.js';
+import { encodePage, eventOf } from '../../src/mapping/encode.js';
 import { mapperFrom, NOW, syncFrom, withLines } from '../helpers/sync.js';
 
 const T = Math.floor(NOW / 1000);
@@ -193,5 +194,27 @@ describe('compiling against the source columns', () => {
     const sync = syncFrom(withLines({ match: ['ph: Phone'], mappings: ['custom_data.order_id: order_id'] }));
     const { mapper } = compileMapper(sync, { available: ['order_id', 'completed_at', 'email', 'phone', 'unused'] });
     expect(mapper!.columns).toEqual(['order_id', 'completed_at', 'email', 'phone']);
+  });
+});
+
+describe('encodePage', () => {
+  it('lays each event out as its JSON bytes, leaves rejected rows empty with their reasons, and counts dropped values', () => {
+    const { mapper } = compileMapper(syncFrom(withLines({ match: ['ph: phone'], options: ['default_country: US'] })), { now: () => NOW });
+    const row = (values: Record<string, unknown>) => mapper!.columns.map((c) => values[c]);
+    const rows = [
+      row({ order_id: 'ä-1', completed_at: new Date(NOW), email: 'Zoë@example.com' }),
+      row({ order_id: 'b-2', completed_at: null, email: 'b@example.com' }),
+      row({ order_id: '🚀-3', completed_at: new Date(NOW), email: 'c@example.com', phone: 'not a phone' }),
+    ];
+    const page = encodePage(mapper!, rows);
+    expect(page.eventIds).toEqual(['ä-1', null, '🚀-3']);
+    expect(page.rejects).toEqual([[1, [expect.objectContaining({ field: 'event_time' })]]]);
+    expect(eventOf(page, 1)).toBeUndefined();
+    for (const i of [0, 2]) {
+      const expected = JSON.stringify(mapper!.map(rows[i]!).event);
+      expect(Buffer.from(eventOf(page, i)!).toString('utf8')).toBe(expected);
+    }
+    expect(page.offsets[3]).toBe(page.json.length);
+    expect(new Map(page.dropped).get('ph')).toBeGreaterThan(0);
   });
 });

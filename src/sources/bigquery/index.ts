@@ -7,7 +7,7 @@ import { parseDuration } from '../../config/duration.js';
 import type { Row } from '../../mapping/compile.js';
 import { redactQuoted, registerSecret } from '../../redact.js';
 import { ALIAS, planRead, RowLayout, type Dialect } from '../sql.js';
-import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
+import { SourceError, type Position, type ReadOptions, type Source, type ColumnTypes } from '../types.js';
 
 const quote = (name: string) => {
   if (name.includes('`')) throw new SourceError(`BigQuery names cannot contain backticks: ${name}`);
@@ -72,7 +72,9 @@ export class BigquerySource implements Source {
   private types?: Map<string, string>;
   private layout = new RowLayout();
 
-  constructor(private readonly config: BigquerySourceConfig) {}
+  constructor(private readonly config: BigquerySourceConfig, known?: ColumnTypes) {
+    if (known) this.types = new Map(known);
+  }
 
   private bigquery(): BigQuery {
     if (this.client) return this.client;
@@ -143,7 +145,7 @@ export class BigquerySource implements Source {
     }
   }
 
-  private async describe(): Promise<Map<string, string>> {
+  async columnTypes(): Promise<Map<string, string>> {
     if (this.types) return this.types;
     const job = await this.startJob(`SELECT * FROM ${this.relation()} AS ${ALIAS} LIMIT 0`);
     const { fields } = await this.page(job, 1);
@@ -152,11 +154,11 @@ export class BigquerySource implements Source {
   }
 
   async columns(): Promise<string[]> {
-    return [...(await this.describe()).keys()];
+    return [...(await this.columnTypes()).keys()];
   }
 
   async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
-    const types = await this.describe();
+    const types = await this.columnTypes();
     const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, BIGQUERY);
     this.layout = plan.layout;
     const params = Object.fromEntries(plan.values.map((v, i) => [`p${i + 1}`, v]));

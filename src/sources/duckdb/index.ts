@@ -7,7 +7,7 @@ import {
 import type { DuckdbSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
 import { ALIAS, firstLine, planRead, quoteQualified, RowLayout, unreadableFilter } from '../sql.js';
-import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
+import { SourceError, type Position, type ReadOptions, type Source, type ColumnTypes } from '../types.js';
 
 // DECIMAL as exact text (19.99 must not become 19.990000000000002); everything else as JS values.
 const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
@@ -22,11 +22,13 @@ function quoteString(text: string): string {
 export class DuckdbSource implements Source {
   private instance?: DuckDBInstance;
   private connection?: DuckDBConnection;
-  private columnTypes?: Map<string, string>;
+  private types?: Map<string, string>;
   private layout = new RowLayout();
 
   /** @param baseDir directory of the sync file: relative paths (the database, files in queries) resolve from it. */
-  constructor(private readonly config: DuckdbSourceConfig, private readonly baseDir: string) {}
+  constructor(private readonly config: DuckdbSourceConfig, private readonly baseDir: string, known?: ColumnTypes) {
+    if (known) this.types = new Map(known);
+  }
 
   private relation(): string {
     return this.config.table !== undefined
@@ -49,25 +51,25 @@ export class DuckdbSource implements Source {
     return this.connection;
   }
 
-  private async describe(): Promise<Map<string, string>> {
-    if (this.columnTypes) return this.columnTypes;
+  async columnTypes(): Promise<Map<string, string>> {
+    if (this.types) return this.types;
     const connection = await this.connect();
     try {
       const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${this.relation()} AS ${ALIAS}`);
       const rows = reader.getRowObjectsJS() as { column_name: string; column_type: string }[];
-      this.columnTypes = new Map(rows.map((r) => [r.column_name, r.column_type]));
+      this.types = new Map(rows.map((r) => [r.column_name, r.column_type]));
     } catch (error) {
       throw new SourceError(`DuckDB cannot read the source ${this.config.table ? `table ${this.config.table}` : 'query'}: ${firstLine(error)}`);
     }
-    return this.columnTypes;
+    return this.types;
   }
 
   async columns(): Promise<string[]> {
-    return [...(await this.describe()).keys()];
+    return [...(await this.columnTypes()).keys()];
   }
 
   async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
-    const types = await this.describe();
+    const types = await this.columnTypes();
     const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after);
     this.layout = plan.layout;
     const sql = `SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`;

@@ -6,7 +6,7 @@ import Cursor from 'pg-cursor';
 import type { PostgresSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
 import { ALIAS, firstLine, planRead, quoteQualified, RowLayout, unreadableFilter } from '../sql.js';
-import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
+import { SourceError, type Position, type ReadOptions, type Source, type ColumnTypes } from '../types.js';
 import { parseTimestamp, parseTimestamptz } from './timestamps.js';
 
 
@@ -21,7 +21,9 @@ export class PostgresSource implements Source {
   private types?: Map<string, string>;
   private layout = new RowLayout();
 
-  constructor(private readonly config: PostgresSourceConfig) {}
+  constructor(private readonly config: PostgresSourceConfig, known?: ColumnTypes) {
+    if (known) this.types = new Map(known);
+  }
 
   private relation(): string {
     return this.config.table !== undefined
@@ -54,7 +56,7 @@ export class PostgresSource implements Source {
     return client;
   }
 
-  private async describe(): Promise<Map<string, string>> {
+  async columnTypes(): Promise<Map<string, string>> {
     if (this.types) return this.types;
     const client = await this.connect();
     try {
@@ -72,11 +74,11 @@ export class PostgresSource implements Source {
   }
 
   async columns(): Promise<string[]> {
-    return [...(await this.describe()).keys()];
+    return [...(await this.columnTypes()).keys()];
   }
 
   async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
-    const types = await this.describe();
+    const types = await this.columnTypes();
     const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after);
     this.layout = plan.layout;
     const text = `SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`;
