@@ -22,7 +22,7 @@ export type FromReader =
   | { type: 'closed' };
 
 // Pages read ahead of the sender: enough to keep both threads busy, few enough to keep memory flat.
-const PAGES_AHEAD = 4;
+const PAGES_AHEAD = 2;
 // Mapping allocates many short-lived strings: a young generation larger than V8's default
 // means far fewer scavenges (measured: about a fifth less CPU for a run).
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 64 };
