@@ -13,6 +13,8 @@ let credit = 0;
 let closing = false;
 let wake: () => void = () => undefined;
 
+let reading: Promise<void> = Promise.resolve();
+
 const send = (message: FromReader) => {
   if (message.type === 'page') port.postMessage(message, [message.page.json.buffer as ArrayBuffer, message.page.offsets.buffer as ArrayBuffer]);
   else port.postMessage(message);
@@ -43,18 +45,21 @@ async function read(setup: ReaderSetup, request: PageRequest): Promise<void> {
 port.on('message', (message: ToReader) => {
   if (message.type === 'start') {
     credit = message.credit;
-    void read(message.setup, message.request);
+    reading = read(message.setup, message.request);
   } else if (message.type === 'more') {
     credit++;
     wake();
   } else {
-    // Closing does not wait for a page the source is still producing: the connection is
-    // closed now, which ends that query too.
+    // The page in progress finishes first: a native driver (DuckDB) must not be closed in the
+    // middle of a fetch. Then the source closes, and the thread ends by itself.
     closing = true;
     wake();
-    void (source?.close() ?? Promise.resolve()).catch(() => undefined).finally(() => {
-      send({ type: 'closed' });
-      port.close();
-    });
+    void reading
+      .then(() => source?.close())
+      .catch(() => undefined)
+      .finally(() => {
+        send({ type: 'closed' });
+        port.close();
+      });
   }
 });

@@ -120,7 +120,10 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
 
   // What a crash right now could leave sent but unsettled: this run's dispatched, uncommitted
   // events, or what is left of an earlier run's, whichever reaches further.
-  const unsettledNow = () => Math.max(priorUnsettled - committedEvents, dispatchedEvents - committedEvents, 0);
+  const unsettledNow = (committing = 0) => {
+    const settledEvents = committedEvents + committing;
+    return Math.max(priorUnsettled - settledEvents, dispatchedEvents - settledEvents, 0);
+  };
 
   // Commits settled batches in order: rejects and the checkpoint past them, in one transaction.
   // Every settled batch in a row goes into one transaction: batches that settle together
@@ -146,9 +149,10 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         });
         events += batch.events.length;
       }
-      committedEvents += events;
       const position = ledger.checkpointAfter(ready.at(-1)!.last, checkpoint?.position);
-      if (store && runId !== undefined) await store.commitBatch(sync.name, runId, rejects, position, unsettledNow(), delivered);
+      // Counted as settled only once the commit holds: if it fails, these events stay unsettled.
+      if (store && runId !== undefined) await store.commitBatch(sync.name, runId, rejects, position, unsettledNow(events), delivered);
+      committedEvents += events;
       // Counted once durable, so the summary never claims more than the state holds.
       counts.processed += processed;
       counts.eventsSent += events;

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, runCli } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 
 let work: string;
@@ -157,5 +158,87 @@ mappings:
       expect(body).toBe(`{"data":[${events.join(',')}]}`);
     }
     expect(sent.filter((e) => e.includes('🚀'))).toHaveLength(500);
+  });
+});
+
+describe('stopping a DuckDB run', () => {
+  it('on SIGINT in the middle of reading, settles what is in flight and exits 0; the next run sends the rest', async () => {
+    const rows = 60_000;
+    writeFileSync(path.join(work, 'syncs', 'many.yaml'), `version: 1
+source:
+  type: duckdb
+  query: >-
+    SELECT 'M' || i AS id, 'user' || i || '@example.org' AS email,
+      TIMESTAMPTZ '${new Date(Date.now() - 3600_000).toISOString()}' + i * INTERVAL 1 MICROSECOND AS created
+    FROM range(${rows}) t(i)
+  primary_key: id
+  cursor: created
+destination:
+  ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
+  access_token: \${PINTEREST_ACCESS_TOKEN}
+  batch_size: 500
+  concurrency: 2
+match:
+  em: email
+mappings:
+  event_name: { value: lead }
+  action_source: { value: offline }
+  event_time: created
+`);
+    fake.reset();
+    fake.delivered.clear();
+    fake.latencyMs = 40;
+    const child = spawn(process.execPath, [BIN, 'run', 'many'], { cwd: work, env: { ...process.env, ...env('many.db') } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (fake.delivered.size >= 2000) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 5);
+      void exited.then(() => reject(new Error('the run ended before it could be stopped')));
+    });
+    child.kill('SIGINT');
+    expect(await exited, stderr).toEqual({ code: 0, signal: null });
+    expect(fake.delivered.size).toBeLessThan(rows);
+    fake.latencyMs = 0;
+    const next = await runCli(['run', 'many', '--json'], { cwd: work, env: env('many.db') });
+    expect(next.code, next.stderr).toBe(0);
+    expect(fake.delivered.size).toBe(rows);
+    expect(fake.duplicates()).toEqual([]);
+  });
+
+  it('on SIGINT while every row is rejected (nothing to send), stops reading at once', async () => {
+    // Old events are rejected locally: the run only reads, and must still hear the signal.
+    const rows = 3_000_000;
+    writeFileSync(path.join(work, 'syncs', 'stale.yaml'), `version: 1
+source:
+  type: duckdb
+  query: SELECT i AS id, TIMESTAMP '2020-01-01' + to_seconds(i) AS ts, 'u' || i || '@example.org' AS email FROM range(${rows}) t(i)
+  primary_key: id
+  cursor: ts
+destination:
+  ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
+  access_token: \${PINTEREST_ACCESS_TOKEN}
+match:
+  em: email
+mappings:
+  event_name: { value: checkout }
+  action_source: { value: web }
+  event_time: ts
+`);
+    const child = spawn(process.execPath, [BIN, 'run', 'stale'], { cwd: work, env: { ...process.env, ...env('stale.db') } });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stderr.on('data', () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const status = await runCli(['status', 'stale', '--json'], { cwd: work, env: env('stale.db') });
+    const [sync] = JSON.parse(status.stdout) as { last_run: { outcome: string; rows_read: number } }[];
+    expect(sync!.last_run.outcome).toBe('interrupted');
+    expect(sync!.last_run.rows_read).toBeLessThan(rows);
   });
 });
