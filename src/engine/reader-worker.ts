@@ -12,7 +12,6 @@ let source: Source | undefined;
 let credit = 0;
 let closing = false;
 let wake: () => void = () => undefined;
-
 let reading: Promise<void> = Promise.resolve();
 
 const send = (message: FromReader) => {

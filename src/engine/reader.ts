@@ -63,8 +63,3 @@ export async function* readAhead<T>(items: AsyncIterable<T>): AsyncGenerator<T> 
     await iterator.return?.();
   }
 }
-
-/** Reads and maps on the calling thread. */
-export function inlineReader(source: Source, mapper: Mapper): PageReader {
-  return { pages: (request) => readPages(source, mapper, request), close: () => source.close() };
-}

@@ -125,9 +125,8 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
     return Math.max(priorUnsettled - settledEvents, dispatchedEvents - settledEvents, 0);
   };
 
-  // Commits settled batches in order: rejects and the checkpoint past them, in one transaction.
-  // Every settled batch in a row goes into one transaction: batches that settle together
-  // (they were sent together) cost one write of the state, not one each.
+  // Commits settled batches in order: every settled batch in a row, with its rejects and the
+  // checkpoint past it, in one transaction (batches sent together settle together).
   const commitReady = async (): Promise<void> => {
     while (settled.has(nextToCommit)) {
       const ready: Batch[] = [];
@@ -270,4 +269,3 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
     durationMs: Date.now() - startedAt.getTime(), checkpoint: committed, ...(fatal ? { error: fatal } : {}), ...(interrupted ? { interrupted } : {}),
   };
 }
-

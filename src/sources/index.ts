@@ -7,8 +7,8 @@ export type { Position, ReadOptions, Source } from './types.js';
 /**
  * The source a sync reads from. Drivers load on demand: a PostgreSQL run does not pay
  * for DuckDB's native library, nor the reverse. Relative paths resolve from the sync file's folder.
+ * `known`: column types described already (by another thread), so the source is not asked again.
  */
-/** `known`: column types described already (by another thread), so the source is not asked again. */
 export async function createSource(sync: Pick<SyncDefinition, 'source' | 'file'>, known?: ColumnTypes): Promise<Source> {
   switch (sync.source.type) {
     case 'duckdb': {
