@@ -4,7 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import { compileMapper } from '../mapping/compile.js';
 import { createSource } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
-import { readPages, type PageRequest } from './reader.js';
+import { readPages, transferablesOfPage, type PageRequest } from './reader.js';
 import type { FromReader, ReaderSetup, ToReader } from './reader-thread.js';
 
 const port = parentPort!;
@@ -15,7 +15,7 @@ let wake: () => void = () => undefined;
 let reading: Promise<void> = Promise.resolve();
 
 const send = (message: FromReader) => {
-  if (message.type === 'page') port.postMessage(message, [message.page.json.buffer as ArrayBuffer, message.page.offsets.buffer as ArrayBuffer]);
+  if (message.type === 'page') port.postMessage(message, transferablesOfPage(message.page));
   else port.postMessage(message);
 };
 

@@ -3,13 +3,16 @@
 import type { Mapper } from '../mapping/compile.js';
 import { encodePage, type EncodedPage } from '../mapping/encode.js';
 import type { Position, Source } from '../sources/types.js';
+import { packTexts, textAt, transferablesOf, type PackedTexts } from './packed-texts.js';
 
-export interface ReadPage extends EncodedPage {
+export interface ReadPage extends Omit<EncodedPage, 'eventIds'> {
+  /** Each row's event_id; null for a row rejected locally. */
+  eventIds: PackedTexts;
   /** Each row's primary key as text, to name it in rejects. */
-  keys: string[];
-  /** Each row's position, as two lists (plain lists of text cross threads cheaply). */
-  cursors: (string | null)[];
-  positionKeys: (string | null)[];
+  keys: PackedTexts;
+  /** Each row's position, as two lists. */
+  cursors: PackedTexts;
+  positionKeys: PackedTexts;
 }
 
 export interface PageRequest {
@@ -25,21 +28,37 @@ export interface PageReader {
 }
 
 export function positionAt(page: ReadPage, i: number): Position {
-  return { cursor: page.cursors[i]!, key: page.positionKeys[i]! };
+  return { cursor: textAt(page.cursors, i), key: textAt(page.positionKeys, i)! };
+}
+
+export function rowCount(page: ReadPage): number {
+  return page.offsets.length - 1;
+}
+
+/** The page's buffers, to transfer (not copy) to another thread. */
+export function transferablesOfPage(page: ReadPage): ArrayBuffer[] {
+  return [
+    page.json.buffer as ArrayBuffer, page.offsets.buffer as ArrayBuffer,
+    ...[page.eventIds, page.keys, page.cursors, page.positionKeys].flatMap(transferablesOf),
+  ];
 }
 
 export async function* readPages(source: Source, mapper: Mapper, request: PageRequest): AsyncGenerator<ReadPage> {
   for await (const rows of readAhead(source.read({ after: request.after, columns: mapper.columns, pageSize: request.pageSize }))) {
     const cursors = new Array<string | null>(rows.length);
     const positionKeys = new Array<string | null>(rows.length);
-    const keys = new Array<string>(rows.length);
+    const keys = new Array<string | null>(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const position = source.positionOf(rows[i]!);
       cursors[i] = position.cursor;
       positionKeys[i] = position.key;
       keys[i] = mapper.keyOf(rows[i]!);
     }
-    yield { ...encodePage(mapper, rows), keys, cursors, positionKeys };
+    const encoded = encodePage(mapper, rows);
+    yield {
+      ...encoded,
+      eventIds: packTexts(encoded.eventIds), keys: packTexts(keys), cursors: packTexts(cursors), positionKeys: packTexts(positionKeys),
+    };
   }
 }
 

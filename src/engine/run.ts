@@ -2,8 +2,9 @@
 // The checkpoint only moves over the contiguous prefix of settled batches, and is saved
 // after each one, so a crash at any moment loses nothing.
 import type { SyncDefinition } from '../config/schema.js';
-import { eventOf, type EncodedEvent, type EncodedPage } from '../mapping/encode.js';
-import { positionAt, type PageReader } from './reader.js';
+import { EncodedEvents, type EncodedPage } from '../mapping/encode.js';
+import { positionAt, rowCount, type PageReader, type ReadPage } from './reader.js';
+import { textAt } from './packed-texts.js';
 import type { EventResult } from '../pinterest/client.js';
 import type { Position } from '../sources/types.js';
 import type { LedgerEntry, RejectRecord, RunCounts, StateStore } from '../state/store.js';
@@ -13,7 +14,7 @@ import { describeReasons, reasonLabel } from './preview.js';
 
 export interface EventSender {
   /** One result per event; `signal` aborts retries that are waiting (the run has failed). */
-  send(events: readonly EncodedEvent[], signal?: AbortSignal): Promise<EventResult[]>;
+  send(events: EncodedEvents, signal?: AbortSignal): Promise<EventResult[]>;
 }
 
 export interface RunProgress extends RunCounts {
@@ -58,10 +59,8 @@ export interface RunSummary extends RunCounts {
 
 interface Batch {
   seq: number;
-  events: EncodedEvent[];
-  /** event_id and primary key of each event, same index. */
-  eventIds: string[];
-  keys: string[];
+  /** The batch's events, as rows of the pages they came from. */
+  events: EncodedEvents<ReadPage>;
   localRejects: RejectRecord[];
   /** Position of the batch's last row (sent or rejected). */
   last: Position;
@@ -144,7 +143,10 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         if (ledger.record) delivered.push(...batch.ledger);
         batch.results!.forEach((result, i) => {
           if (result.status === 'processed') processed++;
-          else rejects.push({ primaryKey: batch.keys[i]!, eventId: batch.eventIds[i]!, stage: 'pinterest', reason: result.error });
+          else {
+            const { page, row } = batch.events.at(i);
+            rejects.push({ primaryKey: textAt(page.keys, row)!, eventId: textAt(page.eventIds, row)!, stage: 'pinterest', reason: result.error });
+          }
         });
         events += batch.events.length;
       }
@@ -192,38 +194,41 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
 
   let batch: Batch | undefined;
   let dropped: EncodedPage['dropped'] = [];
-  const newBatch = (): Batch => ({ seq: nextSeq++, events: [], eventIds: [], keys: [], localRejects: [], ledger: [], last: { cursor: null, key: '' } });
+  const newBatch = (): Batch => ({ seq: nextSeq++, events: new EncodedEvents(), localRejects: [], ledger: [], last: { cursor: null, key: '' } });
 
   try {
     const start = ledger.startAfter(checkpoint?.position);
     reading: for await (const page of reader.pages({ after: start, pageSize: batchSize * 2 })) {
       dropped = page.dropped;
       // Rows re-read by lookback (or every run, without a cursor) whose event was delivered before.
-      const digests = ledger.active
-        ? page.eventIds.map((id, i) => (id !== null ? ledger.digest(id, positionAt(page, i)) : undefined))
-        : [];
+      const rows = rowCount(page);
+      const digests: (string | undefined)[] = [];
+      if (ledger.active) {
+        for (let i = 0; i < rows; i++) {
+          const id = textAt(page.eventIds, i);
+          digests.push(id !== null ? ledger.digest(id, positionAt(page, i)) : undefined);
+        }
+      }
       const known = await ledger.known(digests);
       let nextReject = 0;
-      for (let i = 0; i < page.keys.length; i++) {
+      for (let i = 0; i < rows; i++) {
         if (stopped()) break reading;
         counts.rowsRead++;
         batch ??= newBatch();
-        const key = page.keys[i]!;
-        const eventId = page.eventIds[i]!;
+        // A row rejected locally has no event bytes.
+        const hasEvent = page.offsets[i + 1] !== page.offsets[i];
         const digest = digests[i];
-        if (eventId !== null && digest !== undefined && known.has(digest)) {
+        if (hasEvent && digest !== undefined && known.has(digest)) {
           counts.alreadyDelivered++;
-        } else if (eventId !== null) {
-          batch.events.push(eventOf(page, i)!);
-          batch.eventIds.push(eventId);
-          batch.keys.push(key);
+        } else if (hasEvent) {
+          batch.events.add(page, i);
           if (digest !== undefined) batch.ledger.push({ digest, cursorMs: cursorMs(positionAt(page, i)) });
           if (++eventsRead <= priorUnsettled) counts.resent++;
         } else {
           const reasons = page.rejects[nextReject++]![1];
           counts.rejectedLocal++;
           for (const reason of reasons) countReason(reasonLabel(reason));
-          batch.localRejects.push({ primaryKey: key, eventId: null, stage: 'local', reason: describeReasons(reasons) });
+          batch.localRejects.push({ primaryKey: textAt(page.keys, i)!, eventId: null, stage: 'local', reason: describeReasons(reasons) });
         }
         if (batch.events.length >= batchSize || batch.localRejects.length >= batchSize) {
           batch.last = positionAt(page, i);
@@ -232,7 +237,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         }
       }
       // A batch that goes on into the next page ends here for now.
-      if (batch && page.keys.length > 0) batch.last = positionAt(page, page.keys.length - 1);
+      if (batch && rows > 0) batch.last = positionAt(page, rows - 1);
     }
     // An interrupted run leaves its partial batch unsent: the checkpoint is before it.
     if (batch && !stopped()) {

@@ -1,13 +1,13 @@
 // Rows to request-ready bytes: each event is mapped and serialized once, into one buffer per
-// page, so the sending side only concatenates byte ranges. Pure: no I/O.
+// page, so the sending side copies whole runs of events into a request body. Pure: no I/O.
 import type { UserKey } from '../pinterest/event-schema.js';
 import type { Event, Mapper, Reason, Row } from './compile.js';
 
-/** One event as UTF-8 JSON, ready to go into a request body. */
-export type EncodedEvent = Uint8Array;
-
 export interface EncodedPage {
-  /** Every event of the page, back to back; row i's event spans offsets[i]..offsets[i + 1] (empty when rejected). */
+  /**
+   * Every event of the page as UTF-8 JSON, each followed by a comma: row i's event spans
+   * offsets[i]..offsets[i + 1] (empty when rejected), so consecutive events are one range.
+   */
   json: Uint8Array;
   offsets: Uint32Array;
   /** Each row's event_id; null for a row rejected locally. */
@@ -18,24 +18,102 @@ export interface EncodedPage {
   dropped: [UserKey, number][];
 }
 
-/** One event's bytes (from Node's shared pool: never transfer its buffer to another thread). */
-export function encodeEvent(event: Event): EncodedEvent {
-  return Buffer.from(JSON.stringify(event));
-}
+type PageBytes = Pick<EncodedPage, 'json' | 'offsets'>;
+
+const COMMA = 0x2c;
+const BODY_START = Buffer.from('{"data":[');
+const BODY_END = Buffer.from(']}');
 
 /** Row i's event bytes (a view, not a copy); undefined when the row was rejected. */
-export function eventOf(page: EncodedPage, i: number): EncodedEvent | undefined {
+export function eventOf(page: PageBytes, i: number): Uint8Array | undefined {
   const start = page.offsets[i]!;
   const end = page.offsets[i + 1]!;
-  return end > start ? page.json.subarray(start, end) : undefined;
+  return end > start ? page.json.subarray(start, end - 1) : undefined;
 }
 
-// UTF-8 takes at most three bytes per UTF-16 code unit.
-const MAX_BYTES_PER_UNIT = 3;
+/**
+ * Events of one or more pages, in order: what one request sends. Holds row numbers, not
+ * copies; the request body is built from whole runs of consecutive events.
+ */
+export class EncodedEvents<P extends PageBytes = PageBytes> {
+  private readonly segments: { page: P; rows: number[] }[] = [];
+  private count = 0;
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** Adds row `row` of `page`, which must hold an event. */
+  add(page: P, row: number): void {
+    const last = this.segments.at(-1);
+    if (last?.page === page) last.rows.push(row);
+    else this.segments.push({ page, rows: [row] });
+    this.count++;
+  }
+
+  /** The page and row of the k-th event. */
+  at(k: number): { page: P; row: number } {
+    for (const { page, rows } of this.segments) {
+      if (k < rows.length) return { page, row: rows[k]! };
+      k -= rows.length;
+    }
+    throw new RangeError(`no event ${k}`);
+  }
+
+  /** Events start..end-1, like Array.slice. */
+  slice(start: number, end = this.count): EncodedEvents<P> {
+    const part = new EncodedEvents<P>();
+    let k = 0;
+    for (const { page, rows } of this.segments) {
+      for (const row of rows) {
+        if (k >= start && k < end) part.add(page, row);
+        k++;
+      }
+    }
+    return part;
+  }
+
+  /** {"data":[...]} with every event, copied once. */
+  requestBody(): Buffer {
+    const pieces: Uint8Array[] = [BODY_START];
+    let length = BODY_START.length + BODY_END.length;
+    for (const { page, rows } of this.segments) {
+      let from = page.offsets[rows[0]!]!;
+      let to = page.offsets[rows[0]! + 1]!;
+      for (let k = 1; k < rows.length; k++) {
+        const start = page.offsets[rows[k]!]!;
+        // Rows in between that were rejected take no bytes: the run goes on.
+        if (start !== to) {
+          pieces.push(page.json.subarray(from, to));
+          length += to - from;
+          from = start;
+        }
+        to = page.offsets[rows[k]! + 1]!;
+      }
+      pieces.push(page.json.subarray(from, to));
+      length += to - from;
+    }
+    const body = Buffer.concat([...pieces, BODY_END], length);
+    // Every event ends with a comma; the last one's becomes the closing bracket.
+    if (this.count > 0) body.write(']}', length - 3);
+    return this.count > 0 ? body.subarray(0, length - 1) : body;
+  }
+}
+
+/** Events as one request would send them (for tests and small tools). */
+export function encodeEvents(events: readonly Event[]): EncodedEvents {
+  const json = Buffer.from(events.map((e) => `${JSON.stringify(e)},`).join(''));
+  const offsets = new Uint32Array(events.length + 1);
+  events.forEach((e, i) => (offsets[i + 1] = offsets[i]! + Buffer.byteLength(JSON.stringify(e)) + 1));
+  const page = { json, offsets };
+  const encoded = new EncodedEvents();
+  events.forEach((_, i) => encoded.add(page, i));
+  return encoded;
+}
 
 export function encodePage(mapper: Mapper, rows: readonly Row[]): EncodedPage {
-  // Never from Node's shared pool: the page's memory is handed to another thread whole.
-  let json = Buffer.allocUnsafeSlow(Math.max(1024, rows.length * 768));
+  const texts: string[] = [];
+  // Offsets in UTF-16 code units first; they are the byte offsets when the page is all ASCII.
   const offsets = new Uint32Array(rows.length + 1);
   const eventIds: (string | null)[] = new Array<string | null>(rows.length);
   const rejects: [number, Reason[]][] = [];
@@ -44,12 +122,8 @@ export function encodePage(mapper: Mapper, rows: readonly Row[]): EncodedPage {
     const outcome = mapper.map(rows[i]!);
     if (outcome.event) {
       const text = JSON.stringify(outcome.event);
-      if (json.length - length < text.length * MAX_BYTES_PER_UNIT) {
-        const grown = Buffer.allocUnsafeSlow(Math.max(json.length * 2, length + text.length * MAX_BYTES_PER_UNIT));
-        json.copy(grown, 0, 0, length);
-        json = grown;
-      }
-      length += json.write(text, length);
+      texts.push(text);
+      length += text.length + 1;
       eventIds[i] = String(outcome.event.event_id);
     } else {
       eventIds[i] = null;
@@ -57,5 +131,19 @@ export function encodePage(mapper: Mapper, rows: readonly Row[]): EncodedPage {
     }
     offsets[i + 1] = length;
   }
-  return { json: json.subarray(0, length), offsets, eventIds, rejects, dropped: [...mapper.droppedIdentifiers] };
+  // One conversion for the whole page: far cheaper than one per event.
+  const all = texts.length > 0 ? `${texts.join(',')},` : '';
+  const byteLength = Buffer.byteLength(all);
+  // Never from Node's shared pool: the page's memory is handed to another thread whole.
+  const json = Buffer.allocUnsafeSlow(byteLength);
+  json.write(all, 0);
+  if (byteLength !== all.length) {
+    let bytes = 0;
+    let next = 0;
+    for (let i = 0; i < rows.length; i++) {
+      if (eventIds[i] !== null) bytes += Buffer.byteLength(texts[next++]!) + 1;
+      offsets[i + 1] = bytes;
+    }
+  }
+  return { json, offsets, eventIds, rejects, dropped: [...mapper.droppedIdentifiers] };
 }

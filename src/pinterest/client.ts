@@ -3,7 +3,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { AuthError, RetriesExhaustedError } from '../errors.js';
-import type { EncodedEvent } from '../mapping/encode.js';
+import type { EncodedEvents } from '../mapping/encode.js';
 
 export const DEFAULT_API_URL = 'https://api.pinterest.com/v5';
 
@@ -45,23 +45,6 @@ function parseRetryAfter(header: string | string[] | undefined): number | undefi
   if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-const BODY_START = Buffer.from('{"data":[');
-const BODY_SEPARATOR = Buffer.from(',');
-const BODY_END = Buffer.from(']}');
-
-/** The request body: the events' bytes joined into {"data":[...]}, copied once. */
-function requestBody(events: readonly EncodedEvent[]): Buffer {
-  const parts: Uint8Array[] = [BODY_START];
-  let length = BODY_START.length + BODY_END.length + Math.max(0, events.length - 1);
-  events.forEach((event, i) => {
-    if (i > 0) parts.push(BODY_SEPARATOR);
-    parts.push(event);
-    length += event.length;
-  });
-  parts.push(BODY_END);
-  return Buffer.concat(parts, length);
 }
 
 function messageOf(body: unknown): string {
@@ -108,11 +91,11 @@ export class PinterestClient {
    * Sends a batch; returns one result per event, in order. Throws AuthError, or
    * RetriesExhaustedError; `signal` cuts a retry wait short (the run has failed already).
    */
-  async send(events: readonly EncodedEvent[], signal?: AbortSignal): Promise<EventResult[]> {
+  async send(events: EncodedEvents, signal?: AbortSignal): Promise<EventResult[]> {
     return this.sendPart(events, signal, true);
   }
 
-  private async sendPart(events: readonly EncodedEvent[], signal: AbortSignal | undefined, whole: boolean): Promise<EventResult[]> {
+  private async sendPart(events: EncodedEvents, signal: AbortSignal | undefined, whole: boolean): Promise<EventResult[]> {
     const answer = await this.postWithRetries(events, signal);
     if (answer.status === 200 || answer.status === 422) {
       const results = perEventResults(answer.body, events.length);
@@ -120,7 +103,7 @@ export class PinterestClient {
       if (answer.status === 200) {
         // No per-event detail: trust the counts when they say everything was processed.
         const processed = (answer.body as { num_events_processed?: unknown } | null)?.num_events_processed;
-        if (processed === events.length) return events.map(() => ({ status: 'processed' }));
+        if (processed === events.length) return Array.from({ length: events.length }, () => ({ status: 'processed' }));
       }
     }
     // The whole batch was refused (or too large): halve it until the bad events stand alone.
@@ -143,8 +126,8 @@ export class PinterestClient {
     throw new RetriesExhaustedError(`Pinterest answered ${answer.status}: ${messageOf(answer.body)}`);
   }
 
-  private async postWithRetries(events: readonly EncodedEvent[], signal?: AbortSignal): Promise<Answer> {
-    const body = requestBody(events);
+  private async postWithRetries(events: EncodedEvents, signal?: AbortSignal): Promise<Answer> {
+    const body = events.requestBody();
     const started = Date.now();
     const budget = this.options.maxRetryMs ?? 600_000;
     for (let attempt = 0; ; attempt++) {

@@ -3,12 +3,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PinterestClient } from '../../src/pinterest/client.js';
 import { AuthError, RetriesExhaustedError } from '../../src/errors.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
-import { encodeEvent } from '../../src/mapping/encode.js';
+import { encodeEvents } from '../../src/mapping/encode.js';
 
 let fake: FakePinterest;
 const waits: number[] = [];
 
-const event = (id: string) => encodeEvent({
+const event = (id: string) => ({
   event_name: 'checkout', action_source: 'web', event_time: Math.floor(Date.now() / 1000) - 60, event_id: id,
   user_data: { em: ['a'.repeat(64)] },
 });
@@ -32,7 +32,7 @@ beforeEach(() => {
 describe('Pinterest client', () => {
   it('returns one result per event and sends ?test=true in test mode', async () => {
     fake.failEvents.set('b', 'Invalid event.');
-    const results = await client({ test: true }).send([event('a'), event('b')]);
+    const results = await client({ test: true }).send(encodeEvents([event('a'), event('b')]));
     expect(results).toEqual([{ status: 'processed' }, { status: 'failed', error: 'Invalid event.' }]);
     expect([...fake.testDelivered.keys()]).toEqual(['a']);
     expect(fake.delivered.size).toBe(0);
@@ -44,7 +44,7 @@ describe('Pinterest client', () => {
       { status: 429, retryAfter: new Date(Date.now() + 5_000).toUTCString() },
       { status: 503 }, { status: 502 },
     );
-    expect(await client().send([event('a')])).toEqual([{ status: 'processed' }]);
+    expect(await client().send(encodeEvents([event('a')]))).toEqual([{ status: 'processed' }]);
     expect(waits[0]).toBe(3000);
     expect(waits[1]).toBeGreaterThan(3000);
     expect(waits[1]).toBeLessThanOrEqual(5000);
@@ -54,23 +54,23 @@ describe('Pinterest client', () => {
 
   it('draws each backoff uniformly below its ceiling (full jitter)', async () => {
     fake.script.push({ status: 503 }, { status: 503 });
-    await client({ random: () => 0.25 }).send([event('a')]);
+    await client({ random: () => 0.25 }).send(encodeEvents([event('a')]));
     expect(waits).toEqual([125, 250]);
   });
 
   it('gives up when the next wait would pass max_retry_time', async () => {
     fake.always = { status: 503 };
-    const error = await client({ maxRetryMs: 3_000 }).send([event('a')]).catch((e: Error) => e);
+    const error = await client({ maxRetryMs: 3_000 }).send(encodeEvents([event('a')])).catch((e: Error) => e);
     expect(error).toBeInstanceOf(RetriesExhaustedError);
     expect((error as Error).message).toMatch(/last: 503: scripted 503\); gave up after \d+ attempts/);
   });
 
   it('raises AuthError on 401 and 403 without retrying, and never shows the token', async () => {
     const bad = client({ accessToken: 'pina_not_the_token' });
-    const unauthorized = await bad.send([event('a')]).catch((e: Error) => e);
+    const unauthorized = await bad.send(encodeEvents([event('a')])).catch((e: Error) => e);
     expect(unauthorized).toBeInstanceOf(AuthError);
     expect((unauthorized as Error).message).not.toContain('pina_not_the_token');
-    const forbidden = await client({ adAccountId: '42' }).send([event('a')]).catch((e: Error) => e);
+    const forbidden = await client({ adAccountId: '42' }).send(encodeEvents([event('a')])).catch((e: Error) => e);
     expect((forbidden as Error).message).toMatch(/ad account 42 \(403/);
     expect(waits).toEqual([]);
     expect(fake.requests).toBe(2);
@@ -78,7 +78,7 @@ describe('Pinterest client', () => {
 
   it('isolates the events of a batch refused with 400, in order', async () => {
     fake.badRequestEvents.add('c');
-    const results = await client().send(['a', 'b', 'c', 'd', 'e'].map(event));
+    const results = await client().send(encodeEvents(['a', 'b', 'c', 'd', 'e'].map(event)));
     expect(results.map((r) => r.status)).toEqual(['processed', 'processed', 'failed', 'processed', 'processed']);
     expect([...fake.delivered.keys()].sort()).toEqual(['a', 'b', 'd', 'e']);
   });
@@ -86,6 +86,6 @@ describe('Pinterest client', () => {
   it('reads per-event results from a 422', async () => {
     fake.failuresAs422 = true;
     fake.failEvents.set('a', 'Too old.');
-    expect(await client().send([event('a'), event('b')])).toEqual([{ status: 'failed', error: 'Too old.' }, { status: 'processed' }]);
+    expect(await client().send(encodeEvents([event('a'), event('b')]))).toEqual([{ status: 'failed', error: 'Too old.' }, { status: 'processed' }]);
   });
 });

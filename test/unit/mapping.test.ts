@@ -4,7 +4,7 @@ import {
   Invalid, toBoolean, toDecimalString, toInteger, toTextList, toUnixSeconds,
 } from '../../src/mapping/convert.js';
 import { compileMapper } from '../../src/mapping/compile.js';
-import { encodePage, eventOf } from '../../src/mapping/encode.js';
+import { EncodedEvents, encodePage, eventOf } from '../../src/mapping/encode.js';
 import { mapperFrom, NOW, syncFrom, withLines } from '../helpers/sync.js';
 
 const T = Math.floor(NOW / 1000);
@@ -216,5 +216,25 @@ describe('encodePage', () => {
     }
     expect(page.offsets[3]).toBe(page.json.length);
     expect(new Map(page.dropped).get('ph')).toBeGreaterThan(0);
+  });
+
+  it('builds request bodies from runs of events across pages, skipping rejected rows, and splits them', () => {
+    const { mapper } = compileMapper(syncFrom(withLines({})), { now: () => NOW });
+    const row = (id: string, time: Date | null) => mapper!.columns.map((c) => ({ order_id: id, completed_at: time, email: `${id}@example.com` } as Record<string, unknown>)[c]);
+    const first = encodePage(mapper!, [row('ä-1', new Date(NOW)), row('b-2', null), row('c-3', new Date(NOW)), row('d-4', new Date(NOW))]);
+    const second = encodePage(mapper!, [row('é-5', new Date(NOW))]);
+    const events = new EncodedEvents();
+    // Row 1 is rejected (no bytes), row 2 left out as if delivered before: the run breaks there.
+    for (const [page, i] of [[first, 0], [first, 3], [second, 0]] as const) events.add(page, i);
+    const ids = (body: Buffer) => (JSON.parse(body.toString('utf8')) as { data: { event_id: string }[] }).data.map((e) => e.event_id);
+    expect(events.length).toBe(3);
+    expect(ids(events.requestBody())).toEqual(['ä-1', 'd-4', 'é-5']);
+    expect(ids(events.slice(1).requestBody())).toEqual(['d-4', 'é-5']);
+    expect(ids(events.slice(0, 1).requestBody())).toEqual(['ä-1']);
+    expect(events.slice(3).requestBody().toString()).toBe('{"data":[]}');
+    expect(events.at(2)).toEqual({ page: second, row: 0 });
+    const whole = new EncodedEvents();
+    for (const i of [0, 2, 3]) whole.add(first, i);
+    expect(whole.requestBody().toString('utf8')).toBe(JSON.stringify({ data: [0, 2, 3].map((i) => JSON.parse(Buffer.from(eventOf(first, i)!).toString('utf8'))) }));
   });
 });
