@@ -41,7 +41,7 @@ function errorFrom(name: string, message: string): Error {
 
 function threadFailure(error: Error & { code?: string }): Error {
   if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-    return new SourceError('the reading thread ran out of memory: rows are very wide; lower destination.batch_size (pages hold twice as many rows)');
+    return new SourceError('the reading thread ran out of memory: rows are very wide; lower destination.batch_size (a page holds that many rows), or select fewer or narrower columns');
   }
   return new Error(`the reading thread failed: ${error.message}`);
 }
