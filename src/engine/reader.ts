@@ -35,6 +35,19 @@ export function rowCount(page: ReadPage): number {
   return page.offsets.length - 1;
 }
 
+/** A page of only these rows, in this order: what a batch keeps of a page it uses little of. */
+export function pageOfRows(page: ReadPage, rows: readonly number[]): ReadPage {
+  const json = Buffer.concat(rows.map((r) => page.json.subarray(page.offsets[r]!, page.offsets[r + 1]!)));
+  const offsets = new Uint32Array(rows.length + 1);
+  rows.forEach((r, i) => (offsets[i + 1] = offsets[i]! + page.offsets[r + 1]! - page.offsets[r]!));
+  // Joining copies: the new lists do not hold on to the page's.
+  const pick = (texts: PackedTexts) => packTexts(rows.map((r) => textAt(texts, r)));
+  return {
+    json, offsets, rejects: [], dropped: page.dropped,
+    eventIds: pick(page.eventIds), keys: pick(page.keys), cursors: pick(page.cursors), positionKeys: pick(page.positionKeys),
+  };
+}
+
 /** The page's buffers, to transfer (not copy) to another thread. */
 export function transferablesOfPage(page: ReadPage): ArrayBuffer[] {
   return [

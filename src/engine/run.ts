@@ -3,7 +3,7 @@
 // after each one, so a crash at any moment loses nothing.
 import type { SyncDefinition } from '../config/schema.js';
 import { EncodedEvents, type EncodedPage } from '../mapping/encode.js';
-import { positionAt, rowCount, type PageReader, type ReadPage } from './reader.js';
+import { pageOfRows, positionAt, rowCount, type PageReader, type ReadPage } from './reader.js';
 import { textAt } from './packed-texts.js';
 import type { EventResult } from '../pinterest/client.js';
 import type { Position } from '../sources/types.js';
@@ -238,7 +238,10 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         }
       }
       // A batch that goes on into the next page ends here for now.
-      if (batch && rows > 0) batch.last = positionAt(page, rows - 1);
+      if (batch && rows > 0) {
+        batch.last = positionAt(page, rows - 1);
+        batch.events.compact(page, (picked) => pageOfRows(page, picked));
+      }
     }
     // An interrupted run leaves its partial batch unsent: the checkpoint is before it.
     if (batch && !stopped()) {

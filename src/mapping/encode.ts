@@ -21,6 +21,8 @@ export interface EncodedPage {
 type PageBytes = Pick<EncodedPage, 'json' | 'offsets'>;
 
 const COMMA = 0x2c;
+// A page whose events a batch uses fewer than a quarter of is copied, not kept whole.
+const SMALL_SHARE = 4;
 const BODY_START = Buffer.from('{"data":[');
 const BODY_END = Buffer.from(']}');
 
@@ -53,11 +55,24 @@ export class EncodedEvents<P extends PageBytes = PageBytes> {
 
   /** The page and row of the k-th event. */
   at(k: number): { page: P; row: number } {
+    let rest = k;
     for (const { page, rows } of this.segments) {
-      if (k < rows.length) return { page, row: rows[k]! };
-      k -= rows.length;
+      if (rest < rows.length) return { page, row: rows[rest]! };
+      rest -= rows.length;
     }
     throw new RangeError(`no event ${k}`);
+  }
+
+  /**
+   * When this holds only a few events of `page` (its last one), swaps the page for a copy of
+   * just those rows, made by `copyRows`: a batch that picks a few rows from many pages (most
+   * rows delivered before) must not keep every one of those pages alive.
+   */
+  compact(page: P, copyRows: (rows: readonly number[]) => P): void {
+    const last = this.segments.at(-1);
+    if (last?.page !== page || last.rows.length * SMALL_SHARE >= page.offsets.length - 1) return;
+    last.page = copyRows(last.rows);
+    last.rows = last.rows.map((_, i) => i);
   }
 
   /** Events start..end-1, like Array.slice. */
