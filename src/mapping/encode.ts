@@ -117,9 +117,10 @@ export class EncodedEvents<P extends PageBytes = PageBytes> {
 
 /** Events as one request would send them (for tests and small tools). */
 export function encodeEvents(events: readonly Event[]): EncodedEvents {
-  const json = Buffer.from(events.map((e) => `${JSON.stringify(e)},`).join(''));
+  const texts = events.map((e) => `${JSON.stringify(e)},`);
+  const json = Buffer.from(texts.join(''));
   const offsets = new Uint32Array(events.length + 1);
-  events.forEach((e, i) => (offsets[i + 1] = offsets[i]! + Buffer.byteLength(JSON.stringify(e)) + 1));
+  texts.forEach((text, i) => (offsets[i + 1] = offsets[i]! + Buffer.byteLength(text)));
   const page = { json, offsets };
   const encoded = new EncodedEvents();
   events.forEach((_, i) => encoded.add(page, i));
