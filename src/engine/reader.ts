@@ -60,7 +60,7 @@ export async function* readPages(source: Source, mapper: Mapper, request: PageRe
   for await (const rows of readAhead(source.read({ after: request.after, columns: mapper.columns, pageSize: request.pageSize }))) {
     const cursors = new Array<string | null>(rows.length);
     const positionKeys = new Array<string | null>(rows.length);
-    const keys = new Array<string | null>(rows.length);
+    const keys = new Array<string>(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const position = source.positionOf(rows[i]!);
       cursors[i] = position.cursor;
