@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Measures the cost of mapping + normalizing + hashing one row, on the shipped sample
+// Measures the cost of mapping + normalizing + hashing one row and writing its JSON text, on the shipped sample
 // orders (messy identifiers, 14 match keys, contents from JSON). Source reading is not timed.
-// Usage: npm run bench [-- --rows N]. The last line is JSON, for comparing runs.
+// Usage: npm run bench:mapping [-- --rows N]. The last line is JSON, for comparing runs.
 import { performance } from 'node:perf_hooks';
 import { loadSyncFile } from '../dist/config/load.js';
 import { compileMapper } from '../dist/mapping/compile.js';
@@ -32,7 +32,7 @@ async function measure(sync) {
   await source.close();
   const pass = (count) => {
     const start = performance.now();
-    for (let i = 0; i < count; i++) mapper.map(sample[i % sample.length]);
+    for (let i = 0; i < count; i++) mapper.encode(sample[i % sample.length]);
     return performance.now() - start;
   };
   pass(Math.min(target, 20_000)); // warm-up: let V8 optimize the hot path
@@ -47,7 +47,7 @@ async function measure(sync) {
 
 const example = await measure(profiles.example);
 const typical = await measure(profiles.typical);
-console.log(`mapping + normalization + hashing, ${target} rows per pass, best of 3 passes`);
+console.log(`mapping + normalization + hashing + JSON text, ${target} rows per pass, best of 3 passes`);
 console.log('profile    µs/row   rows/s     hashes/row');
 for (const [name, r] of [['example', example], ['typical', typical]]) {
   console.log(`${name.padEnd(10)} ${r.usPerRow.toFixed(2).padStart(6)}   ${String(r.rowsPerSecond).padStart(8)}   ${r.hashesPerRow.toFixed(1)}`);

@@ -10,6 +10,7 @@ import {
 } from './convert.js';
 import { NORMALIZERS, type NormalizeContext } from './normalize.js';
 import { isSha256Hex, sha256Hex } from './hash.js';
+import { jsonString, jsonValue } from './json.js';
 
 /** One source row: values in the order of the mapper's `columns` (arrays index faster than keyed objects). */
 export type Row = readonly unknown[];
@@ -26,10 +27,15 @@ export interface Reason {
 }
 
 export type MapOutcome = { event: Event; reasons?: undefined } | { event?: undefined; reasons: Reason[] };
+/** The event as JSON text, what is sent; or why the row cannot become one. */
+export type EncodeOutcome = { json: string; eventId: string; reasons?: undefined } | { json?: undefined; reasons: Reason[] };
 
 export interface Mapper {
   /** The columns a row must carry, in order: the sync's referenced columns, spelled as the source spells them. */
   readonly columns: readonly string[];
+  /** The event as JSON text: the hot path of a run. */
+  encode(row: Row): EncodeOutcome;
+  /** The event as an object (the parsed text of `encode`), for previews and tests. */
   map(row: Row): MapOutcome;
   /** The row's primary key as text, to name it in rejects. */
   keyOf(row: Row): string;
@@ -83,21 +89,27 @@ function toContents(value: unknown, rename: ItemFields): Converted<Record<string
 
 interface FieldPlan {
   group: string | undefined;
-  name: string;
   path: string;
-  /** One of the fields written before user_data. */
-  first: boolean;
+  /** For the fields written before user_data (the required ones), a bit of its own; else 0. */
+  requiredBit: number;
+  /** `"name":` and, for a field of a group, `"group":`, as JSON text. */
+  nameJson: string;
+  groupJson: string;
   read: (row: Row) => Converted<unknown>;
 }
 
 interface IdentifierPlan {
   key: UserKey;
+  nameJson: string;
   columns: number[];
   hashed: boolean;
 }
 
 const GROUPS = new Set(['custom_data', 'app_info', 'device_info']);
 const FIRST_FIELDS = ['event_name', 'action_source', 'event_time', 'event_id'];
+const ALL_REQUIRED = (1 << FIRST_FIELDS.length) - 1;
+// Keys that can match an event alone; otherwise it needs both client_ip_address and client_user_agent.
+const MATCHING_KEYS: ReadonlySet<UserKey> = new Set(['em', 'hashed_maids']);
 const FUTURE_SKEW_SECONDS = 300;
 // Keys whose values repeat across rows (genders, states, countries, cities, first and last
 // names), and how many values to remember per key: the most common arrive first.
@@ -146,6 +158,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
   const mappings: Record<string, MappingSpec> = { ...sync.mappings };
   mappings.event_id ??= sync.source.primary_key;
 
+  // A group's fields are consecutive plans (the catalog lists each group whole): one object each.
   const plans: FieldPlan[] = [];
   const order = [...FIRST_FIELDS, ...[...EVENT_FIELDS.keys()].filter((k) => !FIRST_FIELDS.includes(k))];
   for (const path of order) {
@@ -155,7 +168,10 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     const dot = path.indexOf('.');
     const group = dot > 0 && GROUPS.has(path.slice(0, dot)) ? path.slice(0, dot) : undefined;
     const name = group ? path.slice(dot + 1) : path;
-    plans.push({ group, name, path, first: FIRST_FIELDS.includes(path), read: compileField(field, spec, ['mappings', path], column) });
+    plans.push({
+      group, path, requiredBit: FIRST_FIELDS.includes(path) ? 1 << FIRST_FIELDS.indexOf(path) : 0, nameJson: `${JSON.stringify(name)}:`, groupJson: `${JSON.stringify(group ?? '')}:`,
+      read: compileField(field, spec, ['mappings', path], column),
+    });
   }
 
   const identifiers: IdentifierPlan[] = [];
@@ -164,6 +180,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     const list = Array.isArray(cols) ? cols : [cols];
     identifiers.push({
       key,
+      nameJson: `${JSON.stringify(key)}:`,
       columns: list.map((c, i) => column(c, Array.isArray(cols) ? ['match', key, i] : ['match', key])),
       hashed: (HASHED_USER_KEYS as readonly string[]).includes(key),
     });
@@ -227,9 +244,15 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     return hashes;
   };
 
-  const buildUserData = (row: Row): Record<string, unknown> => {
+  // What the last user_data written held, for the check that an event can be matched.
+  let matchable = false;
+
+  const userDataJson = (row: Row): string => {
     currentRow = row;
-    const user: Record<string, unknown> = {};
+    let json = '{';
+    let hasIp = false;
+    let hasAgent = false;
+    matchable = false;
     for (const plan of identifiers) {
       if (!plan.hashed) {
         const normalize = NORMALIZERS[plan.key];
@@ -239,7 +262,10 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
           const value = normalize(Array.isArray(raw) ? raw[0] : raw, ctx);
           if (value === undefined) drop(plan.key);
           else {
-            user[plan.key] = value;
+            json += (json.length > 1 ? ',' : '') + plan.nameJson + jsonString(value);
+            if (plan.key === 'client_ip_address') hasIp = true;
+            else if (plan.key === 'client_user_agent') hasAgent = true;
+            else if (MATCHING_KEYS.has(plan.key)) matchable = true;
             break;
           }
         }
@@ -252,21 +278,31 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
         if (Array.isArray(raw)) for (const one of raw) hashes = addDigest(hashes, plan.key, one);
         else hashes = addDigest(hashes, plan.key, raw);
       }
-      if (hashes) user[plan.key] = hashes;
+      if (!hashes) continue;
+      // Digests are lowercase hex: nothing in them needs escaping.
+      json += `${json.length > 1 ? ',' : ''}${plan.nameJson}["${hashes.join('","')}"]`;
+      if (MATCHING_KEYS.has(plan.key)) matchable = true;
     }
-    return user;
+    if (hasIp && hasAgent) matchable = true;
+    return `${json}}`;
   };
 
-  const map = (row: Row): MapOutcome => {
+  const encode = (row: Row): EncodeOutcome => {
     let reasons: Reason[] | undefined;
     const fail = (reason: Reason) => {
       (reasons ??= []).push(reason);
     };
-    const event: Event = {};
+    let json = '{';
+    // The group whose object is open, and whether it has a field yet.
+    let openGroup: string | undefined;
+    let groupEmpty = true;
+    let eventId: string | undefined;
+    let eventTime: unknown;
+    let present = 0;
     let userDataPlaced = false;
     for (const plan of plans) {
-      if (!userDataPlaced && !plan.first) {
-        event.user_data = buildUserData(row);
+      if (!userDataPlaced && plan.requiredBit === 0) {
+        json += `${json.length > 1 ? ',' : ''}"user_data":${userDataJson(row)}`;
         userDataPlaced = true;
       }
       const value = plan.read(row);
@@ -275,29 +311,49 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
         fail({ field: plan.path, problem: 'invalid value', detail: value.message });
         continue;
       }
-      if (plan.group) {
-        const group = (event[plan.group] ??= {}) as Record<string, unknown>;
-        group[plan.name] = value;
-      } else event[plan.name] = value;
-    }
-    if (!userDataPlaced) event.user_data = buildUserData(row);
-
-    for (const required of FIRST_FIELDS) {
-      if (event[required] === undefined && !reasons?.some((r) => r.field === required)) {
-        fail({ field: required, problem: 'missing (null or blank in the source)' });
+      if (plan.requiredBit !== 0) {
+        present |= plan.requiredBit;
+        if (plan.path === 'event_id') eventId = String(value);
+        else if (plan.path === 'event_time') eventTime = value;
       }
+      if (reasons) continue;
+      if (plan.group !== openGroup) {
+        if (openGroup) json += '}';
+        if (plan.group) {
+          json += (json.length > 1 ? ',' : '') + plan.groupJson + '{';
+          groupEmpty = true;
+        }
+        openGroup = plan.group;
+      }
+      if (openGroup) {
+        json += (groupEmpty ? '' : ',') + plan.nameJson + jsonValue(value);
+        groupEmpty = false;
+      } else json += (json.length > 1 ? ',' : '') + plan.nameJson + jsonValue(value);
     }
-    const user = event.user_data as Record<string, unknown>;
-    if (user.em === undefined && user.hashed_maids === undefined && (user.client_ip_address === undefined || user.client_user_agent === undefined)) {
+    if (openGroup) json += '}';
+    if (!userDataPlaced) json += `${json.length > 1 ? ',' : ''}"user_data":${userDataJson(row)}`;
+
+    if (present !== ALL_REQUIRED) {
+      FIRST_FIELDS.forEach((required, i) => {
+        if ((present & (1 << i)) === 0 && !reasons?.some((r) => r.field === required)) {
+          fail({ field: required, problem: 'missing (null or blank in the source)' });
+        }
+      });
+    }
+    if (!matchable) {
       fail({ field: 'user_data', problem: 'no usable identifier (needs em, hashed_maids, or client_ip_address with client_user_agent)' });
     }
-    const time = event.event_time;
-    if (typeof time === 'number') {
+    if (typeof eventTime === 'number') {
       const nowSeconds = Math.floor(now() / 1000);
-      if (time > nowSeconds + FUTURE_SKEW_SECONDS) fail({ field: 'event_time', problem: 'in the future' });
-      else if (time < nowSeconds - maxAgeSeconds) fail({ field: 'event_time', problem: `older than options.max_event_age (${sync.options.max_event_age})` });
+      if (eventTime > nowSeconds + FUTURE_SKEW_SECONDS) fail({ field: 'event_time', problem: 'in the future' });
+      else if (eventTime < nowSeconds - maxAgeSeconds) fail({ field: 'event_time', problem: `older than options.max_event_age (${sync.options.max_event_age})` });
     }
-    return reasons ? { reasons } : { event };
+    return reasons ? { reasons } : { json: `${json}}`, eventId: eventId! };
+  };
+
+  const map = (row: Row): MapOutcome => {
+    const outcome = encode(row);
+    return outcome.reasons ? outcome : { event: JSON.parse(outcome.json) as Event };
   };
 
   const keyOf = (row: Row): string => {
@@ -305,7 +361,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     return typeof key === 'string' ? key : '(no primary key)';
   };
 
-  return { mapper: { columns: layout, map, keyOf, droppedIdentifiers }, problems };
+  return { mapper: { columns: layout, encode, map, keyOf, droppedIdentifiers }, problems };
 }
 
 function compileField(
