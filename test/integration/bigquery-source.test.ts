@@ -20,7 +20,7 @@ beforeAll(async () => {
     (10, '2026-11-20 10:00:00.000002+00', 123456789012345678.123456789, ['B', 'C'], NULL, NULL, NULL, NULL),
     (2, '2026-11-20 10:00:00.000002+00', 0.1, [], {'email': 'b@example.com', 'tier': NULL}, NULL, NULL, NULL),
     (3, '2026-11-20 10:00:00.000003+00', 5, NULL, NULL, NULL, NULL, NULL)`);
-  await fake.exec('CREATE TABLE analytics.big AS SELECT i AS id, TIMESTAMPTZ \'2026-01-01 00:00:00+00\' + to_seconds(i) AS ts FROM range(2500) t(i)');
+  await fake.exec('CREATE TABLE analytics.big AS SELECT i AS id, TIMESTAMPTZ \'2026-01-01 00:00:00+00\' + to_seconds(i) AS ts FROM range(25000) t(i)');
 });
 
 afterAll(async () => {
@@ -71,12 +71,20 @@ describe('BigQuery source', () => {
 
   it('streams pages with pageToken instead of buffering the result', async () => {
     const source = new BigquerySource(config({ table: 'big', primary_key: 'id', cursor: 'ts' }));
+    await source.columns();
     const before = fake.requests.length;
     const sizes: number[] = [];
-    for await (const page of source.read({ pageSize: 1000, columns: ['id'] })) sizes.push(page.length);
-    expect(sizes).toEqual([1000, 1000, 500]);
-    const tokens = fake.requests.slice(before).map((r) => new URLSearchParams(r.search).get('pageToken')).filter(Boolean);
-    expect(tokens).toEqual(['1000', '2000']);
+    const ids: unknown[] = [];
+    for await (const page of source.read({ pageSize: 1000, columns: ['id'] })) {
+      sizes.push(page.length);
+      ids.push(...page.map((row) => row[0]));
+    }
+    // Pages of pageSize, from calls of at least 10,000 rows: a call per page would wait on Google.
+    expect(sizes).toEqual(Array(25).fill(1000));
+    expect(ids).toEqual(Array.from({ length: 25000 }, (_, i) => String(i)));
+    const calls = fake.requests.slice(before).map((r) => new URLSearchParams(r.search)).filter((q) => q.has('maxResults'));
+    expect(calls.map((q) => q.get('maxResults'))).toEqual(['10000', '10000', '10000']);
+    expect(calls.map((q) => q.get('pageToken'))).toEqual([null, '10000', '20000']);
   });
 
   it('explains the errors a user can meet in one sentence with the fix', async () => {

@@ -15,6 +15,9 @@ const quote = (name: string) => {
 };
 
 const BIGQUERY: Dialect = { quote, text: 'STRING', param: (n) => `@p${n}`, rowComparison: false };
+// Rows asked for per getQueryResults call, at the least: a run's pages are one batch (1,000
+// rows by default), and a round trip per batch would leave the run waiting on Google.
+const MIN_ROWS_PER_CALL = 10_000;
 
 interface Field {
   name: string;
@@ -163,12 +166,23 @@ export class BigquerySource implements Source {
     this.layout = plan.layout;
     const params = Object.fromEntries(plan.values.map((v, i) => [`p${i + 1}`, v]));
     const job = await this.startJob(`SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`, params);
-    let token: string | undefined;
-    do {
-      const page = await this.page(job, options.pageSize ?? 5000, token);
-      if (page.rows.length > 0) yield page.rows.map((row) => row.f.map((cell, i) => convert(cell.v, page.fields[i]!)));
-      token = page.pageToken;
-    } while (token);
+    const pageSize = options.pageSize ?? 5000;
+    // Each call is a round trip to Google: ask for at least MIN_ROWS_PER_CALL rows, hand them
+    // out in pages of pageSize, and ask for the next rows while these are mapped.
+    const perCall = Math.max(pageSize, MIN_ROWS_PER_CALL);
+    let next = this.page(job, perCall);
+    for (;;) {
+      const page = await next;
+      if (page.pageToken) {
+        next = this.page(job, perCall, page.pageToken);
+        // Awaited on the next turn; if the reader stops first, its failure must not go unhandled.
+        next.catch(() => undefined);
+      }
+      for (let start = 0; start < page.rows.length; start += pageSize) {
+        yield page.rows.slice(start, start + pageSize).map((row) => row.f.map((cell, i) => convert(cell.v, page.fields[i]!)));
+      }
+      if (!page.pageToken) return;
+    }
   }
 
   /** Not counted: in BigQuery the count would bill a scan of the cursor column on every run. */
