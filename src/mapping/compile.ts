@@ -244,7 +244,8 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     return hashes;
   };
 
-  // What the last user_data written held, for the check that an event can be matched.
+  // What the last user_data written held, for the check that an event can be matched (set by
+  // userDataJson, read by encode right after: encode is synchronous, never re-entered).
   let matchable = false;
 
   const userDataJson = (row: Row): string => {

@@ -85,8 +85,17 @@ function secondsFromNumber(n: number): number {
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const ISO_DATETIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
-/** A timestamp, date, ISO text, or unix seconds/milliseconds to integer unix seconds (UTC). */
+/** A timestamp, date, ISO text, or unix seconds/milliseconds to integer unix seconds (UTC), from 1970 on. */
 export function toUnixSeconds(value: unknown): Converted<number> {
+  const seconds = unixSeconds(value);
+  // Huge numbers would be sent as null, and the API takes no time before 1970.
+  if (typeof seconds === 'number' && (!Number.isSafeInteger(seconds) || seconds < 0)) {
+    return new Invalid(`${describeValue(value)} is out of range for a time (before 1970, or too large)`);
+  }
+  return seconds;
+}
+
+function unixSeconds(value: unknown): Converted<number> {
   if (value === null || value === undefined) return undefined;
   if (value instanceof Date) {
     const ms = value.getTime();

@@ -35,6 +35,9 @@ describe('type conversion', () => {
     ['2026-11-20', T - 12 * 3600],
   ])('event time %s -> %s', (input, expected) => expect(toUnixSeconds(input)).toBe(expected));
   it('reads eight digits as a YYYYMMDD date, not as 1970', () => expect(toUnixSeconds('20261120')).toBe(T - 12 * 3600));
+  it.each([[-5], [new Date('1960-01-01T00:00:00Z')], ['1'.repeat(400)], [10n ** 400n], ['1969-12-31T23:59:59Z']])('event time rejects %s: before 1970 or too large', (input) => {
+    expect(toUnixSeconds(input)).toBeInstanceOf(Invalid);
+  });
   it.each([['   ', toDecimalString], ['  ', toInteger], [' ', toUnixSeconds], ['  ', toBoolean]] as const)('treats blank %j as absent', (input, convert) => {
     expect(convert(input)).toBeUndefined();
   });
