@@ -1,5 +1,5 @@
 // The dry run: read -> map, handing each event or rejection to the caller. No state, no network.
-import type { Event, Mapper, Reason } from '../mapping/compile.js';
+import type { Mapper, Reason } from '../mapping/compile.js';
 import type { Position, Source } from '../sources/index.js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import type { Ledger } from './ledger.js';
@@ -21,7 +21,8 @@ export interface PreviewOptions {
   ledger?: Ledger;
   /** Stop after this many events. */
   limit?: number;
-  onEvent(event: Event): void | Promise<void>;
+  /** Each event's JSON text: the bytes a run would send for it. */
+  onEvent(json: string): void | Promise<void>;
   onReject(key: string, reasons: Reason[]): void;
 }
 
@@ -42,19 +43,19 @@ export async function previewSync(source: Source, mapper: Mapper, options: Previ
   if (limit <= 0) return stats;
   const ledger = options.ledger;
   for await (const page of source.read({ after: ledger ? ledger.startAfter(options.after) : options.after, columns: mapper.columns })) {
-    const outcomes = page.map((row) => mapper.map(row));
-    const digests = ledger?.active ? outcomes.map((o, i) => (o.event ? ledger.digest(String(o.event.event_id), source.positionOf(page[i]!)) : undefined)) : [];
+    const outcomes = page.map((row) => mapper.encode(row));
+    const digests = ledger?.active ? outcomes.map((o, i) => (o.json !== undefined ? ledger.digest(o.eventId, source.positionOf(page[i]!)) : undefined)) : [];
     const known = ledger?.active ? await ledger.known(digests) : new Set<string>();
     for (let i = 0; i < page.length; i++) {
       const row = page[i]!;
       stats.rowsRead++;
       const outcome = outcomes[i]!;
       const digest = digests[i];
-      if (outcome.event && digest !== undefined && known.has(digest)) {
+      if (outcome.json !== undefined && digest !== undefined && known.has(digest)) {
         stats.alreadyDelivered++;
-      } else if (outcome.event) {
+      } else if (outcome.json !== undefined) {
         stats.events++;
-        await options.onEvent(outcome.event);
+        await options.onEvent(outcome.json);
         if (stats.events >= limit) return stats;
       } else {
         stats.rejected++;

@@ -35,7 +35,7 @@ export interface Mapper {
   readonly columns: readonly string[];
   /** The event as JSON text: the hot path of a run. */
   encode(row: Row): EncodeOutcome;
-  /** The event as an object (the parsed text of `encode`), for previews and tests. */
+  /** The event as an object (the parsed text of `encode`), for tests and tools that look inside it. */
   map(row: Row): MapOutcome;
   /** The row's primary key as text, to name it in rejects. */
   keyOf(row: Row): string;

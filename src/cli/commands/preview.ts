@@ -40,7 +40,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
       after,
       ledger,
       limit: options.limit,
-      onEvent: (event: Event) => write(table ? table.row(event) : JSON.stringify(event)),
+      onEvent: (json) => write(table ? table.row(JSON.parse(json) as Event) : json),
       onReject: (key, reasons) => {
         process.stderr.write(`${key}: ${describeReasons(reasons)}\n`);
       },
