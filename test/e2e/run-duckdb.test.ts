@@ -192,15 +192,7 @@ mappings:
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        if (fake.delivered.size >= 2000) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 5);
-      void exited.then(() => reject(new Error('the run ended before it could be stopped')));
-    });
+    await fake.deliveredAtLeast(2000, exited);
     child.kill('SIGINT');
     expect(await exited, stderr).toEqual({ code: 0, signal: null });
     expect(fake.delivered.size).toBeLessThan(rows);

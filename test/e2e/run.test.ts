@@ -233,15 +233,7 @@ describe('pinsync run', () => {
     fake.delivered.clear();
     fake.latencyMs = 150;
     const child = spawn(process.execPath, [BIN, 'run', 'syncs/orders.yaml'], { cwd: work, env: { ...process.env, ...env() } });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        if (fake.delivered.size >= 1000) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 10);
-      child.on('exit', () => reject(new Error('the run ended before it could be killed')));
-    });
+    await fake.deliveredAtLeast(1000, new Promise((resolve) => child.once('exit', resolve)));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
     const beforeRestart = fake.delivered.size;

@@ -86,6 +86,19 @@ export class FakePinterest {
 
   private pending = 0;
 
+  /**
+   * Resolves once `count` distinct events have been delivered, to stop a run part-way; fails
+   * if `ended` (the run's exit) comes first: the run finished before it could be stopped.
+   */
+  async deliveredAtLeast(count: number, ended: Promise<unknown>): Promise<void> {
+    let over = false;
+    void ended.then(() => (over = true));
+    while (this.delivered.size < count) {
+      if (over) throw new Error('the run ended before it could be stopped');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   /** Resolves once no request is being answered (a killed client's request may still be). */
   async idle(): Promise<void> {
     while (this.pending > 0) await new Promise((r) => setTimeout(r, 20));
