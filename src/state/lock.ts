@@ -18,8 +18,15 @@ export interface SyncLock {
   readonly lost: AbortSignal;
   /** Renews the lease inside a commit's transaction; throws (rolling it back) if it is no longer ours. */
   confirm(trx: Knex): Promise<void>;
+  /**
+   * The same, for a transaction that runs its own statements: `update` sets the lease row's
+   * expires_at where sync and token match, and returns how many rows it changed.
+   */
+  confirmWith(update: LeaseUpdate): void;
   release(): Promise<void>;
 }
+
+export type LeaseUpdate = (token: string, expiresAt: number) => number;
 
 export interface LockOptions {
   /** How long a lease lasts without renewal. */
@@ -85,10 +92,18 @@ export async function acquireLock(db: Knex, sync: string, options: LockOptions =
   /** Extends the lease; false when another run holds it now. */
   const renew = async (trx: Knex = db): Promise<boolean> => {
     const until = Date.now() + ttl;
-    const updated = await trx('locks').where({ sync, token }).update({ expires_at: until });
-    if (updated === 0) return false;
+    return renewed(await trx('locks').where({ sync, token }).update({ expires_at: until }), until);
+  };
+  const renewed = (rowsChanged: number, until: number): boolean => {
+    if (rowsChanged === 0) return false;
     expires = until;
     return true;
+  };
+  const confirmed = (ok: boolean): void => {
+    if (!ok) {
+      lose('another run took it over');
+      throw controller.signal.reason as Error;
+    }
   };
   let renewing: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
@@ -106,10 +121,11 @@ export async function acquireLock(db: Knex, sync: string, options: LockOptions =
   return {
     lost: controller.signal,
     async confirm(trx) {
-      if (controller.signal.aborted || !(await renew(trx))) {
-        lose('another run took it over');
-        throw controller.signal.reason as Error;
-      }
+      confirmed(!controller.signal.aborted && (await renew(trx)));
+    },
+    confirmWith(update) {
+      const until = Date.now() + ttl;
+      confirmed(!controller.signal.aborted && renewed(update(token, until), until));
     },
     async release() {
       clearInterval(timer);
