@@ -96,6 +96,8 @@ interface FieldPlan {
   nameJson: string;
   groupJson: string;
   read: (row: Row) => Converted<unknown>;
+  /** For a literal (`value:`), its JSON text, written once here instead of on every row. */
+  literalJson: string | undefined;
 }
 
 interface IdentifierPlan {
@@ -168,9 +170,11 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     const dot = path.indexOf('.');
     const group = dot > 0 && GROUPS.has(path.slice(0, dot)) ? path.slice(0, dot) : undefined;
     const name = group ? path.slice(dot + 1) : path;
+    const read = compileField(field, spec, ['mappings', path], column);
+    const literal = typeof spec === 'object' && 'value' in spec ? read([]) : undefined;
     plans.push({
       group, path, requiredBit: FIRST_FIELDS.includes(path) ? 1 << FIRST_FIELDS.indexOf(path) : 0, nameJson: `${JSON.stringify(name)}:`, groupJson: `${JSON.stringify(group ?? '')}:`,
-      read: compileField(field, spec, ['mappings', path], column),
+      read, literalJson: literal === undefined || literal instanceof Invalid ? undefined : jsonValue(literal),
     });
   }
 
@@ -196,12 +200,21 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
   // One context reused for every row; the row's country is looked up only when a phone needs it.
   const countryPlan = identifiers.find((p) => p.key === 'country');
   let currentRow: Row = [];
+  // A country column holds a few spellings ("US", "usa", "United States"): each is looked up once.
+  const countryOf = new Map<string, string | undefined>();
   const ctx: NormalizeContext = {
     defaultCountry: sync.options.default_country,
     rowCountry: countryPlan
       ? () => {
         for (const col of countryPlan.columns) {
-          const code = NORMALIZERS.country(currentRow[col], {});
+          const raw = currentRow[col];
+          let code: string | undefined;
+          if (typeof raw !== 'string') code = NORMALIZERS.country(raw, {});
+          else if (countryOf.has(raw)) code = countryOf.get(raw);
+          else {
+            code = NORMALIZERS.country(raw, {});
+            if (countryOf.size < MEMO_LIMIT) countryOf.set(raw, code);
+          }
           if (code) return code;
         }
         return undefined;
@@ -225,20 +238,27 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     return typeof value === 'string' && value.trim() === '' ? undefined : null;
   };
 
-  // Adds one value's digest to a key's list, or counts it as left out.
-  const addDigest = (hashes: string[] | undefined, key: UserKey, value: unknown): string[] | undefined => {
-    if (value === null || value === undefined || value === '') return hashes;
+  // One value's digest, remembered for the low-cardinality keys; undefined when the value is
+  // absent or left out (then counted as dropped).
+  const usableDigest = (key: UserKey, value: unknown): string | undefined => {
+    if (value === null || value === undefined || value === '') return undefined;
     const memo = typeof value === 'string' ? memos.get(key) : undefined;
     let digest = memo?.get(value as string);
     if (digest === undefined) {
       digest = digestOf(key, value);
       if (memo && digest !== undefined && memo.size < MEMO_LIMIT) memo.set(value as string, digest);
     }
-    if (digest === undefined) return hashes;
     if (digest === null) {
       drop(key);
-      return hashes;
+      return undefined;
     }
+    return digest;
+  };
+
+  // Adds one value's digest to a key's list, or counts it as left out.
+  const addDigest = (hashes: string[] | undefined, key: UserKey, value: unknown): string[] | undefined => {
+    const digest = usableDigest(key, value);
+    if (digest === undefined) return hashes;
     if (!hashes) return [digest];
     if (!hashes.includes(digest)) hashes.push(digest);
     return hashes;
@@ -272,6 +292,15 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
         }
         continue;
       }
+      // Digests are lowercase hex: nothing in them needs escaping.
+      if (plan.columns.length === 1 && !Array.isArray(row[plan.columns[0]!])) {
+        // One column, one value: the common case, without a list.
+        const digest = usableDigest(plan.key, row[plan.columns[0]!]);
+        if (digest === undefined) continue;
+        json += `${json.length > 1 ? ',' : ''}${plan.nameJson}["${digest}"]`;
+        if (MATCHING_KEYS.has(plan.key)) matchable = true;
+        continue;
+      }
       let hashes: string[] | undefined;
       for (const col of plan.columns) {
         const raw = row[col];
@@ -280,7 +309,6 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
         else hashes = addDigest(hashes, plan.key, raw);
       }
       if (!hashes) continue;
-      // Digests are lowercase hex: nothing in them needs escaping.
       json += `${json.length > 1 ? ',' : ''}${plan.nameJson}["${hashes.join('","')}"]`;
       if (MATCHING_KEYS.has(plan.key)) matchable = true;
     }
@@ -327,9 +355,9 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
         openGroup = plan.group;
       }
       if (openGroup) {
-        json += (groupEmpty ? '' : ',') + plan.nameJson + jsonValue(value);
+        json += (groupEmpty ? '' : ',') + plan.nameJson + (plan.literalJson ?? jsonValue(value));
         groupEmpty = false;
-      } else json += (json.length > 1 ? ',' : '') + plan.nameJson + jsonValue(value);
+      } else json += (json.length > 1 ? ',' : '') + plan.nameJson + (plan.literalJson ?? jsonValue(value));
     }
     if (openGroup) json += '}';
     if (!userDataPlaced) json += `${json.length > 1 ? ',' : ''}"user_data":${userDataJson(row)}`;
