@@ -107,6 +107,7 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
     const columnTypes = [...await source.columnTypes()];
     await source.close();
     reader.configure({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync), columnTypes });
+    client.warmUp();
     const summary = await runSync({
       sync, reader, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter,
       testMode: options.test ?? sync.destination.test,

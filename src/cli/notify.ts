@@ -1,5 +1,4 @@
 // Webhook notices: a JSON summary POSTed when a run fails or rejects too much.
-import { request } from 'undici';
 import type { SyncDefinition } from '../config/schema.js';
 import type { RunSummary } from '../engine/run.js';
 import { redact, registerSecret } from '../redact.js';
@@ -13,6 +12,8 @@ export async function notifyIfNeeded(sync: SyncDefinition, summary: RunSummary, 
   if (!url || (exitCode !== 1 && exitCode !== 3) || summary.interrupted) return;
   const body = redact(JSON.stringify({ ...runSummaryJson(sync, summary, exitCode), event: exitCode === 1 ? 'run_failed' : 'rejects_exceeded' }));
   try {
+    // Loaded only when there is something to post: most runs never need it.
+    const { request } = await import('undici');
     const response = await request(url, {
       method: 'POST', body, headers: { 'content-type': 'application/json', 'user-agent': userAgent() },
       headersTimeout: 10_000, bodyTimeout: 10_000,

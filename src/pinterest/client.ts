@@ -1,7 +1,7 @@
 // The Conversions API client: sends one batch, classifies every answer, retries what
 // can be retried, and returns one result per event. The token is sent, never shown.
 import { setTimeout as delay } from 'node:timers/promises';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { AuthError, RetriesExhaustedError } from '../errors.js';
 import type { EncodedEvents } from '../mapping/encode.js';
 
@@ -66,8 +66,13 @@ function perEventResults(body: unknown, count: number): EventResult[] | undefine
   return undefined;
 }
 
+// undici takes 70-90 ms to load: loaded while a run waits for its first batch (warmUp), not
+// before the CLI can start anything.
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undici ??= import('undici'));
+
 export class PinterestClient {
-  private readonly dispatcher: Agent;
+  private dispatcher?: Agent;
   private readonly url: string;
   private readonly headers: Record<string, string>;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<unknown>;
@@ -81,10 +86,13 @@ export class PinterestClient {
       'content-type': 'application/json',
       'user-agent': options.userAgent,
     };
-    // Keep-alive connections, at least one per batch in flight.
-    this.dispatcher = new Agent({ connections: options.connections ?? 8, keepAliveTimeout: 30_000, pipelining: 1 });
     this.sleep = options.sleep ?? defaultSleep;
     this.random = options.random ?? Math.random;
+  }
+
+  /** Loads the HTTP client now, while there is time (a run waiting for its first batch). */
+  warmUp(): void {
+    loadUndici().catch(() => undefined);
   }
 
   /**
@@ -162,6 +170,9 @@ export class PinterestClient {
 
   private async post(body: Buffer): Promise<Answer> {
     const timeout = this.options.timeoutMs ?? 30_000;
+    const { Agent, request } = await loadUndici();
+    // Keep-alive connections, at least one per batch in flight.
+    this.dispatcher ??= new Agent({ connections: this.options.connections ?? 8, keepAliveTimeout: 30_000, pipelining: 1 });
     const response: Dispatcher.ResponseData = await request(this.url, {
       method: 'POST', headers: this.headers, body, dispatcher: this.dispatcher, headersTimeout: timeout, bodyTimeout: timeout,
     });
@@ -176,6 +187,6 @@ export class PinterestClient {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.dispatcher?.close();
   }
 }
