@@ -51,12 +51,38 @@ export interface ThreadReader extends PageReader {
   configure(setup: ReaderSetup): void;
 }
 
+const newWorker = () => new Worker(new URL('./reader-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS });
+
+let early: { worker: Worker; gone: boolean } | undefined;
+
 /**
- * Starts the reading thread at once, so that it loads while the main thread reads the sync
- * file, takes the lock and describes the source; it reads once it is configured.
+ * Starts a reading thread before the CLI's own modules load, so that the two load at the same
+ * time; the next threadReader() takes it over. Until then it keeps no process alive.
+ */
+export function startReaderEarly(): void {
+  if (early) return;
+  const entry = { worker: newWorker(), gone: false };
+  entry.worker.unref();
+  // A thread that failed to start is replaced, not taken over.
+  entry.worker.once('error', () => (entry.gone = true)).once('exit', () => (entry.gone = true));
+  early = entry;
+}
+
+function takeWorker(): Worker {
+  const entry = early;
+  early = undefined;
+  if (!entry || entry.gone) return newWorker();
+  entry.worker.ref();
+  return entry.worker;
+}
+
+/**
+ * Starts the reading thread at once (or takes over the one started early), so that it loads
+ * while the main thread reads the sync file, takes the lock and describes the source; it
+ * reads once it is configured.
  */
 export function threadReader(): ThreadReader {
-  const worker = new Worker(new URL('./reader-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS });
+  const worker = takeWorker();
   let setup: ReaderSetup | undefined;
   const inbox: FromReader[] = [];
   const waiters = new Set<() => void>();
