@@ -74,25 +74,29 @@ try {
   await client.query('VACUUM ANALYZE conversions');
   process.stderr.write(`${((Date.now() - seedStart) / 1000).toFixed(1)}s\n`);
 
-  // Floor: the same query pinsync runs (same columns, same order, same server-side
-  // cursor and page size), read with pg alone and no mapping.
-  const pageSize = batchSize * 2;
+  // Floor: the same query pinsync runs (same columns, same order, same server-side cursor
+  // and page size: one batch), read with pg alone and no mapping. It is measured before and
+  // after the run and averaged: this machine's speed drifts by 10-20 % over a minute, and one
+  // floor taken only before the run made the ratio swing with it.
   const columns = ['order_id', 'completed_at', 'email', 'phone', 'first_name', 'country', 'ip', 'user_agent', 'total', 'currency']
     .map((c) => `s."${c}"`).join(', ');
-  const floorStart = process.hrtime.bigint();
-  let floorRows = 0;
-  const floorCursor = client.query(new Cursor(
-    `SELECT ${columns}, (s."order_id")::text AS k, (s."updated_at")::text AS c FROM conversions AS s WHERE s."updated_at" IS NOT NULL ORDER BY s."updated_at", s."order_id"`,
-    [], { rowMode: 'array' },
-  ));
-  for (;;) {
-    const page = await floorCursor.read(pageSize);
-    if (page.length === 0) break;
-    floorRows += page.length;
-  }
-  await floorCursor.close();
-  const floorS = Number(process.hrtime.bigint() - floorStart) / 1e9;
-  await client.end();
+  const measureFloor = async () => {
+    const start = process.hrtime.bigint();
+    let count = 0;
+    const cursor = client.query(new Cursor(
+      `SELECT ${columns}, (s."order_id")::text AS k, (s."updated_at")::text AS c FROM conversions AS s WHERE s."updated_at" IS NOT NULL ORDER BY s."updated_at", s."order_id"`,
+      [], { rowMode: 'array' },
+    ));
+    for (;;) {
+      const page = await cursor.read(batchSize);
+      if (page.length === 0) break;
+      count += page.length;
+    }
+    await cursor.close();
+    return { seconds: Number(process.hrtime.bigint() - start) / 1e9, count };
+  };
+  const floorBefore = await measureFloor();
+  const floorRows = floorBefore.count;
 
   server = spawn(process.execPath, [path.join(root, 'scripts/fake-pinterest-server.mjs'), '--latency-ms', String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const serverPort = await new Promise((resolve) => server.stdout.on('data', (d) => {
@@ -163,12 +167,15 @@ options:
   if (code !== 0) throw new Error(`pinsync run exited ${code}: ${output}`);
   const summary = JSON.parse(output.trim().split('\n').pop());
   const stats = await fetch(`http://127.0.0.1:${serverPort}/stats`).then((r) => r.json());
+  const floorAfter = await measureFloor();
+  await client.end();
+  const floorS = (floorBefore.seconds + floorAfter.seconds) / 2;
 
   const eventsPerS = Math.round(summary.events_sent / runS);
   const ideal = latencyMs > 0 ? (concurrency * batchSize) / (latencyMs / 1000) : undefined;
   const result = {
     rows, events: summary.events_sent, received: stats.events, requests: stats.requests, concurrency, batch_size: batchSize, latency_ms: latencyMs,
-    events_per_s: eventsPerS, peak_rss_mb: Math.round(peakKb / 1024), floor_s: Number(floorS.toFixed(2)), run_s: Number(runS.toFixed(2)),
+    events_per_s: eventsPerS, peak_rss_mb: Math.round(peakKb / 1024), floor_s: Number(floorS.toFixed(2)), floor_before_s: Number(floorBefore.seconds.toFixed(2)), floor_after_s: Number(floorAfter.seconds.toFixed(2)), run_s: Number(runS.toFixed(2)),
     floor_ratio: Number((runS / floorS).toFixed(2)), floor_rows: floorRows,
     // CPU seconds (all threads): what pinsync costs the machine, and what the fake server did.
     pinsync_cpu_s: Number((cpuTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s, server_avg_in_flight: stats.avg_in_flight,
