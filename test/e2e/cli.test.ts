@@ -196,4 +196,14 @@ describe('pinsync schema and usage', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('preview');
   });
+
+  it('ends a run that never reads: the reading thread started early keeps no process alive', async () => {
+    // `run` starts its reading thread before anything else; these end before a run uses it.
+    const help = await runCli(['run', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--full-refresh');
+    const missing = await runCli(['run', 'no_such_sync'], { cwd: work });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("no sync file or sync named 'no_such_sync'");
+  }, 10_000);
 });
