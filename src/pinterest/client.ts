@@ -68,11 +68,13 @@ function perEventResults(body: unknown, count: number): EventResult[] | undefine
 
 // undici takes 70-90 ms to load: loaded while a run waits for its first batch (warmUp), not
 // before the CLI can start anything.
-let undici: Promise<typeof import('undici')> | undefined;
+type Undici = typeof import('undici');
+let undici: Promise<Undici> | undefined;
 const loadUndici = () => (undici ??= import('undici'));
 
 export class PinterestClient {
   private dispatcher?: Agent;
+  private closed = false;
   private readonly url: string;
   private readonly headers: Record<string, string>;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<unknown>;
@@ -135,6 +137,12 @@ export class PinterestClient {
   }
 
   private async postWithRetries(events: EncodedEvents, signal?: AbortSignal): Promise<Answer> {
+    // Before the retries: a broken install is not a network error, and fails at once.
+    const { Agent, request } = await loadUndici();
+    if (this.closed) throw new Error('the Pinterest client was closed');
+    // Keep-alive connections, at least one per batch in flight.
+    this.dispatcher ??= new Agent({ connections: this.options.connections ?? 8, keepAliveTimeout: 30_000, pipelining: 1 });
+    const send = (body: Buffer) => this.post(body, request, this.dispatcher!);
     const body = events.requestBody();
     const started = Date.now();
     const budget = this.options.maxRetryMs ?? 600_000;
@@ -142,7 +150,7 @@ export class PinterestClient {
       let answer: Answer | undefined;
       let failure: string;
       try {
-        answer = await this.post(body);
+        answer = await send(body);
         if (answer.status === 401) {
           throw new AuthError(`Pinterest refused the access token (401: ${messageOf(answer.body)}). Check destination.access_token: it must be a current conversion access token for this ad account.`);
         }
@@ -168,13 +176,10 @@ export class PinterestClient {
     }
   }
 
-  private async post(body: Buffer): Promise<Answer> {
+  private async post(body: Buffer, request: Undici['request'], dispatcher: Agent): Promise<Answer> {
     const timeout = this.options.timeoutMs ?? 30_000;
-    const { Agent, request } = await loadUndici();
-    // Keep-alive connections, at least one per batch in flight.
-    this.dispatcher ??= new Agent({ connections: this.options.connections ?? 8, keepAliveTimeout: 30_000, pipelining: 1 });
     const response: Dispatcher.ResponseData = await request(this.url, {
-      method: 'POST', headers: this.headers, body, dispatcher: this.dispatcher, headersTimeout: timeout, bodyTimeout: timeout,
+      method: 'POST', headers: this.headers, body, dispatcher, headersTimeout: timeout, bodyTimeout: timeout,
     });
     const text = await response.body.text();
     let parsed: unknown = null;
@@ -187,6 +192,7 @@ export class PinterestClient {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.dispatcher?.close();
   }
 }
