@@ -141,8 +141,7 @@ export class PinterestClient {
     const { Agent, request } = await loadUndici();
     if (this.closed) throw new Error('the Pinterest client was closed');
     // Keep-alive connections, at least one per batch in flight.
-    this.dispatcher ??= new Agent({ connections: this.options.connections ?? 8, keepAliveTimeout: 30_000, pipelining: 1 });
-    const send = (body: Buffer) => this.post(body, request, this.dispatcher!);
+    const dispatcher = (this.dispatcher ??= new Agent({ connections: this.options.connections ?? 8, keepAliveTimeout: 30_000, pipelining: 1 }));
     const body = events.requestBody();
     const started = Date.now();
     const budget = this.options.maxRetryMs ?? 600_000;
@@ -150,7 +149,7 @@ export class PinterestClient {
       let answer: Answer | undefined;
       let failure: string;
       try {
-        answer = await send(body);
+        answer = await this.post(body, request, dispatcher);
         if (answer.status === 401) {
           throw new AuthError(`Pinterest refused the access token (401: ${messageOf(answer.body)}). Check destination.access_token: it must be a current conversion access token for this ad account.`);
         }
