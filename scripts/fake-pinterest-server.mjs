@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A light stand-in for the Conversions API, for benchmarks: parses each batch, counts its
 // events, answers per-event "processed", optionally with a fixed latency (from receiving a
-// request to answering it). Loopback only.
+// request to answering it). Loopback only. GET /stats answers the counters since the last
+// /stats (a benchmark reads them after each run) and starts them again.
 // Usage: node scripts/fake-pinterest-server.mjs [--latency-ms L]; prints "listening PORT".
 import { createServer } from 'node:http';
 
@@ -9,6 +10,7 @@ const args = process.argv.slice(2);
 const latencyMs = Number(args[args.indexOf('--latency-ms') + 1] ?? 0) || 0;
 let events = 0;
 let requests = 0;
+let cpuAtStats;
 
 // The answer depends only on the batch size: built once per size.
 const answers = new Map();
@@ -46,9 +48,15 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     if (req.url === '/stats') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      const { user, system } = process.cpuUsage();
+      const { user, system } = process.cpuUsage(cpuAtStats);
       const span = lastChange - firstAt;
       res.end(JSON.stringify({ events, requests, cpu_s: Number(((user + system) / 1e6).toFixed(2)), avg_in_flight: span > 0 ? Number((inFlightArea / span).toFixed(2)) : 0, first_request_at: performance.timeOrigin + firstAt }));
+      cpuAtStats = process.cpuUsage();
+      events = 0;
+      requests = 0;
+      inFlightArea = 0;
+      firstAt = undefined;
+      lastChange = undefined;
       return;
     }
     const { data } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
