@@ -1,17 +1,6 @@
 // Entry point of the built CLI (bin/pinsync.js imports this).
 import { startReaderEarly } from '../engine/reader-thread.js';
-
-// Global options that take a value (`--state run` must not look like the run command).
-const VALUED_OPTIONS = new Set(['--syncs-dir', '--state', '--log-format']);
-
-/** The command word: the first argument that is not an option or an option's value. */
-function commandOf(args: readonly string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (VALUED_OPTIONS.has(args[i]!)) i++;
-    else if (!args[i]!.startsWith('-')) return args[i];
-  }
-  return undefined;
-}
+import { commandOf } from './command-word.js';
 
 // A run's reading thread takes about a quarter of a second to load, and so do the CLI's own
 // modules: it starts first, and they load together (main.js is imported after it).
