@@ -92,20 +92,33 @@ interface FieldPlan {
   path: string;
   /** For the fields written before user_data (the required ones), a bit of its own; else 0. */
   requiredBit: number;
-  /** `"name":` and, for a field of a group, `"group":`, as JSON text. */
-  nameJson: string;
-  groupJson: string;
+  /** What is written before the value: `"name":`, as the first member of its object and after another. */
+  name: MemberStart;
+  /** For a field of a group, what opens the group: `"group":{`. */
+  groupStart: MemberStart;
   read: (row: Row) => Converted<unknown>;
-  /** For a literal (`value:`), its JSON text, written once here instead of on every row. */
-  literalJson: string | undefined;
+  /** For a literal (`value:`), the whole member (`"name":value`), written once here instead of on every row. */
+  literal: MemberStart | undefined;
 }
 
 interface IdentifierPlan {
   key: UserKey;
-  nameJson: string;
+  /** `"key":` for a plain key, `"key":["` for a hashed one (its digests are a list). */
+  start: MemberStart;
   columns: number[];
   hashed: boolean;
 }
+
+/**
+ * Text that starts an object member, as the first member and after another (with its comma):
+ * chosen whole, an event's text is built from fewer pieces (each piece is an allocation).
+ */
+interface MemberStart {
+  first: string;
+  next: string;
+}
+
+const memberStart = (text: string): MemberStart => ({ first: text, next: `,${text}` });
 
 const GROUPS = new Set(['custom_data', 'app_info', 'device_info']);
 const FIRST_FIELDS = ['event_name', 'action_source', 'event_time', 'event_id'];
@@ -172,9 +185,11 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     const name = group ? path.slice(dot + 1) : path;
     const read = compileField(field, spec, ['mappings', path], column);
     const literal = typeof spec === 'object' && 'value' in spec ? read([]) : undefined;
+    const nameJson = `${JSON.stringify(name)}:`;
     plans.push({
-      group, path, requiredBit: FIRST_FIELDS.includes(path) ? 1 << FIRST_FIELDS.indexOf(path) : 0, nameJson: `${JSON.stringify(name)}:`, groupJson: `${JSON.stringify(group ?? '')}:`,
-      read, literalJson: literal === undefined || literal instanceof Invalid ? undefined : jsonValue(literal),
+      group, path, requiredBit: FIRST_FIELDS.includes(path) ? 1 << FIRST_FIELDS.indexOf(path) : 0,
+      name: memberStart(nameJson), groupStart: memberStart(`${JSON.stringify(group ?? '')}:{`), read,
+      literal: literal === undefined || literal instanceof Invalid ? undefined : memberStart(nameJson + jsonValue(literal)),
     });
   }
 
@@ -182,11 +197,12 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
   for (const [key, cols] of Object.entries(sync.match) as [UserKey, string | string[] | undefined][]) {
     if (cols === undefined) continue;
     const list = Array.isArray(cols) ? cols : [cols];
+    const hashed = (HASHED_USER_KEYS as readonly string[]).includes(key);
     identifiers.push({
       key,
-      nameJson: `${JSON.stringify(key)}:`,
+      start: memberStart(`${JSON.stringify(key)}:${hashed ? '["' : ''}`),
       columns: list.map((c, i) => column(c, Array.isArray(cols) ? ['match', key, i] : ['match', key])),
-      hashed: (HASHED_USER_KEYS as readonly string[]).includes(key),
+      hashed,
     });
   }
 
@@ -283,7 +299,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
           const value = normalize(Array.isArray(raw) ? raw[0] : raw, ctx);
           if (value === undefined) drop(plan.key);
           else {
-            json += (json.length > 1 ? ',' : '') + plan.nameJson + jsonString(value);
+            json += (json.length > 1 ? plan.start.next : plan.start.first) + jsonString(value);
             if (plan.key === 'client_ip_address') hasIp = true;
             else if (plan.key === 'client_user_agent') hasAgent = true;
             else if (MATCHING_KEYS.has(plan.key)) matchable = true;
@@ -297,7 +313,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
         // One column, one value: the common case, without a list.
         const digest = usableDigest(plan.key, row[plan.columns[0]!]);
         if (digest === undefined) continue;
-        json += `${json.length > 1 ? ',' : ''}${plan.nameJson}["${digest}"]`;
+        json += (json.length > 1 ? plan.start.next : plan.start.first) + digest + '"]';
         if (MATCHING_KEYS.has(plan.key)) matchable = true;
         continue;
       }
@@ -309,7 +325,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
         else hashes = addDigest(hashes, plan.key, raw);
       }
       if (!hashes) continue;
-      json += `${json.length > 1 ? ',' : ''}${plan.nameJson}["${hashes.join('","')}"]`;
+      json += (json.length > 1 ? plan.start.next : plan.start.first) + hashes.join('","') + '"]';
       if (MATCHING_KEYS.has(plan.key)) matchable = true;
     }
     if (hasIp && hasAgent) matchable = true;
@@ -331,7 +347,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     let userDataPlaced = false;
     for (const plan of plans) {
       if (!userDataPlaced && plan.requiredBit === 0) {
-        json += `${json.length > 1 ? ',' : ''}"user_data":${userDataJson(row)}`;
+        json += (json.length > 1 ? ',"user_data":' : '"user_data":') + userDataJson(row);
         userDataPlaced = true;
       }
       const value = plan.read(row);
@@ -349,18 +365,18 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
       if (plan.group !== openGroup) {
         if (openGroup) json += '}';
         if (plan.group) {
-          json += (json.length > 1 ? ',' : '') + plan.groupJson + '{';
+          json += json.length > 1 ? plan.groupStart.next : plan.groupStart.first;
           groupEmpty = true;
         }
         openGroup = plan.group;
       }
-      if (openGroup) {
-        json += (groupEmpty ? '' : ',') + plan.nameJson + (plan.literalJson ?? jsonValue(value));
-        groupEmpty = false;
-      } else json += (json.length > 1 ? ',' : '') + plan.nameJson + (plan.literalJson ?? jsonValue(value));
+      const first = openGroup ? groupEmpty : json.length === 1;
+      groupEmpty = false;
+      if (plan.literal) json += first ? plan.literal.first : plan.literal.next;
+      else json += (first ? plan.name.first : plan.name.next) + jsonValue(value);
     }
     if (openGroup) json += '}';
-    if (!userDataPlaced) json += `${json.length > 1 ? ',' : ''}"user_data":${userDataJson(row)}`;
+    if (!userDataPlaced) json += (json.length > 1 ? ',"user_data":' : '"user_data":') + userDataJson(row);
 
     if (present !== ALL_REQUIRED) {
       FIRST_FIELDS.forEach((required, i) => {
