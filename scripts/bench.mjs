@@ -37,24 +37,26 @@ if (mappingOnly) {
   process.exit(0);
 }
 
-// utime + stime of a process (all its threads), in clock ticks (100 a second on Linux).
-const cpuTicks = (pid) => {
+// utime + stime of a process (all its threads), in clock ticks (100 a second on Linux);
+// with `reaped`, also that of its children that ended.
+const cpuTicks = (pid, reaped = false) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  return Number(fields[11]) + Number(fields[12]) + (reaped ? Number(fields[13]) + Number(fields[14]) : 0);
 };
 
-// CPU ticks of every PostgreSQL process, by pid: pinsync's own backends come and go within
-// a run, so they are sampled while it runs and their last figure kept.
-const postgresTicks = (into) => {
+// CPU ticks of all PostgreSQL processes so far. pinsync's backends end with its run: their
+// time then counts in the postmaster's children's time, so the difference of two of these
+// covers them without sampling.
+const postgresTicks = () => {
+  let ticks = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') into.set(pid, cpuTicks(pid));
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') ticks += cpuTicks(pid, true);
     } catch { /* gone */ }
   }
-  return into;
+  return ticks;
 };
-const sumTicks = (ticks, baseline = new Map()) => [...ticks].reduce((sum, [pid, t]) => sum + t - (baseline.get(pid) ?? 0), 0);
 
 // Busy and total time of all cores since boot (/proc/stat), to tell how full the machine was.
 const machineTicks = () => {
@@ -167,8 +169,7 @@ options:
 
   // One run of pinsync from an empty state; `floorBefore` was measured just before it.
   const runOnce = async (index, floorBefore) => {
-    const postgresBefore = postgresTicks(new Map());
-    const postgresDuring = new Map(postgresBefore);
+    const postgresBefore = postgresTicks();
     const machineBefore = machineTicks();
     const runStart = process.hrtime.bigint();
     const runStartMs = Date.now();
@@ -189,7 +190,6 @@ options:
         if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
         pinsyncTicks = cpuTicks(child.pid);
       } catch { /* exited */ }
-      postgresTicks(postgresDuring);
     };
     const sampler = setInterval(sample, 20);
     let output = '';
@@ -198,6 +198,7 @@ options:
     clearInterval(sampler);
     const runS = Number(process.hrtime.bigint() - runStart) / 1e9;
     const machineAfter = machineTicks();
+    const postgresAfter = postgresTicks();
     if (code !== 0) throw new Error(`pinsync run exited ${code}: ${output}`);
     const summary = JSON.parse(output.trim().split('\n').pop());
     // The server's counters since the last /stats: this run's.
@@ -213,7 +214,7 @@ options:
         floor_ratio: Number((runS / floorS).toFixed(2)), floor_rows: floorRows,
         // CPU seconds (all threads): what pinsync costs the machine, and what the fake server did.
         pinsync_cpu_s: Number((pinsyncTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s, server_avg_in_flight: stats.avg_in_flight,
-        postgres_cpu_s: Number((sumTicks(postgresDuring, postgresBefore) / 100).toFixed(2)),
+        postgres_cpu_s: Number(((postgresAfter - postgresBefore) / 100).toFixed(2)),
         // Share of all cores' time that was busy during the run (anything on the machine): near
         // 1, the run was limited by CPU, not by waiting.
         cores: availableParallelism(),
