@@ -71,47 +71,49 @@ const COUNTRY_ALIASES: Record<string, string> = {
   jpn: 'jp', chn: 'cn', ita: 'it', esp: 'es', nld: 'nl', irl: 'ie', nzl: 'nz',
 };
 
+let codes: string[] | undefined;
+let lowerCaseCodes: Set<string> | undefined;
 let countryByName: Map<string, string> | undefined;
-let countryCodes: Set<string> | undefined;
 
-// Built lazily from the ICU data Node ships, in the languages most warehouses hold.
-function buildCountryTables(): void {
-  countryByName = new Map();
-  countryCodes = new Set();
+const isoCodes = (): string[] => (codes ??= [...getCountries().filter((c) => !NOT_ISO.has(c)), ...NO_PHONE_PLAN]);
+
+// Built lazily from the ICU data Node ships, in the languages most warehouses hold: about
+// 20 ms, which checking a code (a sync file's default_country) does not need.
+function buildCountryNames(): Map<string, string> {
+  const byName = new Map<string, string>();
   const languages = ['en', 'de', 'fr', 'es', 'it', 'nl', 'pt'];
   const displays = languages.map((l) => new Intl.DisplayNames([l], { type: 'region', fallback: 'none' }));
-  const codes = [...getCountries().filter((c) => !NOT_ISO.has(c)), ...NO_PHONE_PLAN];
-  for (const code of codes) countryCodes.add(code.toLowerCase());
   // English names first, so they win where another language's name collides.
   for (const display of displays) {
-    for (const code of codes) {
+    for (const code of isoCodes()) {
       const name = display.of(code);
       if (!name) continue;
       // Unicode writes "Bosnia & Herzegovina" and "Hong Kong SAR China"; people write "and" and "Hong Kong".
       const spelled = name.replace(/&/g, 'and').replace(/^St\. /, 'Saint ').replace(/ SAR China$/, '');
       for (const variant of [name, spelled]) {
         const key = looseKey(variant);
-        if (!countryByName.has(key)) countryByName.set(key, code.toLowerCase());
+        if (!byName.has(key)) byName.set(key, code.toLowerCase());
       }
     }
   }
-  for (const [alias, code] of Object.entries(COUNTRY_ALIASES)) countryByName.set(looseKey(alias), code);
+  for (const [alias, code] of Object.entries(COUNTRY_ALIASES)) byName.set(looseKey(alias), code);
+  return byName;
 }
 
 /** A country name or code to its ISO 3166 alpha-2 code, lowercase. */
 export function countryCode(text: string): string | undefined {
-  if (!countryByName) buildCountryTables();
   const key = looseKey(text);
-  if (key.length === 2 && countryCodes!.has(key)) return key;
-  const found = countryByName!.get(key) ?? countryByName!.get(looseKey(text.replace(/&/g, 'and')));
+  if (key.length === 2 && isCountryCode(key)) return key;
+  const byName = (countryByName ??= buildCountryNames());
+  const found = byName.get(key) ?? byName.get(looseKey(text.replace(/&/g, 'and')));
   if (found) return found;
   // ISO style "Moldova, Republic of": the part before the comma names the country.
   const comma = text.indexOf(',');
-  return comma > 0 ? countryByName!.get(looseKey(text.slice(0, comma))) : undefined;
+  return comma > 0 ? byName.get(looseKey(text.slice(0, comma))) : undefined;
 }
 
 /** Whether a two-letter code names a country. */
 export function isCountryCode(code: string): boolean {
-  if (!countryCodes) buildCountryTables();
-  return countryCodes!.has(code.toLowerCase());
+  lowerCaseCodes ??= new Set(isoCodes().map((c) => c.toLowerCase()));
+  return lowerCaseCodes.has(code.toLowerCase());
 }
