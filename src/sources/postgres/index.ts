@@ -1,8 +1,8 @@
 // PostgreSQL source: keyset pages in (cursor, primary key) order, so memory stays flat
 // whatever the table size and every page is an indexed range scan. Identifiers are
 // quoted, values are bound parameters.
-import pg from 'pg';
-import Cursor from 'pg-cursor';
+import type { Client } from 'pg';
+import { pg, Cursor } from './driver.js';
 import type { PostgresSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
 import { ALIAS, firstLine, planRead, quoteQualified, RowLayout, unreadableFilter } from '../sql.js';
@@ -16,7 +16,7 @@ const FAST_PARSERS = new Map<number, (text: string) => Date>([
 ]);
 
 export class PostgresSource implements Source {
-  private client?: pg.Client;
+  private client?: Client;
   private closed = false;
   private types?: Map<string, string>;
   private layout = new RowLayout();
@@ -32,7 +32,7 @@ export class PostgresSource implements Source {
       : `(${this.config.query!.trim().replace(/;\s*$/, '')}\n)`;
   }
 
-  private async connect(): Promise<pg.Client> {
+  private async connect(): Promise<Client> {
     if (this.client) return this.client;
     const { url, host, port, database, user, password, ssl } = this.config;
     const client = new pg.Client({

@@ -2,7 +2,7 @@
 // ("2026-11-20 10:00:00.123456+00"), read without a regular expression: a run parses one or
 // more per row, and pg's general parser was a measurable share of a run's time. Anything else
 // (other offsets, BC, infinity, years before 100 or after 9999) goes to the general parser.
-import pg from 'pg';
+import { pg } from './driver.js';
 
 const ZERO = 48;
 
