@@ -62,6 +62,12 @@ function postgresSchema(url: string): { connection: string; schema: string } {
   return { connection: parsed.toString(), schema };
 }
 
+// knex loads pg as soon as it is created: loaded first as the PostgreSQL source loads it, pg
+// skips its check for Cloudflare Workers (see sources/postgres/driver.ts).
+async function loadDriver(url: string): Promise<void> {
+  if (isPostgres(url)) await import('../sources/postgres/driver.js');
+}
+
 function connectionFor(url: string, readOnly: boolean): Knex.Config {
   if (isPostgres(url)) {
     const { connection, schema } = postgresSchema(url);
@@ -146,6 +152,7 @@ export class StateStore {
 
   /** Opens (and migrates) the state at a SQLite path or a postgres:// URL. */
   static async open(url: string): Promise<StateStore> {
+    await loadDriver(url);
     const config = connectionFor(url, false);
     const db = knexFactory(config);
     if (config.client === 'pg') await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [postgresSchema(url).schema]);
@@ -156,6 +163,7 @@ export class StateStore {
   /** Opens existing state for reading only (preview); undefined when there is none yet. */
   static async openReadOnly(url: string): Promise<StateStore | undefined> {
     if (!isPostgres(url) && !existsSync(sqliteFile(url))) return undefined;
+    await loadDriver(url);
     return new StateStore(knexFactory(connectionFor(url, true)), url, true);
   }
 

@@ -2,7 +2,8 @@
 // defined (Node 20), pg checks by building a fetch Response, which makes Node load its whole
 // fetch implementation: about 13 ms on each thread that loads pg, before a run can start.
 // Node 21 and later define navigator, which answers the check at once; on Node 20 a stand-in
-// does, only while these modules load (synchronously, so no other code can see it).
+// does, only while these modules load (synchronously: only hooks that run inside require,
+// such as instrumentation, could see it).
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -18,6 +19,6 @@ export function loadWithNavigator<T>(load: () => T): T {
 }
 
 export const { pg, Cursor } = loadWithNavigator(() => ({
-  pg: require('pg') as typeof import('pg'),
+  pg: require('pg') as typeof import('pg').default,
   Cursor: require('pg-cursor') as typeof import('pg-cursor'),
 }));
