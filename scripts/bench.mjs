@@ -39,20 +39,27 @@ if (mappingOnly) {
 
 // utime + stime of a process (all its threads), in clock ticks (100 a second on Linux);
 // with `reaped`, also that of its children that ended.
+const statFields = (pid) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // After the command name, which may itself hold ") ".
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+};
 const cpuTicks = (pid, reaped = false) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const fields = statFields(pid);
   return Number(fields[11]) + Number(fields[12]) + (reaped ? Number(fields[13]) + Number(fields[14]) : 0);
 };
 
-// CPU ticks of all PostgreSQL processes so far. pinsync's backends end with its run: their
+// CPU ticks so far of the benchmark's PostgreSQL: its postmaster (the first line of
+// postmaster.pid) and the processes it started. pinsync's backends end with its run: their
 // time then counts in the postmaster's children's time, so the difference of two of these
 // covers them without sampling.
-const postgresTicks = () => {
-  let ticks = 0;
+const postgresTicks = (dataDir) => {
+  const postmaster = readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0].trim();
+  let ticks = cpuTicks(postmaster, true);
   for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
+    if (!/^\d+$/.test(pid) || pid === postmaster) continue;
     try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') ticks += cpuTicks(pid, true);
+      if (statFields(pid)[1] === postmaster) ticks += cpuTicks(pid, true);
     } catch { /* gone */ }
   }
   return ticks;
@@ -77,7 +84,8 @@ const dir = mkdtempSync(path.join(tmpdir(), 'pinsync-bench-'));
 chmodSync(dir, 0o777);
 const password = 'bench';
 const port = await freePort();
-const postgres = new EmbeddedPostgres({ databaseDir: path.join(dir, 'data'), user: 'postgres', password, port, persistent: false, onLog: () => {} });
+const dataDir = path.join(dir, 'data');
+const postgres = new EmbeddedPostgres({ databaseDir: dataDir, user: 'postgres', password, port, persistent: false, onLog: () => {} });
 const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
 let server;
 
@@ -169,7 +177,7 @@ options:
 
   // One run of pinsync from an empty state; `floorBefore` was measured just before it.
   const runOnce = async (index, floorBefore) => {
-    const postgresBefore = postgresTicks();
+    const postgresBefore = postgresTicks(dataDir);
     const machineBefore = machineTicks();
     const runStart = process.hrtime.bigint();
     const runStartMs = Date.now();
@@ -198,7 +206,7 @@ options:
     clearInterval(sampler);
     const runS = Number(process.hrtime.bigint() - runStart) / 1e9;
     const machineAfter = machineTicks();
-    const postgresAfter = postgresTicks();
+    const postgresAfter = postgresTicks(dataDir);
     if (code !== 0) throw new Error(`pinsync run exited ${code}: ${output}`);
     const summary = JSON.parse(output.trim().split('\n').pop());
     // The server's counters since the last /stats: this run's.
