@@ -2,12 +2,16 @@
 // the main thread as long as it has credit (pages the main thread is ready to take).
 import { parentPort } from 'node:worker_threads';
 import { compileMapper } from '../mapping/compile.js';
+import { loadPhoneNumbers } from '../mapping/normalize.js';
 import { createSource } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
 import { readPages, transferablesOfPage, type PageRequest } from './reader.js';
 import type { FromReader, ReaderSetup, ToReader } from './reader-thread.js';
 
 const port = parentPort!;
+// The thread loads while the CLI's main thread does, and then waits for its start: the time
+// to load what mapping phone numbers needs, instead of at the first number.
+loadPhoneNumbers();
 let source: Source | undefined;
 let credit = 0;
 let closing = false;

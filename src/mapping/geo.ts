@@ -1,5 +1,11 @@
 // Lookup tables for state and country normalization.
-import { getCountries } from 'libphonenumber-js';
+import { createRequire } from 'node:module';
+
+// The regions of libphonenumber's metadata, read from its data file alone: loading the
+// library (20-40 ms) only to list them would make every sync file's check wait for it.
+const require = createRequire(import.meta.url);
+const metadataRegions = (): string[] =>
+  Object.keys((require('libphonenumber-js/metadata.min.json') as { countries: Record<string, unknown> }).countries).filter((c) => c !== '001');
 
 /** A lookup key that ignores case, accents, punctuation and spacing. */
 export function looseKey(text: string): string {
@@ -75,7 +81,7 @@ let codes: string[] | undefined;
 let lowerCaseCodes: Set<string> | undefined;
 let countryByName: Map<string, string> | undefined;
 
-const isoCodes = (): string[] => (codes ??= [...getCountries().filter((c) => !NOT_ISO.has(c)), ...NO_PHONE_PLAN]);
+const isoCodes = (): string[] => (codes ??= [...metadataRegions().filter((c) => !NOT_ISO.has(c)), ...NO_PHONE_PLAN]);
 
 // Built lazily from the ICU data Node ships, in the languages most warehouses hold: about
 // 20 ms, which checking a code (a sync file's default_country) does not need.

@@ -1,8 +1,9 @@
 // Identifier normalization before hashing, per DESIGN.md section 3. Each normalizer
 // takes one source value and returns the text to hash (or send, for plain keys), or
 // undefined when the value cannot be a valid identifier of that kind.
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import { countryCode, stateCode } from './geo.js';
 
@@ -52,6 +53,17 @@ const SEPARATORS = /[\s().+-]/g;
 const NANP = /^1?([2-9]\d{2}[2-9]\d{6})$/;
 const NANP_COUNTRIES = new Set(['us', 'ca', 'pr', 'gu', 'vi', 'as', 'mp']);
 
+// libphonenumber takes 20-40 ms to load. It is loaded when a number first needs it, or by
+// loadPhoneNumbers(): the CLI's main thread, which only validates sync files and reports,
+// never waits for it before a run can start.
+const require = createRequire(import.meta.url);
+let phoneNumbers: typeof import('libphonenumber-js') | undefined;
+
+/** Loads libphonenumber now (a reading thread, while it waits for work). */
+export function loadPhoneNumbers(): typeof import('libphonenumber-js') {
+  return (phoneNumbers ??= require('libphonenumber-js') as typeof import('libphonenumber-js'));
+}
+
 const phone: Normalizer = (raw, ctx) => {
   let text = identifierText(raw);
   if (!text) return undefined;
@@ -68,7 +80,7 @@ const phone: Normalizer = (raw, ctx) => {
     }
   }
   const country = ctx.rowCountry?.() ?? ctx.defaultCountry;
-  const parsed = parsePhoneNumberFromString(text, {
+  const parsed = loadPhoneNumbers().parsePhoneNumberFromString(text, {
     defaultCountry: country?.toUpperCase() as CountryCode | undefined,
   });
   if (!parsed || !parsed.isPossible()) return undefined;
