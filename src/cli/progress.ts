@@ -1,9 +1,13 @@
 // A one-line progress display on a terminal; nothing when stderr is not a TTY (cron, CI logs).
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
 import type { RunProgress } from '../engine/run.js';
+
+// Loaded only for a terminal: a run from cron or CI does not wait for it.
+const require = createRequire(import.meta.url);
 
 export function progressReporter(sync: string): { update: (p: RunProgress) => void; stop: () => void } {
   if (!process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
+  const cliProgress = require('cli-progress') as typeof import('cli-progress');
   const started = Date.now();
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,

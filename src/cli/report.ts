@@ -1,13 +1,17 @@
 // What runs tell people and machines: human lines on a terminal, or one pino JSON object per
 // line (--log-format json) with stable fields: sync, run_id, phase, counts, duration_ms, error.
 // Everything passes through redact(): no token or raw identifier reaches a log.
-import pino, { type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
 import type { SyncDefinition } from '../config/schema.js';
 import type { RunSummary } from '../engine/run.js';
 import { redact } from '../redact.js';
 import { formatRunSummary, runSummaryJson } from './output.js';
 
 export type LogFormat = 'human' | 'json';
+
+// pino (about 20 ms to load) only for JSON logs: a human-format run does not wait for it.
+const require = createRequire(import.meta.url);
 
 export interface Reporter {
   readonly format: LogFormat;
@@ -36,6 +40,7 @@ export function createReporter(options: ReporterOptions): Reporter {
     ? (sync: SyncDefinition, s: RunSummary, code: number) => process.stdout.write(`${redact(JSON.stringify(runSummaryJson(sync, s, code)))}\n`)
     : undefined;
   if (options.format === 'json') {
+    const pino = require('pino') as typeof import('pino').default;
     const log: Logger = pino(
       { base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
       pino.destination({ fd: 2, sync: true }),
