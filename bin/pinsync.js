@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-import '../dist/bundle/index.js';
+// With PINSYNC_DEBUG, stack traces name the source files instead of the bundle's chunks.
+if (process.env.PINSYNC_DEBUG) process.setSourceMapsEnabled(true);
+await import('../dist/bundle/index.js');

@@ -6,17 +6,22 @@
 // Packages with native parts, files required by name at run time (knex's dialects), or that
 // load only when needed (drivers, pino, libphonenumber) stay outside, loaded from node_modules.
 // The per-module build in dist/ (tsc) stays: tools such as bench:mapping import its modules.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const BUNDLED = new Set(['commander', 'croner', 'yaml', 'zod']);
-const root = new URL('..', import.meta.url);
-const { dependencies } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { dependencies } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+const outdir = path.join(root, 'dist/bundle');
 
-await build({
-  absWorkingDir: new URL('.', root).pathname,
+// Chunk names change with their content: a bundle left from an earlier build would stay.
+rmSync(outdir, { recursive: true, force: true });
+const { metafile } = await build({
+  absWorkingDir: root,
   entryPoints: { index: 'src/cli/index.ts', 'reader-worker': 'src/engine/reader-worker.ts' },
-  outdir: 'dist/bundle',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -26,5 +31,17 @@ await build({
   // Bundled CommonJS (commander) calls require, which an ES module does not have.
   banner: { js: "import { createRequire as __pinsyncRequire } from 'node:module'; const require = __pinsyncRequire(import.meta.url);" },
   sourcemap: 'linked',
+  metafile: true,
   logLevel: 'warning',
 });
+
+// The bundled packages' code ships in these files: their licenses ship beside it.
+const packages = new Set(Object.keys(metafile.inputs).map((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1]).filter(Boolean));
+const notices = [...packages].sort().map((name) => {
+  const dir = path.join(root, 'node_modules', name);
+  const { version, license } = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  const file = ['LICENSE', 'LICENSE.md', 'LICENSE.txt', 'license'].map((f) => path.join(dir, f)).find(existsSync);
+  if (!file) throw new Error(`${name} has no license file to ship with the bundle`);
+  return `${name} ${version} (${license})\n\n${readFileSync(file, 'utf8').trim()}\n`;
+});
+writeFileSync(path.join(outdir, 'THIRD_PARTY_LICENSES.txt'), `Code from these packages is bundled in this folder.\n\n${notices.join('\n---\n\n')}`);

