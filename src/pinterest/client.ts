@@ -35,6 +35,7 @@ interface Answer {
 }
 
 const BACKOFF_BASE_MS = 500;
+const DEFAULT_TIMEOUT_MS = 30_000;
 const BACKOFF_CAP_MS = 30_000;
 
 const defaultSleep = (ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : undefined);
@@ -50,6 +51,14 @@ function parseRetryAfter(header: string | string[] | undefined): number | undefi
 function messageOf(body: unknown): string {
   const message = (body as { message?: unknown } | null)?.message;
   return typeof message === 'string' ? message : 'no message';
+}
+
+/** What went wrong on the network, in the sync file's terms where it can. */
+function describeNetworkError(error: Error & { code?: string }, timeoutMs: number): string {
+  if (error.code === 'UND_ERR_HEADERS_TIMEOUT' || error.code === 'UND_ERR_BODY_TIMEOUT') {
+    return `no answer within ${timeoutMs / 1000}s (destination.timeout)`;
+  }
+  return error.message;
 }
 
 /** Per-event results from a 200 body, or from a 422's details. */
@@ -160,7 +169,7 @@ export class PinterestClient {
         failure = `${answer.status}: ${messageOf(answer.body)}`;
       } catch (error) {
         if (error instanceof AuthError) throw error;
-        failure = `network error: ${(error as Error).message}`;
+        failure = `network error: ${describeNetworkError(error as Error & { code?: string }, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS)}`;
       }
       const backoff = this.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
       const wait = Math.max(answer?.retryAfterMs ?? 0, backoff);
@@ -176,7 +185,7 @@ export class PinterestClient {
   }
 
   private async post(body: Buffer, request: Undici['request'], dispatcher: Agent): Promise<Answer> {
-    const timeout = this.options.timeoutMs ?? 30_000;
+    const timeout = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const response: Dispatcher.ResponseData = await request(this.url, {
       method: 'POST', headers: this.headers, body, dispatcher, headersTimeout: timeout, bodyTimeout: timeout,
     });

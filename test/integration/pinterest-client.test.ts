@@ -1,4 +1,6 @@
 // The Conversions API client against the fake server on 127.0.0.1, with a recorded clock.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PinterestClient } from '../../src/pinterest/client.js';
 import { AuthError, RetriesExhaustedError } from '../../src/errors.js';
@@ -87,5 +89,96 @@ describe('Pinterest client', () => {
     fake.failuresAs422 = true;
     fake.failEvents.set('a', 'Too old.');
     expect(await client().send(encodeEvents([event('a'), event('b')]))).toEqual([{ status: 'failed', error: 'Too old.' }, { status: 'processed' }]);
+  });
+});
+
+/** A server on 127.0.0.1 that answers each request through `handle`, and counts its connections. */
+async function rawServer(handle: (req: IncomingMessage, res: ServerResponse, n: number) => void) {
+  let requests = 0;
+  let connections = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => handle(req, res, ++requests));
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v5`,
+    counts: () => ({ requests, connections }),
+    stop: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const processedAnswer = (res: ServerResponse) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ num_events_received: 1, num_events_processed: 1, events: [{ status: 'processed' }] }));
+};
+
+describe('Pinterest client over the network', () => {
+  it('retries a refused connection as a network error, then gives up naming it', async () => {
+    const closed = await rawServer(() => undefined);
+    await closed.stop();
+    const error = await client({ apiUrl: closed.url, maxRetryMs: 3_000 }).send(encodeEvents([event('a')])).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect((error as Error).message).toMatch(/last: network error: connect ECONNREFUSED/);
+    expect(waits).toEqual([500, 1000, 2000]);
+  });
+
+  it('gives up on a server that stays silent past the timeout, and retries the batch', async () => {
+    const server = await rawServer((_req, res, n) => (n === 1 ? undefined : processedAnswer(res)));
+    try {
+      const c = client({ apiUrl: server.url, timeoutMs: 200 });
+      expect(await c.send(encodeEvents([event('a')]))).toEqual([{ status: 'processed' }]);
+      expect(waits).toEqual([500]);
+      expect(server.counts().requests).toBe(2);
+      await c.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('names the timeout when the server never answers', async () => {
+    const server = await rawServer(() => undefined);
+    try {
+      const error = await client({ apiUrl: server.url, timeoutMs: 100, maxRetryMs: 1_000 }).send(encodeEvents([event('a')])).catch((e: Error) => e);
+      expect((error as Error).message).toMatch(/last: network error: no answer within 0.1s \(destination.timeout\)/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('retries a batch whose answer breaks off in the middle', async () => {
+    const server = await rawServer((_req, res, n) => {
+      if (n > 1) return processedAnswer(res);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"events":[');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    try {
+      const c = client({ apiUrl: server.url });
+      expect(await c.send(encodeEvents([event('a')]))).toEqual([{ status: 'processed' }]);
+      expect(waits).toEqual([500]);
+      await c.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('keeps its connections open from one batch to the next', async () => {
+    const server = await rawServer((_req, res) => processedAnswer(res));
+    try {
+      const c = client({ apiUrl: server.url });
+      const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+      for (const id of ids) expect(await c.send(encodeEvents([event(id)]))).toEqual([{ status: 'processed' }]);
+      // One batch at a time: a connection per batch would be eight.
+      expect(server.counts().requests).toBe(ids.length);
+      expect(server.counts().connections).toBeLessThanOrEqual(2);
+      await c.close();
+    } finally {
+      await server.stop();
+    }
   });
 });
