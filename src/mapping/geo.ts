@@ -81,43 +81,54 @@ const COUNTRY_ALIASES: Record<string, string> = {
 
 let codes: string[] | undefined;
 let lowerCaseCodes: Set<string> | undefined;
-let countryByName: Map<string, string> | undefined;
+let aliasByKey: Map<string, string> | undefined;
+// The languages most warehouses hold, English first: where two languages give one name to
+// different countries, the earlier language wins.
+const LANGUAGES = ['en', 'de', 'fr', 'es', 'it', 'nl', 'pt'];
+const namesByLanguage: Map<string, string>[] = [];
 
 const isoCodes = (): string[] => (codes ??= [...metadataRegions().filter((c) => !NOT_ISO.has(c)), ...NO_PHONE_PLAN]);
 
-// Built lazily from the ICU data Node ships, in the languages most warehouses hold: about
-// 20 ms, which checking a code (a sync file's default_country) does not need.
-function buildCountryNames(): Map<string, string> {
+// One language's country names, from the ICU data Node ships: about 5 ms each, built only
+// as far as a lookup needs (most columns hold codes, aliases or English names), and never
+// for checking a code (a sync file's default_country).
+function namesIn(language: string): Map<string, string> {
   const byName = new Map<string, string>();
-  const languages = ['en', 'de', 'fr', 'es', 'it', 'nl', 'pt'];
-  const displays = languages.map((l) => new Intl.DisplayNames([l], { type: 'region', fallback: 'none' }));
-  // English names first, so they win where another language's name collides.
-  for (const display of displays) {
-    for (const code of isoCodes()) {
-      const name = display.of(code);
-      if (!name) continue;
-      // Unicode writes "Bosnia & Herzegovina" and "Hong Kong SAR China"; people write "and" and "Hong Kong".
-      const spelled = name.replace(/&/g, 'and').replace(/^St\. /, 'Saint ').replace(/ SAR China$/, '');
-      for (const variant of [name, spelled]) {
-        const key = looseKey(variant);
-        if (!byName.has(key)) byName.set(key, code.toLowerCase());
-      }
+  const display = new Intl.DisplayNames([language], { type: 'region', fallback: 'none' });
+  for (const code of isoCodes()) {
+    const name = display.of(code);
+    if (!name) continue;
+    // Unicode writes "Bosnia & Herzegovina" and "Hong Kong SAR China"; people write "and" and "Hong Kong".
+    const spelled = name.replace(/&/g, 'and').replace(/^St\. /, 'Saint ').replace(/ SAR China$/, '');
+    for (const variant of [name, spelled]) {
+      const key = looseKey(variant);
+      if (!byName.has(key)) byName.set(key, code.toLowerCase());
     }
   }
-  for (const [alias, code] of Object.entries(COUNTRY_ALIASES)) byName.set(looseKey(alias), code);
   return byName;
+}
+
+/** The country a loose key names: an alias first, then each language's names in turn. */
+function codeByName(key: string): string | undefined {
+  aliasByKey ??= new Map(Object.entries(COUNTRY_ALIASES).map(([alias, code]) => [looseKey(alias), code]));
+  const alias = aliasByKey.get(key);
+  if (alias) return alias;
+  for (let i = 0; i < LANGUAGES.length; i++) {
+    const code = (namesByLanguage[i] ??= namesIn(LANGUAGES[i]!)).get(key);
+    if (code) return code;
+  }
+  return undefined;
 }
 
 /** A country name or code to its ISO 3166 alpha-2 code, lowercase. */
 export function countryCode(text: string): string | undefined {
   const key = looseKey(text);
   if (key.length === 2 && isCountryCode(key)) return key;
-  const byName = (countryByName ??= buildCountryNames());
-  const found = byName.get(key) ?? byName.get(looseKey(text.replace(/&/g, 'and')));
+  const found = codeByName(key) ?? codeByName(looseKey(text.replace(/&/g, 'and')));
   if (found) return found;
   // ISO style "Moldova, Republic of": the part before the comma names the country.
   const comma = text.indexOf(',');
-  return comma > 0 ? byName.get(looseKey(text.slice(0, comma))) : undefined;
+  return comma > 0 ? codeByName(looseKey(text.slice(0, comma))) : undefined;
 }
 
 /** Whether a two-letter code names a country. */

@@ -127,6 +127,11 @@ describe('names and places', () => {
     ['country', 'UK', 'gb'],
     ['country', 'Deutschland', 'de'],
     ['country', 'Germany', 'de'],
+    // Names in the other languages, looked up after English.
+    ['country', 'Allemagne', 'de'],
+    ['country', 'Spanien', 'es'],
+    ['country', 'Paesi Bassi', 'nl'],
+    ['country', 'Países Bajos', 'nl'],
     ['country', 'Côte d’Ivoire', 'ci'],
     ['country', 'FR', 'fr'],
     ['external_id', '  CUST-00042 ', 'cust-00042'],
