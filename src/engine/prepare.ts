@@ -11,7 +11,11 @@ export async function compileForSource(
   source: Source,
   now?: () => number,
 ): Promise<Mapper> {
-  const available = await source.columns();
+  return compileForColumns(sync, loaded, await source.columns(), now);
+}
+
+/** The mapper for a source with these columns; a ConfigError naming the sync file's lines if it does not compile. */
+export function compileForColumns(sync: SyncDefinition, loaded: Pick<LoadedSync, 'problemAt'>, available: readonly string[], now?: () => number): Mapper {
   const { mapper, problems } = compileMapper(sync, { available, now });
   if (!mapper) {
     throw new ConfigError(problems.map((p) => loaded.problemAt(p.path, p.message)).sort((a, b) => a.line - b.line || a.col - b.col));
