@@ -1,12 +1,12 @@
 // One sync, start to finish, as `run` and `schedule` both do it: load, lock, run, report, notify.
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
-import { compileForColumns } from '../engine/prepare.js';
+import { openSync } from '../engine/prepare.js';
 import { runSync, type RunSummary } from '../engine/run.js';
 import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
 import { mappingDefinition } from '../mapping/compile.js';
 import { ConfigError, LockedError, PinsyncError } from '../errors.js';
-import { formatProblem, loadSyncFile } from '../config/load.js';
+import { formatProblem } from '../config/load.js';
 import { PinterestClient } from '../pinterest/client.js';
 import type { Position } from '../sources/types.js';
 import type { StateStore } from '../state/store.js';
@@ -51,8 +51,7 @@ export function worseExit(a: number, b: number): number {
 }
 
 export interface ExecuteOptions {
-  /** The state; given as a function, it is opened only once the reading thread is opening the source. */
-  store?: StateStore | (() => Promise<StateStore>);
+  store?: StateStore;
   reporter: Reporter;
   fullRefresh?: boolean;
   test?: boolean;
@@ -77,36 +76,21 @@ export async function executeSync(file: string, options: ExecuteOptions): Promis
 }
 
 async function executeWith(reader: ThreadReader, file: string, options: ExecuteOptions): Promise<Executed> {
-  const { reporter } = options;
-  const reportOpenFailure = (error: unknown): Executed => {
+  const { store, reporter } = options;
+  let opened;
+  try {
+    opened = await openSync(file, { requireDestination: true });
+  } catch (error) {
     if (error instanceof ConfigError) for (const p of error.problems) reporter.error(undefined, formatProblem(p), 'config');
     else reporter.error(undefined, `${file}: ${(error as Error).message}`);
     return { exitCode: error instanceof PinsyncError ? error.exitCode : 1 };
-  };
-  let loaded;
-  try {
-    loaded = await loadSyncFile(file, { requireDestination: true });
-    if (!loaded.sync) throw new ConfigError(loaded.problems);
-  } catch (error) {
-    return reportOpenFailure(error);
   }
-  const sync = loaded.sync;
-  // The reading thread connects to the source and describes it while this thread opens the
-  // state: a run connects to the source once, and the two waits overlap.
-  const opening = reader.open({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync) });
-  opening.catch(() => undefined);
-  const store = typeof options.store === 'function' ? await options.store() : options.store;
-  let opened;
-  try {
-    opened = await opening;
-    compileForColumns(sync, loaded, opened.columnTypes.map(([name]) => name));
-  } catch (error) {
-    return reportOpenFailure(error);
-  }
+  const { sync, source } = opened;
   let lock;
   try {
     lock = store ? await store.lock(sync.name, { ttlMs: options.lockTtlMs ?? lockTtlFromEnv() }) : undefined;
   } catch (error) {
+    await source.close();
     if (error instanceof LockedError) {
       reporter.error(sync.name, error.message, 'locked');
       return { sync, exitCode: 4 };
@@ -117,8 +101,12 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
   const progress = reporter.format === 'human' ? progressReporter(sync.name) : { update: () => undefined, stop: () => undefined };
   try {
     reporter.started(sync.name);
-    warnUnreadable(sync, opened.unreadableRows, (message) => reporter.warn(sync.name, message));
+    await warnUnreadable(sync, source, (message) => reporter.warn(sync.name, message));
     const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
+    // The run reads on its own thread, with its own connection; this one has served its purpose.
+    const columnTypes = [...await source.columnTypes()];
+    await source.close();
+    reader.configure({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync), columnTypes });
     client.warmUp();
     const summary = await runSync({
       sync, reader, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter,
@@ -134,7 +122,9 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
     progress.stop();
     // The reading thread's query ends before the lock lets the next run start.
     await reader.close();
+    await source.close();
     await lock?.release().catch(() => undefined);
     await client.close();
   }
 }
+

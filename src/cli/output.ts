@@ -75,7 +75,8 @@ export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: nu
 }
 
 /** Rows with a null cursor or primary key are never read: say so rather than skip them silently. */
-export function warnUnreadable(sync: SyncDefinition, count: number, warn: (message: string) => void): void {
+export async function warnUnreadable(sync: SyncDefinition, source: { unreadableRows(): Promise<number> }, warn: (message: string) => void): Promise<void> {
+  const count = await source.unreadableRows();
   if (count === 0) return;
   const columns = [sync.source.cursor, sync.source.primary_key].filter(Boolean).join(' or ');
   warn(`${count} row${count === 1 ? ' has' : 's have'} a null ${columns} and ${count === 1 ? 'is' : 'are'} not read; give them a value, or COALESCE them in a query`);

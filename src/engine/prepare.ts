@@ -11,11 +11,7 @@ export async function compileForSource(
   source: Source,
   now?: () => number,
 ): Promise<Mapper> {
-  return compileForColumns(sync, loaded, await source.columns(), now);
-}
-
-/** The mapper for a source with these columns; a ConfigError naming the sync file's lines if it does not compile. */
-export function compileForColumns(sync: SyncDefinition, loaded: Pick<LoadedSync, 'problemAt'>, available: readonly string[], now?: () => number): Mapper {
+  const available = await source.columns();
   const { mapper, problems } = compileMapper(sync, { available, now });
   if (!mapper) {
     throw new ConfigError(problems.map((p) => loaded.problemAt(p.path, p.message)).sort((a, b) => a.line - b.line || a.col - b.col));

@@ -11,23 +11,12 @@ import type { PageReader, PageRequest, ReadPage } from './reader.js';
 /** What the reading thread needs: the source and the mapping, never the destination's token. */
 export interface ReaderSetup extends Pick<SyncDefinition, 'source' | 'file'> {
   mapping: MappingDefinition;
-}
-
-/** The source as the reading thread found it when it opened it. */
-export interface OpenedSource {
-  /** Its columns and their types, in order. */
+  /** The source's columns and types, as the main thread described them: not asked again, and the mapper lays rows out the same way. */
   columnTypes: [string, string][];
-  /** Rows that reads leave out (a null cursor or primary key). */
-  unreadableRows: number;
 }
 
-export type ToReader =
-  | { type: 'open'; setup: ReaderSetup }
-  | { type: 'start'; request: PageRequest; credit: number }
-  | { type: 'more' }
-  | { type: 'close' };
+export type ToReader = { type: 'start'; setup: ReaderSetup; request: PageRequest; credit: number } | { type: 'more' } | { type: 'close' };
 export type FromReader =
-  | { type: 'opened'; source: OpenedSource }
   | { type: 'page'; page: ReadPage }
   | { type: 'end' }
   | { type: 'error'; name: string; message: string }
@@ -58,11 +47,8 @@ function threadFailure(error: Error & { code?: string }): Error {
 }
 
 export interface ThreadReader extends PageReader {
-  /**
-   * Opens the sync's source on the reading thread (connects and describes it) and compiles
-   * the mapping there; before `pages`. The thread keeps the connection for the read.
-   */
-  open(setup: ReaderSetup): Promise<OpenedSource>;
+  /** What to read; given before `pages`. */
+  configure(setup: ReaderSetup): void;
 }
 
 const newWorker = () => new Worker(new URL('./reader-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS });
@@ -92,12 +78,12 @@ function takeWorker(): Worker {
 
 /**
  * Starts the reading thread at once (or takes over the one started early), so that it loads
- * while the main thread reads the sync file; it opens the source while the main thread
- * opens the state and takes the lock, and reads once it is started.
+ * while the main thread reads the sync file, takes the lock and describes the source; it
+ * reads once it is configured.
  */
 export function threadReader(): ThreadReader {
   const worker = takeWorker();
-  let opened = false;
+  let setup: ReaderSetup | undefined;
   const inbox: FromReader[] = [];
   const waiters = new Set<() => void>();
   const wakeAll = () => {
@@ -129,17 +115,12 @@ export function threadReader(): ThreadReader {
 
   let closing: Promise<void> | undefined;
   return {
-    async open(setup) {
-      worker.postMessage({ type: 'open', setup } satisfies ToReader);
-      const message = await next();
-      if (message.type === 'error') throw errorFrom(message.name, message.message);
-      if (message.type !== 'opened') throw new Error(`the reading thread answered ${message.type} to open`);
-      opened = true;
-      return message.source;
+    configure(value) {
+      setup = value;
     },
     async *pages(request) {
-      if (!opened) throw new Error('the reading thread has not opened the source');
-      worker.postMessage({ type: 'start', request, credit: PAGES_AHEAD } satisfies ToReader);
+      if (!setup) throw new Error('the reading thread was not configured');
+      worker.postMessage({ type: 'start', setup, request, credit: PAGES_AHEAD } satisfies ToReader);
       for (;;) {
         const message = await next();
         if (message.type === 'end') return;

@@ -1,8 +1,7 @@
-// The reading thread: opens the sync's source and describes it, compiles its mapper, and
-// then sends mapped pages to the main thread as long as it has credit (pages the main
-// thread is ready to take).
+// The reading thread: opens the sync's source, compiles its mapper, and sends mapped pages to
+// the main thread as long as it has credit (pages the main thread is ready to take).
 import { parentPort } from 'node:worker_threads';
-import { compileMapper, type Mapper } from '../mapping/compile.js';
+import { compileMapper } from '../mapping/compile.js';
 import { loadPhoneNumbers } from '../mapping/normalize.js';
 import { createSource } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
@@ -14,11 +13,10 @@ const port = parentPort!;
 // to load what mapping phone numbers needs, instead of at the first number.
 loadPhoneNumbers();
 let source: Source | undefined;
-let mapper: Mapper | undefined;
 let credit = 0;
 let closing = false;
 let wake: () => void = () => undefined;
-let work: Promise<void> = Promise.resolve();
+let reading: Promise<void> = Promise.resolve();
 
 const send = (message: FromReader) => {
   if (message.type === 'page') port.postMessage(message, transferablesOfPage(message.page));
@@ -30,22 +28,11 @@ const sendError = (error: unknown) => {
   if (!closing) send({ type: 'error', name, message });
 };
 
-async function open(setup: ReaderSetup): Promise<void> {
+async function read(setup: ReaderSetup, request: PageRequest): Promise<void> {
   try {
-    source = await createSource(setup);
-    const columnTypes = [...await source.columnTypes()];
-    const unreadableRows = await source.unreadableRows();
-    // A mapping that does not compile is reported by the main thread, which then never starts a read.
-    mapper = compileMapper(setup.mapping, { available: columnTypes.map(([name]) => name) }).mapper;
-    send({ type: 'opened', source: { columnTypes, unreadableRows } });
-  } catch (error) {
-    sendError(error);
-  }
-}
-
-async function read(request: PageRequest): Promise<void> {
-  try {
-    if (!source || !mapper) throw new Error('the reading thread was started without an open source and a compiled mapping');
+    source = await createSource(setup, setup.columnTypes);
+    const { mapper, problems } = compileMapper(setup.mapping, { available: setup.columnTypes.map(([name]) => name) });
+    if (!mapper) throw new Error(`the mapping does not compile: ${problems.map((p) => p.message).join('; ')}`);
     for await (const page of readPages(source, mapper, request)) {
       while (credit === 0 && !closing) await new Promise<void>((resolve) => (wake = resolve));
       if (closing) return;
@@ -59,11 +46,9 @@ async function read(request: PageRequest): Promise<void> {
 }
 
 port.on('message', (message: ToReader) => {
-  if (message.type === 'open') {
-    work = open(message.setup);
-  } else if (message.type === 'start') {
+  if (message.type === 'start') {
     credit = message.credit;
-    work = read(message.request);
+    reading = read(message.setup, message.request);
   } else if (message.type === 'more') {
     credit++;
     wake();
@@ -72,7 +57,7 @@ port.on('message', (message: ToReader) => {
     // middle of a fetch. Then the source closes, and the thread ends by itself.
     closing = true;
     wake();
-    void work
+    void reading
       .then(() => source?.close())
       .catch(() => undefined)
       .finally(() => {

@@ -1,27 +1,28 @@
 import * as path from 'node:path';
 import type { SyncDefinition } from '../config/schema.js';
-import type { Source } from './types.js';
+import type { ColumnTypes, Source } from './types.js';
 
 export type { Position, ReadOptions, Source } from './types.js';
 
 /**
  * The source a sync reads from. Drivers load on demand: a PostgreSQL run does not pay
  * for DuckDB's native library, nor the reverse. Relative paths resolve from the sync file's folder.
+ * `known`: column types described already (by another thread), so the source is not asked again.
  */
-export async function createSource(sync: Pick<SyncDefinition, 'source' | 'file'>): Promise<Source> {
+export async function createSource(sync: Pick<SyncDefinition, 'source' | 'file'>, known?: ColumnTypes): Promise<Source> {
   switch (sync.source.type) {
     case 'duckdb': {
       const { DuckdbSource } = await import('./duckdb/index.js');
-      return new DuckdbSource(sync.source, path.dirname(sync.file));
+      return new DuckdbSource(sync.source, path.dirname(sync.file), known);
     }
     case 'postgres': {
       const { PostgresSource } = await import('./postgres/index.js');
-      return new PostgresSource(sync.source);
+      return new PostgresSource(sync.source, known);
     }
     case 'bigquery': {
       const { BigquerySource } = await import('./bigquery/index.js');
       const source = sync.source.credentials_file ? { ...sync.source, credentials_file: path.resolve(path.dirname(sync.file), sync.source.credentials_file) } : sync.source;
-      return new BigquerySource(source);
+      return new BigquerySource(source, known);
     }
   }
 }

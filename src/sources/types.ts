@@ -21,6 +21,9 @@ export interface ReadOptions {
   pageSize?: number;
 }
 
+/** Each column's SQL type, in the source's column order. */
+export type ColumnTypes = ReadonlyMap<string, string> | readonly (readonly [string, string])[];
+
 export interface Source {
   /** Column names the source returns, in order. */
   columns(): Promise<string[]>;

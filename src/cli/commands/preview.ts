@@ -31,7 +31,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
     const write = lineWriter(process.stdout);
     const table = options.format === 'table' ? tableFormatter() : undefined;
     if (table) await write(table.header());
-    warnUnreadable(sync, await source.unreadableRows(), (message) => process.stderr.write(`warning: ${sync.name}: ${message}\n`));
+    await warnUnreadable(sync, source, (message) => process.stderr.write(`warning: ${sync.name}: ${message}\n`));
     // What a run would send: from the checkpoint (and its lookback), less what the ledger holds.
     state = options.fullRefresh ? undefined : await openStateReadOnly(options.state);
     const after = (await state?.checkpoint(sync.name))?.position;

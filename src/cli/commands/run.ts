@@ -6,7 +6,6 @@ import { listSyncFiles, resolveSyncFile } from '../resolve.js';
 import { isDue } from '../schedule-times.js';
 import { onShutdown } from '../shutdown.js';
 import { openState } from '../state.js';
-import type { StateStore } from '../../state/store.js';
 import { previewCommand } from './preview.js';
 
 export interface RunCommandOptions {
@@ -43,14 +42,7 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
     return worst;
   }
   const reporter = createReporter({ format: options.logFormat, jsonSummaries: options.json });
-  // Opened by the first sync, once its reading thread is opening the source; a state that
-  // cannot be opened fails the whole command, as no sync can run without it.
-  let opening: Promise<StateStore> | undefined;
-  let stateFailed = false;
-  const openStore = () => (opening ??= openState(options.state).catch((error: unknown) => {
-    stateFailed = true;
-    throw error;
-  }));
+  const store = await openState(options.state);
   const stop = new AbortController();
   const release = onShutdown(() => {
     reporter.info('stopping: no more reading; settling the batches in flight and saving checkpoints (signal again to quit now)');
@@ -68,7 +60,7 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
           targets.push(file); // reported as invalid when it runs
           continue;
         }
-        const last = (await (await openStore()).runs(loaded.name, 1))[0];
+        const last = (await store.runs(loaded.name, 1))[0];
         if (isDue(loaded.sync, last?.startedAt, now)) targets.push(file);
       }
       if (targets.length === 0) reporter.info('no sync is due');
@@ -76,10 +68,9 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
     await pool(targets, Math.max(1, options.parallel ?? 1), async (file) => {
       if (stop.signal.aborted) return;
       try {
-        const { exitCode } = await executeSync(file, { store: openStore, reporter, fullRefresh: options.fullRefresh, signal: stop.signal });
+        const { exitCode } = await executeSync(file, { store, reporter, fullRefresh: options.fullRefresh, signal: stop.signal });
         worst = worseExit(worst, exitCode);
       } catch (error) {
-        if (stateFailed) throw error;
         // One sync's failure must not end the others (nor close the store under them).
         reporter.error(undefined, `${file}: ${(error as Error).message}`);
         worst = worseExit(worst, 1);
@@ -87,7 +78,7 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
     });
   } finally {
     release();
-    await (await opening?.catch(() => undefined))?.close();
+    await store.close();
   }
   return worst;
 }

@@ -7,7 +7,7 @@ import { parseDuration } from '../../config/duration.js';
 import type { Row } from '../../mapping/compile.js';
 import { redactQuoted, registerSecret } from '../../redact.js';
 import { ALIAS, planRead, RowLayout, type Dialect } from '../sql.js';
-import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
+import { SourceError, type Position, type ReadOptions, type Source, type ColumnTypes } from '../types.js';
 
 const quote = (name: string) => {
   if (name.includes('`')) throw new SourceError(`BigQuery names cannot contain backticks: ${name}`);
@@ -75,7 +75,8 @@ export class BigquerySource implements Source {
   private types?: Map<string, string>;
   private layout = new RowLayout();
 
-  constructor(private readonly config: BigquerySourceConfig) {
+  constructor(private readonly config: BigquerySourceConfig, known?: ColumnTypes) {
+    if (known) this.types = new Map(known);
   }
 
   private bigquery(): BigQuery {

@@ -7,7 +7,7 @@ import {
 import type { DuckdbSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
 import { ALIAS, firstLine, planRead, quoteQualified, RowLayout, unreadableFilter } from '../sql.js';
-import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
+import { SourceError, type Position, type ReadOptions, type Source, type ColumnTypes } from '../types.js';
 
 // DECIMAL as exact text (19.99 must not become 19.990000000000002); everything else as JS values.
 const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
@@ -26,7 +26,8 @@ export class DuckdbSource implements Source {
   private layout = new RowLayout();
 
   /** @param baseDir directory of the sync file: relative paths (the database, files in queries) resolve from it. */
-  constructor(private readonly config: DuckdbSourceConfig, private readonly baseDir: string) {
+  constructor(private readonly config: DuckdbSourceConfig, private readonly baseDir: string, known?: ColumnTypes) {
+    if (known) this.types = new Map(known);
   }
 
   private relation(): string {

@@ -6,7 +6,7 @@ import { pg, Cursor } from './driver.js';
 import type { PostgresSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
 import { ALIAS, firstLine, planRead, quoteQualified, RowLayout, unreadableFilter } from '../sql.js';
-import { SourceError, type Position, type ReadOptions, type Source } from '../types.js';
+import { SourceError, type Position, type ReadOptions, type Source, type ColumnTypes } from '../types.js';
 import { parseTimestamp, parseTimestamptz } from './timestamps.js';
 
 // Timestamps are the one type a run parses on every row; these skip pg's regular expression.
@@ -21,7 +21,8 @@ export class PostgresSource implements Source {
   private types?: Map<string, string>;
   private layout = new RowLayout();
 
-  constructor(private readonly config: PostgresSourceConfig) {
+  constructor(private readonly config: PostgresSourceConfig, known?: ColumnTypes) {
+    if (known) this.types = new Map(known);
   }
 
   private relation(): string {
