@@ -36,7 +36,12 @@ const profileDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof')
 // (each variant goes first as often as second), and the figures include the differences
 // between neighbouring runs: on a machine whose speed drifts, that tells two builds apart
 // where separate invocations cannot.
-const compareBin = args.includes('--compare') ? path.resolve(args[args.indexOf('--compare') + 1]) : undefined;
+const compareArg = args.includes('--compare') ? args[args.indexOf('--compare') + 1] : undefined;
+if (args.includes('--compare') && (!compareArg || compareArg.startsWith('--'))) {
+  console.error('--compare needs the path of another build\'s bin/pinsync.js');
+  process.exit(2);
+}
+const compareBin = compareArg === undefined ? undefined : path.resolve(compareArg);
 const ownBin = path.join(root, 'bin/pinsync.js');
 const ABBA = [false, true, true, false];
 const isCompared = (index) => compareBin !== undefined && ABBA[index % 4];

@@ -1,6 +1,6 @@
 // The built CLI, run as a subprocess against the shipped example and temporary sync files.
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -206,4 +206,18 @@ describe('pinsync schema and usage', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("no sync file or sync named 'no_such_sync'");
   }, 10_000);
+
+  it('fails a run of several syncs once, exit 1, when the state cannot be opened', async () => {
+    const blocked = path.join(work, 'not-a-folder');
+    writeFileSync(blocked, '');
+    const second = path.join(work, 'syncs', 'second.yaml');
+    writeFileSync(second, readFileSync(path.join(work, 'syncs', 'example.yaml'), 'utf8').replace('name: example_orders', 'name: second_orders'));
+    const result = await runCli(['run', 'syncs/example.yaml', 'syncs/second.yaml', '--state', path.join(blocked, 'state.db')], {
+      cwd: work, env: { PINTEREST_ACCESS_TOKEN: 'pina_SECRET_never_shown', PINTEREST_AD_ACCOUNT_ID: '549757463328' },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr.split('\n').filter((l) => l.includes('cannot open the state store'))).toHaveLength(1);
+    expect(result.stderr).not.toContain('pina_SECRET_never_shown');
+    rmSync(second);
+  }, 20_000);
 });

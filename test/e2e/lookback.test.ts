@@ -66,7 +66,7 @@ const ledger = async () => JSON.parse((await runCli(['status', 'late', '--json']
 describe('lookback', () => {
   it('delivers rows that land late inside the window exactly once, and never resends the others', async () => {
     const early = await addRows(100, 400);
-    const recent = await addRows(100, 30);
+    await addRows(100, 30);
     expect(await run()).toMatchObject({ rows_read: 200, processed: 200 });
     // Rows committed late: their cursor is before the checkpoint, inside the 2h window, or outside it.
     const late = await addRows(20, 60);
