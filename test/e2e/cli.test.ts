@@ -212,12 +212,12 @@ describe('pinsync schema and usage', () => {
     writeFileSync(blocked, '');
     const second = path.join(work, 'syncs', 'second.yaml');
     writeFileSync(second, readFileSync(path.join(work, 'syncs', 'example.yaml'), 'utf8').replace('name: example_orders', 'name: second_orders'));
+    // Removed whatever happens: later tests validate every file in syncs/.
     const result = await runCli(['run', 'syncs/example.yaml', 'syncs/second.yaml', '--state', path.join(blocked, 'state.db')], {
       cwd: work, env: { PINTEREST_ACCESS_TOKEN: 'pina_SECRET_never_shown', PINTEREST_AD_ACCOUNT_ID: '549757463328' },
-    });
+    }).finally(() => rmSync(second));
     expect(result.code).toBe(1);
     expect(result.stderr.split('\n').filter((l) => l.includes('cannot open the state store'))).toHaveLength(1);
     expect(result.stderr).not.toContain('pina_SECRET_never_shown');
-    rmSync(second);
   }, 20_000);
 });

@@ -121,7 +121,9 @@ describe('Pinterest client over the network', () => {
   it('retries a refused connection as a network error, then gives up naming it', async () => {
     const closed = await rawServer(() => undefined);
     await closed.stop();
-    const error = await client({ apiUrl: closed.url, maxRetryMs: 3_000 }).send(encodeEvents([event('a')])).catch((e: Error) => e);
+    const c = client({ apiUrl: closed.url, maxRetryMs: 3_000 });
+    const error = await c.send(encodeEvents([event('a')])).catch((e: Error) => e);
+    await c.close();
     expect(error).toBeInstanceOf(RetriesExhaustedError);
     expect((error as Error).message).toMatch(/last: network error: connect ECONNREFUSED/);
     expect(waits).toEqual([500, 1000, 2000]);
@@ -143,7 +145,9 @@ describe('Pinterest client over the network', () => {
   it('names the timeout when the server never answers', async () => {
     const server = await rawServer(() => undefined);
     try {
-      const error = await client({ apiUrl: server.url, timeoutMs: 100, maxRetryMs: 1_000 }).send(encodeEvents([event('a')])).catch((e: Error) => e);
+      const c = client({ apiUrl: server.url, timeoutMs: 100, maxRetryMs: 1_000 });
+      const error = await c.send(encodeEvents([event('a')])).catch((e: Error) => e);
+      await c.close();
       expect((error as Error).message).toMatch(/last: network error: no answer within 0.1s \(destination.timeout\)/);
     } finally {
       await server.stop();
