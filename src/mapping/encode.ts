@@ -88,10 +88,19 @@ export class EncodedEvents<P extends PageBytes = PageBytes> {
     return part;
   }
 
-  /** {"data":[...]} with every event, copied once. */
-  requestBody(): Buffer {
-    const pieces: Uint8Array[] = [BODY_START];
+  /**
+   * {"data":[...]} with every event, as the pieces a request writes in order: whole runs of
+   * consecutive events, viewed in their pages, not copied. Copying each body into a buffer of
+   * its own was about 0.3 CPU seconds per million events, most of it the kernel clearing the
+   * fresh memory.
+   */
+  requestChunks(): { chunks: Uint8Array[]; length: number } {
+    const chunks: Uint8Array[] = [BODY_START];
     let length = BODY_START.length + BODY_END.length;
+    const run = (page: P, from: number, to: number) => {
+      chunks.push(page.json.subarray(from, to));
+      length += to - from;
+    };
     for (const { page, rows } of this.segments) {
       let from = page.offsets[rows[0]!]!;
       let to = page.offsets[rows[0]! + 1]!;
@@ -99,19 +108,27 @@ export class EncodedEvents<P extends PageBytes = PageBytes> {
         const start = page.offsets[rows[k]!]!;
         // Rows in between that were rejected take no bytes: the run goes on.
         if (start !== to) {
-          pieces.push(page.json.subarray(from, to));
-          length += to - from;
+          run(page, from, to);
           from = start;
         }
         to = page.offsets[rows[k]! + 1]!;
       }
-      pieces.push(page.json.subarray(from, to));
-      length += to - from;
+      run(page, from, to);
     }
-    const body = Buffer.concat([...pieces, BODY_END], length);
-    // Every event ends with a comma; the last one's becomes the closing bracket.
-    if (this.count > 0) body.write(']}', length - 3);
-    return this.count > 0 ? body.subarray(0, length - 1) : body;
+    if (this.count > 0) {
+      // Every event ends with a comma; the last one's gives way to the closing bracket.
+      const last = chunks.pop()!;
+      chunks.push(last.subarray(0, last.length - 1));
+      length--;
+    }
+    chunks.push(BODY_END);
+    return { chunks, length };
+  }
+
+  /** The same body copied into one buffer (for tests and tools; a request sends the pieces). */
+  requestBody(): Buffer {
+    const { chunks, length } = this.requestChunks();
+    return Buffer.concat(chunks, length);
   }
 }
 

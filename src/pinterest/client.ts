@@ -151,7 +151,7 @@ export class PinterestClient {
     if (this.closed) throw new Error('the Pinterest client was closed');
     // Keep-alive connections, at least one per batch in flight.
     const dispatcher = (this.dispatcher ??= new Agent({ connections: this.options.connections ?? 8, keepAliveTimeout: 30_000, pipelining: 1 }));
-    const body = events.requestBody();
+    const body = events.requestChunks();
     const started = Date.now();
     const budget = this.options.maxRetryMs ?? 600_000;
     for (let attempt = 0; ; attempt++) {
@@ -184,10 +184,13 @@ export class PinterestClient {
     }
   }
 
-  private async post(body: Buffer, request: Undici['request'], dispatcher: Agent): Promise<Answer> {
+  private async post(body: { chunks: Uint8Array[]; length: number }, request: Undici['request'], dispatcher: Agent): Promise<Answer> {
     const timeout = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // The pieces are written in order under one content-length; an array can be sent again on
+    // a retry. undici documents iterable bodies (docs/api/Dispatcher.md), its types omit them.
+    const chunks = body.chunks as Iterable<Uint8Array> as Dispatcher.DispatchOptions['body'];
     const response: Dispatcher.ResponseData = await request(this.url, {
-      method: 'POST', headers: this.headers, body, dispatcher, headersTimeout: timeout, bodyTimeout: timeout,
+      method: 'POST', headers: { ...this.headers, 'content-length': String(body.length) }, body: chunks, dispatcher, headersTimeout: timeout, bodyTimeout: timeout,
     });
     const text = await response.body.text();
     let parsed: unknown = null;

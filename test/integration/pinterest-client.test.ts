@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PinterestClient } from '../../src/pinterest/client.js';
 import { AuthError, RetriesExhaustedError } from '../../src/errors.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
-import { encodeEvents } from '../../src/mapping/encode.js';
+import { EncodedEvents, encodeEvents } from '../../src/mapping/encode.js';
 
 let fake: FakePinterest;
 const waits: number[] = [];
@@ -168,6 +168,45 @@ describe('Pinterest client over the network', () => {
       await c.close();
     } finally {
       await server.stop();
+    }
+  });
+
+  it('sends a batch as its runs of bytes under one content-length, and the same bytes again on a retry', async () => {
+    const received: { text: string; contentLength: number }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push({ text: Buffer.concat(chunks).toString('utf8'), contentLength: Number(req.headers['content-length']) });
+        if (received.length === 1) {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end('{"code":1,"message":"busy"}');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ num_events_received: 3, num_events_processed: 3, events: Array(3).fill({ status: 'processed' }) }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      // Rows of two pages, one row left out between: three runs of bytes, multi-byte text in one.
+      const first = encodeEvents([event('a-é'), event('left-out'), event('b')]).at(0).page;
+      const second = encodeEvents([event('c-€')]).at(0).page;
+      const batch = new EncodedEvents();
+      batch.add(first, 0);
+      batch.add(first, 2);
+      batch.add(second, 0);
+      const c = client({ apiUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v5` });
+      expect(await c.send(batch)).toEqual(Array(3).fill({ status: 'processed' }));
+      await c.close();
+      expect(waits).toEqual([500]);
+      expect(received).toHaveLength(2);
+      expect(received[1]).toEqual(received[0]);
+      expect((JSON.parse(received[0]!.text) as { data: { event_id: string }[] }).data.map((e) => e.event_id)).toEqual(['a-é', 'b', 'c-€']);
+      expect(received[0]!.contentLength).toBe(Buffer.byteLength(received[0]!.text));
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
