@@ -8,7 +8,7 @@ import { CONTENT_ITEM_FIELDS, EVENT_FIELDS, type FieldSpec } from './fields.js';
 import {
   Invalid, SCALAR_CONVERTERS, toEnum, toObjectList, toText, type Converted,
 } from './convert.js';
-import { NORMALIZERS, type NormalizeContext } from './normalize.js';
+import { NORMALIZERS, type NormalizeContext, type Normalizer } from './normalize.js';
 import { isSha256Hex, sha256Hex } from './hash.js';
 import { jsonString, jsonValue } from './json.js';
 
@@ -107,6 +107,10 @@ interface IdentifierPlan {
   start: MemberStart;
   columns: number[];
   hashed: boolean;
+  /** The key's normalizer, looked up once here rather than by key on every row. */
+  normalize: Normalizer;
+  /** For the low-cardinality keys, digests by source value. */
+  memo: Map<string, string | null> | undefined;
 }
 
 /**
@@ -203,6 +207,9 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
       start: memberStart(`${JSON.stringify(key)}:${hashed ? '["' : ''}`),
       columns: list.map((c, i) => column(c, Array.isArray(cols) ? ['match', key, i] : ['match', key])),
       hashed,
+      normalize: NORMALIZERS[key],
+      // Keys whose values repeat across rows remember their digests.
+      memo: MEMOIZED_KEYS.includes(key) ? new Map() : undefined,
     });
   }
 
@@ -238,42 +245,37 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
       : undefined,
   };
 
-  // Low-cardinality keys repeat the same few values on every row: remember their digests.
-  const memos = new Map<UserKey, Map<string, string | null>>(
-    MEMOIZED_KEYS.filter((k) => identifiers.some((p) => p.key === k)).map((k) => [k, new Map()]),
-  );
-
   // A value's digest; undefined when it is blank (absent), null when it is unusable.
-  const digestOf = (key: UserKey, value: unknown): string | null | undefined => {
+  const digestOf = (plan: IdentifierPlan, value: unknown): string | null | undefined => {
     if (typeof value === 'string' && value.length >= 64) {
       const trimmed = value.trim();
       if (isSha256Hex(trimmed)) return trimmed.toLowerCase();
     }
-    const normalized = NORMALIZERS[key](value, ctx);
+    const normalized = plan.normalize(value, ctx);
     if (normalized !== undefined) return sha256Hex(normalized);
     return typeof value === 'string' && value.trim() === '' ? undefined : null;
   };
 
   // One value's digest, remembered for the low-cardinality keys; undefined when the value is
   // absent or left out (then counted as dropped).
-  const usableDigest = (key: UserKey, value: unknown): string | undefined => {
+  const usableDigest = (plan: IdentifierPlan, value: unknown): string | undefined => {
     if (value === null || value === undefined || value === '') return undefined;
-    const memo = typeof value === 'string' ? memos.get(key) : undefined;
+    const memo = typeof value === 'string' ? plan.memo : undefined;
     let digest = memo?.get(value as string);
     if (digest === undefined) {
-      digest = digestOf(key, value);
+      digest = digestOf(plan, value);
       if (memo && digest !== undefined && memo.size < MEMO_LIMIT) memo.set(value as string, digest);
     }
     if (digest === null) {
-      drop(key);
+      drop(plan.key);
       return undefined;
     }
     return digest;
   };
 
   // Adds one value's digest to a key's list, or counts it as left out.
-  const addDigest = (hashes: string[] | undefined, key: UserKey, value: unknown): string[] | undefined => {
-    const digest = usableDigest(key, value);
+  const addDigest = (hashes: string[] | undefined, plan: IdentifierPlan, value: unknown): string[] | undefined => {
+    const digest = usableDigest(plan, value);
     if (digest === undefined) return hashes;
     if (!hashes) return [digest];
     if (!hashes.includes(digest)) hashes.push(digest);
@@ -292,7 +294,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     matchable = false;
     for (const plan of identifiers) {
       if (!plan.hashed) {
-        const normalize = NORMALIZERS[plan.key];
+        const normalize = plan.normalize;
         for (const col of plan.columns) {
           const raw = row[col];
           if (raw === null || raw === undefined || raw === '') continue;
@@ -311,7 +313,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
       // Digests are lowercase hex: nothing in them needs escaping.
       if (plan.columns.length === 1 && !Array.isArray(row[plan.columns[0]!])) {
         // One column, one value: the common case, without a list.
-        const digest = usableDigest(plan.key, row[plan.columns[0]!]);
+        const digest = usableDigest(plan, row[plan.columns[0]!]);
         if (digest === undefined) continue;
         json += (json.length > 1 ? plan.start.next : plan.start.first) + digest + '"]';
         if (MATCHING_KEYS.has(plan.key)) matchable = true;
@@ -321,8 +323,8 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
       for (const col of plan.columns) {
         const raw = row[col];
         if (raw === null || raw === undefined) continue;
-        if (Array.isArray(raw)) for (const one of raw) hashes = addDigest(hashes, plan.key, one);
-        else hashes = addDigest(hashes, plan.key, raw);
+        if (Array.isArray(raw)) for (const one of raw) hashes = addDigest(hashes, plan, one);
+        else hashes = addDigest(hashes, plan, raw);
       }
       if (!hashes) continue;
       json += (json.length > 1 ? plan.start.next : plan.start.first) + hashes.join('","') + '"]';
