@@ -169,6 +169,11 @@ export class PinterestClient {
         failure = `${answer.status}: ${messageOf(answer.body)}`;
       } catch (error) {
         if (error instanceof AuthError) throw error;
+        // A body that does not add up to its content-length is pinsync's own mistake: sending it
+        // again cannot help, and retrying would hide it for as long as max_retry_time.
+        if ((error as { code?: string }).code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+          throw new Error(`pinsync built a request body that does not match its length (${(error as Error).message}); this is a bug, please report it`);
+        }
         failure = `network error: ${describeNetworkError(error as Error & { code?: string }, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS)}`;
       }
       const backoff = this.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);

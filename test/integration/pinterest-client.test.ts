@@ -196,7 +196,8 @@ describe('Pinterest client over the network', () => {
       batch.add(first, 0);
       batch.add(first, 2);
       batch.add(second, 0);
-      const c = client({ apiUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v5` });
+      // A wrong body fails within seconds, not after a test timeout.
+      const c = client({ apiUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v5`, timeoutMs: 5_000, maxRetryMs: 5_000 });
       expect(await c.send(batch)).toEqual(Array(3).fill({ status: 'processed' }));
       await c.close();
       expect(waits).toEqual([500]);
@@ -207,6 +208,22 @@ describe('Pinterest client over the network', () => {
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('fails at once, without retrying, when a body does not add up to its content-length', async () => {
+    const server = await rawServer((_req, res) => processedAnswer(res));
+    try {
+      const c = client({ apiUrl: server.url, maxRetryMs: 2_000 });
+      // As if the body were built wrong: 11 bytes announced as 20.
+      const wrong = Object.assign(encodeEvents([event('a')]), { requestChunks: () => ({ chunks: [Buffer.from('{"data":[]}')], length: 20 }) });
+      const error = await c.send(wrong).catch((e: Error) => e);
+      await c.close();
+      expect(error).not.toBeInstanceOf(RetriesExhaustedError);
+      expect((error as Error).message).toMatch(/does not match its length .*this is a bug/);
+      expect(waits).toEqual([]);
+    } finally {
+      await server.stop();
     }
   });
 

@@ -239,5 +239,17 @@ describe('encodePage', () => {
     const whole = new EncodedEvents();
     for (const i of [0, 2, 3]) whole.add(first, i);
     expect(whole.requestBody().toString('utf8')).toBe(JSON.stringify({ data: [0, 2, 3].map((i) => JSON.parse(Buffer.from(eventOf(first, i)!).toString('utf8'))) }));
+    // What a request writes: pieces that add up to the announced length, none empty; a run of
+    // events goes on across a rejected row, and breaks where a row is left out or a page ends.
+    const pieces = (e: EncodedEvents) => {
+      const { chunks, length } = e.requestChunks();
+      expect(chunks.reduce((n, c) => n + c.length, 0)).toBe(length);
+      expect(chunks.every((c) => c.length > 0)).toBe(true);
+      return chunks.length;
+    };
+    expect(pieces(whole)).toBe(3);
+    expect(pieces(events)).toBe(5);
+    expect(pieces(events.slice(1))).toBe(4);
+    expect(pieces(events.slice(3))).toBe(2);
   });
 });
