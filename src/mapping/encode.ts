@@ -90,9 +90,8 @@ export class EncodedEvents<P extends PageBytes = PageBytes> {
 
   /**
    * {"data":[...]} with every event, as the pieces a request writes in order: whole runs of
-   * consecutive events, viewed in their pages, not copied. Copying each body into a buffer of
-   * its own was about 0.3 CPU seconds per million events, most of it the kernel clearing the
-   * fresh memory.
+   * consecutive events, viewed in their pages, not copied (copying each body into a buffer of
+   * its own cost the sending thread about 0.15 ms a batch, measured with the real client).
    */
   requestChunks(): { chunks: Uint8Array[]; length: number } {
     const chunks: Uint8Array[] = [BODY_START];
