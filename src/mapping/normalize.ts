@@ -23,7 +23,12 @@ export function scalarText(raw: unknown): string | undefined {
   else if (typeof raw === 'number') text = Number.isFinite(raw) ? String(raw) : '';
   else if (typeof raw === 'bigint') text = raw.toString();
   else return undefined;
-  text = text.trim();
+  // Most values have nothing to trim: an ASCII character other than a space or a control at
+  // each end means trim() would return the same text (it removes only whitespace and line
+  // terminators, all of them at or below 0x20 or above 0x7f).
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(text.length - 1);
+  if (!(first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f)) text = text.trim();
   return text === '' ? undefined : text;
 }
 

@@ -24,6 +24,11 @@ describe('em', () => {
     ['  Alice.Smith@Example.COM ', 'alice.smith@example.com'],
     ['BOB@EXAMPLE.ORG', 'bob@example.org'],
     ['\tzoe+tag@example.net\n', 'zoe+tag@example.net'],
+    // Whitespace at one end only, and whitespace outside ASCII (no-break space, BOM, ideographic space).
+    ['carol@example.com ', 'carol@example.com'],
+    ['\u00a0dave@example.com', 'dave@example.com'],
+    ['erin@example.com\ufeff', 'erin@example.com'],
+    ['\u3000frank@example.com\u2028', 'frank@example.com'],
   ])('%j -> %s', (input, expected) => expect(norm('em', input)).toBe(expected));
   it.each([[''], ['   '], [null], ['not-an-email'], ['a@'], [42]])('rejects %j', (input) => expect(norm('em', input)).toBeUndefined());
 });
