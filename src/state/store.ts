@@ -63,10 +63,10 @@ function postgresSchema(url: string): { connection: string; schema: string } {
   return { connection: parsed.toString(), schema };
 }
 
-// knex (with lodash, about 100 ms to load) loads only when a state is opened: commands that
-// need none start sooner, and a run opens its state while its reading thread opens the
-// source. knex loads pg as soon as it is created: loaded first as the PostgreSQL source
-// loads it, pg skips its check for Cloudflare Workers (see sources/postgres/driver.ts).
+// knex (with lodash, tens of milliseconds to load even from its own bundle chunk) loads only
+// when a state is opened: commands that need none start sooner. knex loads pg as soon as it
+// is created: loaded first as the PostgreSQL source loads it, pg skips its check for
+// Cloudflare Workers (see sources/postgres/driver.ts).
 async function loadKnex(url: string): Promise<typeof knexFactory> {
   if (isPostgres(url)) await import('../sources/postgres/driver.js');
   return (await import('knex')).default;
