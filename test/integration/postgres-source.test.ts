@@ -107,4 +107,21 @@ describe('PostgreSQL source', () => {
     expect(String(error)).toMatch(/cannot connect to PostgreSQL: password authentication failed/);
     expect(String(error)).not.toContain('wrong-secret');
   });
+
+  it('reads text exactly, whether a row is all ASCII or not: multi-byte, empty, NULL, long', async () => {
+    // Rows are decoded one conversion per row when every byte is ASCII, field by field otherwise.
+    const values = [
+      ['plain ascii', 'user@example.com', 'x'.repeat(200)],
+      ['Chloé', '東京', '🎉 party'],
+      ['', null, 'tab\tand\nnewline'],
+      ['y'.repeat(70_000), 'naïve', null],
+      [null, null, 'ASCII after NULLs'],
+    ];
+    await withClient(url, async (c) => {
+      await c.query('CREATE TABLE texts (id integer PRIMARY KEY, a text, b text, c text)');
+      for (const [i, row] of values.entries()) await c.query('INSERT INTO texts VALUES ($1, $2, $3, $4)', [i, ...row]);
+    });
+    const rows = await readAll(open({ table: 'texts' }), { columns: ['a', 'b', 'c'] });
+    expect(rows.map((r) => [r.a, r.b, r.c])).toEqual(values);
+  });
 });

@@ -5,6 +5,7 @@
 // does, only while these modules load (synchronously: only hooks that run inside require,
 // such as instrumentation, could see it).
 import { createRequire } from 'node:module';
+import { installDataRowDecoder } from './data-rows.js';
 
 const require = createRequire(import.meta.url);
 
@@ -22,3 +23,6 @@ export const { pg, Cursor } = loadWithNavigator(() => ({
   pg: require('pg') as typeof import('pg').default,
   Cursor: require('pg-cursor') as typeof import('pg-cursor'),
 }));
+
+/** Whether rows from PostgreSQL are decoded one conversion per row (see data-rows.ts). */
+export const dataRowDecoderInstalled = installDataRowDecoder();
