@@ -15,7 +15,11 @@ export interface ReaderSetup extends Pick<SyncDefinition, 'source' | 'file'> {
   columnTypes: [string, string][];
 }
 
-export type ToReader = { type: 'start'; setup: ReaderSetup; request: PageRequest; credit: number } | { type: 'more' } | { type: 'close' };
+export type ToReader =
+  | { type: 'configure'; setup: ReaderSetup }
+  | { type: 'start'; request: PageRequest; credit: number }
+  | { type: 'more' }
+  | { type: 'close' };
 export type FromReader =
   | { type: 'page'; page: ReadPage }
   | { type: 'end' }
@@ -47,7 +51,10 @@ function threadFailure(error: Error & { code?: string }): Error {
 }
 
 export interface ThreadReader extends PageReader {
-  /** What to read; given before `pages`. */
+  /**
+   * What to read; given before `pages`, as early as it is known: the thread connects to the
+   * source and compiles the mapping while the main thread takes the lock and the checkpoint.
+   */
   configure(setup: ReaderSetup): void;
 }
 
@@ -78,12 +85,12 @@ function takeWorker(): Worker {
 
 /**
  * Starts the reading thread at once (or takes over the one started early), so that it loads
- * while the main thread reads the sync file, takes the lock and describes the source; it
- * reads once it is configured.
+ * while the main thread reads the sync file and describes the source. Once configured it
+ * connects and compiles; it reads once started.
  */
 export function threadReader(): ThreadReader {
   const worker = takeWorker();
-  let setup: ReaderSetup | undefined;
+  let configured = false;
   const inbox: FromReader[] = [];
   const waiters = new Set<() => void>();
   const wakeAll = () => {
@@ -115,12 +122,13 @@ export function threadReader(): ThreadReader {
 
   let closing: Promise<void> | undefined;
   return {
-    configure(value) {
-      setup = value;
+    configure(setup) {
+      configured = true;
+      worker.postMessage({ type: 'configure', setup } satisfies ToReader);
     },
     async *pages(request) {
-      if (!setup) throw new Error('the reading thread was not configured');
-      worker.postMessage({ type: 'start', setup, request, credit: PAGES_AHEAD } satisfies ToReader);
+      if (!configured) throw new Error('the reading thread was not configured');
+      worker.postMessage({ type: 'start', request, credit: PAGES_AHEAD } satisfies ToReader);
       for (;;) {
         const message = await next();
         if (message.type === 'end') return;
