@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import type { CountryCode } from 'libphonenumber-js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import { countryCode, stateCode } from './geo.js';
+import { cacheMetadataPatterns } from './phone-patterns.js';
 
 export interface NormalizeContext {
   /** ISO alpha-2 country for phone numbers written without a country code. */
@@ -66,7 +67,11 @@ let phoneNumbers: typeof import('libphonenumber-js') | undefined;
 
 /** Loads libphonenumber now (a reading thread, while it waits for work). */
 export function loadPhoneNumbers(): typeof import('libphonenumber-js') {
-  return (phoneNumbers ??= require('libphonenumber-js') as typeof import('libphonenumber-js'));
+  if (!phoneNumbers) {
+    phoneNumbers = require('libphonenumber-js') as typeof import('libphonenumber-js');
+    cacheMetadataPatterns();
+  }
+  return phoneNumbers;
 }
 
 const phone: Normalizer = (raw, ctx) => {
