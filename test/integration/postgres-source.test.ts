@@ -108,8 +108,8 @@ describe('PostgreSQL source', () => {
     expect(String(error)).not.toContain('wrong-secret');
   });
 
-  it('reads text exactly, whether a row is all ASCII or not: multi-byte, empty, NULL, long', async () => {
-    // Rows are decoded one conversion per row when every byte is ASCII, field by field otherwise.
+  it('reads text exactly: multi-byte, empty, NULL and long values, beside plain ASCII', async () => {
+    // Rows come through pinsync's own decoding of pg's row messages (data-rows.ts).
     const values = [
       ['plain ascii', 'user@example.com', 'x'.repeat(200)],
       ['Chloé', '東京', '🎉 party'],

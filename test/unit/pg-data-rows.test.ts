@@ -1,5 +1,5 @@
-// Rows from PostgreSQL are decoded one conversion per row (src/sources/postgres/data-rows.ts):
-// whatever the bytes, each field must read exactly as converting it alone would.
+// pg's row messages go through pinsync's decoder (src/sources/postgres/data-rows.ts): whatever
+// the bytes, each field must read exactly as Buffer#toString reads it.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { dataRowDecoderInstalled } from '../../src/sources/postgres/driver.js';
@@ -70,7 +70,7 @@ describe('decoding rows from PostgreSQL', () => {
     expect(dataRowDecoderInstalled).toBe(true);
   });
 
-  it('reads every field as converting it alone would: ASCII, multi-byte, invalid bytes, empty, NULL, long', () => {
+  it('reads every field as Buffer#toString does: ASCII, multi-byte, invalid bytes, empty, NULL, long', () => {
     const next = random(7);
     const rows = Array.from({ length: 3000 }, () => Array.from({ length: 1 + next(14) }, () => randomField(next)));
     // Also whole rows of ASCII with NULLs and lengths whose bytes are >= 0x80.

@@ -34,7 +34,8 @@ describe('libphonenumber with its patterns compiled once', () => {
     // The library alone, in a process of its own.
     const script = `const library = require('libphonenumber-js'); const examples = require('libphonenumber-js/mobile/examples');
       process.stdout.write(JSON.stringify((${answers.toString()})(library, examples)));`;
-    const alone = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as unknown[];
+    const root = new URL('../..', import.meta.url);
+    const alone = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: root })) as unknown[];
     expect(ours.length).toBeGreaterThan(800);
     expect(ours.filter((a) => a[4] === true).length).toBeGreaterThan(200);
     expect(ours).toEqual(alone);

@@ -47,9 +47,15 @@ const INSTALLED = Symbol.for('pinsync.decodeDataRow');
  * pg-protocol does not have the shape this was written against (a newer major version).
  */
 export function installDataRowDecoder(): boolean {
-  const requireFromPg = createRequire(createRequire(import.meta.url).resolve('pg'));
-  const { Parser } = requireFromPg('pg-protocol/dist/parser') as { Parser?: { prototype: Record<PropertyKey, unknown> } };
-  const { DataRowMessage } = requireFromPg('pg-protocol/dist/messages') as { DataRowMessage?: new (length: number, fields: (string | null)[]) => unknown };
+  let Parser: { prototype: Record<PropertyKey, unknown> } | undefined;
+  let DataRowMessage: (new (length: number, fields: (string | null)[]) => unknown) | undefined;
+  try {
+    const requireFromPg = createRequire(createRequire(import.meta.url).resolve('pg'));
+    ({ Parser } = requireFromPg('pg-protocol/dist/parser') as { Parser?: typeof Parser });
+    ({ DataRowMessage } = requireFromPg('pg-protocol/dist/messages') as { DataRowMessage?: typeof DataRowMessage });
+  } catch {
+    return false;
+  }
   const parser = Parser?.prototype;
   if (!parser || typeof DataRowMessage !== 'function') return false;
   if (parser[INSTALLED]) return true;

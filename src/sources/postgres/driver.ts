@@ -24,5 +24,5 @@ export const { pg, Cursor } = loadWithNavigator(() => ({
   Cursor: require('pg-cursor') as typeof import('pg-cursor'),
 }));
 
-/** Whether rows from PostgreSQL are decoded one conversion per row (see data-rows.ts). */
+/** Whether pg's row messages go through pinsync's decoder (see data-rows.ts). */
 export const dataRowDecoderInstalled = installDataRowDecoder();
