@@ -4,6 +4,11 @@
 // Printable ASCII other than '"' and '\': the text JSON.stringify leaves as it is.
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
+/** Whether JSON writes this string as it is, between quotes. */
+export function isPlainText(text: string): boolean {
+  return PLAIN.test(text);
+}
+
 /** A string as a JSON string literal. */
 export function jsonString(text: string): string {
   return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);

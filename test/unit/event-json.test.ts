@@ -71,9 +71,10 @@ ${paths.map((p) => `  ${p}: ${columnOf(p)}`).join('\n')}
         email: next() < 0.7 ? `user${n}@example.com` : null,
         ext_a: next() < 0.5 ? `ext-${n}` : null,
         ext_b: next() < 0.5 ? `other-${n}` : null,
-        agent: next() < 0.9 ? `Agent "${n}" \\ é` : null,
-        click: next() < 0.5 ? `click\n${n}` : null,
-        partner: next() < 0.5 ? `p\u2028${n}` : null,
+        // Text JSON writes as it is, and text it escapes, in turn.
+        agent: next() < 0.9 ? (next() < 0.5 ? `Agent "${n}" \\ é` : `Agent/${n} (plain)`) : null,
+        click: next() < 0.5 ? (next() < 0.5 ? `click\n${n}` : `click-${n}`) : null,
+        partner: next() < 0.5 ? (next() < 0.5 ? `p\u2028${n}` : `p-${n}`) : null,
       };
       for (const path of paths) {
         const required = ['event_name', 'action_source', 'event_time', 'event_id'].includes(path);
