@@ -88,9 +88,6 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
   const { sync, source } = opened;
   let lock;
   try {
-    // The reading thread connects to the source and compiles the mapping while this one takes
-    // the lock and the checkpoint.
-    reader.configure({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync), columnTypes: [...await source.columnTypes()] });
     lock = store ? await store.lock(sync.name, { ttlMs: options.lockTtlMs ?? lockTtlFromEnv() }) : undefined;
   } catch (error) {
     await source.close();
@@ -107,7 +104,9 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
     await warnUnreadable(sync, source, (message) => reporter.warn(sync.name, message));
     const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
     // The run reads on its own thread, with its own connection; this one has served its purpose.
+    const columnTypes = [...await source.columnTypes()];
     await source.close();
+    reader.configure({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync), columnTypes });
     client.warmUp();
     const summary = await runSync({
       sync, reader, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter,

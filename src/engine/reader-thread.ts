@@ -15,11 +15,7 @@ export interface ReaderSetup extends Pick<SyncDefinition, 'source' | 'file'> {
   columnTypes: [string, string][];
 }
 
-export type ToReader =
-  | { type: 'configure'; setup: ReaderSetup }
-  | { type: 'start'; request: PageRequest; credit: number }
-  | { type: 'more' }
-  | { type: 'close' };
+export type ToReader = { type: 'start'; setup: ReaderSetup; request: PageRequest; credit: number } | { type: 'more' } | { type: 'close' };
 export type FromReader =
   | { type: 'page'; page: ReadPage }
   | { type: 'end' }
@@ -51,10 +47,7 @@ function threadFailure(error: Error & { code?: string }): Error {
 }
 
 export interface ThreadReader extends PageReader {
-  /**
-   * What to read; given before `pages`, as early as it is known: the thread connects to the
-   * source and compiles the mapping while the main thread takes the lock and the checkpoint.
-   */
+  /** What to read; given before `pages`. */
   configure(setup: ReaderSetup): void;
 }
 
@@ -85,12 +78,12 @@ function takeWorker(): Worker {
 
 /**
  * Starts the reading thread at once (or takes over the one started early), so that it loads
- * while the main thread reads the sync file and describes the source. Once configured it
- * connects and compiles; it reads once started.
+ * while the main thread reads the sync file, takes the lock and describes the source; it
+ * reads once it is configured.
  */
 export function threadReader(): ThreadReader {
   const worker = takeWorker();
-  let configured = false;
+  let setup: ReaderSetup | undefined;
   const inbox: FromReader[] = [];
   const waiters = new Set<() => void>();
   const wakeAll = () => {
@@ -122,13 +115,12 @@ export function threadReader(): ThreadReader {
 
   let closing: Promise<void> | undefined;
   return {
-    configure(setup) {
-      configured = true;
-      worker.postMessage({ type: 'configure', setup } satisfies ToReader);
+    configure(value) {
+      setup = value;
     },
     async *pages(request) {
-      if (!configured) throw new Error('the reading thread was not configured');
-      worker.postMessage({ type: 'start', request, credit: PAGES_AHEAD } satisfies ToReader);
+      if (!setup) throw new Error('the reading thread was not configured');
+      worker.postMessage({ type: 'start', setup, request, credit: PAGES_AHEAD } satisfies ToReader);
       for (;;) {
         const message = await next();
         if (message.type === 'end') return;

@@ -5,7 +5,6 @@ import { compileMapper } from '../mapping/compile.js';
 import { loadPhoneNumbers } from '../mapping/normalize.js';
 import { createSource } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
-import type { Mapper } from '../mapping/compile.js';
 import { readPages, transferablesOfPage, type PageRequest } from './reader.js';
 import type { FromReader, ReaderSetup, ToReader } from './reader-thread.js';
 
@@ -14,7 +13,6 @@ const port = parentPort!;
 // to load what mapping phone numbers needs, instead of at the first number.
 loadPhoneNumbers();
 let source: Source | undefined;
-let prepared: Promise<Mapper> | undefined;
 let credit = 0;
 let closing = false;
 let wake: () => void = () => undefined;
@@ -30,22 +28,12 @@ const sendError = (error: unknown) => {
   if (!closing) send({ type: 'error', name, message });
 };
 
-// Configured before the run starts: connecting and compiling happen while the main thread
-// takes the lock and reads the checkpoint, not after.
-async function prepare(setup: ReaderSetup): Promise<Mapper> {
-  source = await createSource(setup, setup.columnTypes);
-  const { mapper, problems } = compileMapper(setup.mapping, { available: setup.columnTypes.map(([name]) => name) });
-  if (!mapper) throw new Error(`the mapping does not compile: ${problems.map((p) => p.message).join('; ')}`);
-  mapper.warmUp();
-  await source.open?.();
-  return mapper;
-}
-
-async function read(request: PageRequest): Promise<void> {
+async function read(setup: ReaderSetup, request: PageRequest): Promise<void> {
   try {
-    if (!prepared) throw new Error('the reading thread was started before it was configured');
-    const mapper = await prepared;
-    for await (const page of readPages(source!, mapper, request)) {
+    source = await createSource(setup, setup.columnTypes);
+    const { mapper, problems } = compileMapper(setup.mapping, { available: setup.columnTypes.map(([name]) => name) });
+    if (!mapper) throw new Error(`the mapping does not compile: ${problems.map((p) => p.message).join('; ')}`);
+    for await (const page of readPages(source, mapper, request)) {
       while (credit === 0 && !closing) await new Promise<void>((resolve) => (wake = resolve));
       if (closing) return;
       credit--;
@@ -58,13 +46,9 @@ async function read(request: PageRequest): Promise<void> {
 }
 
 port.on('message', (message: ToReader) => {
-  if (message.type === 'configure') {
-    prepared = prepare(message.setup);
-    // Its failure is reported when the run starts (or never, if it does not).
-    prepared.catch(() => undefined);
-  } else if (message.type === 'start') {
+  if (message.type === 'start') {
     credit = message.credit;
-    reading = read(message.request);
+    reading = read(message.setup, message.request);
   } else if (message.type === 'more') {
     credit++;
     wake();
@@ -74,7 +58,6 @@ port.on('message', (message: ToReader) => {
     closing = true;
     wake();
     void reading
-      .then(() => prepared?.catch(() => undefined))
       .then(() => source?.close())
       .catch(() => undefined)
       .finally(() => {

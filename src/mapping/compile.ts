@@ -9,7 +9,6 @@ import {
   Invalid, SCALAR_CONVERTERS, toEnum, toObjectList, toText, type Converted,
 } from './convert.js';
 import { NORMALIZERS, type NormalizeContext, type Normalizer } from './normalize.js';
-import { loadCountryNames } from './geo.js';
 import { isSha256Hex, sha256Hex } from './hash.js';
 import { isPlainText, jsonString, jsonValue } from './json.js';
 
@@ -42,8 +41,6 @@ export interface Mapper {
   keyOf(row: Row): string;
   /** Identifier values dropped as unusable (the event may still be sent), by user_data key. */
   readonly droppedIdentifiers: Map<UserKey, number>;
-  /** Builds now what the first rows would otherwise wait for (a reading thread, before its start). */
-  warmUp(): void;
 }
 
 /** A problem in the sync file found while compiling against the source's columns. */
@@ -456,12 +453,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     return typeof key === 'string' ? key : '(no primary key)';
   };
 
-  // Country names: most country columns hold some names ("United States"), and phones look up the row's country.
-  const warmUp = () => {
-    if (countryPlan) loadCountryNames();
-  };
-
-  return { mapper: { columns: layout, encode, map, keyOf, droppedIdentifiers, warmUp }, problems };
+  return { mapper: { columns: layout, encode, map, keyOf, droppedIdentifiers }, problems };
 }
 
 function compileField(

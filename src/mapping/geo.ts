@@ -108,11 +108,6 @@ function namesIn(language: string): Map<string, string> {
   return byName;
 }
 
-/** Builds the English country names now, ahead of a first lookup that would (10-16 ms). */
-export function loadCountryNames(): void {
-  namesByLanguage[0] ??= namesIn(LANGUAGES[0]!);
-}
-
 /** The country a loose key names: an alias first, then each language's names in turn. */
 function codeByName(key: string): string | undefined {
   aliasByKey ??= new Map(Object.entries(COUNTRY_ALIASES).map(([alias, code]) => [looseKey(alias), code]));

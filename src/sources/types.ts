@@ -35,8 +35,6 @@ export interface Source {
   unreadableRows(): Promise<number>;
   /** The position of a row from the current read, for checkpoints. */
   positionOf(row: Row): Position;
-  /** Connects now, before reading (a first read would connect anyway); not while reading. */
-  open?(): Promise<void>;
   /** Releases connections; safe to call more than once. */
   close(): Promise<void>;
 }

@@ -51,10 +51,6 @@ export class DuckdbSource implements Source {
     return this.connection;
   }
 
-  async open(): Promise<void> {
-    await this.connect();
-  }
-
   async columnTypes(): Promise<Map<string, string>> {
     if (this.types) return this.types;
     const connection = await this.connect();

@@ -56,10 +56,6 @@ export class PostgresSource implements Source {
     return client;
   }
 
-  async open(): Promise<void> {
-    await this.connect();
-  }
-
   async columnTypes(): Promise<Map<string, string>> {
     if (this.types) return this.types;
     const client = await this.connect();
