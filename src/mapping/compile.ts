@@ -10,7 +10,7 @@ import {
 } from './convert.js';
 import { NORMALIZERS, type NormalizeContext, type Normalizer } from './normalize.js';
 import { isSha256Hex, sha256Hex } from './hash.js';
-import { isPlainText, jsonString, jsonValue } from './json.js';
+import { isPlainText, jsonValue } from './json.js';
 
 /** One source row: values in the order of the mapper's `columns` (arrays index faster than keyed objects). */
 export type Row = readonly unknown[];
@@ -322,7 +322,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
               json += (json.length > 1 ? plan.quotedStart.next[open]! : plan.quotedStart.first) + value;
               open = Open.Quote;
             } else {
-              json += (json.length > 1 ? plan.start.next[open]! : plan.start.first) + jsonString(value);
+              json += (json.length > 1 ? plan.start.next[open]! : plan.start.first) + JSON.stringify(value);
               open = Open.Nothing;
             }
             if (plan.key === 'client_ip_address') hasIp = true;

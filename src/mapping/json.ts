@@ -10,7 +10,7 @@ export function isPlainText(text: string): boolean {
 }
 
 /** A string as a JSON string literal. */
-export function jsonString(text: string): string {
+function jsonString(text: string): string {
   return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);
 }
 
