@@ -19,12 +19,11 @@ function helperModule(): { default?: unknown } | undefined {
   }
 }
 
-/** Makes the library reuse its compiled patterns; whether it now does. Call once it is loaded. */
-export function cacheMetadataPatterns(): boolean {
+/** Makes the library reuse its compiled patterns (see `metadataPatternsCached`). Call once it is loaded. */
+export function cacheMetadataPatterns(): void {
   const helper = helperModule();
   const stock = helper?.default as MatchesEntirely | undefined;
-  if (!helper || typeof stock !== 'function' || stock.length !== 2) return false;
-  if (stock.cached) return true;
+  if (!helper || typeof stock !== 'function' || stock.length !== 2 || stock.cached) return;
   const compiled = new Map<string, RegExp>();
   const cached: MatchesEntirely = (text, pattern) => {
     let regexp = compiled.get(pattern);
@@ -33,7 +32,6 @@ export function cacheMetadataPatterns(): boolean {
   };
   cached.cached = true;
   helper.default = cached;
-  return true;
 }
 
 /** Whether the library reuses its compiled patterns. */
