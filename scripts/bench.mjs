@@ -243,7 +243,7 @@ options:
         machine_busy: Number(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)).toFixed(3)),
         // From starting pinsync to its first request: start-up, connecting, planning the read.
         first_request_s: Number(((stats.first_request_at - runStartMs) / 1000).toFixed(2)),
-        ...(ideal ? { latency_efficiency: Number((eventsPerS / ideal).toFixed(3)) } : {}),
+        ...(ideal ? { latency_efficiency: Number((eventsPerS / ideal).toFixed(3)), server_late_ms: stats.avg_late_ms } : {}),
       },
       floorAfter,
     };

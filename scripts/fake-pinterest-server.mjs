@@ -11,6 +11,9 @@ const latencyMs = Number(args[args.indexOf('--latency-ms') + 1] ?? 0) || 0;
 let events = 0;
 let requests = 0;
 let cpuAtStats;
+// With a latency: how much later than asked the answers left, in total (this one event loop,
+// busy parsing other requests' bodies, fires their timers late).
+let lateMs = 0;
 
 // The answer depends only on the batch size: built once per size.
 const answers = new Map();
@@ -50,13 +53,17 @@ const server = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       const { user, system } = process.cpuUsage(cpuAtStats);
       const span = lastChange - firstAt;
-      res.end(JSON.stringify({ events, requests, cpu_s: Number(((user + system) / 1e6).toFixed(2)), avg_in_flight: span > 0 ? Number((inFlightArea / span).toFixed(2)) : 0, first_request_at: performance.timeOrigin + firstAt }));
+      res.end(JSON.stringify({
+        events, requests, cpu_s: Number(((user + system) / 1e6).toFixed(2)), avg_in_flight: span > 0 ? Number((inFlightArea / span).toFixed(2)) : 0,
+        avg_late_ms: requests > 0 ? Number((lateMs / requests).toFixed(2)) : 0, first_request_at: performance.timeOrigin + firstAt,
+      }));
       cpuAtStats = process.cpuUsage();
       events = 0;
       requests = 0;
       inFlightArea = 0;
       firstAt = undefined;
       lastChange = undefined;
+      lateMs = 0;
       return;
     }
     const { data } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -64,6 +71,7 @@ const server = createServer((req, res) => {
     events += data.length;
     const body = answerFor(data.length);
     const answer = () => {
+      if (latencyMs > 0) lateMs += Math.max(0, performance.now() - receivedAt - latencyMs);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(body);
       track(-1);
