@@ -2,7 +2,7 @@
 // the main thread as long as it has credit (pages the main thread is ready to take).
 import { parentPort } from 'node:worker_threads';
 import { compileMapper } from '../mapping/compile.js';
-import { loadPhoneNumbers } from '../mapping/normalize.js';
+import { loadPhoneNumbers, warmUpNormalizers } from '../mapping/normalize.js';
 import { createSource } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
 import { readPages, transferablesOfPage, type PageRequest } from './reader.js';
@@ -10,8 +10,10 @@ import type { FromReader, ReaderSetup, ToReader } from './reader-thread.js';
 
 const port = parentPort!;
 // The thread loads while the CLI's main thread does, and then waits for its start: the time
-// to load what mapping phone numbers needs, instead of at the first number.
+// to load what mapping phone numbers needs, and to build each normalizer's tables, instead of
+// in the first page.
 loadPhoneNumbers();
+warmUpNormalizers();
 let source: Source | undefined;
 let credit = 0;
 let closing = false;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { getCountries } from 'libphonenumber-js';
 import { describe, expect, it } from 'vitest';
 import { isCountryCode } from '../../src/mapping/geo.js';
-import { NORMALIZERS } from '../../src/mapping/normalize.js';
+import { NORMALIZERS, WARM_UP_SAMPLES, warmUpNormalizers } from '../../src/mapping/normalize.js';
 import { sha256Hex } from '../../src/mapping/hash.js';
 import { mapperFrom, NOW, withLines } from '../helpers/sync.js';
 
@@ -156,6 +156,17 @@ describe('plain keys', () => {
     ['partner_id', 'RAMP-1', 'RAMP-1'],
   ] as const)('%s %j -> %s', (key, input, expected) => expect(norm(key, input)).toBe(expected));
   it('rejects an address that is not an IP', () => expect(norm('client_ip_address', '999.1.1.1')).toBeUndefined());
+});
+
+describe('warm-up samples', () => {
+  it('are each accepted by their normalizer, so warming up reaches the tables a first page would build', () => {
+    const entries = Object.entries(WARM_UP_SAMPLES) as [keyof typeof NORMALIZERS, readonly string[]][];
+    expect(entries.map(([key]) => key)).toEqual(expect.arrayContaining(['em', 'ph', 'country']));
+    for (const [key, samples] of entries) {
+      for (const sample of samples) expect(norm(key, sample), `${key}: ${sample}`).toBeDefined();
+    }
+    expect(() => warmUpNormalizers()).not.toThrow();
+  });
 });
 
 describe('hashing in events', () => {
