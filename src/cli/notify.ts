@@ -2,6 +2,7 @@
 import type { SyncDefinition } from '../config/schema.js';
 import type { RunSummary } from '../engine/run.js';
 import { redact, registerSecret } from '../redact.js';
+import { loadUndici } from '../undici.js';
 import { runSummaryJson, userAgent } from './output.js';
 import type { Reporter } from './report.js';
 
@@ -13,7 +14,7 @@ export async function notifyIfNeeded(sync: SyncDefinition, summary: RunSummary, 
   const body = redact(JSON.stringify({ ...runSummaryJson(sync, summary, exitCode), event: exitCode === 1 ? 'run_failed' : 'rejects_exceeded' }));
   try {
     // Loaded only when there is something to post: most runs never need it.
-    const { request } = await import('undici');
+    const { request } = await loadUndici();
     const response = await request(url, {
       method: 'POST', body, headers: { 'content-type': 'application/json', 'user-agent': userAgent() },
       headersTimeout: 10_000, bodyTimeout: 10_000,
