@@ -147,8 +147,11 @@ export class PinterestClient {
     // Before the retries: a broken install is not a network error, and fails at once.
     const { Agent, request } = await loadUndici();
     if (this.closed) throw new Error('the Pinterest client was closed');
-    // Keep-alive connections, at least one per batch in flight.
-    const dispatcher = (this.dispatcher ??= new Agent({ connections: this.options.connections ?? 8, keepAliveTimeout: 30_000, pipelining: 1 }));
+    // Keep-alive connections: one per batch in flight, and one more. A batch sent as another's
+    // answer arrives could otherwise find every connection still marked busy and wait in
+    // undici's queue for the next answer (ms at a time); the run still sends no more than
+    // `connections` batches at once.
+    const dispatcher = (this.dispatcher ??= new Agent({ connections: (this.options.connections ?? 8) + 1, keepAliveTimeout: 30_000, pipelining: 1 }));
     const body = events.requestChunks();
     const started = Date.now();
     const budget = this.options.maxRetryMs ?? 600_000;

@@ -228,6 +228,19 @@ describe('pinsync run', () => {
     expect([...fake.delivered.keys()].sort()).toEqual(sendable(ids).sort());
   });
 
+  it('keeps destination.concurrency batches in flight, never more', async () => {
+    const ids = await addRows(1200);
+    fake.delivered.clear();
+    fake.mostPending = 0;
+    // Slow answers, so that every batch the run may send is open at the server at once.
+    fake.latencyMs = 100;
+    const result = await run();
+    fake.latencyMs = 0;
+    expect(result.code).toBe(0);
+    expect([...fake.delivered.keys()].sort()).toEqual(sendable(ids).sort());
+    expect(fake.mostPending).toBe(CONCURRENCY);
+  });
+
   it('after a SIGKILL mid-run, the next run delivers the rest and resends at most the in-flight batches', async () => {
     const ids = await addRows(4000);
     fake.delivered.clear();

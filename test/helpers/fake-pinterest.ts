@@ -71,6 +71,7 @@ export class FakePinterest {
     this.failAfterRequests = undefined;
     this.requests = 0;
     this.largestBatch = 0;
+    this.mostPending = 0;
     this.bodies.length = 0;
   }
 
@@ -85,6 +86,8 @@ export class FakePinterest {
   }
 
   private pending = 0;
+  /** The most requests open at once (received, not yet answered) since the last reset. */
+  mostPending = 0;
 
   /**
    * Resolves once `count` distinct events have been delivered, to stop a run part-way; fails
@@ -106,6 +109,7 @@ export class FakePinterest {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.pending++;
+    this.mostPending = Math.max(this.mostPending, this.pending);
     try {
       await this.answer(req, res);
     } catch (error) {
