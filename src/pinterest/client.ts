@@ -23,6 +23,7 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** How long one batch may keep retrying 429, 5xx and network errors. */
   maxRetryMs?: number;
+  /** Batches the caller sends at once (destination.concurrency); one keep-alive connection more is kept. */
   connections?: number;
   /** Injected for tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<unknown>;
