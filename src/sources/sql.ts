@@ -54,9 +54,11 @@ export interface Dialect {
   param(n: number): string;
   /** Whether (a, b) > (x, y) works: PostgreSQL serves it from an index on (cursor, key). */
   rowComparison: boolean;
+  /** A 64-bit integer type, for counts. */
+  integer: string;
 }
 
-export const STANDARD_SQL: Dialect = { quote: quoteIdentifier, text: 'VARCHAR', param: (n) => `$${n}`, rowComparison: true };
+export const STANDARD_SQL: Dialect = { quote: quoteIdentifier, text: 'VARCHAR', param: (n) => `$${n}`, rowComparison: true, integer: 'BIGINT' };
 
 /** Columns are referred to through this alias in every query a SQL source runs. */
 export const ALIAS = 'pinsync_source';
@@ -67,7 +69,7 @@ export const ALIAS = 'pinsync_source';
  * (they cannot be placed against a checkpoint; see unreadableFilter).
  */
 export function planRead(
-  config: KeysetConfig, types: ReadonlyMap<string, string>, columns: readonly string[], after?: Position, dialect: Dialect = STANDARD_SQL,
+  config: KeysetConfig, types: ReadonlyMap<string, string>, columns: readonly string[], after?: Position, dialect: Dialect = STANDARD_SQL, until?: string,
 ): ReadPlan {
   const column = (name: string) => `${ALIAS}.${dialect.quote(name)}`;
   const keyType = types.get(config.primary_key);
@@ -90,9 +92,14 @@ export function planRead(
         : `(${cursor} > ${p(1, cursorType!)} OR (${cursor} = ${p(1, cursorType!)} AND ${key} > ${p(2, keyType)}))`);
       values.push(after.cursor, after.key);
     } else if (after?.cursor != null) {
-      // `reset --to`: after every row at this cursor value.
-      filters.push(`${cursor} > ${p(1, cursorType!)}`);
+      // `reset --to`: after every row at this cursor value; a coarse cursor's re-read: from it.
+      filters.push(`${cursor} ${after.inclusive ? '>=' : '>'} ${p(1, cursorType!)}`);
       values.push(after.cursor);
+    }
+    if (until !== undefined) {
+      // Rows stamped in the future (2099, 'infinity') wait for time to reach them.
+      filters.push(`${cursor} <= ${p(values.length + 1, cursorType!)}`);
+      values.push(until);
     }
   } else if (after?.key != null) {
     filters.push(`${key} > ${p(1, keyType)}`);
@@ -107,8 +114,34 @@ export function planRead(
   };
 }
 
-/** Rows a read leaves out: those whose primary key or cursor is null. */
-export function unreadableFilter(config: KeysetConfig, dialect: Dialect = STANDARD_SQL): string {
-  return [config.primary_key, config.cursor].filter((c): c is string => c !== undefined)
+/**
+ * Counts the rows a read leaves out: a null primary key or cursor, or (with `until`) a cursor
+ * later than the bound. One query over the source; its values are the dialect's parameters.
+ */
+export function planUnreadable(
+  config: KeysetConfig, types: ReadonlyMap<string, string>, relation: string, until?: string, dialect: Dialect = STANDARD_SQL,
+): { sql: string; values: string[] } {
+  const missing = [config.primary_key, config.cursor].filter((c): c is string => c !== undefined)
     .map((c) => `${ALIAS}.${dialect.quote(c)} IS NULL`).join(' OR ');
+  const cursorType = config.cursor === undefined ? undefined : types.get(config.cursor);
+  const future = until !== undefined && cursorType !== undefined
+    ? `${ALIAS}.${dialect.quote(config.cursor!)} > CAST(${dialect.param(1)} AS ${cursorType})` : undefined;
+  const where = future ? `${missing} OR ${future}` : missing;
+  return {
+    sql: `SELECT CAST(COALESCE(SUM(CASE WHEN ${missing} THEN 1 ELSE 0 END), 0) AS ${dialect.integer}) AS missing, `
+      + `CAST(COALESCE(SUM(CASE WHEN ${future ?? 'FALSE'} THEN 1 ELSE 0 END), 0) AS ${dialect.integer}) AS future `
+      + `FROM ${relation} AS ${ALIAS} WHERE ${where}`,
+    values: future ? [until!] : [],
+  };
+}
+
+/**
+ * How often the primary key repeats over at most `limit` rows (whichever the source returns
+ * first: a bounded scan of one column, never the whole table).
+ */
+export function planKeyCheck(config: KeysetConfig, relation: string, limit: number, dialect: Dialect = STANDARD_SQL): string {
+  const key = `${ALIAS}.${dialect.quote(config.primary_key)}`;
+  return `SELECT CAST(COALESCE(SUM(n), 0) AS ${dialect.integer}) AS checked, CAST(COUNT(*) AS ${dialect.integer}) AS distinct_keys, `
+    + `CAST(COALESCE(MAX(n), 0) AS ${dialect.integer}) AS most `
+    + `FROM (SELECT k, COUNT(*) AS n FROM (SELECT ${key} AS k FROM ${relation} AS ${ALIAS} WHERE ${key} IS NOT NULL LIMIT ${Math.floor(limit)}) AS sampled GROUP BY k) AS counted`;
 }

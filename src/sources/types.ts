@@ -10,6 +10,8 @@ export interface Position {
   cursor: string | null;
   /** Primary key value as text; null means after every row at this cursor value (`reset --to`). */
   key: string | null;
+  /** With a null key: from this cursor value on, its own rows included (coarse cursors re-read their last value). */
+  inclusive?: boolean;
 }
 
 export interface ReadOptions {
@@ -19,6 +21,26 @@ export interface ReadOptions {
   after?: Position;
   /** Rows per page; pages are what the engine holds in memory. */
   pageSize?: number;
+  /** Leave out rows whose cursor is later than this (cursor text): they wait for time to reach them. */
+  until?: string;
+}
+
+/** Rows a read leaves out, and why. */
+export interface Unreadable {
+  /** A null cursor or primary key: they cannot be placed against a checkpoint. */
+  missing: number;
+  /** A cursor later than the run's bound (`ReadOptions.until`): read once time reaches them. */
+  future: number;
+}
+
+/** How often one primary key value repeats, over a bounded number of rows. */
+export interface KeyCheck {
+  /** Rows looked at (at most the limit asked for). */
+  checked: number;
+  /** Distinct primary key values among them. */
+  distinctKeys: number;
+  /** How many rows share the most repeated value. */
+  most: number;
 }
 
 /** Each column's SQL type, in the source's column order. */
@@ -31,8 +53,10 @@ export interface Source {
   columnTypes(): Promise<Map<string, string>>;
   /** Rows (arrays in `columns` order) in stable (cursor, primary key) order, page by page. */
   read(options?: ReadOptions): AsyncIterable<Row[]>;
-  /** Rows whose cursor or primary key is null: reads skip them, so runs warn about them. */
-  unreadableRows(): Promise<number>;
+  /** Rows reads skip (null cursor or key, or a cursor after `until`), so runs warn about them. */
+  unreadableRows(until?: string): Promise<Unreadable>;
+  /** Repeats of the primary key over at most `limit` rows (validate --connect). */
+  checkKey(limit: number): Promise<KeyCheck>;
   /** The position of a row from the current read, for checkpoints. */
   positionOf(row: Row): Position;
   /** Releases connections; safe to call more than once. */

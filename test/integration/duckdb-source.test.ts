@@ -59,7 +59,7 @@ describe('DuckDB source', () => {
     expect(rows[3]!.skus).toEqual(['B', 'C']);
     expect(rows[0]!.updated_at).toBeInstanceOf(Date);
     expect(source.positionOf(rows[1]!.row)).toEqual({ cursor: '2026-11-20 10:00:00.000002', key: '2' });
-    expect(await source.unreadableRows()).toBe(0);
+    expect(await source.unreadableRows()).toEqual({ missing: 0, future: 0 });
     expect(rows[1]!.row).toHaveLength(5 + 2);
     await source.close();
     await source.close();
@@ -89,6 +89,19 @@ describe('DuckDB source', () => {
     expect((await readAll(source)).map((r) => r.id)).toEqual([1, 2, 3, 4, 10]);
     expect((await readAll(source, { after: { cursor: null, key: '3' } })).map((r) => r.id)).toEqual([4, 10]);
     await source.close();
+  });
+
+  it('leaves out rows stamped after the bound, reads a date cursor from its day, and counts key repeats', async () => {
+    const query = `SELECT * FROM (VALUES (1, TIMESTAMP '2026-11-20 10:00:00', DATE '2026-11-20', 'new'), (2, TIMESTAMP '2099-01-01 00:00:00', DATE '2099-01-01', 'new'),
+      (3, 'infinity'::TIMESTAMP, 'infinity'::DATE, 'paid'), (4, TIMESTAMP '2026-11-21 10:00:00', DATE '2026-11-21', 'paid')) t(id, stamped, day, status)`;
+    const source = new DuckdbSource(config({ query, cursor: 'stamped' }), dir);
+    expect((await readAll(source, { until: '2026-11-30 00:00:00.000' })).map((r) => r.id)).toEqual([1, 4]);
+    expect(await source.unreadableRows('2026-11-30 00:00:00.000')).toEqual({ missing: 0, future: 2 });
+    const byDay = new DuckdbSource(config({ query, cursor: 'day' }), dir);
+    expect((await readAll(byDay, { after: { cursor: '2026-11-21', key: null, inclusive: true }, until: '2026-11-30' })).map((r) => r.id)).toEqual([4]);
+    const byStatus = new DuckdbSource(config({ query, primary_key: 'status' }), dir);
+    expect(await byStatus.checkKey(1000)).toEqual({ checked: 4, distinctKeys: 2, most: 2 });
+    for (const s of [source, byDay, byStatus]) await s.close();
   });
 
   it('streams pages of the requested size rather than the whole table', async () => {

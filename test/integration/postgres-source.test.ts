@@ -51,7 +51,7 @@ describe('PostgreSQL source', () => {
     const source = open({ table: 'analytics.Orders', cursor: 'updated_at' });
     const rows = await readAll(source);
     expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 10, 4]);
-    expect(await source.unreadableRows()).toBe(1);
+    expect(await source.unreadableRows()).toEqual({ missing: 1, future: 0 });
     expect(rows.map((r) => r.total)).toEqual(['19.99', '1234567890.12', '5.00', '0.10', '7.25']);
     expect(rows[3]!.skus).toEqual(['B', 'C']);
     expect((rows[0]!.placed as Date).toISOString()).toBe('2026-11-20T10:00:00.000Z');
@@ -66,6 +66,28 @@ describe('PostgreSQL source', () => {
     expect((await readAll(source, { after: { cursor: '2026-11-20 10:00:00.000001+00', key: '1' } })).map((r) => r.id)).toEqual([2, 3, 10, 4]);
     // reset --to: after every row at that cursor value
     expect((await readAll(source, { after: { cursor: '2026-11-20 10:00:00.000002+00', key: null } })).map((r) => r.id)).toEqual([4]);
+  });
+
+  it('leaves out rows stamped after the bound, infinity included, and counts them apart from null cursors', async () => {
+    await withClient(url, (c) => c.query(`CREATE TABLE stamped (id integer, at timestamptz, day date, status text);
+      INSERT INTO stamped VALUES (1, '2026-11-20 10:00:00+00', '2026-11-20', 'new'), (2, '2099-01-01 00:00:00+00', '2099-01-01', 'new'),
+        (3, 'infinity', 'infinity', 'paid'), (4, '2026-11-21 10:00:00+00', '2026-11-21', 'paid'), (5, NULL, NULL, 'paid')`));
+    const source = open({ table: 'stamped', cursor: 'at' });
+    const until = '2026-11-30 00:00:00.000';
+    expect((await readAll(source, { until })).map((r) => r.id)).toEqual([1, 4]);
+    expect(await source.unreadableRows(until)).toEqual({ missing: 1, future: 2 });
+    // Without a bound (an integer cursor) nothing counts as future.
+    expect(await source.unreadableRows()).toEqual({ missing: 1, future: 0 });
+    const byDay = open({ table: 'stamped', cursor: 'day' });
+    expect((await readAll(byDay, { until: '2026-11-30' })).map((r) => r.id)).toEqual([1, 4]);
+    // A coarse cursor's re-read: from the checkpoint's day, its own rows included.
+    expect((await readAll(byDay, { after: { cursor: '2026-11-21', key: null, inclusive: true }, until: '2026-11-30' })).map((r) => r.id)).toEqual([4]);
+    expect((await readAll(byDay, { after: { cursor: '2026-11-21', key: null }, until: '2026-11-30' })).map((r) => r.id)).toEqual([]);
+  });
+
+  it('counts how often the primary key repeats, over a bounded number of rows', async () => {
+    expect(await open({ table: 'big', primary_key: 'id' }).checkKey(1000)).toEqual({ checked: 1000, distinctKeys: 1000, most: 1 });
+    expect(await open({ table: 'stamped', primary_key: 'status' }).checkKey(1000)).toEqual({ checked: 5, distinctKeys: 2, most: 3 });
   });
 
   it('streams pages through a server-side cursor, never holding more than a page', async () => {

@@ -6,15 +6,15 @@ import type { BigquerySourceConfig } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import type { Row } from '../../mapping/compile.js';
 import { redactQuoted, registerSecret } from '../../redact.js';
-import { ALIAS, planRead, RowLayout, type Dialect } from '../sql.js';
-import { SourceError, type Position, type ReadOptions, type Source, type ColumnTypes } from '../types.js';
+import { ALIAS, planKeyCheck, planRead, RowLayout, type Dialect } from '../sql.js';
+import { SourceError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
 
 const quote = (name: string) => {
   if (name.includes('`')) throw new SourceError(`BigQuery names cannot contain backticks: ${name}`);
   return `\`${name}\``;
 };
 
-const BIGQUERY: Dialect = { quote, text: 'STRING', param: (n) => `@p${n}`, rowComparison: false };
+const BIGQUERY: Dialect = { quote, text: 'STRING', param: (n) => `@p${n}`, rowComparison: false, integer: 'INT64' };
 // Rows asked for per getQueryResults call, at the least: a run's pages are one batch (1,000
 // rows by default), and a round trip per batch would leave the run waiting on Google.
 const MIN_ROWS_PER_CALL = 10_000;
@@ -162,7 +162,7 @@ export class BigquerySource implements Source {
 
   async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
     const types = await this.columnTypes();
-    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, BIGQUERY);
+    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, BIGQUERY, options.until);
     this.layout = plan.layout;
     const params = Object.fromEntries(plan.values.map((v, i) => [`p${i + 1}`, v]));
     const job = await this.startJob(`SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`, params);
@@ -186,8 +186,16 @@ export class BigquerySource implements Source {
   }
 
   /** Not counted: in BigQuery the count would bill a scan of the cursor column on every run. */
-  async unreadableRows(): Promise<number> {
-    return 0;
+  async unreadableRows(): Promise<Unreadable> {
+    return { missing: 0, future: 0 };
+  }
+
+  /** BigQuery bills the whole key column whatever the LIMIT; validate --connect says so. */
+  async checkKey(limit: number): Promise<KeyCheck> {
+    const job = await this.startJob(planKeyCheck(this.config, this.relation(), limit, BIGQUERY));
+    const { fields, rows } = await this.page(job, 1);
+    const value = (name: string) => Number(rows[0]?.f[fields.findIndex((f) => f.name === name)]?.v ?? 0);
+    return { checked: value('checked'), distinctKeys: value('distinct_keys'), most: value('most') };
   }
 
   positionOf(row: Row): Position {

@@ -6,8 +6,8 @@ import {
 } from '@duckdb/node-api';
 import type { DuckdbSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
-import { ALIAS, firstLine, planRead, quoteQualified, RowLayout, unreadableFilter } from '../sql.js';
-import { SourceError, type Position, type ReadOptions, type Source, type ColumnTypes } from '../types.js';
+import { ALIAS, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
+import { SourceError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
 
 // DECIMAL as exact text (19.99 must not become 19.990000000000002); everything else as JS values.
 const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
@@ -70,7 +70,7 @@ export class DuckdbSource implements Source {
 
   async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
     const types = await this.columnTypes();
-    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after);
+    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, undefined, options.until);
     this.layout = plan.layout;
     const sql = `SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`;
     const params = plan.values;
@@ -101,10 +101,26 @@ export class DuckdbSource implements Source {
     if (page.length > 0) yield page;
   }
 
-  async unreadableRows(): Promise<number> {
+  async unreadableRows(until?: string): Promise<Unreadable> {
+    const types = await this.columnTypes();
+    const { sql, values } = planUnreadable(this.config, types, this.relation(), until);
+    const row = await this.one(sql, values);
+    return { missing: Number(row.missing ?? 0), future: Number(row.future ?? 0) };
+  }
+
+  async checkKey(limit: number): Promise<KeyCheck> {
+    const row = await this.one(planKeyCheck(this.config, this.relation(), limit));
+    return { checked: Number(row.checked ?? 0), distinctKeys: Number(row.distinct_keys ?? 0), most: Number(row.most ?? 0) };
+  }
+
+  private async one(sql: string, values: string[] = []): Promise<Record<string, unknown>> {
     const connection = await this.connect();
-    const reader = await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM ${this.relation()} AS ${ALIAS} WHERE ${unreadableFilter(this.config)}`);
-    return Number((reader.getRowObjectsJS()[0] as { n: number }).n);
+    try {
+      const reader = await connection.runAndReadAll(sql, values);
+      return (reader.getRowObjectsJS()[0] ?? {}) as Record<string, unknown>;
+    } catch (error) {
+      throw new SourceError(`DuckDB query failed: ${firstLine(error)}`);
+    }
   }
 
   positionOf(row: Row): Position {

@@ -5,8 +5,8 @@ import type { Client } from 'pg';
 import { pg, Cursor } from './driver.js';
 import type { PostgresSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
-import { ALIAS, firstLine, planRead, quoteQualified, RowLayout, unreadableFilter } from '../sql.js';
-import { SourceError, type Position, type ReadOptions, type Source, type ColumnTypes } from '../types.js';
+import { ALIAS, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
+import { SourceError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
 import { parseTimestamp, parseTimestamptz } from './timestamps.js';
 
 // Timestamps are the one type a run parses on every row; these skip pg's regular expression.
@@ -79,7 +79,7 @@ export class PostgresSource implements Source {
 
   async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
     const types = await this.columnTypes();
-    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after);
+    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, undefined, options.until);
     this.layout = plan.layout;
     const text = `SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`;
     // One query, sorted once, fetched page by page through a server-side cursor: memory
@@ -102,10 +102,27 @@ export class PostgresSource implements Source {
     }
   }
 
-  async unreadableRows(): Promise<number> {
+  async unreadableRows(until?: string): Promise<Unreadable> {
+    const types = await this.columnTypes();
     const client = await this.connect();
-    const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.relation()} AS ${ALIAS} WHERE ${unreadableFilter(this.config)}`);
-    return Number(result.rows[0]?.n ?? 0);
+    const { sql, values } = planUnreadable(this.config, types, this.relation(), until);
+    try {
+      const result = await client.query<{ missing: string; future: string }>(sql, values);
+      return { missing: Number(result.rows[0]?.missing ?? 0), future: Number(result.rows[0]?.future ?? 0) };
+    } catch (error) {
+      throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
+    }
+  }
+
+  async checkKey(limit: number): Promise<KeyCheck> {
+    const client = await this.connect();
+    try {
+      const result = await client.query<{ checked: string; distinct_keys: string; most: string }>(planKeyCheck(this.config, this.relation(), limit));
+      const row = result.rows[0];
+      return { checked: Number(row?.checked ?? 0), distinctKeys: Number(row?.distinct_keys ?? 0), most: Number(row?.most ?? 0) };
+    } catch (error) {
+      throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
+    }
   }
 
   positionOf(row: Row): Position {
