@@ -3,12 +3,12 @@ import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { openSync } from '../engine/prepare.js';
 import { runSync, type RunSummary } from '../engine/run.js';
+import { readUntil } from '../engine/cursor.js';
 import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
 import { mappingDefinition } from '../mapping/compile.js';
 import { ConfigError, LockedError, PinsyncError } from '../errors.js';
 import { formatProblem } from '../config/load.js';
 import { PinterestClient } from '../pinterest/client.js';
-import type { Position } from '../sources/types.js';
 import type { StateStore } from '../state/store.js';
 import { notifyIfNeeded } from './notify.js';
 import { userAgent, warnUnreadable } from './output.js';
@@ -55,7 +55,8 @@ export interface ExecuteOptions {
   reporter: Reporter;
   fullRefresh?: boolean;
   test?: boolean;
-  startAfter?: Position;
+  /** A remote test's state, read and never written: where to start, and the ledger. */
+  readState?: StateStore;
   signal?: AbortSignal;
   lockTtlMs?: number;
 }
@@ -85,7 +86,7 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
     else reporter.error(undefined, `${file}: ${(error as Error).message}`);
     return { exitCode: error instanceof PinsyncError ? error.exitCode : 1 };
   }
-  const { sync, source } = opened;
+  const { sync, source, cursorKind } = opened;
   let lock;
   try {
     lock = store ? await store.lock(sync.name, { ttlMs: options.lockTtlMs ?? lockTtlFromEnv() }) : undefined;
@@ -101,7 +102,7 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
   const progress = reporter.format === 'human' ? progressReporter(sync.name) : { update: () => undefined, stop: () => undefined };
   try {
     reporter.started(sync.name);
-    await warnUnreadable(sync, source, (message) => reporter.warn(sync.name, message));
+    await warnUnreadable(sync, source, readUntil(cursorKind, Date.now()), (message) => reporter.warn(sync.name, message));
     const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
     // The run reads on its own thread, with its own connection; this one has served its purpose.
     const columnTypes = [...await source.columnTypes()];
@@ -109,7 +110,7 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
     reader.configure({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync), columnTypes });
     client.warmUp();
     const summary = await runSync({
-      sync, reader, sender: client, store, fullRefresh: options.fullRefresh, startAfter: options.startAfter,
+      sync, reader, sender: client, store, readState: options.readState, cursorKind, fullRefresh: options.fullRefresh,
       testMode: options.test ?? sync.destination.test,
       onProgress: progress.update, signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
     });

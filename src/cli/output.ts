@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { SyncDefinition } from '../config/schema.js';
 import type { MapStats } from '../engine/preview.js';
 import type { RunSummary } from '../engine/run.js';
+import type { Unreadable } from '../sources/types.js';
 import { DROP_REASONS } from '../mapping/normalize.js';
 
 /** Writes text, waiting for 'drain' when the stream's buffer is full, so memory stays flat. */
@@ -18,7 +19,7 @@ export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' :
 
 export function formatStats(stats: MapStats): string {
   return [
-    `rows read ${stats.rowsRead}, events ${stats.events}, rejected ${stats.rejected}${stats.alreadyDelivered > 0 ? `, already delivered ${stats.alreadyDelivered} (not sent again)` : ''}`,
+    `rows read ${stats.rowsRead}, events ${stats.events}, rejected ${stats.rejected}${stats.alreadyDelivered > 0 ? `, already settled ${stats.alreadyDelivered} (delivered or rejected before; not sent again)` : ''}`,
     ...groupedLines('rejected by reason:', stats.rejectsByReason),
     ...droppedLines(stats.droppedIdentifiers),
   ].join('\n');
@@ -57,7 +58,7 @@ export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
     `  rows read ${s.rowsRead}, events sent ${s.eventsSent}, processed ${s.processed}, rejected ${s.rejectedLocal + s.rejectedPinterest} (${s.rejectedLocal} locally, ${s.rejectedPinterest} by Pinterest)`,
   ];
   if (s.resent > 0) lines.push(`  resent ${s.resent} events an interrupted run had sent (same event_id, so Pinterest deduplicates them)`);
-  if (s.alreadyDelivered > 0) lines.push(`  ${s.alreadyDelivered} rows read again were delivered before and not sent again`);
+  if (s.alreadyDelivered > 0) lines.push(`  ${s.alreadyDelivered} rows read again were settled before (delivered or rejected) and not sent or counted again`);
   lines.push(`  ${seconds.toFixed(1)}s, ${rate} events/s; checkpoint: ${formatPosition(s.checkpoint)}`);
   lines.push(...groupedLines('rejected by reason:', s.rejectsByReason, '  '), ...droppedLines(s.droppedIdentifiers, '  '));
   return lines.join('\n');
@@ -74,10 +75,20 @@ export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: nu
   };
 }
 
-/** Rows with a null cursor or primary key are never read: say so rather than skip them silently. */
-export async function warnUnreadable(sync: SyncDefinition, source: { unreadableRows(): Promise<number> }, warn: (message: string) => void): Promise<void> {
-  const count = await source.unreadableRows();
-  if (count === 0) return;
-  const columns = [sync.source.cursor, sync.source.primary_key].filter(Boolean).join(' or ');
-  warn(`${count} row${count === 1 ? ' has' : 's have'} a null ${columns} and ${count === 1 ? 'is' : 'are'} not read; give them a value, or COALESCE them in a query`);
+/**
+ * Rows with a null cursor or primary key are never read, and rows whose cursor is in the
+ * future not yet: say so rather than skip them silently.
+ */
+export async function warnUnreadable(
+  sync: SyncDefinition, source: { unreadableRows(until?: string): Promise<Unreadable> }, until: string | undefined, warn: (message: string) => void,
+): Promise<void> {
+  const { missing, future } = await source.unreadableRows(until);
+  if (missing > 0) {
+    const columns = [sync.source.cursor, sync.source.primary_key].filter(Boolean).join(' or ');
+    warn(`${missing} row${missing === 1 ? ' has' : 's have'} a null ${columns} and ${missing === 1 ? 'is' : 'are'} not read; give them a value, or COALESCE them in a query`);
+  }
+  if (future > 0) {
+    warn(`${future} row${future === 1 ? ' has' : 's have'} a ${sync.source.cursor} later than now (${until} UTC) and ${future === 1 ? 'is' : 'are'} not read yet; `
+      + `${future === 1 ? 'it is' : 'they are'} read once time reaches ${future === 1 ? 'it' : 'them'} (a value such as 2099-01-01 or 'infinity' is a data error to fix)`);
+  }
 }

@@ -1,17 +1,22 @@
-// The ledger of delivered events, for syncs that read rows again: with `lookback` (each run
-// re-reads a window before the checkpoint, for rows that land late) and without a cursor
-// (each run reads everything). A row whose event is in the ledger is not sent again.
+// The ledger of settled rows, for syncs that read rows again: with `lookback` (each run
+// re-reads a window before the checkpoint, for rows that land late), with a `date` cursor
+// (each run re-reads the checkpoint's day, whose rows share one cursor value), and without a
+// cursor (each run reads everything). A row the ledger holds is neither sent nor rejected again.
+//
+// The ledger is complete only from where it started keeping rows (`since`): turning lookback
+// on, widening it, or `reset --to` never makes a run re-read rows the ledger cannot recognise.
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { SourceError } from '../errors.js';
+import { cursorTextAt, type CursorKind } from '../sources/cursor.js';
 import type { Position } from '../sources/types.js';
-import type { StateStore } from '../state/store.js';
+import type { Checkpoint, StateStore } from '../state/store.js';
 
 const TIMESTAMP_TEXT = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 
 /** Cursor text as epoch milliseconds when it is a date or timestamp (UTC unless it says otherwise); null otherwise. */
-export function cursorMs(position: Position): number | null {
+export function cursorMs(position: Pick<Position, 'cursor'>): number | null {
   const m = position.cursor === null ? null : TIMESTAMP_TEXT.exec(position.cursor.trim());
   if (!m) return null;
   let zone = m[3] ?? 'Z';
@@ -22,71 +27,120 @@ export function cursorMs(position: Position): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 
-/** A time as cursor text every SQL source casts to a timestamp in UTC. */
-function cursorText(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-}
-
 export interface Ledger {
   /** Whether rows need ledger digests at all (most syncs keep no ledger). */
   readonly active: boolean;
-  /** Where to start reading: the checkpoint, moved back by the lookback window. */
-  startAfter(checkpoint: Position | undefined): Position | undefined;
+  /** Whether settled rows go into the ledger. */
+  readonly record: boolean;
+  /** Where to start reading: the checkpoint, moved back by the window, never before `since`. */
+  readonly start: Position | undefined;
   /**
    * The checkpoint to save after a batch: its last row, but never behind where the run
    * started (rows re-read inside the window must not move the checkpoint back).
    */
   checkpointAfter(last: Position, started: Position | undefined): Position;
-  /** The event's ledger key; undefined when the sync keeps no ledger. */
+  /** The ledger key of a row's event; undefined when the sync keeps no ledger. */
   digest(eventId: string, position: Position): string | undefined;
+  /** The ledger key of a row rejected locally (it has no event_id); undefined without a ledger. */
+  rejectDigest(primaryKey: string, position: Position): string | undefined;
   known(digests: (string | undefined)[]): Promise<Set<string>>;
-  /** Drops entries the window can no longer reach. */
-  prune(checkpoint: Position | null): Promise<void>;
-  /** Whether settled events go into the ledger. */
-  readonly record: boolean;
+  /** After a run: drops entries the window can no longer reach, and moves `since` with them. */
+  finish(checkpoint: Position | null): Promise<void>;
 }
 
-const NONE: Ledger = {
+const NONE: Omit<Ledger, 'start'> = {
   active: false,
-  startAfter: (checkpoint) => checkpoint,
+  record: false,
   checkpointAfter: (last) => last,
   digest: () => undefined,
+  rejectDigest: () => undefined,
   known: async () => new Set(),
-  prune: async () => undefined,
-  record: false,
+  finish: async () => undefined,
 };
 
 export interface LedgerOptions {
   /** Consult the ledger; --full-refresh does not, so everything is sent again. */
   consult: boolean;
-  /** Record deliveries; a test-mode run does not, since Pinterest recorded nothing. */
+  /** Record settled rows (and keep `since`); a test-mode run or a preview does not. */
   record: boolean;
+  cursorKind?: CursorKind;
+  /** The sync's checkpoint, as the run found it; absent for a full refresh or a first run. */
+  checkpoint?: Checkpoint;
 }
 
-export function ledgerFor(sync: SyncDefinition, store: StateStore | undefined, options: LedgerOptions): Ledger {
+/** The window re-read before the checkpoint, when the sync keeps a ledger for one. */
+function windowOf(sync: SyncDefinition, kind: CursorKind | undefined): { ms: number; inclusive: boolean } | undefined {
+  if (sync.source.cursor === undefined) return undefined;
   const lookbackMs = sync.source.lookback ? parseDuration(sync.source.lookback) * 1000 : undefined;
+  // A date cursor is coarse: rows of the checkpoint's day can still land with a smaller key.
+  if (kind === 'date') return { ms: lookbackMs ?? 0, inclusive: true };
+  return lookbackMs === undefined ? undefined : { ms: lookbackMs, inclusive: false };
+}
+
+/** The later of two starts; a tie, or one that cannot be placed in time, goes to `since`, which never re-reads unknown rows. */
+function later(desired: Position | undefined, since: Position | undefined): Position | undefined {
+  if (!since) return desired;
+  if (!desired) return since;
+  const s = cursorMs(since);
+  const d = cursorMs(desired);
+  return s === null || d === null || s >= d ? since : desired;
+}
+
+const digestOf = (identity: string) => createHash('sha256').update(identity).digest('base64url').slice(0, 22);
+
+export async function openLedger(sync: SyncDefinition, store: StateStore | undefined, options: LedgerOptions): Promise<Ledger> {
   const withCursor = sync.source.cursor !== undefined;
-  if (!store || (withCursor && lookbackMs === undefined)) return NONE;
+  const kind = options.cursorKind;
+  const window = windowOf(sync, kind);
+  const checkpoint = options.checkpoint?.position;
+  const writable = store !== undefined && !store.readOnly && options.record;
+  if (!store || (withCursor && !window)) {
+    // Lookback was turned off: what the ledger holds will not be consulted again.
+    if (writable && options.checkpoint?.ledgerSince) {
+      await store.clearLedger(sync.name);
+      await store.saveLedgerSince(sync.name, null);
+    }
+    return { ...NONE, start: checkpoint };
+  }
+
+  let since = options.checkpoint?.ledgerSince ?? undefined;
+  if (window && !since && checkpoint) {
+    // First run that keeps this ledger: it knows nothing before the checkpoint (or, for a
+    // ledger kept before `since` existed, before its oldest entry).
+    const oldest = await store.oldestLedgerEntry(sync.name).catch(() => null);
+    since = oldest !== null && kind ? { cursor: cursorTextAt(oldest, kind), key: null, inclusive: true } : checkpoint;
+    if (writable) await store.saveLedgerSince(sync.name, since);
+  }
+
+  let start: Position | undefined = checkpoint;
+  if (!options.consult) {
+    // --full-refresh: from the very start, and everything is sent again.
+    start = undefined;
+  } else if (window && checkpoint) {
+    const ms = cursorMs(checkpoint);
+    if (ms === null || !kind) throw new SourceError(`source.lookback needs a timestamp or date cursor; ${sync.source.cursor} holds '${checkpoint.cursor}'`);
+    start = later({ cursor: cursorTextAt(ms - window.ms, kind), key: null, inclusive: window.inclusive }, since);
+  } else if (window) {
+    start = since;
+  }
+
   return {
     active: options.record || options.consult,
-    startAfter(checkpoint) {
-      if (!checkpoint || lookbackMs === undefined) return checkpoint;
-      const ms = cursorMs(checkpoint);
-      if (ms === null) throw new SourceError(`source.lookback needs a timestamp cursor; ${sync.source.cursor} holds '${checkpoint.cursor}'`);
-      return { cursor: cursorText(ms - lookbackMs), key: null };
-    },
+    record: options.record,
+    start,
     checkpointAfter(last, started) {
-      if (lookbackMs === undefined || !started) return last;
+      if (!window || !started) return last;
       const at = cursorMs(last);
       const from = cursorMs(started);
       // Equal to the millisecond counts as not past: microseconds are not compared here.
       return at !== null && from !== null && at > from ? last : started;
     },
     digest(eventId, position) {
-      if (!options.record && !options.consult) return undefined;
       // With a cursor, a changed row (new cursor value) is a new delivery; without one, the event is.
-      const identity = withCursor ? `${eventId}\u0000${position.cursor}` : eventId;
-      return createHash('sha256').update(identity).digest('base64url').slice(0, 22);
+      return digestOf(withCursor ? `${eventId}\u0000${position.cursor}` : eventId);
+    },
+    rejectDigest(primaryKey, position) {
+      return digestOf(withCursor ? `\u0001${primaryKey}\u0000${position.cursor}` : `\u0001${primaryKey}`);
     },
     async known(digests) {
       const present = digests.filter((d): d is string => d !== undefined);
@@ -97,10 +151,17 @@ export function ledgerFor(sync: SyncDefinition, store: StateStore | undefined, o
         throw error;
       });
     },
-    record: options.record,
-    async prune(checkpoint) {
-      const ms = checkpoint ? cursorMs(checkpoint) : null;
-      if (lookbackMs !== undefined && ms !== null) await store.pruneLedger(sync.name, ms - lookbackMs);
+    async finish(position) {
+      const ms = position ? cursorMs(position) : null;
+      if (!writable || !window || ms === null || !kind) return;
+      const threshold = ms - window.ms;
+      await store.pruneLedger(sync.name, threshold);
+      // The ledger now holds rows from the threshold on: runs may re-read that far back.
+      const sinceMs = since ? cursorMs(since) : null;
+      if (sinceMs === null || sinceMs < threshold) {
+        since = { cursor: cursorTextAt(threshold, kind), key: null, inclusive: true };
+        await store.saveLedgerSince(sync.name, since);
+      }
     },
   };
 }

@@ -3,10 +3,14 @@ import type { Mapper, Reason } from '../mapping/compile.js';
 import type { Position, Source } from '../sources/index.js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import type { Ledger } from './ledger.js';
+import { SeenIds } from './seen-ids.js';
+
+/** A second event with an event_id this run already sent: Pinterest would keep only one of them. */
+export const DUPLICATE_EVENT_ID: Reason = { field: 'event_id', problem: 'duplicate event_id: primary_key is not unique' };
 
 export interface MapStats {
   rowsRead: number;
-  /** Rows whose event the ledger shows delivered before: a run would not send them. */
+  /** Rows the ledger shows settled before (delivered or rejected): a run would not send or reject them again. */
   alreadyDelivered: number;
   events: number;
   rejected: number;
@@ -16,7 +20,10 @@ export interface MapStats {
 }
 
 export interface PreviewOptions {
+  /** Where a run would start reading (the ledger's start: checkpoint, window, since). */
   after?: Position;
+  /** The latest cursor value a run now would read. */
+  until?: string;
   /** The sync's ledger (read-only), so the preview leaves out what a run would not send. */
   ledger?: Ledger;
   /** Stop after this many events. */
@@ -42,28 +49,39 @@ export async function previewSync(source: Source, mapper: Mapper, options: Previ
   const limit = options.limit ?? Infinity;
   if (limit <= 0) return stats;
   const ledger = options.ledger;
-  for await (const page of source.read({ after: ledger ? ledger.startAfter(options.after) : options.after, columns: mapper.columns })) {
+  // The same rules as a run: settled rows are left out, a repeated event_id is a reject.
+  const seen = new SeenIds();
+  for await (const page of source.read({ after: options.after, until: options.until, columns: mapper.columns })) {
     const outcomes = page.map((row) => mapper.encode(row));
-    const digests = ledger?.active ? outcomes.map((o, i) => (o.json !== undefined ? ledger.digest(o.eventId, source.positionOf(page[i]!)) : undefined)) : [];
+    const digests = ledger?.active
+      ? outcomes.map((o, i) => {
+        const position = source.positionOf(page[i]!);
+        return o.json !== undefined ? ledger.digest(o.eventId, position) : ledger.rejectDigest(mapper.keyOf(page[i]!), position);
+      })
+      : [];
     const known = ledger?.active ? await ledger.known(digests) : new Set<string>();
     for (let i = 0; i < page.length; i++) {
       const row = page[i]!;
       stats.rowsRead++;
       const outcome = outcomes[i]!;
       const digest = digests[i];
-      if (outcome.json !== undefined && digest !== undefined && known.has(digest)) {
+      const firstOfId = outcome.json === undefined || seen.add(outcome.eventId);
+      if (digest !== undefined && known.has(digest)) {
         stats.alreadyDelivered++;
-      } else if (outcome.json !== undefined) {
+        continue;
+      }
+      const reasons = outcome.json === undefined ? outcome.reasons : firstOfId ? undefined : [DUPLICATE_EVENT_ID];
+      if (!reasons) {
         stats.events++;
-        await options.onEvent(outcome.json);
+        await options.onEvent(outcome.json!);
         if (stats.events >= limit) return stats;
       } else {
         stats.rejected++;
-        for (const reason of outcome.reasons) {
+        for (const reason of reasons) {
           const label = reasonLabel(reason);
           stats.rejectsByReason.set(label, (stats.rejectsByReason.get(label) ?? 0) + 1);
         }
-        options.onReject(mapper.keyOf(row), outcome.reasons);
+        options.onReject(mapper.keyOf(row), reasons);
       }
     }
   }

@@ -19,6 +19,8 @@ export interface PageRequest {
   /** Resume strictly after this position. */
   after?: Position;
   pageSize: number;
+  /** Leave out rows whose cursor is later than this (see engine/cursor.ts). */
+  until?: string;
 }
 
 export interface PageReader {
@@ -57,7 +59,7 @@ export function transferablesOfPage(page: ReadPage): ArrayBuffer[] {
 }
 
 export async function* readPages(source: Source, mapper: Mapper, request: PageRequest): AsyncGenerator<ReadPage> {
-  for await (const rows of readAhead(source.read({ after: request.after, columns: mapper.columns, pageSize: request.pageSize }))) {
+  for await (const rows of readAhead(source.read({ after: request.after, until: request.until, columns: mapper.columns, pageSize: request.pageSize }))) {
     const cursors = new Array<string | null>(rows.length);
     const positionKeys = new Array<string | null>(rows.length);
     const keys = new Array<string>(rows.length);

@@ -8,9 +8,12 @@ import { textAt } from './packed-texts.js';
 import type { EventResult } from '../pinterest/client.js';
 import type { Position } from '../sources/types.js';
 import type { LedgerEntry, RejectRecord, RunCounts, StateStore } from '../state/store.js';
-import { cursorMs, ledgerFor } from './ledger.js';
+import { cursorMs, openLedger } from './ledger.js';
 import type { UserKey } from '../pinterest/event-schema.js';
-import { describeReasons, reasonLabel } from './preview.js';
+import { describeReasons, DUPLICATE_EVENT_ID, reasonLabel } from './preview.js';
+import type { CursorKind } from '../sources/cursor.js';
+import { readUntil } from './cursor.js';
+import { SeenIds } from './seen-ids.js';
 
 export interface EventSender {
   /** One result per event; `signal` aborts retries that are waiting (the run has failed). */
@@ -28,10 +31,12 @@ export interface RunOptions {
   sender: EventSender;
   /** Where checkpoints, runs and rejects go; absent for a remote test, which keeps no state. */
   store?: StateStore;
+  /** Without a store (a remote test): state read, never written, for the checkpoint and ledger. */
+  readState?: StateStore;
+  /** The cursor column's kind (see sources/cursor.ts); undefined without a cursor. */
+  cursorKind?: CursorKind;
   /** Read from the start, ignoring the checkpoint. */
   fullRefresh?: boolean;
-  /** Without a store (a remote test): where to start reading. */
-  startAfter?: Position;
   /** Sending with ?test=true: Pinterest records nothing, so neither does the ledger. */
   testMode?: boolean;
   onProgress?: (progress: RunProgress) => void;
@@ -78,14 +83,18 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const rejectsByReason = new Map<string, number>();
   const countReason = (label: string) => rejectsByReason.set(label, (rejectsByReason.get(label) ?? 0) + 1);
 
-  const checkpoint = options.fullRefresh ? undefined
-    : store ? await store.checkpoint(sync.name)
-      : options.startAfter && { position: options.startAfter, updatedAt: startedAt };
+  const state = store ?? options.readState;
+  const checkpoint = options.fullRefresh ? undefined : await state?.checkpoint(sync.name);
   // Events an earlier run sent but never settled: always the first ones after the checkpoint,
   // so this run's first `priorUnsettled` events are resends (same event_id).
   const priorUnsettled = options.fullRefresh || !store ? 0 : await store.unsettledEvents(sync.name);
   const runId = store ? await store.startRun(sync.name) : undefined;
-  const ledger = ledgerFor(sync, store, { consult: !options.fullRefresh, record: !options.testMode });
+  const ledger = await openLedger(sync, state, {
+    consult: !options.fullRefresh, record: store !== undefined && !options.testMode, cursorKind: options.cursorKind, checkpoint,
+  });
+  // Rows stamped later than now wait for a later run; event_ids seen, to refuse a second one.
+  const until = readUntil(options.cursorKind, startedAt.getTime());
+  const seen = new SeenIds();
 
   let committed: Position | null = checkpoint?.position ?? null;
   let fatal: Error | undefined;
@@ -197,20 +206,20 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const newBatch = (): Batch => ({ seq: nextSeq++, events: new EncodedEvents(), localRejects: [], ledger: [], last: { cursor: null, key: '' } });
 
   try {
-    const start = ledger.startAfter(checkpoint?.position);
     // Pages of one batch: fewer rows alive at once on the reading thread, so cheaper scavenges.
-    reading: for await (const page of reader.pages({ after: start, pageSize: batchSize })) {
+    reading: for await (const page of reader.pages({ after: ledger.start, pageSize: batchSize, until })) {
       dropped = page.dropped;
-      // Rows re-read by lookback (or every run, without a cursor) whose event was delivered before.
+      // Rows re-read (lookback, a date cursor's last day, or every run without a cursor) that were settled before.
       const rows = rowCount(page);
       const digests: (string | undefined)[] = [];
       if (ledger.active) {
         for (let i = 0; i < rows; i++) {
           const id = textAt(page.eventIds, i);
-          digests.push(id !== null ? ledger.digest(id, positionAt(page, i)) : undefined);
+          digests.push(id !== null ? ledger.digest(id, positionAt(page, i)) : ledger.rejectDigest(textAt(page.keys, i)!, positionAt(page, i)));
         }
       }
       const known = await ledger.known(digests);
+      const ids = page.eventIds;
       let nextReject = 0;
       for (let i = 0; i < rows; i++) {
         if (stopped()) break reading;
@@ -219,17 +228,25 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         // A row rejected locally has no event bytes.
         const hasEvent = page.offsets[i + 1] !== page.offsets[i];
         const digest = digests[i];
-        if (hasEvent && digest !== undefined && known.has(digest)) {
+        const settledBefore = digest !== undefined && known.has(digest);
+        const reasons = hasEvent ? undefined : page.rejects[nextReject++]![1];
+        // An event_id this run has seen: Pinterest would keep one of the two events.
+        const firstOfId = !hasEvent || seen.add(ids.text, i > 0 ? ids.ends[i - 1]! : 0, ids.ends[i]!);
+        if (settledBefore) {
           counts.alreadyDelivered++;
-        } else if (hasEvent) {
+          continue;
+        }
+        if (digest !== undefined) batch.ledger.push({ digest, cursorMs: cursorMs(positionAt(page, i)) });
+        if (hasEvent && firstOfId) {
           batch.events.add(page, i);
-          if (digest !== undefined) batch.ledger.push({ digest, cursorMs: cursorMs(positionAt(page, i)) });
           if (++eventsRead <= priorUnsettled) counts.resent++;
         } else {
-          const reasons = page.rejects[nextReject++]![1];
           counts.rejectedLocal++;
-          for (const reason of reasons) countReason(reasonLabel(reason));
-          batch.localRejects.push({ primaryKey: textAt(page.keys, i)!, eventId: null, stage: 'local', reason: describeReasons(reasons) });
+          if (reasons) for (const reason of reasons) countReason(reasonLabel(reason));
+          else countReason(reasonLabel(DUPLICATE_EVENT_ID));
+          batch.localRejects.push({
+            primaryKey: textAt(page.keys, i)!, eventId: reasons ? null : textAt(ids, i), stage: 'local', reason: describeReasons(reasons ?? [DUPLICATE_EVENT_ID]),
+          });
         }
         if (batch.events.length >= batchSize || batch.localRejects.length >= batchSize) {
           batch.last = positionAt(page, i);
@@ -261,7 +278,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   if (store && runId !== undefined) {
     // What was dispatched and never committed (after a failure) is resent by the next run.
     await store.saveUnsettled(sync.name, unsettledNow());
-    await ledger.prune(committed);
+    await ledger.finish(committed);
     // Without a cursor the checkpoint only serves to resume a failed run; a finished run
     // leaves none, so the next run reads every row again.
     if (!fatal && !interrupted && sync.source.cursor === undefined) {

@@ -78,6 +78,17 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    name: '004_ledger_since',
+    async up(db) {
+      // Where a sync's ledger starts being complete: runs never re-read rows before it.
+      await db.schema.alterTable('checkpoints', (t) => {
+        t.text('ledger_cursor').nullable();
+        t.text('ledger_key').nullable();
+        t.boolean('ledger_inclusive').notNullable().defaultTo(false);
+      });
+    },
+  },
 ];
 
 export const MIGRATIONS: Knex.MigrationSource<Migration> = {

@@ -13,6 +13,8 @@ import { redactQuoted } from '../redact.js';
 export interface Checkpoint {
   position: Position;
   updatedAt: Date;
+  /** Where the sync's ledger starts being complete (rows re-read before it would be unknown); null without one. */
+  ledgerSince?: Position | null;
 }
 
 export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'rejects_exceeded' | 'interrupted' | 'killed';
@@ -178,7 +180,20 @@ export class StateStore {
       throw error;
     });
     if (!row || (row.key === null && row.cursor === null)) return undefined;
-    return { position: { cursor: row.cursor, key: row.key }, updatedAt: toDate(row.updated_at) };
+    const ledgerSince = row.ledger_cursor == null ? null
+      : { cursor: row.ledger_cursor as string, key: (row.ledger_key as string | null) ?? null, inclusive: Boolean(row.ledger_inclusive) };
+    return { position: { cursor: row.cursor, key: row.key }, updatedAt: toDate(row.updated_at), ledgerSince };
+  }
+
+  /** Records where the sync's ledger starts being complete; null forgets it. */
+  async saveLedgerSince(sync: string, since: Position | null): Promise<void> {
+    await this.upsert(this.db, sync, { ledger_cursor: since?.cursor ?? null, ledger_key: since?.key ?? null, ledger_inclusive: since?.inclusive === true });
+  }
+
+  /** The earliest cursor time the ledger holds for a sync; null when it holds none. */
+  async oldestLedgerEntry(sync: string): Promise<number | null> {
+    const row = await this.db('delivered').where({ sync }).min<{ oldest: number | string | null }[]>({ oldest: 'cursor_ms' }).first();
+    return row?.oldest == null ? null : Number(row.oldest);
   }
 
   /** Events an earlier run sent beyond the checkpoint without settling them. */

@@ -67,7 +67,7 @@ describe('a sync without a cursor', () => {
     // The preview shows what a run would send: nothing the ledger holds.
     const preview = await runCli(['preview', 'leads'], { cwd: work, env: env() });
     expect(preview.stdout).toBe('');
-    expect(preview.stderr).toContain('rows read 1234, events 0, rejected 0, already delivered 1234 (not sent again)');
+    expect(preview.stderr).toContain('rows read 1234, events 0, rejected 0, already settled 1234 (delivered or rejected before; not sent again)');
     writeLeads(1300);
     const grown = JSON.parse((await runCli(['run', 'leads', '--json'], { cwd: work, env: env() })).stdout);
     expect(grown).toMatchObject({ rows_read: 1300, already_delivered: 1234, processed: 66 });

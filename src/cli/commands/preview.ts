@@ -1,7 +1,7 @@
 import { openSync } from '../../engine/prepare.js';
-import { loadSyncFile } from '../../config/load.js';
-import { openStateReadOnly, readCheckpoint } from '../state.js';
-import { ledgerFor } from '../../engine/ledger.js';
+import { openStateReadOnly } from '../state.js';
+import { openLedger } from '../../engine/ledger.js';
+import { readUntil } from '../../engine/cursor.js';
 import { describeReasons, previewSync } from '../../engine/preview.js';
 import type { Event } from '../../mapping/compile.js';
 import { resolveSyncFile } from '../resolve.js';
@@ -25,19 +25,21 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
   const file = resolveSyncFile(syncArg, options.syncsDir);
   if (options.remoteTest) return remoteTest(file, options);
   // Preview never needs destination credentials.
-  const { sync, source, mapper } = await openSync(file, { requireDestination: false });
+  const { sync, source, mapper, cursorKind } = await openSync(file, { requireDestination: false });
   let state: Awaited<ReturnType<typeof openStateReadOnly>>;
   try {
     const write = lineWriter(process.stdout);
     const table = options.format === 'table' ? tableFormatter() : undefined;
     if (table) await write(table.header());
-    await warnUnreadable(sync, source, (message) => process.stderr.write(`warning: ${sync.name}: ${message}\n`));
+    const until = readUntil(cursorKind, Date.now());
+    await warnUnreadable(sync, source, until, (message) => process.stderr.write(`warning: ${sync.name}: ${message}\n`));
     // What a run would send: from the checkpoint (and its lookback), less what the ledger holds.
     state = options.fullRefresh ? undefined : await openStateReadOnly(options.state);
-    const after = (await state?.checkpoint(sync.name))?.position;
-    const ledger = state ? ledgerFor(sync, state, { consult: true, record: false }) : undefined;
+    const checkpoint = await state?.checkpoint(sync.name);
+    const ledger = state ? await openLedger(sync, state, { consult: true, record: false, cursorKind, checkpoint }) : undefined;
     const stats = await previewSync(source, mapper, {
-      after,
+      after: ledger?.start,
+      until,
       ledger,
       limit: options.limit,
       onEvent: (json) => write(table ? table.row(JSON.parse(json) as Event) : json),
@@ -61,9 +63,13 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
 
 /** Pinterest validates every batch (?test=true) but records nothing; pinsync writes no state. */
 async function remoteTest(file: string, options: PreviewCommandOptions): Promise<number> {
-  const loaded = await loadSyncFile(file, { requireDestination: false });
-  const startAfter = options.fullRefresh ? undefined : await readCheckpoint(loaded.name, options.state);
-  const reporter = createReporter({ format: 'human' });
-  const { exitCode } = await executeSync(file, { reporter, test: true, startAfter });
-  return exitCode;
+  // Where a run would start, and what its ledger would leave out, exactly as plain preview.
+  const readState = await openStateReadOnly(options.state);
+  try {
+    const reporter = createReporter({ format: 'human' });
+    const { exitCode } = await executeSync(file, { reporter, test: true, readState, fullRefresh: options.fullRefresh });
+    return exitCode;
+  } finally {
+    await readState?.close();
+  }
 }

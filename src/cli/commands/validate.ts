@@ -1,7 +1,7 @@
 import { formatProblem, loadSyncFile, type Problem } from '../../config/load.js';
 import { compileForSource } from '../../engine/prepare.js';
 import { ConfigError, PinsyncError } from '../../errors.js';
-import { createSource } from '../../sources/index.js';
+import { createSource, type Source } from '../../sources/index.js';
 import { listSyncFiles } from '../resolve.js';
 import { plural } from '../output.js';
 
@@ -9,6 +9,18 @@ export interface ValidateOptions {
   syncsDir: string;
   /** Also open each source and check that mapped columns exist. */
   connect?: boolean;
+}
+
+/** Rows whose primary key validate --connect looks at: one column of at most this many rows. */
+export const KEY_CHECK_ROWS = 1_000_000;
+
+/** Whether the primary key repeats in a bounded sample; never names a value (it could be an email). */
+async function repeatedKeyProblem(column: string, source: Source): Promise<string | undefined> {
+  const check = await source.checkKey(KEY_CHECK_ROWS);
+  if (check.most <= 1) return undefined;
+  const n = (x: number) => x.toLocaleString('en-US');
+  return `primary_key '${column}' is not unique: one value is shared by ${n(check.most)} rows (${n(check.distinctKeys)} distinct values in the ${n(check.checked)} rows checked). `
+    + 'Each row needs its own key (it becomes event_id): choose a unique column, or build one in a query';
 }
 
 export async function validateCommand(files: string[], options: ValidateOptions): Promise<number> {
@@ -32,6 +44,8 @@ export async function validateCommand(files: string[], options: ValidateOptions)
         const source = await createSource(sync);
         try {
           await compileForSource(sync, loaded, source);
+          const repeated = await repeatedKeyProblem(sync.source.primary_key, source);
+          if (repeated) fileProblems.push(loaded.problemAt(['source', 'primary_key'], repeated));
         } catch (error) {
           if (error instanceof ConfigError) fileProblems.push(...error.problems);
           else if (error instanceof PinsyncError) fileProblems.push(loaded.problemAt(['source'], error.message));

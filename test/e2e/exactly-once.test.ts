@@ -1,0 +1,278 @@
+// Every event exactly once on the tables real warehouses hold: keys that repeat, date and text
+// cursors, values stamped in the future, lookback turned on late, rejects re-read, reset --to.
+// The built CLI, a real PostgreSQL, and the fake Pinterest on 127.0.0.1.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { FakePinterest } from '../helpers/fake-pinterest.js';
+import { freshDatabase, withClient } from '../helpers/pg.js';
+
+let work: string;
+let dbUrl: string;
+let fake: FakePinterest;
+
+beforeAll(async () => {
+  dbUrl = await freshDatabase('exactly_once_e2e');
+  fake = await new FakePinterest().start();
+  work = mkdtempSync(path.join(tmpdir(), 'pinsync-once-'));
+  mkdirSync(path.join(work, 'syncs'));
+});
+
+afterAll(async () => {
+  await fake.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+beforeEach(() => fake.reset());
+
+interface SyncShape {
+  primaryKey?: string;
+  cursor?: string;
+  lookback?: string;
+  source?: string;
+}
+
+/** Writes syncs/<name>.yaml reading table <name>; returns its path relative to the work folder. */
+function writeSync(name: string, shape: SyncShape = {}): string {
+  const lines = [
+    'version: 1',
+    'source:',
+    '  type: postgres',
+    `  url: ${shape.source ?? '${WAREHOUSE_URL}'}`,
+    `  table: ${name}`,
+    `  primary_key: ${shape.primaryKey ?? 'id'}`,
+    ...(shape.cursor ? [`  cursor: ${shape.cursor}`] : []),
+    ...(shape.lookback ? [`  lookback: ${shape.lookback}`] : []),
+    'destination:',
+    '  ad_account_id: ${PINTEREST_AD_ACCOUNT_ID}',
+    '  access_token: ${PINTEREST_ACCESS_TOKEN}',
+    '  batch_size: 20',
+    '  max_retry_time: 2s',
+    'match:',
+    '  em: email',
+    'mappings:',
+    '  event_name: { value: checkout }',
+    '  action_source: { value: web }',
+    '  event_time: created_at',
+  ];
+  const file = path.join('syncs', `${name}.yaml`);
+  writeFileSync(path.join(work, file), `${lines.join('\n')}\n`);
+  return file;
+}
+
+async function sql(text: string, values: unknown[] = []): Promise<void> {
+  await withClient(dbUrl, (c) => c.query(text, values));
+}
+
+async function createTable(name: string): Promise<void> {
+  await sql(`CREATE TABLE ${name} (id bigint, status text, updated_at timestamptz, day date, label text, version bigint,
+    email text, created_at timestamptz NOT NULL DEFAULT now() - interval '1 minute')`);
+}
+
+const env = (extra: Record<string, string> = {}) => ({
+  WAREHOUSE_URL: dbUrl, PINTEREST_API_URL: fake.url, PINTEREST_AD_ACCOUNT_ID: fake.adAccountId,
+  PINTEREST_ACCESS_TOKEN: fake.token, PINSYNC_STATE: path.join(work, 'state.db'), ...extra,
+});
+const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { cwd: work, env: env(extra) });
+
+async function run(name: string): Promise<{ result: CliResult; summary: Record<string, unknown> }> {
+  const result = await cli(['run', name, '--json']);
+  return { result, summary: result.stdout.trim() ? JSON.parse(result.stdout) : {} };
+}
+
+async function status(name: string): Promise<Record<string, unknown> & { checkpoint: { cursor: string; key: string } | null }> {
+  return JSON.parse((await cli(['status', name, '--json'])).stdout)[0];
+}
+
+const delivered = () => [...fake.delivered.keys()].sort((a, b) => Number(a) - Number(b));
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+
+describe('a primary key that is not unique', () => {
+  it('sends each event_id once in a run and rejects the repeats by name', async () => {
+    await createTable('by_status');
+    await sql(`INSERT INTO by_status (id, status, updated_at, email)
+      SELECT i, CASE WHEN i % 2 = 0 THEN 'paid' ELSE 'open' END, now() - interval '1 hour' + i * interval '1 second', 'u' || i || '@example.com'
+      FROM generate_series(1, 30) i`);
+    writeSync('by_status', { primaryKey: 'status', cursor: 'updated_at' });
+    const { result, summary } = await run('by_status');
+    // Two event_ids: Pinterest would have kept one of each and lost 28 events without a word.
+    expect([...fake.delivered.keys()].sort()).toEqual(['open', 'paid']);
+    expect(fake.duplicates()).toEqual([]);
+    expect(summary).toMatchObject({ rows_read: 30, processed: 2, rejected_local: 28 });
+    expect(summary.rejects_by_reason).toEqual({ 'event_id: duplicate event_id: primary_key is not unique': 28 });
+    expect(result.code).toBe(3);
+    const rejects = (await status('by_status')).last_run_rejects as { primary_key: string; reason: string }[];
+    expect(rejects).toHaveLength(28);
+    expect(rejects[0]!.reason).toBe('event_id: duplicate event_id: primary_key is not unique');
+    expect(JSON.stringify(rejects)).not.toContain('@example.com');
+  });
+
+  it('is refused by validate --connect, naming the column and a count, never a value', async () => {
+    const result = await cli(['validate', '--connect', 'syncs/by_status.yaml']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/by_status\.yaml:\d+:\d+: source\.primary_key: primary_key 'status' is not unique: one value is shared by 15 rows \(2 distinct values in the 30 rows checked\)/);
+    expect(result.stderr).not.toMatch(/paid|open/);
+    writeSync('by_id', { cursor: 'updated_at' });
+    await sql('CREATE VIEW by_id AS SELECT * FROM by_status');
+    expect((await cli(['validate', '--connect', 'syncs/by_id.yaml'])).code).toBe(0);
+  });
+
+  it('is the same in preview: the repeats are rejects, not events', async () => {
+    const result = await cli(['preview', 'by_status', '--full-refresh']);
+    expect(result.stdout.trim().split('\n')).toHaveLength(2);
+    expect(result.stderr).toContain('duplicate event_id: primary_key is not unique');
+  });
+});
+
+describe('cursors', () => {
+  it('reads rows that land later on the checkpoint\'s day with a smaller key (date cursor)', async () => {
+    await createTable('by_day');
+    await sql(`INSERT INTO by_day (id, day, email) SELECT i, current_date - 1, 'd' || i || '@example.com' FROM generate_series(1, 5) i`);
+    await sql(`INSERT INTO by_day (id, day, email) SELECT i, current_date, 'd' || i || '@example.com' FROM generate_series(20, 30) i`);
+    writeSync('by_day', { cursor: 'day' });
+    expect((await run('by_day')).summary).toMatchObject({ processed: 16 });
+    expect((await status('by_day')).checkpoint!.key).toBe('30');
+    fake.reset();
+    // Later the same day: a new row with a smaller key, and an old row updated to today.
+    await sql(`INSERT INTO by_day (id, day, email) VALUES (10, current_date, 'd10@example.com')`);
+    await sql('UPDATE by_day SET day = current_date WHERE id = 3');
+    const second = await run('by_day');
+    expect(delivered()).toEqual(['3', '10']);
+    expect(second.summary).toMatchObject({ processed: 2, already_delivered: 11 });
+    fake.reset();
+    expect((await run('by_day')).summary).toMatchObject({ processed: 0 });
+    expect(fake.delivered.size).toBe(0);
+  });
+
+  it('refuses a text cursor at validate --connect and at run time, naming the file and the fix', async () => {
+    await createTable('by_label');
+    await sql(`INSERT INTO by_label (id, label, email) VALUES (1, '9', 'a@example.com'), (2, '10', 'b@example.com')`);
+    writeSync('by_label', { cursor: 'label' });
+    const validate = await cli(['validate', '--connect', 'syncs/by_label.yaml']);
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toMatch(/by_label\.yaml:7:\d+: source\.cursor: cursor column 'label' is text; a cursor must be a timestamp, a date or an integer/);
+    const result = await run('by_label');
+    expect(result.result.code).toBe(2);
+    expect(result.result.stderr).toContain("cursor column 'label' is text");
+    expect(fake.requests).toBe(0);
+  });
+
+  it('refuses lookback with an integer cursor before the first run', async () => {
+    await createTable('by_version');
+    await sql(`INSERT INTO by_version (id, version, email) VALUES (1, 1, 'a@example.com')`);
+    writeSync('by_version', { cursor: 'version', lookback: '2h' });
+    const validate = await cli(['validate', '--connect', 'syncs/by_version.yaml']);
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toMatch(/by_version\.yaml:8:\d+: source\.lookback: lookback is a time window, and cursor column 'version' is bigint/);
+    expect((await run('by_version')).result.code).toBe(2);
+    expect(fake.requests).toBe(0);
+  });
+
+  it('leaves rows stamped in the future (2099, infinity) for later, without moving the checkpoint there', async () => {
+    await createTable('stamped');
+    await sql(`INSERT INTO stamped (id, updated_at, email) SELECT i, now() - interval '10 minutes' + i * interval '1 second', 's' || i || '@example.com' FROM generate_series(1, 10) i`);
+    await sql(`INSERT INTO stamped (id, updated_at, email) VALUES (11, '2099-01-01', 's11@example.com'), (12, 'infinity', 's12@example.com')`);
+    writeSync('stamped', { cursor: 'updated_at' });
+    const first = await run('stamped');
+    expect(first.result.code).toBe(0);
+    expect(delivered()).toEqual(range(1, 10));
+    expect(first.result.stderr).toMatch(/warning: .*2 rows have a updated_at later than now .* and are not read yet; they are read once time reaches them/);
+    expect((await status('stamped')).checkpoint!.key).toBe('10');
+    fake.reset();
+    // A row written now is still read: the checkpoint did not jump to 2099.
+    await sql(`INSERT INTO stamped (id, updated_at, email) VALUES (13, now(), 's13@example.com')`);
+    await run('stamped');
+    expect(delivered()).toEqual(['13']);
+    // Once time reaches a row, it is read (here: the row is corrected to now).
+    fake.reset();
+    await sql(`UPDATE stamped SET updated_at = now() WHERE id = 11`);
+    await run('stamped');
+    expect(delivered()).toEqual(['11']);
+  });
+});
+
+describe('lookback and the ledger', () => {
+  it('turning lookback on resends nothing, and then catches rows that land late', async () => {
+    await createTable('late_on');
+    await sql(`INSERT INTO late_on (id, updated_at, email) SELECT i, now() - (60 - i) * interval '1 minute', 'l' || i || '@example.com' FROM generate_series(1, 50) i`);
+    writeSync('late_on', { cursor: 'updated_at' });
+    expect((await run('late_on')).summary).toMatchObject({ processed: 50 });
+    fake.reset();
+    writeSync('late_on', { cursor: 'updated_at', lookback: '3h' });
+    expect((await run('late_on')).summary).toMatchObject({ rows_read: 0, processed: 0 });
+    expect(fake.requests).toBe(0);
+    // From now on, a row committed late (cursor before the checkpoint, inside the window) is caught.
+    await sql(`INSERT INTO late_on (id, updated_at, email) VALUES (100, now(), 'l100@example.com')`);
+    expect((await run('late_on')).summary).toMatchObject({ processed: 1 });
+    fake.reset();
+    await sql(`INSERT INTO late_on (id, updated_at, email) VALUES (101, now() - interval '5 minutes', 'l101@example.com')`);
+    const late = await run('late_on');
+    expect(delivered()).toEqual(['101']);
+    expect(late.summary).toMatchObject({ processed: 1, already_delivered: 1 });
+    // Widening the window later must not resend what the ledger never held either.
+    fake.reset();
+    writeSync('late_on', { cursor: 'updated_at', lookback: '2d' });
+    expect((await run('late_on')).summary).toMatchObject({ processed: 0 });
+    expect(fake.requests).toBe(0);
+  });
+
+  it('settles a reject once: a re-read reject is neither counted nor reported again', async () => {
+    await createTable('late_rejects');
+    await sql(`INSERT INTO late_rejects (id, updated_at, email) SELECT i, now() - (60 - i) * interval '1 minute',
+      CASE WHEN i <= 5 THEN NULL ELSE 'r' || i || '@example.com' END FROM generate_series(1, 20) i`);
+    writeSync('late_rejects', { cursor: 'updated_at', lookback: '3h' });
+    const first = await run('late_rejects');
+    expect(first.summary).toMatchObject({ processed: 15, rejected_local: 5, exit_code: 3 });
+    const second = await run('late_rejects');
+    expect(second.result.code).toBe(0);
+    expect(second.summary).toMatchObject({ processed: 0, rejected_local: 0, already_delivered: 20 });
+    expect((await status('late_rejects')).last_run_rejects).toEqual([]);
+    // --full-refresh still means everything, from the start.
+    fake.reset();
+    expect((await cli(['run', 'late_rejects', '--full-refresh', '--json'])).stdout).toContain('"processed":15,');
+  });
+
+  it('preview --remote-test starts where a run would, window and ledger included', async () => {
+    await createTable('late_preview');
+    await sql(`INSERT INTO late_preview (id, updated_at, email) SELECT i, now() - (60 - i) * interval '1 minute', 'p' || i || '@example.com' FROM generate_series(1, 50) i`);
+    writeSync('late_preview', { cursor: 'updated_at', lookback: '3h' });
+    expect((await run('late_preview')).summary).toMatchObject({ processed: 50 });
+    fake.reset();
+    await sql(`INSERT INTO late_preview (id, updated_at, email) VALUES (100, now() - interval '30 minutes', 'p100@example.com')`);
+    const preview = await cli(['preview', 'late_preview']);
+    expect(preview.stdout.trim().split('\n').map((l) => JSON.parse(l).event_id)).toEqual(['100']);
+    const remote = await cli(['preview', 'late_preview', '--remote-test']);
+    expect(remote.code).toBe(0);
+    expect([...fake.testDelivered.keys()]).toEqual(['100']);
+    expect(fake.delivered.size).toBe(0);
+  });
+
+  it('reset --to sends every row after the value again and nothing at or before it, window included', async () => {
+    await createTable('rewind');
+    await sql(`INSERT INTO rewind (id, updated_at, email) SELECT i, date_trunc('second', now()) - (60 - i) * interval '1 minute', 'w' || i || '@example.com'
+      FROM generate_series(1, 40) i`);
+    writeSync('rewind', { cursor: 'updated_at', lookback: '3h' });
+    expect((await run('rewind')).summary).toMatchObject({ processed: 40 });
+    const to = await withClient(dbUrl, async (c) => (await c.query<{ t: string }>('SELECT updated_at::text AS t FROM rewind WHERE id = 25')).rows[0]!.t);
+    fake.reset();
+    const reset = await cli(['reset', 'rewind', '--to', to]);
+    expect(reset.code).toBe(0);
+    await run('rewind');
+    expect(delivered()).toEqual(range(26, 40));
+  });
+
+  it('reset --to refuses a value of the wrong type, and a sync file it cannot load, changing nothing', async () => {
+    const before = (await status('rewind')).checkpoint;
+    const wrong = await cli(['reset', 'rewind', '--to', 'not-a-date']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("--to 'not-a-date' is not a value of updated_at (timestamp with time zone)");
+    writeSync('rewind', { cursor: 'updated_at', lookback: '3h', source: '${UNSET_WAREHOUSE_URL}' });
+    const unloadable = await cli(['reset', 'rewind', '--to', '2026-01-01']);
+    expect(unloadable.code).toBe(2);
+    expect(unloadable.stderr).toContain('UNSET_WAREHOUSE_URL');
+    expect((await cli(['reset', 'rewind'])).code).toBe(2);
+    expect((await status('rewind')).checkpoint).toEqual(before);
+  });
+});
