@@ -1,5 +1,6 @@
 // The dry run: read -> map, handing each event or rejection to the caller. No state, no network.
 import type { Mapper, Reason } from '../mapping/compile.js';
+import { encodeChecked } from '../mapping/encode.js';
 import type { Position, Source } from '../sources/index.js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import type { Ledger } from './ledger.js';
@@ -43,7 +44,7 @@ export async function previewSync(source: Source, mapper: Mapper, options: Previ
   if (limit <= 0) return stats;
   const ledger = options.ledger;
   for await (const page of source.read({ after: ledger ? ledger.startAfter(options.after) : options.after, columns: mapper.columns })) {
-    const outcomes = page.map((row) => mapper.encode(row));
+    const outcomes = page.map((row) => encodeChecked(mapper, row));
     const digests = ledger?.active ? outcomes.map((o, i) => (o.json !== undefined ? ledger.digest(o.eventId, source.positionOf(page[i]!)) : undefined)) : [];
     const known = ledger?.active ? await ledger.known(digests) : new Set<string>();
     for (let i = 0; i < page.length; i++) {

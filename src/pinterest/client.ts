@@ -284,7 +284,8 @@ export class PinterestClient {
       clock.failure = failure;
       const rest = clock.deadline - Date.now();
       if (answer?.retryAfterMs !== undefined && answer.retryAfterMs > rest) {
-        throw new RetriesExhaustedError(`Pinterest asked to wait ${Math.ceil(answer.retryAfterMs / 1000)}s (Retry-After, after ${failure}), longer than destination.max_retry_time (${durationText(this.budgetMs)}) allows; the run stopped and the next run resends this batch`);
+        const allows = answer.retryAfterMs > this.budgetMs ? 'allows' : 'has left for this batch';
+        throw new RetriesExhaustedError(`Pinterest asked to wait ${Math.ceil(answer.retryAfterMs / 1000)}s (Retry-After, after ${failure}), longer than destination.max_retry_time (${durationText(this.budgetMs)}) ${allows}; the run stopped and the next run resends this batch`);
       }
       const backoff = this.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
       const wait = Math.max(answer?.retryAfterMs ?? 0, backoff);

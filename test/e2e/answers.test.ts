@@ -142,6 +142,10 @@ describe('events too large', () => {
   it('rejects locally an event whose JSON is larger than 64 KiB, and sends the others', async () => {
     const ids = await scenario('huge_event', 120);
     await withClient(dbUrl, (c) => c.query("UPDATE huge_event SET note = repeat('n', 70000) WHERE order_id IN (5, 77)"));
+    // The preview shows what the run will do.
+    const preview = await runCli(['preview', 'syncs/huge_event.yaml'], { cwd: work, env: env() });
+    expect(preview.stderr).toMatch(/^5: event: larger than 64 KiB as JSON \(too large to send\) \(\d+ bytes\)$/m);
+    expect(preview.stderr).toContain('events 118, rejected 2');
     const result = await run('huge_event');
     expect(result.code).toBe(0);
     expect(summaryOf(result)).toMatchObject({ processed: 118, rejected_local: 2, rejected_pinterest: 0 });
