@@ -19,9 +19,9 @@ export interface ClientOptions {
   apiUrl?: string;
   test?: boolean;
   userAgent: string;
-  /** Per request. */
+  /** One request's whole answer, headers and body. */
   timeoutMs?: number;
-  /** How long one batch may keep retrying 429, 5xx and network errors. */
+  /** How long one batch may take, retrying 429, 5xx, malformed answers and network errors, the attempt in progress included. */
   maxRetryMs?: number;
   /** Batches the caller sends at once (destination.concurrency); one keep-alive connection more is kept. */
   connections?: number;
@@ -214,7 +214,7 @@ export class PinterestClient {
       results[k] = settled.results?.[0] ?? { status: 'failed', error: `${settled.refused!.status}: ${settled.refused!.message}` };
     }
     if (alike) {
-      throw new RetriesExhaustedError(`Pinterest refused a batch of ${n} events with 400 (${refused.message}), and each of ${probes.length} of its events sent alone, so the request or every event is at fault, not one event: check the mappings with \`pinsync preview --remote-test\`; the next run resends this batch`);
+      throw new RetriesExhaustedError(`Pinterest refused a batch of ${n} events with 400 (${refused.message}), and each of ${probes.length} of its events sent alone, so the request or every event is at fault, not one event: check the events \`pinsync preview\` shows (the next run resends this batch)`);
     }
     const rest = Array.from({ length: n }, (_, k) => k).filter((k) => !probes.includes(k));
     const restResults = await this.sendPart(pick(events, rest), clock, false);
