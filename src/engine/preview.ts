@@ -1,5 +1,6 @@
 // The dry run: read -> map, handing each event or rejection to the caller. No state, no network.
 import type { Mapper, Reason } from '../mapping/compile.js';
+import { encodeChecked } from '../mapping/encode.js';
 import type { Position, Source } from '../sources/index.js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import type { Ledger } from './ledger.js';
@@ -52,7 +53,7 @@ export async function previewSync(source: Source, mapper: Mapper, options: Previ
   // The same rules as a run: settled rows are left out, a repeated event_id is a reject.
   const seen = new SeenIds();
   for await (const page of source.read({ after: options.after, until: options.until, columns: mapper.columns })) {
-    const outcomes = page.map((row) => mapper.encode(row));
+    const outcomes = page.map((row) => encodeChecked(mapper, row));
     const digests = ledger?.active
       ? outcomes.map((o, i) => {
         const position = source.positionOf(page[i]!);

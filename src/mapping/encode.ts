@@ -1,7 +1,27 @@
 // Rows to request-ready bytes: each event is mapped and serialized once, into one buffer per
 // page, so the sending side copies whole runs of events into a request body. Pure: no I/O.
 import type { UserKey } from '../pinterest/event-schema.js';
-import type { Event, Mapper, Reason, Row } from './compile.js';
+import type { EncodeOutcome, Event, Mapper, Reason, Row } from './compile.js';
+
+// UTF-8 takes at most three bytes per UTF-16 code unit.
+const MAX_BYTES_PER_UNIT = 3;
+
+// Pinterest documents no size limit for an event or a request; 64 KiB is 4x its longest documented string field (user_agent, 16,384).
+export const MAX_EVENT_BYTES = 64 * 1024;
+
+/** Why an event too large to send is rejected; `bytes` is its JSON size. */
+export function oversizeReason(bytes: number): Reason {
+  return { field: 'event', problem: `larger than ${MAX_EVENT_BYTES / 1024} KiB as JSON (too large to send)`, detail: `${bytes} bytes` };
+}
+
+/** `mapper.encode`, with events too large to send rejected: what a run would send, for previews. */
+export function encodeChecked(mapper: Mapper, row: Row): EncodeOutcome {
+  const outcome = mapper.encode(row);
+  // UTF-8 takes at least one byte per UTF-16 unit and at most three: measure only in between.
+  if (outcome.json === undefined || outcome.json.length * MAX_BYTES_PER_UNIT <= MAX_EVENT_BYTES) return outcome;
+  const bytes = Buffer.byteLength(outcome.json);
+  return bytes > MAX_EVENT_BYTES ? { reasons: [oversizeReason(bytes)] } : outcome;
+}
 
 export interface EncodedPage {
   /**
@@ -143,9 +163,6 @@ export function encodeEvents(events: readonly Event[]): EncodedEvents {
   return encoded;
 }
 
-// UTF-8 takes at most three bytes per UTF-16 code unit.
-const MAX_BYTES_PER_UNIT = 3;
-
 export function encodePage(mapper: Mapper, rows: readonly Row[]): EncodedPage {
   // Never from Node's shared pool: the page's memory is handed to another thread whole.
   let json = Buffer.allocUnsafeSlow(Math.max(1024, rows.length * 768));
@@ -165,9 +182,16 @@ export function encodePage(mapper: Mapper, rows: readonly Row[]): EncodedPage {
       }
       // Measured: one conversion per event beats joining the page's texts and converting once.
       // There is room for all of it (write would cut it short silently otherwise).
-      length += json.write(text, length, 'utf8');
-      json[length++] = COMMA;
-      eventIds[i] = outcome.eventId;
+      const bytes = json.write(text, length, 'utf8');
+      if (bytes > MAX_EVENT_BYTES) {
+        // Too large for Pinterest: rejected here, its bytes dropped, rather than refused with the batch.
+        eventIds[i] = null;
+        rejects.push([i, [oversizeReason(bytes)]]);
+      } else {
+        length += bytes;
+        json[length++] = COMMA;
+        eventIds[i] = outcome.eventId;
+      }
     } else {
       eventIds[i] = null;
       rejects.push([i, outcome.reasons]);

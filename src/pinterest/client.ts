@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Agent, Dispatcher } from 'undici';
 import { loadUndici, type Undici } from '../undici.js';
 import { AuthError, RetriesExhaustedError } from '../errors.js';
-import type { EncodedEvents } from '../mapping/encode.js';
+import { EncodedEvents } from '../mapping/encode.js';
 
 export const DEFAULT_API_URL = 'https://api.pinterest.com/v5';
 
@@ -19,9 +19,9 @@ export interface ClientOptions {
   apiUrl?: string;
   test?: boolean;
   userAgent: string;
-  /** Per request. */
+  /** One request's whole answer, headers and body. */
   timeoutMs?: number;
-  /** How long one batch may keep retrying 429, 5xx and network errors. */
+  /** How long one batch may take, retrying 429, 5xx, malformed answers and network errors, the attempt in progress included. */
   maxRetryMs?: number;
   /** Batches the caller sends at once (destination.concurrency); one keep-alive connection more is kept. */
   connections?: number;
@@ -33,12 +33,36 @@ export interface ClientOptions {
 interface Answer {
   status: number;
   body: unknown;
+  /** The body's text, when it is not JSON (an HTML error page, a cut-off answer). */
+  text?: string;
   retryAfterMs?: number;
+}
+
+/** What an answer settles: a result per event, or the request refused as a whole. */
+type Settled = { results: EventResult[]; refused?: undefined } | { results?: undefined; refused: Refusal };
+
+interface Refusal {
+  status: number;
+  message: string;
+}
+
+/** One batch as it is being sent: its parts and retries share one max_retry_time. */
+interface BatchClock {
+  started: number;
+  deadline: number;
+  signal?: AbortSignal;
+  /** The last transient failure, to name when the budget runs out. */
+  failure?: string;
+  attempts: number;
 }
 
 const BACKOFF_BASE_MS = 500;
 const DEFAULT_TIMEOUT_MS = 30_000;
 const BACKOFF_CAP_MS = 30_000;
+// No documented request limit either: 4 MiB is about 4x a full batch of typical (1 KB) events.
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+// Single events sent alone when a whole batch is refused with 400: all refused alike means the request is at fault.
+const PROBES = 3;
 
 const defaultSleep = (ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : undefined);
 
@@ -50,9 +74,23 @@ function parseRetryAfter(header: string | string[] | undefined): number | undefi
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-function messageOf(body: unknown): string {
-  const message = (body as { message?: unknown } | null)?.message;
+function messageOf(answer: Answer): string {
+  if (answer.text !== undefined) {
+    // An HTML page from a proxy: its words, without the markup.
+    const words = answer.text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120);
+    return words ? `a non-JSON answer (${words})` : 'an empty answer';
+  }
+  const message = (answer.body as { message?: unknown } | null)?.message;
   return typeof message === 'string' ? message : 'no message';
+}
+
+/** A sync-file duration (10m, 4s) for a number of milliseconds. */
+function durationText(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  }
+  return `${seconds}s`;
 }
 
 /** What went wrong on the network, in the sync file's terms where it can. */
@@ -63,18 +101,36 @@ function describeNetworkError(error: Error & { code?: string }, timeoutMs: numbe
   return error.message;
 }
 
-/** Per-event results from a 200 body, or from a 422's details. */
-function perEventResults(body: unknown, count: number): EventResult[] | undefined {
-  const candidates = [body, (body as { details?: unknown } | null)?.details];
-  for (const candidate of candidates) {
-    const events = (candidate as { events?: unknown } | null)?.events;
-    if (!Array.isArray(events) || events.length !== count) continue;
-    return events.map((e: { status?: unknown; error_message?: unknown; warning_message?: unknown }) =>
-      e?.status === 'processed'
-        ? { status: 'processed', ...(typeof e.warning_message === 'string' && e.warning_message ? { warning: e.warning_message } : {}) }
-        : { status: 'failed', error: typeof e?.error_message === 'string' && e.error_message ? e.error_message : 'failed without a message' });
+/**
+ * Per-event results from a 200 body (or a 422's details): one valid result for each event
+ * sent, in order; anything else says what is wrong with it, and settles nothing.
+ */
+function perEventResults(body: unknown, count: number): EventResult[] | string {
+  if (typeof body !== 'object' || body === null) return 'not a JSON object';
+  const events = (body as { events?: unknown }).events;
+  if (!Array.isArray(events)) return 'no events list';
+  if (events.length !== count) return `${events.length} results for ${count} events`;
+  const results: EventResult[] = [];
+  for (const [i, e] of (events as { status?: unknown; error_message?: unknown; warning_message?: unknown }[]).entries()) {
+    if (e?.status === 'processed') {
+      results.push({ status: 'processed', ...(typeof e.warning_message === 'string' && e.warning_message ? { warning: e.warning_message } : {}) });
+    } else if (e?.status === 'failed') {
+      results.push({ status: 'failed', error: typeof e.error_message === 'string' && e.error_message ? e.error_message : 'failed without a message' });
+    } else {
+      return `result ${i + 1} has no status`;
+    }
   }
-  return undefined;
+  return results;
+}
+
+/** Events `indices` of `events`, in order. */
+function pick(events: EncodedEvents, indices: readonly number[]): EncodedEvents {
+  const part = new EncodedEvents();
+  for (const k of indices) {
+    const { page, row } = events.at(k);
+    part.add(page, row);
+  }
+  return part;
 }
 
 export class PinterestClient {
@@ -108,43 +164,66 @@ export class PinterestClient {
   /**
    * Sends a batch; returns one result per event, in order. Throws AuthError, or
    * RetriesExhaustedError; `signal` cuts a retry wait short (the run has failed already).
+   * The batch's parts, retries and the attempt in progress all end within max_retry_time.
    */
   async send(events: EncodedEvents, signal?: AbortSignal): Promise<EventResult[]> {
-    return this.sendPart(events, signal, true);
+    const started = Date.now();
+    const clock: BatchClock = { started, deadline: started + this.budgetMs, attempts: 0, ...(signal ? { signal } : {}) };
+    return this.sendPart(events, clock, true);
   }
 
-  private async sendPart(events: EncodedEvents, signal: AbortSignal | undefined, whole: boolean): Promise<EventResult[]> {
-    const answer = await this.postWithRetries(events, signal);
-    if (answer.status === 200 || answer.status === 422) {
-      const results = perEventResults(answer.body, events.length);
-      if (results) return results;
-      if (answer.status === 200) {
-        // No per-event detail: trust the counts when they say everything was processed.
-        const processed = (answer.body as { num_events_processed?: unknown } | null)?.num_events_processed;
-        if (processed === events.length) return Array.from({ length: events.length }, () => ({ status: 'processed' }));
-      }
-    }
-    // The whole batch was refused (or too large): halve it until the bad events stand alone.
-    if (answer.status === 400 || answer.status === 422 || answer.status === 413) {
-      if (events.length === 1) {
-        if (answer.status === 413) throw new RetriesExhaustedError(`Pinterest refused a single event as too large (413: ${messageOf(answer.body)})`);
-        return [{ status: 'failed', error: `${answer.status}: ${messageOf(answer.body)}` }];
-      }
-      const middle = Math.ceil(events.length / 2);
-      const left = await this.sendPart(events.slice(0, middle), signal, false);
-      const right = await this.sendPart(events.slice(middle), signal, false);
-      // Both halves of a whole batch refused outright: the request, not an event, is at fault,
-      // and splitting further would only reject every event. Fail the run instead.
-      if (whole && answer.status === 400 && events.length > 2 && [...left, ...right].every((r) => r.status === 'failed' && r.error.startsWith('400:'))) {
-        throw new RetriesExhaustedError(`Pinterest refused every event of a batch with 400 (${messageOf(answer.body)}); this looks like a problem with the request, not the events`);
-      }
-      return [...left, ...right];
-    }
-    if (answer.status === 200) throw new RetriesExhaustedError('Pinterest answered 200 without per-event results');
-    throw new RetriesExhaustedError(`Pinterest answered ${answer.status}: ${messageOf(answer.body)}`);
+  private get budgetMs(): number {
+    return this.options.maxRetryMs ?? 600_000;
   }
 
-  private async postWithRetries(events: EncodedEvents, signal?: AbortSignal): Promise<Answer> {
+  /** `whole`: not a part of a request refused whole (a probe there can tell the request at fault). */
+  private async sendPart(events: EncodedEvents, clock: BatchClock, whole: boolean): Promise<EventResult[]> {
+    const body = events.requestChunks();
+    // Too large for one request: two, before Pinterest refuses it.
+    if (events.length > 1 && body.length > MAX_REQUEST_BYTES) return this.halves(events, clock, whole);
+    const settled = await this.postWithRetries(events.length, body, clock);
+    if (settled.results) return settled.results;
+    const { refused } = settled;
+    if (events.length === 1) return [{ status: 'failed', error: `${refused.status}: ${refused.message}` }];
+    if (whole && refused.status === 400 && events.length > PROBES) return this.probe(events, refused, clock);
+    // The whole part was refused (400, 413, or 422 without detail): halve it until the bad events stand alone.
+    return this.halves(events, clock, false);
+  }
+
+  private async halves(events: EncodedEvents, clock: BatchClock, whole: boolean): Promise<EventResult[]> {
+    const middle = Math.ceil(events.length / 2);
+    const left = await this.sendPart(events.slice(0, middle), clock, whole);
+    const right = await this.sendPart(events.slice(middle), clock, whole);
+    return [...left, ...right];
+  }
+
+  /**
+   * A batch refused whole with 400: a few events alone first, spread over it. Refused alike,
+   * the request (or every event) is at fault, and halving would send 2n - 1 requests to reject
+   * them all: the run fails instead. Otherwise the rest is halved until the bad events stand alone.
+   */
+  private async probe(events: EncodedEvents, refused: Refusal, clock: BatchClock): Promise<EventResult[]> {
+    const n = events.length;
+    const probes = [...new Set([0, Math.floor(n / 2), n - 1])];
+    const results = new Array<EventResult>(n);
+    let alike = true;
+    for (const k of probes) {
+      const settled = await this.postWithRetries(1, pick(events, [k]).requestChunks(), clock);
+      const same = settled.refused?.status === refused.status && settled.refused.message === refused.message;
+      alike &&= same;
+      results[k] = settled.results?.[0] ?? { status: 'failed', error: `${settled.refused!.status}: ${settled.refused!.message}` };
+    }
+    if (alike) {
+      throw new RetriesExhaustedError(`Pinterest refused a batch of ${n} events with 400 (${refused.message}), and each of ${probes.length} of its events sent alone, so the request or every event is at fault, not one event: check the events \`pinsync preview\` shows (the next run resends this batch)`);
+    }
+    const rest = Array.from({ length: n }, (_, k) => k).filter((k) => !probes.includes(k));
+    const restResults = await this.sendPart(pick(events, rest), clock, false);
+    rest.forEach((k, i) => (results[k] = restResults[i]!));
+    return results;
+  }
+
+  /** Posts until the answer settles the events or refuses them; retries what is transient. */
+  private async postWithRetries(count: number, body: { chunks: Uint8Array[]; length: number }, clock: BatchClock): Promise<Settled> {
     // Before the retries: a broken install is not a network error, and fails at once.
     const { Agent, request } = await loadUndici();
     if (this.closed) throw new Error('the Pinterest client was closed');
@@ -153,60 +232,98 @@ export class PinterestClient {
     // undici's queue for the next answer (ms at a time); the run still sends no more than
     // `connections` batches at once.
     const dispatcher = (this.dispatcher ??= new Agent({ connections: (this.options.connections ?? 8) + 1, keepAliveTimeout: 30_000, pipelining: 1 }));
-    const body = events.requestChunks();
-    const started = Date.now();
-    const budget = this.options.maxRetryMs ?? 600_000;
+    const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     for (let attempt = 0; ; attempt++) {
+      const left = clock.deadline - Date.now();
+      if (left <= 0) throw this.exhausted(clock);
       let answer: Answer | undefined;
       let failure: string;
+      // destination.timeout bounds the whole answer, headers and body (undici's own timeouts
+      // are per gap: a byte every few seconds would hold them off for ever); max_retry_time
+      // bounds it too, so a late attempt cannot outlast the batch's budget.
+      const cutByBudget = left < timeoutMs;
+      const attemptSignal = AbortSignal.timeout(Math.min(timeoutMs, left));
       try {
-        answer = await this.post(body, request, dispatcher);
+        clock.attempts++;
+        answer = await this.post(body, request, dispatcher, attemptSignal);
         if (answer.status === 401) {
-          throw new AuthError(`Pinterest refused the access token (401: ${messageOf(answer.body)}). Check destination.access_token: it must be a current conversion access token for this ad account.`);
+          throw new AuthError(`Pinterest refused the access token (401: ${messageOf(answer)}). Check destination.access_token: it must be a current conversion access token for this ad account.`);
         }
         if (answer.status === 403) {
-          throw new AuthError(`Pinterest denied access to ad account ${this.options.adAccountId} (403: ${messageOf(answer.body)}). Check destination.ad_account_id, and that the token's user has an Admin, Analyst, Audience or Campaign role on it.`);
+          throw new AuthError(`Pinterest denied access to ad account ${this.options.adAccountId} (403: ${messageOf(answer)}). Check destination.ad_account_id, and that the token's user has an Admin, Analyst, Audience or Campaign role on it.`);
         }
-        if (answer.status !== 429 && answer.status !== 408 && answer.status < 500) return answer;
-        failure = `${answer.status}: ${messageOf(answer.body)}`;
+        if (answer.status >= 200 && answer.status < 300) {
+          // Only a result for every event settles them; anything else is retried like a 5xx.
+          const results = perEventResults(answer.body, count);
+          if (typeof results !== 'string') return { results };
+          failure = `${answer.status} without a result for every event (${answer.text !== undefined ? messageOf(answer) : results})`;
+        } else if (answer.status === 422) {
+          const results = perEventResults((answer.body as { details?: unknown } | null)?.details, count);
+          if (typeof results !== 'string') return { results };
+          return { refused: { status: 422, message: messageOf(answer) } };
+        } else if (answer.status === 400 || answer.status === 413) {
+          return { refused: { status: answer.status, message: messageOf(answer) } };
+        } else if (answer.status === 429 || answer.status === 408 || answer.status >= 500) {
+          failure = `${answer.status}: ${messageOf(answer)}`;
+        } else {
+          throw new RetriesExhaustedError(`Pinterest answered ${answer.status}: ${messageOf(answer)}`);
+        }
       } catch (error) {
-        if (error instanceof AuthError) throw error;
+        if (error instanceof AuthError || error instanceof RetriesExhaustedError) throw error;
         // A body that does not add up to its content-length is pinsync's own mistake: sending it
         // again cannot help, and retrying would hide it for as long as max_retry_time.
         if ((error as { code?: string }).code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
           throw new Error(`pinsync built a request body that does not match its length (${(error as Error).message}); this is a bug, please report it`);
         }
-        failure = `network error: ${describeNetworkError(error as Error & { code?: string }, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS)}`;
+        failure = attemptSignal.aborted
+          ? cutByBudget
+            ? `network error: no answer before destination.max_retry_time (${durationText(this.budgetMs)}) ran out`
+            : `network error: no answer within ${timeoutMs / 1000}s (destination.timeout)`
+          : `network error: ${describeNetworkError(error as Error & { code?: string }, timeoutMs)}`;
+      }
+      clock.failure = failure;
+      const rest = clock.deadline - Date.now();
+      if (answer?.retryAfterMs !== undefined && answer.retryAfterMs > rest) {
+        const allows = answer.retryAfterMs > this.budgetMs ? 'allows' : 'has left for this batch';
+        throw new RetriesExhaustedError(`Pinterest asked to wait ${Math.ceil(answer.retryAfterMs / 1000)}s (Retry-After, after ${failure}), longer than destination.max_retry_time (${durationText(this.budgetMs)}) ${allows}; the run stopped and the next run resends this batch`);
       }
       const backoff = this.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
       const wait = Math.max(answer?.retryAfterMs ?? 0, backoff);
-      if (Date.now() - started + wait > budget || signal?.aborted) {
-        throw new RetriesExhaustedError(`Pinterest kept failing for ${Math.round((Date.now() - started) / 1000)}s (last: ${failure}); gave up after ${attempt + 1} attempts`);
-      }
+      if (wait >= rest || clock.signal?.aborted) throw this.exhausted(clock);
       try {
-        await this.sleep(wait, signal);
+        await this.sleep(wait, clock.signal);
       } catch {
         throw new RetriesExhaustedError(`stopped retrying (last: ${failure}): the run failed elsewhere`);
       }
     }
   }
 
-  private async post(body: { chunks: Uint8Array[]; length: number }, request: Undici['request'], dispatcher: Agent): Promise<Answer> {
+  private exhausted(clock: BatchClock): RetriesExhaustedError {
+    const seconds = Math.round((Date.now() - clock.started) / 1000);
+    if (!clock.failure) {
+      return new RetriesExhaustedError(`the batch's requests took longer than destination.max_retry_time (${durationText(this.budgetMs)}) allows; the next run resends this batch`);
+    }
+    return new RetriesExhaustedError(`Pinterest kept failing for ${seconds}s (last: ${clock.failure}); gave up after ${clock.attempts} attempts`);
+  }
+
+  private async post(body: { chunks: Uint8Array[]; length: number }, request: Undici['request'], dispatcher: Agent, signal: AbortSignal): Promise<Answer> {
     const timeout = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // The pieces are written in order under one content-length; an array can be sent again on
     // a retry. undici documents iterable bodies (docs/api/Dispatcher.md), its types omit them.
     const chunks = body.chunks as Iterable<Uint8Array> as Dispatcher.DispatchOptions['body'];
     const response: Dispatcher.ResponseData = await request(this.url, {
-      method: 'POST', headers: { ...this.headers, 'content-length': String(body.length) }, body: chunks, dispatcher, headersTimeout: timeout, bodyTimeout: timeout,
+      method: 'POST', headers: { ...this.headers, 'content-length': String(body.length) }, body: chunks, dispatcher,
+      headersTimeout: timeout, bodyTimeout: timeout, signal,
     });
     const text = await response.body.text();
-    let parsed: unknown = null;
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
+    const answer: Answer = { status: response.statusCode, body: null, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
     try {
-      parsed = text ? JSON.parse(text) : null;
+      answer.body = JSON.parse(text);
     } catch {
-      parsed = { message: text.slice(0, 200) };
+      answer.text = text;
     }
-    return { status: response.statusCode, body: parsed, retryAfterMs: parseRetryAfter(response.headers['retry-after']) };
+    return answer;
   }
 
   async close(): Promise<void> {

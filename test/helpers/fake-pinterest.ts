@@ -9,6 +9,10 @@ export interface Scripted {
   status: number;
   body?: unknown;
   retryAfter?: string;
+  /** Sent as is (an HTML page, a cut-off body) instead of the JSON body. */
+  raw?: string;
+  /** Headers now, then one byte of body every `dripMs` milliseconds, never done. */
+  dripMs?: number;
 }
 
 export class FakePinterest {
@@ -39,6 +43,12 @@ export class FakePinterest {
   failAfterRequests?: number;
   /** A batch holding one of these events is answered only after this many more milliseconds. */
   readonly slowEvents = new Map<string, number>();
+  /** A batch holding one of these is refused whole with a 413, even alone. */
+  readonly tooLargeEvents = new Set<string>();
+  /** Rewrites the body of a 200 after processing (the events count as delivered): a malformed answer. */
+  mangle?: (body: { num_events_received: number; num_events_processed: number; events: unknown[] }) => unknown;
+  /** Dripped answers still open. */
+  dripping = 0;
 
   constructor(options: { token?: string; adAccountId?: string } = {}) {
     this.token = options.token ?? 'pina_test_token';
@@ -64,6 +74,8 @@ export class FakePinterest {
     this.failEvents.clear();
     this.badRequestEvents.clear();
     this.slowEvents.clear();
+    this.tooLargeEvents.clear();
+    this.mangle = undefined;
     this.script.length = 0;
     this.always = undefined;
     this.failuresAs422 = false;
@@ -135,6 +147,12 @@ export class FakePinterest {
       return this.send(res, 503, { code: 4197, message: 'The endpoint has been ramped down and is currently not accepting any traffic.' });
     }
     const scripted = this.script.shift() ?? this.always;
+    if (scripted?.dripMs !== undefined) return this.drip(res, scripted.dripMs);
+    if (scripted?.raw !== undefined) {
+      res.writeHead(scripted.status, { 'content-type': 'text/html' });
+      res.end(scripted.raw);
+      return;
+    }
     if (scripted) {
       return this.send(res, scripted.status, scripted.body ?? { code: scripted.status, message: `scripted ${scripted.status}` },
         scripted.retryAfter ? { 'retry-after': scripted.retryAfter } : {});
@@ -153,6 +171,7 @@ export class FakePinterest {
     const slow = Math.max(0, ...ids.map((id) => this.slowEvents.get(id) ?? 0));
     if (slow > 0) await new Promise((r) => setTimeout(r, slow));
     if (ids.some((id) => this.badRequestEvents.has(id))) return this.send(res, 400, { code: 4196, message: 'The request was invalid.' });
+    if (ids.some((id) => this.tooLargeEvents.has(id))) return this.send(res, 413, { code: 413, message: 'Request entity too large.' });
     const test = url.searchParams.get('test') === 'true';
     const events = data.map((event, i) => {
       const id = ids[i]!;
@@ -169,6 +188,17 @@ export class FakePinterest {
     if (this.failuresAs422 && processed < data.length) {
       return this.send(res, 422, { code: 4198, message: 'Not all events were successfully processed.', details: body });
     }
-    this.send(res, 200, body);
+    this.send(res, 200, this.mangle ? this.mangle(body) : body);
+  }
+
+  /** A 200 whose body never ends: a byte every `everyMs`, until the client gives up. */
+  private async drip(res: ServerResponse, everyMs: number): Promise<void> {
+    this.dripping++;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{');
+    const timer = setInterval(() => res.write(' '), everyMs);
+    await new Promise((resolve) => res.once('close', resolve));
+    clearInterval(timer);
+    this.dripping--;
   }
 }

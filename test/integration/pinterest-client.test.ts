@@ -5,7 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PinterestClient } from '../../src/pinterest/client.js';
 import { AuthError, RetriesExhaustedError } from '../../src/errors.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
-import { EncodedEvents, encodeEvents } from '../../src/mapping/encode.js';
+import { EncodedEvents, encodeEvents, MAX_EVENT_BYTES } from '../../src/mapping/encode.js';
+import { MAX_REQUEST_BYTES } from '../../src/pinterest/client.js';
 
 let fake: FakePinterest;
 const waits: number[] = [];
@@ -83,6 +84,90 @@ describe('Pinterest client', () => {
     const results = await client().send(encodeEvents(['a', 'b', 'c', 'd', 'e'].map(event)));
     expect(results.map((r) => r.status)).toEqual(['processed', 'processed', 'failed', 'processed', 'processed']);
     expect([...fake.delivered.keys()].sort()).toEqual(['a', 'b', 'd', 'e']);
+  });
+
+  it.each([
+    ['an events list one short, with counts that say all were processed', { num_events_received: 3, num_events_processed: 3, events: [{ status: 'processed' }, { status: 'processed' }] }],
+    ['an events list one too long', { num_events_received: 3, num_events_processed: 3, events: Array(4).fill({ status: 'processed' }) }],
+    ['no events list, only counts', { num_events_received: 3, num_events_processed: 3 }],
+    ['events that is not a list', { num_events_received: 3, num_events_processed: 3, events: { status: 'processed' } }],
+    ['a result without a status', { num_events_received: 3, num_events_processed: 3, events: [{ status: 'processed' }, {}, { status: 'processed' }] }],
+    ['a result with an unknown status', { num_events_received: 3, num_events_processed: 3, events: [{ status: 'processed' }, { status: 'ok' }, { status: 'processed' }] }],
+    ['an empty JSON body', null],
+  ])('settles nothing on a 200 with %s: it retries, and the retry settles the batch', async (_what, body) => {
+    fake.script.push({ status: 200, body });
+    const results = await client().send(encodeEvents(['a', 'b', 'c'].map(event)));
+    expect(results).toEqual(Array(3).fill({ status: 'processed' }));
+    expect(waits).toEqual([500]);
+    expect(fake.requests).toBe(2);
+  });
+
+  it('settles nothing on a 200 that is not JSON (an HTML page), and retries it', async () => {
+    fake.script.push({ status: 200, raw: '<html><body><h1>Service Unavailable</h1></body></html>' });
+    expect(await client().send(encodeEvents([event('a')]))).toEqual([{ status: 'processed' }]);
+    expect(waits).toEqual([500]);
+  });
+
+  it('fails the batch when every 200 leaves an event out, naming what was wrong', async () => {
+    fake.mangle = (body) => ({ ...body, events: body.events.slice(1) });
+    const error = await client({ maxRetryMs: 3_000 }).send(encodeEvents(['a', 'b'].map(event))).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect((error as Error).message).toMatch(/last: 200 without a result for every event \(1 results for 2 events\)\); gave up after \d+ attempts/);
+  });
+
+  it('halves a batch refused with 413, and records an event refused alone as a reject', async () => {
+    fake.tooLargeEvents.add('c');
+    const results = await client().send(encodeEvents(['a', 'b', 'c', 'd', 'e'].map(event)));
+    expect(results).toEqual([
+      { status: 'processed' }, { status: 'processed' }, { status: 'failed', error: '413: Request entity too large.' }, { status: 'processed' }, { status: 'processed' },
+    ]);
+    expect([...fake.delivered.keys()].sort()).toEqual(['a', 'b', 'd', 'e']);
+    expect(fake.duplicates()).toEqual([]);
+  });
+
+  it("names a proxy's HTML 413 page by its words in the reject", async () => {
+    fake.script.push({ status: 413, raw: '<html>\n<head><title>413 Request Entity Too Large</title></head>\n<body></body></html>' });
+    expect(await client().send(encodeEvents([event('a')]))).toEqual([{ status: 'failed', error: '413: a non-JSON answer (413 Request Entity Too Large)' }]);
+  });
+
+  it('splits a batch of 1,000 events near the size limit into requests no larger than the request limit', async () => {
+    const big = (id: string) => ({ ...event(id), custom_data: { content_ids: ['x'.repeat(MAX_EVENT_BYTES - 400)] } });
+    const batch = encodeEvents(Array.from({ length: 1000 }, (_, i) => big(`e${i}`)));
+    expect(batch.at(0).page.offsets[1]).toBeLessThanOrEqual(MAX_EVENT_BYTES + 1);
+    expect(batch.requestChunks().length).toBeGreaterThan(MAX_REQUEST_BYTES);
+    const results = await client().send(batch);
+    expect(results.every((r) => r.status === 'processed')).toBe(true);
+    expect(fake.delivered.size).toBe(1000);
+    expect(Math.max(...fake.bodies.map((b) => Buffer.byteLength(b)))).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
+    expect(waits).toEqual([]);
+  });
+
+  it('fails at once, in a few requests, when a 100-event batch is refused with 400 whatever it holds', async () => {
+    fake.always = { status: 400, body: { code: 4196, message: 'The request was invalid.' } };
+    const error = await client().send(encodeEvents(Array.from({ length: 100 }, (_, i) => event(`e${i}`)))).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect((error as Error).message).toMatch(/refused a batch of 100 events with 400 \(The request was invalid\.\), and each of 3 of its events sent alone/);
+    expect(fake.requests).toBeLessThanOrEqual(4);
+  });
+
+  it('still isolates bad events that are many but not all, in every part of the batch', async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `e${i}`);
+    // Every seventh: the first and the last event among them, both halves hold some.
+    const bad = ids.filter((_, i) => i % 7 === 0);
+    for (const id of bad) fake.badRequestEvents.add(id);
+    const results = await client().send(encodeEvents(ids.map(event)));
+    expect(results.map((r, i) => (r.status === 'failed' ? ids[i] : undefined)).filter(Boolean)).toEqual(bad);
+    expect(results.filter((r) => r.status === 'failed').every((r) => r.status === 'failed' && r.error === '400: The request was invalid.')).toBe(true);
+    expect([...fake.delivered.keys()].sort()).toEqual(ids.filter((id) => !bad.includes(id)).sort());
+    expect(fake.duplicates()).toEqual([]);
+  });
+
+  it('says when Retry-After asks for longer than max_retry_time allows, without waiting', async () => {
+    fake.script.push({ status: 429, retryAfter: '86400' });
+    const error = await client({ maxRetryMs: 600_000 }).send(encodeEvents([event('a')])).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect((error as Error).message).toBe('Pinterest asked to wait 86400s (Retry-After, after 429: scripted 429), longer than destination.max_retry_time (10m) allows; the run stopped and the next run resends this batch');
+    expect(waits).toEqual([]);
   });
 
   it('reads per-event results from a 422', async () => {
@@ -225,6 +310,30 @@ describe('Pinterest client over the network', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('cuts an answer that drips a byte at a time at destination.timeout, retries it, and gives up within max_retry_time', async () => {
+    fake.always = { status: 200, dripMs: 100 };
+    const started = Date.now();
+    const c = client({ apiUrl: fake.url, timeoutMs: 1_000, maxRetryMs: 3_000 });
+    const error = await c.send(encodeEvents([event('a')])).catch((e: Error) => e);
+    await c.close();
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect((error as Error).message).toMatch(/last: network error: no answer (within 1s \(destination.timeout\)|before destination.max_retry_time \(3s\) ran out)\)/);
+    // Generous: a gap timeout (undici's) would never fire, the drip keeps it fed.
+    expect(Date.now() - started).toBeLessThan(8_000);
+    await fake.idle();
+    expect(fake.dripping).toBe(0);
+  });
+
+  it('cuts the attempt in progress when max_retry_time runs out before destination.timeout', async () => {
+    fake.always = { status: 200, dripMs: 100 };
+    const started = Date.now();
+    const c = client({ apiUrl: fake.url, timeoutMs: 30_000, maxRetryMs: 1_000 });
+    const error = await c.send(encodeEvents([event('a')])).catch((e: Error) => e);
+    await c.close();
+    expect((error as Error).message).toMatch(/Pinterest kept failing for 1s \(last: network error: no answer before destination.max_retry_time \(1s\) ran out\); gave up after 1 attempts/);
+    expect(Date.now() - started).toBeLessThan(8_000);
   });
 
   it('keeps its connections open from one batch to the next', async () => {
