@@ -50,7 +50,7 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
   const release = onShutdown(() => {
     reporter.info('stopping: no more reading; settling the batches in flight and saving checkpoints (signal again to quit now)');
     stop.abort('signal');
-  });
+  }, (message) => reporter.error(undefined, message, 'shutdown'));
   let worst = 0;
   try {
     let targets = named;

@@ -69,13 +69,13 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
   };
 
   // Listening before anything starts, so no run is ever cut off by an unhandled signal.
+  let release: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => {
-    const release = onShutdown(() => {
+    release = onShutdown(() => {
       reporter.info('stopping: no new runs; running ones settle their batches in flight and save checkpoints', { phase: 'shutdown' });
       stop.abort('signal');
-      release();
       resolve();
-    });
+    }, (message) => reporter.error(undefined, message, 'shutdown'));
   });
   const jobs = scheduled.map(({ file, sync }) => new Cron(sync.schedule!, { timezone: sync.timezone ?? 'UTC', protect: true }, () => start(file, sync)));
   for (const [i, { sync }] of scheduled.entries()) {
@@ -89,7 +89,9 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
   }
   await stopped;
   for (const job of jobs) job.stop();
+  // Still listening while runs settle: a second signal, or the grace period's end, quits.
   await Promise.allSettled([...running]);
+  release();
   await store.close();
   reporter.info('scheduler stopped', { phase: 'stopped' });
   return 0;
