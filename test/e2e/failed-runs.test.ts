@@ -217,7 +217,7 @@ describe('a run that does not end by itself', () => {
   it('SIGTERMed while a batch hangs past PINSYNC_STOP_GRACE: exit 143, recorded as interrupted', async () => {
     const ids = await tableWith('stuck', 1000);
     const dir = dirWith('stuck', sync('stuck'));
-    fake.slowEvents.set(ids[0]!, 8_000);
+    fake.slowEvents.set(ids[0]!, 4_000);
     const run = start(['--log-format', 'json', 'run', 'stuck', '--json'], dir, { PINSYNC_STOP_GRACE: '1s' });
     await until(() => fake.requests >= 2);
     run.child.kill('SIGTERM');
@@ -234,5 +234,18 @@ describe('a run that does not end by itself', () => {
     fake.slowEvents.clear();
     expect((await runCli(['run', 'stuck'], { cwd: dir, env: env() })).code).toBe(0);
     expect([...fake.delivered.keys()].sort()).toEqual([...ids].sort());
+  });
+
+  it('signalled twice while a batch hangs: exit 130, recorded as interrupted', async () => {
+    const ids = await tableWith('stuck_twice', 300);
+    const dir = dirWith('stuck_twice', sync('stuck_twice'));
+    fake.slowEvents.set(ids[0]!, 4_000);
+    const run = start(['run', 'stuck_twice'], dir);
+    await until(() => fake.requests >= 1);
+    run.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    run.child.kill('SIGINT');
+    expect((await run.done).code).toBe(130);
+    expect((await statusOf('stuck_twice', dir)).last_run.outcome).toBe('interrupted');
   });
 });
