@@ -174,8 +174,13 @@ describe('a run whose state fails mid-run', () => {
     const dir = dirWith('state_breaks', sync('state_breaks'));
     fake.latencyMs = 60;
     const run = start(['run', 'state_breaks', '--json'], dir);
-    await until(() => fake.delivered.size >= 200);
-    // The checkpoints table goes away under the run: its next commit fails.
+    // Once a batch is committed (a checkpoint is saved), the checkpoints table goes away under the run.
+    const committed = () => withClient(dbUrl, (c) => c.query("SELECT 1 FROM pinsync_state.checkpoints WHERE sync = 'state_breaks' AND \"key\" IS NOT NULL"))
+      .then((r) => r.rows.length > 0, () => false); // no state tables yet: nothing committed
+    for (let deadline = Date.now() + 20_000; !(await committed());) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for a commit');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await withClient(dbUrl, (c) => c.query('ALTER TABLE pinsync_state.checkpoints RENAME TO checkpoints_gone'));
     const result = await run.done;
     await withClient(dbUrl, (c) => c.query('ALTER TABLE pinsync_state.checkpoints_gone RENAME TO checkpoints'));
