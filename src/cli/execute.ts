@@ -109,7 +109,8 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
   const conclude = async (summary: RunSummary): Promise<Executed> => {
     const exitCode = exitCodeOf(sync, summary);
     reporter.finished(shown, summary, exitCode);
-    await notifyIfNeeded(sync, summary, exitCode, reporter);
+    // A remote test (no state) is a check someone is watching, not a run to be alerted about.
+    if (store) await notifyIfNeeded(sync, summary, exitCode, reporter);
     return { sync, summary, exitCode };
   };
   let lock: SyncLock | undefined;
