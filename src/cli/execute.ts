@@ -5,7 +5,7 @@ import { compileForSource } from '../engine/prepare.js';
 import { runSync, type RunSummary } from '../engine/run.js';
 import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
 import { mappingDefinition } from '../mapping/compile.js';
-import { ConfigError, LockedError, PinsyncError } from '../errors.js';
+import { ConfigError, LockedError, PinsyncError, SourceError } from '../errors.js';
 import { formatProblem, loadSyncFile } from '../config/load.js';
 import { PinterestClient } from '../pinterest/client.js';
 import { createSource, type Source } from '../sources/index.js';
@@ -142,12 +142,19 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
     try {
       // The record starts with the lock held, before the source is opened: a run that cannot reach it is a failed run.
       runId = store ? await store.startRun(sync.name) : undefined;
-      source = await createSource(sync);
-      await compileForSource(sync, loaded, source);
-      await warnUnreadable(sync, source, (message) => reporter.warn(sync.name, message));
-      // The run reads on its own thread, with its own connection; this one has served its purpose.
-      const columnTypes = [...await source.columnTypes()];
-      await source.close();
+      let columnTypes: [string, string][];
+      try {
+        source = await createSource(sync);
+        await compileForSource(sync, loaded, source);
+        await warnUnreadable(sync, source, (message) => reporter.warn(sync.name, message));
+        // The run reads on its own thread, with its own connection; this one has served its purpose.
+        columnTypes = [...await source.columnTypes()];
+        await source.close();
+      } catch (error) {
+        // A driver's own error (pg's "Invalid URL") says nothing of where it came from.
+        if (error instanceof PinsyncError) throw error;
+        throw new SourceError(`cannot open the ${sync.source.type} source: ${(error as Error).message.split('\n')[0]}; check source in ${sync.file}`);
+      }
       reader.configure({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync), columnTypes });
       client.warmUp();
       const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);

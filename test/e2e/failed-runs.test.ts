@@ -162,6 +162,10 @@ describe('a run that fails before reading', () => {
     await expectFailedRun('bad_password', { WAREHOUSE_URL: url.toString() }, 1, /password authentication failed/, 'wrong-secret-pw');
   });
 
+  it('has a source URL that does not parse: the same, saying which source', async () => {
+    await expectFailedRun('invalid_url', { WAREHOUSE_URL: 'postgres://pinsync:bad%%secret@host:notaport/db' }, 1, /cannot open the postgres source: Invalid URL/, 'bad%%secret');
+  });
+
   it('maps a column the source no longer has: exit 2, the problem at file:line:col, recorded and notified', async () => {
     await withClient(dbUrl, (c) => c.query('CREATE TABLE shop.dropped_column (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, email text)'));
     await expectFailedRun('dropped_column', {}, 2, /dropped_column\.yaml:\d+:\d+: mappings\.event_time: .*created_at/);
