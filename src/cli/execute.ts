@@ -1,19 +1,24 @@
 // One sync, start to finish, as `run` and `schedule` both do it: load, lock, run, report, notify.
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
-import { openSync } from '../engine/prepare.js';
+import { compileForSource } from '../engine/prepare.js';
 import { runSync, type RunSummary } from '../engine/run.js';
 import { readUntil } from '../engine/cursor.js';
 import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
 import { mappingDefinition } from '../mapping/compile.js';
-import { ConfigError, LockedError, PinsyncError } from '../errors.js';
-import { formatProblem } from '../config/load.js';
+import { ConfigError, LockedError, PinsyncError, SourceError } from '../errors.js';
+import { formatProblem, loadSyncFile } from '../config/load.js';
 import { PinterestClient } from '../pinterest/client.js';
-import type { StateStore } from '../state/store.js';
+import { createSource, type Source } from '../sources/index.js';
+import type { CursorKind } from '../sources/cursor.js';
+import type { Position } from '../sources/types.js';
+import type { SyncLock } from '../state/lock.js';
+import type { RunCounts, StateStore } from '../state/store.js';
 import { notifyIfNeeded } from './notify.js';
 import { userAgent, warnUnreadable } from './output.js';
 import { progressReporter } from './progress.js';
 import type { Reporter } from './report.js';
+import { whileRunning } from './shutdown.js';
 
 /** A Pinterest client for a sync's destination; the token never leaves it. */
 export function clientFor(sync: SyncDefinition, overrides: { test?: boolean } = {}): PinterestClient {
@@ -76,56 +81,112 @@ export async function executeSync(file: string, options: ExecuteOptions): Promis
   }
 }
 
+/** The summary of a run its engine could not report on (it failed before, or the process quits): counts so far. */
+function summaryOf(startedAt: Date, runId: number | undefined, checkpoint: Position | null, counts: RunCounts | undefined, end: { error?: unknown; interrupted?: true }): RunSummary {
+  // A mapped column the source lacks: the problems themselves, file:line:col, are the message.
+  const { error } = end;
+  const failure = error === undefined ? undefined
+    : error instanceof ConfigError ? new ConfigError(error.problems, error.problems.map(formatProblem).join('; '))
+      : error instanceof Error ? error : new Error(String(error));
+  return {
+    ...(counts ?? ZERO_COUNTS), runId, rejectsByReason: new Map(), droppedIdentifiers: new Map(), startedAt,
+    durationMs: Date.now() - startedAt.getTime(), checkpoint, ...(failure ? { error: failure } : {}), ...(end.interrupted ? { interrupted: true } : {}),
+  };
+}
+
+const ZERO_COUNTS: RunCounts = { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
+
+const QUIT_ERROR = 'the process quit (a second signal, or the end of PINSYNC_STOP_GRACE) before the batches in flight settled; the next run resends them';
+
 async function executeWith(reader: ThreadReader, file: string, options: ExecuteOptions): Promise<Executed> {
   const { store, reporter } = options;
-  let opened;
-  try {
-    opened = await openSync(file, { requireDestination: true });
-  } catch (error) {
-    if (error instanceof ConfigError) for (const p of error.problems) reporter.error(undefined, formatProblem(p), 'config');
-    else reporter.error(undefined, `${file}: ${(error as Error).message}`);
-    return { exitCode: error instanceof PinsyncError ? error.exitCode : 1 };
+  // Problems in the file itself are not a run: nothing was tried (exit 2, no record).
+  const loaded = await loadSyncFile(file, { requireDestination: true });
+  if (!loaded.sync) {
+    for (const p of loaded.problems) reporter.error(loaded.name, formatProblem(p), 'config');
+    return { exitCode: 2 };
   }
-  const { sync, source, cursorKind } = opened;
-  let lock;
+  const sync = loaded.sync;
+  const shown = options.test ? { ...sync, destination: { ...sync.destination, test: true } } : sync;
+  const startedAt = new Date();
+  const conclude = async (summary: RunSummary): Promise<Executed> => {
+    const exitCode = exitCodeOf(sync, summary);
+    reporter.finished(shown, summary, exitCode);
+    // A remote test (no state) is a check someone is watching, not a run to be alerted about.
+    if (store) await notifyIfNeeded(sync, summary, exitCode, reporter);
+    return { sync, summary, exitCode };
+  };
+  let lock: SyncLock | undefined;
   try {
     lock = store ? await store.lock(sync.name, { ttlMs: options.lockTtlMs ?? lockTtlFromEnv() }) : undefined;
   } catch (error) {
-    await source.close();
     if (error instanceof LockedError) {
       reporter.error(sync.name, error.message, 'locked');
       return { sync, exitCode: 4 };
     }
-    throw error;
+    // The state failed: a run that could not start, reported (and notified) like any failed run.
+    return conclude(summaryOf(startedAt, undefined, null, undefined, { error }));
   }
   const client = clientFor(sync, { test: options.test });
   const progress = reporter.format === 'human' ? progressReporter(sync.name) : { update: () => undefined, stop: () => undefined };
+  let source: Source | undefined;
+  let runId: number | undefined;
+  let latest: RunCounts | undefined;
+  // If the process must quit mid-run: the record says interrupted (not killed), the lock is free.
+  const unregister = whileRunning(async (code) => {
+    progress.stop();
+    if (store && runId !== undefined) await store.interruptRun(runId, QUIT_ERROR);
+    await lock?.release();
+    reporter.finished(shown, summaryOf(startedAt, runId, null, latest, { interrupted: true }), code);
+  });
   try {
     reporter.started(sync.name);
-    await warnUnreadable(sync, source, readUntil(cursorKind, Date.now()), (message) => reporter.warn(sync.name, message));
-    const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
-    // The run reads on its own thread, with its own connection; this one has served its purpose.
-    const columnTypes = [...await source.columnTypes()];
-    await source.close();
-    reader.configure({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync), columnTypes });
-    client.warmUp();
-    const summary = await runSync({
-      sync, reader, sender: client, store, readState: options.readState, cursorKind, fullRefresh: options.fullRefresh,
-      testMode: options.test ?? sync.destination.test,
-      onProgress: progress.update, signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
-    });
+    let summary: RunSummary;
+    try {
+      // The record starts with the lock held, before the source is opened: a run that cannot reach it is a failed run.
+      runId = store ? await store.startRun(sync.name) : undefined;
+      let columnTypes: [string, string][];
+      let cursorKind: CursorKind | undefined;
+      try {
+        source = await createSource(sync);
+        ({ cursorKind } = await compileForSource(sync, loaded, source));
+        await warnUnreadable(sync, source, readUntil(cursorKind, Date.now()), (message) => reporter.warn(sync.name, message));
+        // The run reads on its own thread, with its own connection; this one has served its purpose.
+        columnTypes = [...await source.columnTypes()];
+        await source.close();
+      } catch (error) {
+        // A driver's own error (pg's "Invalid URL") says nothing of where it came from.
+        if (error instanceof PinsyncError) throw error;
+        throw new SourceError(`cannot open the ${sync.source.type} source: ${(error as Error).message.split('\n')[0]}; check source in ${sync.file}`);
+      }
+      reader.configure({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync), columnTypes });
+      client.warmUp();
+      const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
+      summary = await runSync({
+        sync, reader, sender: client, store, readState: options.readState, runId, cursorKind, fullRefresh: options.fullRefresh,
+        testMode: options.test ?? sync.destination.test,
+        onProgress: (p) => {
+          latest = p;
+          progress.update(p);
+        },
+        signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
+      });
+    } catch (error) {
+      const checkpoint = store ? ((await store.checkpoint(sync.name).catch(() => undefined))?.position ?? null) : null;
+      summary = summaryOf(startedAt, runId, checkpoint, latest, { error });
+      // Best effort: a state that failed may not take the record either.
+      if (store && runId !== undefined) await store.finishRun(runId, 'failed', summary, summary.error!.message).catch(() => undefined);
+    }
+    unregister();
     progress.stop();
-    const exitCode = exitCodeOf(sync, summary);
-    reporter.finished(options.test ? { ...sync, destination: { ...sync.destination, test: true } } : sync, summary, exitCode);
-    await notifyIfNeeded(sync, summary, exitCode, reporter);
-    return { sync, summary, exitCode };
+    return await conclude(summary);
   } finally {
+    unregister();
     progress.stop();
     // The reading thread's query ends before the lock lets the next run start.
     await reader.close();
-    await source.close();
+    await source?.close();
     await lock?.release().catch(() => undefined);
     await client.close();
   }
 }
-

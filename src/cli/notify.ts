@@ -6,12 +6,14 @@ import { loadUndici } from '../undici.js';
 import { runSummaryJson, userAgent } from './output.js';
 import type { Reporter } from './report.js';
 
-/** Posts the run's summary to the sync's webhook (or PINSYNC_WEBHOOK) if it failed or exceeded the reject rate. */
+/** Posts the run's summary to the sync's webhook (or PINSYNC_WEBHOOK) if it failed (before reading too) or exceeded the reject rate. */
 export async function notifyIfNeeded(sync: SyncDefinition, summary: RunSummary, exitCode: number, reporter: Reporter): Promise<void> {
   registerSecret(process.env.PINSYNC_WEBHOOK);
   const url = sync.notify?.webhook ?? process.env.PINSYNC_WEBHOOK;
-  if (!url || (exitCode !== 1 && exitCode !== 3) || summary.interrupted) return;
-  const body = redact(JSON.stringify({ ...runSummaryJson(sync, summary, exitCode), event: exitCode === 1 ? 'run_failed' : 'rejects_exceeded' }));
+  // A failure is one whatever its exit code (a mapped column the source no longer has is a 2).
+  const event = summary.error ? 'run_failed' : exitCode === 3 && !summary.interrupted ? 'rejects_exceeded' : undefined;
+  if (!url || !event) return;
+  const body = redact(JSON.stringify({ ...runSummaryJson(sync, summary, exitCode), event }));
   try {
     // Loaded only when there is something to post: most runs never need it.
     const { request } = await loadUndici();

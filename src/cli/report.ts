@@ -58,9 +58,10 @@ export function createReporter(options: ReporterOptions): Reporter {
         else log.info(fields, 'run finished');
         summaries?.(sync, s, code);
       },
-      warn: (sync, message) => log.warn({ sync, phase: 'warning' }, redact(message)),
-      error: (sync, message, phase = 'error') => log.error({ sync, phase, error: redact(message) }, redact(message)),
-      info: (message, fields = {}) => log.info(fields, redact(message)),
+      // Every line has a sync field: null for the lines about no one sync (the scheduler's own).
+      warn: (sync, message) => log.warn({ sync: sync ?? null, phase: 'warning' }, redact(message)),
+      error: (sync, message, phase = 'error') => log.error({ sync: sync ?? null, phase, error: redact(message) }, redact(message)),
+      info: (message, fields = {}) => log.info({ sync: null, ...fields }, redact(message)),
     };
   }
   return {

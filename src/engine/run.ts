@@ -45,6 +45,8 @@ export interface RunOptions {
    * An Error as the abort reason fails the run (a lost lock); anything else interrupts it.
    */
   signal?: AbortSignal;
+  /** The run's record, started by the caller (so a run that fails before reading has one too). */
+  runId?: number;
 }
 
 export interface RunSummary extends RunCounts {
@@ -88,7 +90,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   // Events an earlier run sent but never settled: always the first ones after the checkpoint,
   // so this run's first `priorUnsettled` events are resends (same event_id).
   const priorUnsettled = options.fullRefresh || !store ? 0 : await store.unsettledEvents(sync.name);
-  const runId = store ? await store.startRun(sync.name) : undefined;
+  const runId = options.runId ?? (store ? await store.startRun(sync.name) : undefined);
   const ledger = await openLedger(sync, state, {
     consult: !options.fullRefresh, record: store !== undefined && !options.testMode, cursorKind: options.cursorKind, checkpoint,
   });
@@ -160,8 +162,11 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         events += batch.events.length;
       }
       const position = ledger.checkpointAfter(ready.at(-1)!.last, checkpoint?.position);
+      // The run's record gets its counts as of this commit, in the commit (a killed run shows them).
+      const refused = rejects.reduce((n, r) => n + (r.stage === 'pinterest' ? 1 : 0), 0);
+      const recorded = { ...counts, processed: counts.processed + processed, eventsSent: counts.eventsSent + events, rejectedPinterest: counts.rejectedPinterest + refused };
       // Counted as settled only once the commit holds: if it fails, these events stay unsettled.
-      if (store && runId !== undefined) await store.commitBatch(sync.name, runId, rejects, position, unsettledNow(events), delivered);
+      if (store && runId !== undefined) await store.commitBatch(sync.name, runId, rejects, position, unsettledNow(events), delivered, recorded);
       committedEvents += events;
       // Counted once durable, so the summary never claims more than the state holds.
       counts.processed += processed;
@@ -276,19 +281,25 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const interrupted = !fatal && options.signal?.aborted === true;
 
   if (store && runId !== undefined) {
-    // What was dispatched and never committed (after a failure) is resent by the next run.
-    await store.saveUnsettled(sync.name, unsettledNow());
-    await ledger.finish(committed);
-    // Without a cursor the checkpoint only serves to resume a failed run; a finished run
-    // leaves none, so the next run reads every row again.
-    if (!fatal && !interrupted && sync.source.cursor === undefined) {
-      await store.saveCheckpoint(sync.name, null);
-      committed = null;
+    try {
+      // What was dispatched and never committed (after a failure) is resent by the next run.
+      await store.saveUnsettled(sync.name, unsettledNow());
+      await ledger.finish(committed);
+      // Without a cursor the checkpoint only serves to resume a failed run; a finished run
+      // leaves none, so the next run reads every row again.
+      if (!fatal && !interrupted && sync.source.cursor === undefined) {
+        await store.saveCheckpoint(sync.name, null);
+        committed = null;
+      }
+    } catch (error) {
+      // The state failed: so did the run, which still reports what it did.
+      fatal ??= error as Error;
     }
     const rejected = counts.rejectedLocal + counts.rejectedPinterest;
     const outcome = fatal ? 'failed' : interrupted ? 'interrupted'
       : counts.rowsRead > 0 && rejected / counts.rowsRead > sync.options.max_reject_rate ? 'rejects_exceeded' : 'succeeded';
-    await store.finishRun(runId, outcome, counts, fatal?.message);
+    // Best effort: a state that cannot take the record must not hide the summary.
+    await store.finishRun(runId, outcome, counts, fatal?.message).catch(() => undefined);
   }
   return {
     ...counts, runId, rejectsByReason, droppedIdentifiers: new Map(dropped), startedAt,

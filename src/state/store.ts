@@ -115,6 +115,8 @@ const BATCH_SQL = {
       unsettled_events = excluded.unsettled_events, updated_at = excluded.updated_at`,
   insertReject: 'INSERT INTO rejects (run_id, sync, primary_key, event_id, stage, reason) VALUES (?, ?, ?, ?, ?, ?)',
   insertDelivered: 'INSERT INTO delivered (sync, digest, cursor_ms) VALUES (?, ?, ?) ON CONFLICT (sync, digest) DO NOTHING',
+  saveRunCounts: `UPDATE runs SET rows_read = ?, already_delivered = ?, events_sent = ?, processed = ?, rejected_local = ?,
+    rejected_pinterest = ?, resent = ? WHERE id = ?`,
 };
 type BatchStatements = Record<keyof typeof BATCH_SQL, Statement>;
 const preparedOn = new WeakMap<Database, BatchStatements>();
@@ -221,9 +223,12 @@ export class StateStore {
     });
   }
 
-  /** A settled batch: its rejects, the checkpoint past it, and what is still unsettled, atomically. */
+  /**
+   * A settled batch: its rejects, the checkpoint past it, what is still unsettled and the run's
+   * counts so far (a killed run's record shows them), atomically.
+   */
   async commitBatch(
-    sync: string, runId: number, rejects: RejectRecord[], position: Position, unsettled: number, delivered: LedgerEntry[] = [],
+    sync: string, runId: number, rejects: RejectRecord[], position: Position, unsettled: number, delivered: LedgerEntry[] = [], counts?: RunCounts,
   ): Promise<void> {
     if (this.sqlite) {
       return this.inSqliteTransaction((statements) => {
@@ -231,6 +236,8 @@ export class StateStore {
         for (const r of rejects) statements.insertReject.run(runId, sync, r.primaryKey, r.eventId, r.stage, redactQuoted(r.reason));
         for (const d of delivered) statements.insertDelivered.run(sync, d.digest, d.cursorMs);
         statements.savePosition.run(sync, position.cursor, position.key, unsettled, Date.now());
+        const c = counts;
+        if (c) statements.saveRunCounts.run(c.rowsRead, c.alreadyDelivered, c.eventsSent, c.processed, c.rejectedLocal, c.rejectedPinterest, c.resent, runId);
       });
     }
     await this.db.transaction(async (trx) => {
@@ -240,6 +247,7 @@ export class StateStore {
       const rows = delivered.map((d) => ({ sync, digest: d.digest, cursor_ms: d.cursorMs }));
       for (let i = 0; i < rows.length; i += 200) await trx('delivered').insert(rows.slice(i, i + 200)).onConflict(['sync', 'digest']).ignore();
       await this.upsert(trx, sync, { cursor: position.cursor, key: position.key, unsettled_events: unsettled, updated_at: new Date() });
+      if (counts) await trx('runs').where({ id: runId }).update(countColumns(counts));
     });
   }
 
@@ -280,6 +288,11 @@ export class StateStore {
 
   async finishRun(id: number, outcome: RunOutcome, counts: RunCounts, error?: string): Promise<void> {
     await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error === undefined ? null : redactQuoted(error), ...countColumns(counts) });
+  }
+
+  /** Ends a run the process must quit before it finished: its counts stay those of its last commit. */
+  async interruptRun(id: number, error: string): Promise<void> {
+    await this.db('runs').where({ id, outcome: 'running' }).update({ ended_at: new Date(), outcome: 'interrupted', error: redactQuoted(error) });
   }
 
   private async insertRejects(db: Knex, runId: number, sync: string, rejects: RejectRecord[]): Promise<void> {

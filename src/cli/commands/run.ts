@@ -1,7 +1,7 @@
-import { loadSyncFile } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
 import { executeSync, worseExit } from '../execute.js';
 import { createReporter, type LogFormat } from '../report.js';
+import { loadNamed, reportClashes } from '../names.js';
 import { listSyncFiles, resolveSyncFile } from '../resolve.js';
 import { isDue } from '../schedule-times.js';
 import { onShutdown } from '../shutdown.js';
@@ -42,37 +42,40 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
     return worst;
   }
   const reporter = createReporter({ format: options.logFormat, jsonSummaries: options.json });
+  // Before anything runs: two files of one name would share a checkpoint.
+  const { named, clashes } = await loadNamed(files, { requireDestination: false });
+  if (reportClashes(clashes, (name, line) => reporter.error(name, line, 'config'))) return 2;
   const store = await openState(options.state);
   const stop = new AbortController();
   const release = onShutdown(() => {
     reporter.info('stopping: no more reading; settling the batches in flight and saving checkpoints (signal again to quit now)');
     stop.abort('signal');
-  });
+  }, (message) => reporter.error(undefined, message, 'shutdown'));
   let worst = 0;
   try {
-    let targets = files;
+    let targets = named;
     if (options.due) {
       const now = new Date();
       targets = [];
-      for (const file of files) {
-        const loaded = await loadSyncFile(file, { requireDestination: false });
+      for (const target of named) {
+        const { loaded } = target;
         if (!loaded.sync) {
-          targets.push(file); // reported as invalid when it runs
+          targets.push(target); // reported as invalid when it runs
           continue;
         }
         const last = (await store.runs(loaded.name, 1))[0];
-        if (isDue(loaded.sync, last?.startedAt, now)) targets.push(file);
+        if (isDue(loaded.sync, last?.startedAt, now)) targets.push(target);
       }
       if (targets.length === 0) reporter.info('no sync is due');
     }
-    await pool(targets, Math.max(1, options.parallel ?? 1), async (file) => {
+    await pool(targets, Math.max(1, options.parallel ?? 1), async ({ file, loaded }) => {
       if (stop.signal.aborted) return;
       try {
         const { exitCode } = await executeSync(file, { store, reporter, fullRefresh: options.fullRefresh, signal: stop.signal });
         worst = worseExit(worst, exitCode);
       } catch (error) {
         // One sync's failure must not end the others (nor close the store under them).
-        reporter.error(undefined, `${file}: ${(error as Error).message}`);
+        reporter.error(loaded.name, `${file}: ${(error as Error).message}`);
         worst = worseExit(worst, 1);
       }
     });

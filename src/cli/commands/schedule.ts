@@ -2,10 +2,11 @@
 // once. SIGTERM or SIGINT: no new runs, running ones stop reading, settle what is in flight,
 // save their checkpoints, and the process exits 0.
 import { Cron } from 'croner';
-import { formatProblem, loadSyncFile } from '../../config/load.js';
+import { formatProblem } from '../../config/load.js';
 import type { SyncDefinition } from '../../config/schema.js';
 import { executeSync } from '../execute.js';
 import { createReporter, type LogFormat } from '../report.js';
+import { loadNamed, reportClashes } from '../names.js';
 import { listSyncFiles } from '../resolve.js';
 import { isDue } from '../schedule-times.js';
 import { onShutdown } from '../shutdown.js';
@@ -22,14 +23,16 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
   const reporter = createReporter({ format: options.logFormat });
   const scheduled: { file: string; sync: SyncDefinition }[] = [];
   let invalid = 0;
-  for (const file of listSyncFiles(options.syncsDir)) {
-    const loaded = await loadSyncFile(file, { requireDestination: true });
+  const { named, clashes } = await loadNamed(listSyncFiles(options.syncsDir), { requireDestination: true });
+  for (const { file, loaded } of named) {
     if (!loaded.sync) {
       invalid++;
-      for (const problem of loaded.problems) reporter.error(undefined, formatProblem(problem), 'config');
+      for (const problem of loaded.problems) reporter.error(loaded.name, formatProblem(problem), 'config');
     } else if (loaded.sync.schedule) scheduled.push({ file, sync: loaded.sync });
     else reporter.info(`${loaded.name} has no schedule; run it with pinsync run`, { sync: loaded.name, phase: 'skip' });
   }
+  // Two files of one name would share a checkpoint (even if only one has a schedule).
+  if (reportClashes(clashes, (name, line) => reporter.error(name, line, 'config'))) invalid++;
   // A scheduler that silently skipped a broken sync would hide it for days.
   if (invalid > 0) {
     reporter.error(undefined, 'the scheduler starts only when every sync file is valid');
@@ -66,13 +69,13 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
   };
 
   // Listening before anything starts, so no run is ever cut off by an unhandled signal.
+  let release: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => {
-    const release = onShutdown(() => {
+    release = onShutdown(() => {
       reporter.info('stopping: no new runs; running ones settle their batches in flight and save checkpoints', { phase: 'shutdown' });
       stop.abort('signal');
-      release();
       resolve();
-    });
+    }, (message) => reporter.error(undefined, message, 'shutdown'));
   });
   const jobs = scheduled.map(({ file, sync }) => new Cron(sync.schedule!, { timezone: sync.timezone ?? 'UTC', protect: true }, () => start(file, sync)));
   for (const [i, { sync }] of scheduled.entries()) {
@@ -86,7 +89,9 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
   }
   await stopped;
   for (const job of jobs) job.stop();
+  // Still listening while runs settle: a second signal, or the grace period's end, quits.
   await Promise.allSettled([...running]);
+  release();
   await store.close();
   reporter.info('scheduler stopped', { phase: 'stopped' });
   return 0;
