@@ -84,8 +84,8 @@ export const destinationSchema = z.strictObject({
   test: z.boolean().default(false).describe('Send with ?test=true: Pinterest validates the events but does not record them.'),
   batch_size: z.number().int().min(1).max(1000).default(1000).describe('Events per request (1..1000).'),
   concurrency: z.number().int().min(1).max(64).default(4).describe('Requests in flight at once.'),
-  timeout: duration.default('30s').describe('Per request.'),
-  max_retry_time: duration.default('10m').describe('How long a batch keeps retrying 429, 5xx and network errors before the run fails.'),
+  timeout: duration.default('30s').describe('How long one request may take for its whole answer, headers and body, before it is retried.'),
+  max_retry_time: duration.default('10m').describe('How long one batch may take in all (retries, splits, the attempt in progress) before the run fails.'),
 });
 
 const columns = z.union([columnName, z.array(columnName).min(1)]);
