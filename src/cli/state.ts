@@ -1,4 +1,4 @@
-import { StateError } from '../errors.js';
+import { PinsyncError, StateError, UsageError } from '../errors.js';
 import type { Position } from '../sources/types.js';
 import { StateStore } from '../state/store.js';
 
@@ -6,10 +6,34 @@ export const DEFAULT_STATE = '.pinsync/state.db';
 
 const stateUrl = (option?: string) => option ?? process.env.PINSYNC_STATE ?? DEFAULT_STATE;
 
+/** Where the state is, for a message: a PostgreSQL URL without its password. */
+export function describeState(url: string): string {
+  if (!/^postgres(ql)?:\/\//i.test(url)) return url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.username ? `${decodeURIComponent(parsed.username)}@` : ''}${parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'the PostgreSQL state database';
+  }
+}
+
+/** What to do about the usual causes, after the driver's own words. */
+function hint(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+    return ' (the file is damaged or is not a pinsync state: restore it from a copy, or move it aside to start over, which sends every row again)';
+  }
+  if (code === '42501') return ' (grant this role CREATE on the database, or create the schema for it and grant it USAGE and CREATE there and all rights on its tables)';
+  return '';
+}
+
 function stateError(url: string, error: unknown): StateError {
-  // The URL may hold a password: name only its kind.
-  const where = /^postgres/.test(url) ? 'the PostgreSQL state database' : url;
-  return new StateError(`cannot open the state store at ${where}: ${(error as Error).message.split('\n')[0]}`);
+  const cause = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  return new StateError(`cannot open the state store at ${describeState(url)}: ${cause}${hint(error)}`);
+}
+
+function optionError(option: string | undefined, error: UsageError): UsageError {
+  return new UsageError(`${option !== undefined ? '--state' : 'PINSYNC_STATE'}: ${error.message}`);
 }
 
 /** The state store: --state, else PINSYNC_STATE, else a SQLite file in the working directory. */
@@ -18,7 +42,8 @@ export async function openState(option?: string): Promise<StateStore> {
   try {
     return await StateStore.open(url);
   } catch (error) {
-    throw stateError(url, error);
+    if (error instanceof UsageError) throw optionError(option, error);
+    throw error instanceof PinsyncError ? error : stateError(url, error);
   }
 }
 
@@ -38,6 +63,7 @@ export async function openStateReadOnly(option?: string): Promise<StateStore | u
   try {
     return await StateStore.openReadOnly(url);
   } catch (error) {
-    throw stateError(url, error);
+    if (error instanceof UsageError) throw optionError(option, error);
+    throw error instanceof PinsyncError ? error : stateError(url, error);
   }
 }

@@ -1,6 +1,6 @@
 // Checkpoints, runs and rejects, on knex: a SQLite file by default; PostgreSQL is the
 // same code with another client. Nothing stored here holds a raw identifier or a secret.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
 import type knexFactory from 'knex';
@@ -8,7 +8,8 @@ import type { Knex } from 'knex';
 import type { Position } from '../sources/types.js';
 import { MIGRATIONS } from './migrations.js';
 import { acquireLock, type LockOptions, type SyncLock } from './lock.js';
-import { redactQuoted } from '../redact.js';
+import { redact, redactQuoted } from '../redact.js';
+import { StateError, UsageError } from '../errors.js';
 
 export interface Checkpoint {
   position: Position;
@@ -52,8 +53,20 @@ export interface RejectRecord {
 
 const ZERO_COUNTS: RunCounts = { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
 
-const isPostgres = (url: string) => /^postgres(ql)?:\/\//.test(url);
-const sqliteFile = (url: string) => url.replace(/^sqlite:(\/\/)?/, '');
+const isPostgres = (url: string) => /^postgres(ql)?:\/\//i.test(url);
+const sqliteFile = (url: string) => url.replace(/^sqlite:(\/\/)?/i, '');
+
+/**
+ * Refuses a state location that looks like a URL of a store pinsync does not have (mysql://…
+ * would otherwise become a SQLite file named `mysql:/…`). A path with a colon in it is a path.
+ */
+export function checkStateLocation(url: string): void {
+  if (isPostgres(url) || /^sqlite:/i.test(url)) return;
+  const scheme = /^([a-z][a-z0-9+.-]*):(\/\/|$)/i.exec(url)?.[1] ?? /^(postgres(?:ql)?):/i.exec(url)?.[1];
+  if (scheme !== undefined) {
+    throw new UsageError(`'${scheme}:' is not a state store pinsync supports: give a file path, sqlite:PATH, or a postgres:// (postgresql://) URL`);
+  }
+}
 
 /** PostgreSQL state lives in its own schema: `pinsync`, or `?schema=name` on the URL. */
 function postgresSchema(url: string): { connection: string; schema: string } {
@@ -72,10 +85,32 @@ async function loadKnex(url: string): Promise<typeof knexFactory> {
   return (await import('knex')).default;
 }
 
+// knex logs with console.log, on stdout, which `--json` output owns: its warnings (each
+// failed connection attempt, with a stack) say nothing the error it throws does not say.
+const knexLog = (message: unknown): void => {
+  if (!process.env.PINSYNC_DEBUG) return;
+  const text = message instanceof Error ? message.message : String(message);
+  process.stderr.write(`pinsync: state store: ${redact(text.split('\n')[0] ?? '')}\n`);
+};
+const KNEX_LOG: Knex.Config['log'] = { warn: knexLog, error: knexLog, deprecate: knexLog, debug: knexLog };
+
+/**
+ * A knex instance whose errors say what the database said: knex prefixes the SQL (with its
+ * bound values, which can be keys or tokens) to the driver's message.
+ */
+function createKnex(knex: typeof knexFactory, config: Knex.Config): Knex {
+  const db = knex({ ...config, compileSqlOnError: false });
+  db.on('query-error', (error: Error, query: { sql?: string }) => {
+    const prefix = `${query.sql} - `;
+    if (query.sql && error.message.startsWith(prefix)) error.message = error.message.slice(prefix.length);
+  });
+  return db;
+}
+
 function connectionFor(url: string, readOnly: boolean): Knex.Config {
   if (isPostgres(url)) {
     const { connection, schema } = postgresSchema(url);
-    return { client: 'pg', connection, searchPath: [schema], pool: { min: 0, max: 2 } };
+    return { client: 'pg', connection, searchPath: [schema], pool: { min: 0, max: 2 }, log: KNEX_LOG };
   }
   const filename = sqliteFile(url);
   if (!readOnly && filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
@@ -83,6 +118,7 @@ function connectionFor(url: string, readOnly: boolean): Knex.Config {
     client: 'better-sqlite3',
     connection: { filename, options: { readonly: readOnly } },
     useNullAsDefault: true,
+    log: KNEX_LOG,
     pool: {
       // WAL: readers (status, preview) never block a run, and a commit is one append. A crash
       // cannot lose a committed checkpoint; a power cut may lose the last ones, which only
@@ -126,14 +162,77 @@ function batchStatements(conn: Database): BatchStatements {
   return statements;
 }
 
+// PostgreSQL text cannot hold a NUL, and neither store keeps a lone UTF-16 surrogate (UTF-8
+// has none): a key from DuckDB can hold either. A checkpoint is bound back into the source's
+// query, so such text is stored escaped (JSON after a marker) and read back byte-identical.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const ESCAPED = '\u0001pinsync-json:';
+
+const unstorable = (text: string): boolean => {
+  UNSTORABLE.lastIndex = 0;
+  return UNSTORABLE.test(text);
+};
+
+/** Text either store keeps exactly; `fromStorable` gives the original back. */
+export function toStorable(text: string): string;
+export function toStorable(text: string | null): string | null;
+export function toStorable(text: string | null): string | null {
+  return text !== null && (unstorable(text) || text.startsWith(ESCAPED)) ? ESCAPED + JSON.stringify(text) : text;
+}
+
+export function fromStorable(text: string | null): string | null {
+  return text !== null && text.startsWith(ESCAPED) ? (JSON.parse(text.slice(ESCAPED.length)) as string) : text;
+}
+
+/** Text to show (rejects, errors): what a store cannot hold written as a \uXXXX escape. */
+export function readableText(text: string): string;
+export function readableText(text: string | null): string | null;
+export function readableText(text: string | null): string | null {
+  return text === null ? null : text.replace(UNSTORABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 // SQLite hands timestamps back as epoch milliseconds, PostgreSQL as Dates.
 const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(typeof v === 'number' || /^\d+$/.test(String(v)) ? Number(v) : String(v)));
 
+/** The SQLite file as opened: a file removed or replaced since no longer receives the writes. */
+interface FileIdentity {
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+function fileIdentity(url: string): FileIdentity | undefined {
+  const file = sqliteFile(url);
+  if (isPostgres(url) || file === ':memory:' || file === '') return undefined;
+  const stat = statSync(file);
+  return { path: file, dev: stat.dev, ino: stat.ino };
+}
+
 export class StateStore {
   private readonly sqlite: boolean;
+  private file?: FileIdentity;
 
   private constructor(private readonly db: Knex, readonly location: string, readonly readOnly = false) {
     this.sqlite = !isPostgres(location);
+  }
+
+  /**
+   * Throws if the SQLite file was deleted or replaced since it was opened: the connection
+   * still writes, to a file no later run reads, and the next run would resend everything.
+   */
+  private checkFile(): void {
+    if (!this.file) return;
+    let now: { dev: number; ino: number } | undefined;
+    try {
+      now = statSync(this.file.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (now?.dev !== this.file.dev || now.ino !== this.file.ino) {
+      throw new StateError(now
+        ? `the state file ${this.file.path} was replaced while this run was writing to it: what it saved went to the old file, so the next run sends again what this run delivered`
+        : `the state file ${this.file.path} was removed while this run was writing to it: its checkpoints are lost, so the next run sends every row again (restore the file from a copy to resend less)`);
+    }
   }
 
   /**
@@ -156,29 +255,47 @@ export class StateStore {
 
   /** Opens (and migrates) the state at a SQLite path or a postgres:// URL. */
   static async open(url: string): Promise<StateStore> {
+    checkStateLocation(url);
     const knex = await loadKnex(url);
     const config = connectionFor(url, false);
-    const db = knex(config);
-    if (config.client === 'pg') await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [postgresSchema(url).schema]);
-    await db.migrate.latest({ migrationSource: MIGRATIONS, tableName: 'pinsync_migrations' });
-    return new StateStore(db, url);
+    const db = createKnex(knex, config);
+    try {
+      if (config.client === 'pg') await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [postgresSchema(url).schema]);
+      await db.migrate.latest({ migrationSource: MIGRATIONS, tableName: 'pinsync_migrations' });
+    } catch (error) {
+      // The pool's timers (reaping, idle connections) would keep the process alive.
+      await db.destroy().catch(() => undefined);
+      throw error;
+    }
+    const store = new StateStore(db, url);
+    store.file = fileIdentity(url);
+    return store;
   }
 
   /** Opens existing state for reading only (preview); undefined when there is none yet. */
   static async openReadOnly(url: string): Promise<StateStore | undefined> {
+    checkStateLocation(url);
     if (!isPostgres(url) && !existsSync(sqliteFile(url))) return undefined;
     const knex = await loadKnex(url);
-    return new StateStore(knex(connectionFor(url, true)), url, true);
+    const store = new StateStore(createKnex(knex, connectionFor(url, true)), url, true);
+    try {
+      // A file that is not a state, or is damaged, fails here, where it reads as such.
+      await store.checkpoint('');
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw error;
+    }
+    return store;
   }
 
   async checkpoint(sync: string): Promise<Checkpoint | undefined> {
-    const row = await this.db('checkpoints').where({ sync }).first().catch((error: Error) => {
-      // State that was never migrated has no checkpoints yet.
-      if (this.readOnly) return undefined;
+    const row = await this.db('checkpoints').where({ sync }).first().catch((error: Error & { code?: string }) => {
+      // State that was never migrated has no checkpoints yet; a damaged one is an error.
+      if (this.readOnly && (/no such table/.test(error.message) || error.code === '42P01' || error.code === '3F000')) return undefined;
       throw error;
     });
     if (!row || (row.key === null && row.cursor === null)) return undefined;
-    return { position: { cursor: row.cursor, key: row.key }, updatedAt: toDate(row.updated_at) };
+    return { position: { cursor: fromStorable(row.cursor as string | null), key: fromStorable(row.key as string | null) }, updatedAt: toDate(row.updated_at) };
   }
 
   /** Events an earlier run sent beyond the checkpoint without settling them. */
@@ -188,11 +305,13 @@ export class StateStore {
   }
 
   async saveCheckpoint(sync: string, position: Position | null): Promise<void> {
-    await this.upsert(this.db, sync, { cursor: position?.cursor ?? null, key: position?.key ?? null, updated_at: new Date() });
+    this.checkFile();
+    await this.upsert(this.db, sync, { cursor: toStorable(position?.cursor ?? null), key: toStorable(position?.key ?? null), updated_at: new Date() });
   }
 
   /** Recorded before a batch is sent: how many events a crash now would leave unsettled. */
   async saveUnsettled(sync: string, events: number): Promise<void> {
+    this.checkFile();
     if (this.sqlite) {
       return this.inSqliteTransaction((statements) => {
         this.confirmLease(sync, statements);
@@ -210,12 +329,15 @@ export class StateStore {
   async commitBatch(
     sync: string, runId: number, rejects: RejectRecord[], position: Position, unsettled: number, delivered: LedgerEntry[] = [],
   ): Promise<void> {
+    this.checkFile();
     if (this.sqlite) {
       return this.inSqliteTransaction((statements) => {
         this.confirmLease(sync, statements);
-        for (const r of rejects) statements.insertReject.run(runId, sync, r.primaryKey, r.eventId, r.stage, redactQuoted(r.reason));
+        for (const r of rejects) {
+          statements.insertReject.run(runId, sync, readableText(r.primaryKey), readableText(r.eventId), r.stage, readableText(redactQuoted(r.reason)));
+        }
         for (const d of delivered) statements.insertDelivered.run(sync, d.digest, d.cursorMs);
-        statements.savePosition.run(sync, position.cursor, position.key, unsettled, Date.now());
+        statements.savePosition.run(sync, toStorable(position.cursor), toStorable(position.key), unsettled, Date.now());
       });
     }
     await this.db.transaction(async (trx) => {
@@ -224,7 +346,7 @@ export class StateStore {
       await this.insertRejects(trx, runId, sync, rejects);
       const rows = delivered.map((d) => ({ sync, digest: d.digest, cursor_ms: d.cursorMs }));
       for (let i = 0; i < rows.length; i += 200) await trx('delivered').insert(rows.slice(i, i + 200)).onConflict(['sync', 'digest']).ignore();
-      await this.upsert(trx, sync, { cursor: position.cursor, key: position.key, unsettled_events: unsettled, updated_at: new Date() });
+      await this.upsert(trx, sync, { cursor: toStorable(position.cursor), key: toStorable(position.key), unsettled_events: unsettled, updated_at: new Date() });
     });
   }
 
@@ -257,6 +379,7 @@ export class StateStore {
   }
 
   async startRun(sync: string): Promise<number> {
+    this.checkFile();
     // The caller holds the sync's lock: a run still marked running was killed.
     await this.db('runs').where({ sync, outcome: 'running' }).update({ outcome: 'killed', error: 'the process ended without finishing (killed or crashed)' });
     const [row] = await this.db('runs').insert({ sync, started_at: new Date(), outcome: 'running', ...countColumns(ZERO_COUNTS) }).returning('id');
@@ -264,11 +387,15 @@ export class StateStore {
   }
 
   async finishRun(id: number, outcome: RunOutcome, counts: RunCounts, error?: string): Promise<void> {
-    await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error === undefined ? null : redactQuoted(error), ...countColumns(counts) });
+    await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error === undefined ? null : readableText(redactQuoted(error)), ...countColumns(counts) });
+    // Checked after the write: a run must not end as a success in a file nobody will read.
+    this.checkFile();
   }
 
   private async insertRejects(db: Knex, runId: number, sync: string, rejects: RejectRecord[]): Promise<void> {
-    const rows = rejects.map((r) => ({ run_id: runId, sync, primary_key: r.primaryKey, event_id: r.eventId, stage: r.stage, reason: redactQuoted(r.reason) }));
+    const rows = rejects.map((r) => ({
+      run_id: runId, sync, primary_key: readableText(r.primaryKey), event_id: readableText(r.eventId), stage: r.stage, reason: readableText(redactQuoted(r.reason)),
+    }));
     // Chunked: SQLite limits bound parameters per statement.
     for (let i = 0; i < rows.length; i += 100) await db('rejects').insert(rows.slice(i, i + 100));
   }
