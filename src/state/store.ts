@@ -216,12 +216,17 @@ export class StateStore {
     this.sqlite = !isPostgres(location);
   }
 
+  /** Syncs already told that the file is gone: their run has failed; its last writes may go on. */
+  private readonly toldGone = new Set<string>();
+  private readonly runSyncs = new Map<number, string>();
+
   /**
    * Throws if the SQLite file was deleted or replaced since it was opened: the connection
    * still writes, to a file no later run reads, and the next run would resend everything.
+   * Once per sync, so that its failed run still ends (and is reported) as a failure.
    */
-  private checkFile(): void {
-    if (!this.file) return;
+  private checkFile(sync: string | undefined): void {
+    if (!this.file || (sync !== undefined && this.toldGone.has(sync))) return;
     let now: { dev: number; ino: number } | undefined;
     try {
       now = statSync(this.file.path);
@@ -229,6 +234,7 @@ export class StateStore {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
     if (now?.dev !== this.file.dev || now.ino !== this.file.ino) {
+      if (sync !== undefined) this.toldGone.add(sync);
       throw new StateError(now
         ? `the state file ${this.file.path} was replaced while this run was writing to it: what it saved went to the old file, so the next run sends again what this run delivered`
         : `the state file ${this.file.path} was removed while this run was writing to it: its checkpoints are lost, so the next run sends every row again (restore the file from a copy to resend less)`);
@@ -305,13 +311,13 @@ export class StateStore {
   }
 
   async saveCheckpoint(sync: string, position: Position | null): Promise<void> {
-    this.checkFile();
+    this.checkFile(sync);
     await this.upsert(this.db, sync, { cursor: toStorable(position?.cursor ?? null), key: toStorable(position?.key ?? null), updated_at: new Date() });
   }
 
   /** Recorded before a batch is sent: how many events a crash now would leave unsettled. */
   async saveUnsettled(sync: string, events: number): Promise<void> {
-    this.checkFile();
+    this.checkFile(sync);
     if (this.sqlite) {
       return this.inSqliteTransaction((statements) => {
         this.confirmLease(sync, statements);
@@ -329,7 +335,7 @@ export class StateStore {
   async commitBatch(
     sync: string, runId: number, rejects: RejectRecord[], position: Position, unsettled: number, delivered: LedgerEntry[] = [],
   ): Promise<void> {
-    this.checkFile();
+    this.checkFile(sync);
     if (this.sqlite) {
       return this.inSqliteTransaction((statements) => {
         this.confirmLease(sync, statements);
@@ -379,17 +385,22 @@ export class StateStore {
   }
 
   async startRun(sync: string): Promise<number> {
-    this.checkFile();
+    // A new run of a sync (schedule) is told again.
+    this.toldGone.delete(sync);
+    this.checkFile(sync);
     // The caller holds the sync's lock: a run still marked running was killed.
     await this.db('runs').where({ sync, outcome: 'running' }).update({ outcome: 'killed', error: 'the process ended without finishing (killed or crashed)' });
     const [row] = await this.db('runs').insert({ sync, started_at: new Date(), outcome: 'running', ...countColumns(ZERO_COUNTS) }).returning('id');
-    return typeof row === 'object' ? (row as { id: number }).id : (row as number);
+    const id = typeof row === 'object' ? (row as { id: number }).id : (row as number);
+    this.runSyncs.set(id, sync);
+    return id;
   }
 
   async finishRun(id: number, outcome: RunOutcome, counts: RunCounts, error?: string): Promise<void> {
     await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error === undefined ? null : readableText(redactQuoted(error)), ...countColumns(counts) });
     // Checked after the write: a run must not end as a success in a file nobody will read.
-    this.checkFile();
+    this.checkFile(this.runSyncs.get(id));
+    this.runSyncs.delete(id);
   }
 
   private async insertRejects(db: Knex, runId: number, sync: string, rejects: RejectRecord[]): Promise<void> {

@@ -2,7 +2,7 @@
 // without rights, an unreachable server, a URL of a store pinsync does not have, a key
 // PostgreSQL text cannot hold, and the state file removed while a run writes to it.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -248,20 +248,30 @@ describe('--state', () => {
   });
 });
 
-describe('the state file removed while a run writes to it', () => {
-  it('fails the run, saying the next one resends', async () => {
-    const state = path.join(work, 'vanishing.db');
+describe('the state file removed or replaced while a run writes to it', () => {
+  it.each(['removed', 'replaced'])('when %s, fails the run, saying what the next one resends', async (how) => {
+    const state = path.join(work, `${how}.db`);
     fake.reset();
     fake.latencyMs = 150;
-    const child = spawn(process.execPath, [BIN, 'run', 'leads'], { cwd: work, env: { ...process.env, ...env(state) } });
+    const child = spawn(process.execPath, [BIN, 'run', 'leads', '--json'], { cwd: work, env: { ...process.env, ...env(state) } });
+    let stdout = '';
     let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
     child.stderr.on('data', (d) => (stderr += String(d)));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     await fake.deliveredAtLeast(10, exited);
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${state}${suffix}`, { force: true });
+    if (how === 'removed') {
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${state}${suffix}`, { force: true });
+    } else {
+      // As a restore from a copy would: a new file renamed over the old one.
+      writeFileSync(`${state}.new`, readFileSync(state));
+      renameSync(`${state}.new`, state);
+    }
     expect(await exited, stderr).toBe(1);
-    expect(stderr).toContain(`the state file ${state} was removed while this run was writing to it`);
-    expect(stderr).toContain('the next run sends every row again');
+    expect(stderr).toContain(`the state file ${state} was ${how} while this run was writing to it`);
+    expect(stderr).toContain(how === 'removed' ? 'the next run sends every row again' : 'the next run sends again what this run delivered');
+    // Reported as a failed run, like any other.
+    expect(JSON.parse(stdout)).toMatchObject({ sync: 'leads', outcome: 'failed', exit_code: 1, error: expect.stringContaining(`was ${how}`) });
     fake.latencyMs = 0;
   });
 });
