@@ -1,35 +1,13 @@
 import { PinsyncError, StateError, UsageError } from '../errors.js';
 import type { Position } from '../sources/types.js';
-import { StateStore } from '../state/store.js';
+import { describeState, describeStateFailure, StateStore } from '../state/store.js';
 
 export const DEFAULT_STATE = '.pinsync/state.db';
 
 const stateUrl = (option?: string) => option ?? process.env.PINSYNC_STATE ?? DEFAULT_STATE;
 
-/** Where the state is, for a message: a PostgreSQL URL without its password. */
-export function describeState(url: string): string {
-  if (!/^postgres(ql)?:\/\//i.test(url)) return url;
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.username ? `${decodeURIComponent(parsed.username)}@` : ''}${parsed.host}${parsed.pathname}`;
-  } catch {
-    return 'the PostgreSQL state database';
-  }
-}
-
-/** What to do about the usual causes, after the driver's own words. */
-function hint(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
-    return ' (the file is damaged or is not a pinsync state: restore it from a copy, or move it aside to start over, which sends every row again)';
-  }
-  if (code === '42501') return ' (grant this role CREATE on the database, or create the schema for it and grant it USAGE and CREATE there and all rights on its tables)';
-  return '';
-}
-
 function stateError(url: string, error: unknown): StateError {
-  const cause = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-  return new StateError(`cannot open the state store at ${describeState(url)}: ${cause}${hint(error)}`);
+  return new StateError(`cannot open the state store at ${describeState(url)}: ${describeStateFailure(error)}`);
 }
 
 function optionError(option: string | undefined, error: UsageError): UsageError {

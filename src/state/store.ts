@@ -9,7 +9,7 @@ import type { Position } from '../sources/types.js';
 import { MIGRATIONS } from './migrations.js';
 import { acquireLock, type LockOptions, type SyncLock } from './lock.js';
 import { redact, redactQuoted } from '../redact.js';
-import { StateError, UsageError } from '../errors.js';
+import { PinsyncError, StateError, UsageError } from '../errors.js';
 
 export interface Checkpoint {
   position: Position;
@@ -55,6 +55,33 @@ const ZERO_COUNTS: RunCounts = { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0
 
 const isPostgres = (url: string) => /^postgres(ql)?:\/\//i.test(url);
 const sqliteFile = (url: string) => url.replace(/^sqlite:(\/\/)?/i, '');
+
+/** Where the state is, for a message: a PostgreSQL URL without its password. */
+export function describeState(url: string): string {
+  if (!isPostgres(url)) return sqliteFile(url);
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.username ? `${decodeURIComponent(parsed.username)}@` : ''}${parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'the PostgreSQL state database';
+  }
+}
+
+/** A driver's error as one line, with what to do about the usual causes. */
+export function describeStateFailure(error: unknown): string {
+  const text = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  const code = (error as { code?: unknown }).code;
+  if (text === 'timeout expired' || /^Knex: Timeout acquiring a connection/.test(text ?? '')) {
+    return 'the server did not answer in time (connect_timeout=SECONDS on the URL waits longer)';
+  }
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+    return `${text} (the file is damaged or is not a pinsync state: restore it from a copy, or move it aside to start over, which sends every row again)`;
+  }
+  if (code === '42501') {
+    return `${text} (grant this role CREATE on the database, or create the schema for it and grant it USAGE and CREATE there and all rights on its tables)`;
+  }
+  return text ?? '';
+}
 
 /**
  * Refuses a state location that looks like a URL of a store pinsync does not have (mysql://…
@@ -110,7 +137,15 @@ function createKnex(knex: typeof knexFactory, config: Knex.Config): Knex {
 function connectionFor(url: string, readOnly: boolean): Knex.Config {
   if (isPostgres(url)) {
     const { connection, schema } = postgresSchema(url);
-    return { client: 'pg', connection, searchPath: [schema], pool: { min: 0, max: 2 }, log: KNEX_LOG };
+    // A server that never answers must not hold a run (or its exit) for minutes: connecting
+    // gives up after connect_timeout seconds (libpq's URL parameter; default 10), and knex's
+    // wait for a connection, which also covers one in use by the lease's heartbeat, soon after.
+    const timeout = Number(new URL(url).searchParams.get('connect_timeout') ?? 10);
+    const connectMs = Number.isFinite(timeout) && timeout > 0 ? Math.max(timeout, 2) * 1000 : 0;
+    return {
+      client: 'pg', connection: { connectionString: connection, connectionTimeoutMillis: connectMs }, searchPath: [schema],
+      pool: { min: 0, max: 2 }, acquireConnectionTimeout: connectMs > 0 ? connectMs + 10_000 : 60_000, log: KNEX_LOG,
+    };
   }
   const filename = sqliteFile(url);
   if (!readOnly && filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
@@ -190,6 +225,9 @@ export function readableText(text: string | null): string | null;
 export function readableText(text: string | null): string | null {
   return text === null ? null : text.replace(UNSTORABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/** A state never migrated: no tables (SQLite), no table or schema (PostgreSQL). */
+const missingTable = (error: Error & { code?: string }): boolean => /no such table/.test(error.message) || error.code === '42P01' || error.code === '3F000';
 
 // SQLite hands timestamps back as epoch milliseconds, PostgreSQL as Dates.
 const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(typeof v === 'number' || /^\d+$/.test(String(v)) ? Number(v) : String(v)));
@@ -283,21 +321,23 @@ export class StateStore {
     checkStateLocation(url);
     if (!isPostgres(url) && !existsSync(sqliteFile(url))) return undefined;
     const knex = await loadKnex(url);
-    const store = new StateStore(createKnex(knex, connectionFor(url, true)), url, true);
+    const db = createKnex(knex, connectionFor(url, true));
     try {
       // A file that is not a state, or is damaged, fails here, where it reads as such.
-      await store.checkpoint('');
+      await db('checkpoints').first().catch((error: Error) => {
+        if (!missingTable(error)) throw error;
+      });
     } catch (error) {
-      await store.close().catch(() => undefined);
+      await db.destroy().catch(() => undefined);
       throw error;
     }
-    return store;
+    return new StateStore(db, url, true);
   }
 
   async checkpoint(sync: string): Promise<Checkpoint | undefined> {
-    const row = await this.db('checkpoints').where({ sync }).first().catch((error: Error & { code?: string }) => {
+    const row = await this.db('checkpoints').where({ sync }).first().catch((error: Error) => {
       // State that was never migrated has no checkpoints yet; a damaged one is an error.
-      if (this.readOnly && (/no such table/.test(error.message) || error.code === '42P01' || error.code === '3F000')) return undefined;
+      if (this.readOnly && missingTable(error)) return undefined;
       throw error;
     });
     if (!row || (row.key === null && row.cursor === null)) return undefined;
@@ -448,6 +488,24 @@ export class StateStore {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+// A failure of the store, whichever method meets it, says which store failed, and is a
+// StateError (exit 1), not a bare driver error. The lease's own errors pass as they are.
+for (const name of [
+  'checkpoint', 'unsettledEvents', 'saveCheckpoint', 'saveUnsettled', 'commitBatch', 'delivered', 'pruneLedger', 'clearLedger',
+  'ledgerSize', 'startRun', 'finishRun', 'runs', 'rejects', 'syncs', 'lock',
+] as const) {
+  const methods = StateStore.prototype as unknown as Record<string, (this: StateStore, ...args: unknown[]) => Promise<unknown>>;
+  const method = methods[name]!;
+  methods[name] = async function guarded(this: StateStore, ...args: unknown[]) {
+    try {
+      return await method.apply(this, args);
+    } catch (error) {
+      if (error instanceof PinsyncError) throw error;
+      throw new StateError(`the state store at ${describeState(this.location)} failed: ${describeStateFailure(error)}`);
+    }
+  };
 }
 
 function countColumns(c: RunCounts): Record<string, number> {

@@ -3,6 +3,7 @@
 // PostgreSQL text cannot hold, and the state file removed while a run writes to it.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,6 +182,23 @@ describe('PostgreSQL state', () => {
       expect(result.stdout).toBe('');
       expectStateFailure(result, 'postgres://postgres@127.0.0.1:1/');
       expect(result.stderr).not.toContain(password);
+    }
+  });
+
+  it('whose server never answers gives up after connect_timeout', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const state = `postgres://postgres:${password}@127.0.0.1:${(silent.address() as AddressInfo).port}/state?connect_timeout=1`;
+      for (const args of [['run', 'leads', '--json'], ['status', '--json']]) {
+        const result = await runBounded(args, state);
+        expect(result.stdout).toBe('');
+        expectStateFailure(result, 'did not answer in time');
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
     }
   });
 });
