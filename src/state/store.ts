@@ -78,7 +78,7 @@ export function describeStateFailure(error: unknown): string {
     return `${text} (the file is damaged or is not a pinsync state: restore it from a copy, or move it aside to start over, which sends every row again)`;
   }
   if (code === '42501') {
-    return `${text} (grant this role CREATE on the database, or create the schema for it and grant it USAGE and CREATE there and all rights on its tables)`;
+    return `${text} (the role needs CREATE on the database, or USAGE and CREATE on an existing state schema, and all rights on the tables in it)`;
   }
   return text ?? '';
 }
@@ -304,7 +304,12 @@ export class StateStore {
     const config = connectionFor(url, false);
     const db = createKnex(knex, config);
     try {
-      if (config.client === 'pg') await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [postgresSchema(url).schema]);
+      if (config.client === 'pg') {
+        // Created only when missing: a role may use a schema made for it without CREATE on the database.
+        const { schema } = postgresSchema(url);
+        const { rows } = await db.raw<{ rows: unknown[] }>('SELECT 1 FROM pg_namespace WHERE nspname = ?', [schema]);
+        if (rows.length === 0) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+      }
       await db.migrate.latest({ migrationSource: MIGRATIONS, tableName: 'pinsync_migrations' });
     } catch (error) {
       // The pool's timers (reaping, idle connections) would keep the process alive.

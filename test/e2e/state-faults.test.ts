@@ -148,14 +148,25 @@ describe('PostgreSQL state', () => {
     const database = new URL(dbUrl).pathname.slice(1);
     // A role that may not create the schema; another that finds it made by someone else.
     await withClient(dbUrl, async (c) => {
-      await c.query(`DROP ROLE IF EXISTS pinsync_nocreate`);
-      await c.query(`DROP ROLE IF EXISTS pinsync_notables`);
+      await c.query('DROP ROLE IF EXISTS pinsync_nocreate');
+      await c.query('DROP ROLE IF EXISTS pinsync_notables');
       await c.query(`CREATE ROLE pinsync_nocreate LOGIN PASSWORD '${password}'`);
       await c.query(`CREATE ROLE pinsync_notables LOGIN PASSWORD '${password}'`);
       await c.query(`REVOKE CREATE ON DATABASE ${database} FROM PUBLIC`);
       await c.query('CREATE SCHEMA IF NOT EXISTS owned');
       await c.query('GRANT USAGE ON SCHEMA owned TO pinsync_notables');
     });
+    // A role given a schema of its own needs no CREATE on the database.
+    await withClient(dbUrl, async (c) => {
+      await c.query('DROP ROLE IF EXISTS pinsync_ownschema');
+      await c.query(`CREATE ROLE pinsync_ownschema LOGIN PASSWORD '${password}'`);
+      await c.query('CREATE SCHEMA IF NOT EXISTS given');
+      await c.query('GRANT USAGE, CREATE ON SCHEMA given TO pinsync_ownschema');
+    });
+    const given = new URL(roleUrl('pinsync_ownschema'));
+    given.searchParams.set('schema', 'given');
+    const allowed = await runCli(['status', '--json'], { cwd: work, env: env(given.toString()) });
+    expect(allowed.code, allowed.stderr).toBe(0);
     const owner = new URL(dbUrl);
     owner.searchParams.set('schema', 'owned');
     expect((await runCli(['status'], { cwd: work, env: env(owner.toString()) })).code).toBe(0);
