@@ -112,7 +112,7 @@ describe('a damaged SQLite state file', () => {
     'a text file': () => 'this is not a database\n'.repeat(200),
   };
 
-  it('is reported in one line by run, status and reset, which exit 1 at once', async () => {
+  it('is reported in one line by run, status, reset and preview, which exit 1 at once', async () => {
     const good = path.join(work, 'good.db');
     const first = await runCli(['run', 'leads'], { cwd: work, env: env(good) });
     expect(first.code, first.stderr).toBe(0);
@@ -125,6 +125,7 @@ describe('a damaged SQLite state file', () => {
         runBounded(['run', 'leads', '--json'], file),
         runBounded(['status', '--json'], file),
         runBounded(['reset', 'leads'], file),
+        runBounded(['preview', 'leads'], file),
       ]);
       for (const result of results) {
         expectStateFailure(result, file);
