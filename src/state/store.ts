@@ -71,6 +71,8 @@ export function describeState(url: string): string {
 export function describeStateFailure(error: unknown): string {
   const text = (error instanceof Error ? error.message : String(error)).split('\n')[0];
   const code = (error as { code?: unknown }).code;
+  const unknown = /^The migration directory is corrupt, the following files are missing: (.*)$/.exec(text ?? '');
+  if (unknown) return `it was written by a newer pinsync (schema changes ${unknown[1]}): use that version of pinsync, or a later one, with this state`;
   if (text === 'timeout expired' || /^Knex: Timeout acquiring a connection/.test(text ?? '')) {
     return 'the server did not answer in time (connect_timeout=SECONDS on the URL waits longer)';
   }

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkStateLocation, fromStorable, readableText, StateStore, toStorable } from '../../src/state/store.js';
+import knexFactory from 'knex';
+import { checkStateLocation, describeStateFailure, fromStorable, readableText, StateStore, toStorable } from '../../src/state/store.js';
 import { UsageError } from '../../src/errors.js';
 import { freshDatabase } from '../helpers/pg.js';
 
@@ -50,6 +51,18 @@ describe('storable text', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('state written by a newer pinsync', () => {
+  it('is refused with a message that says so', async () => {
+    const file = path.join(dir, 'newer.db');
+    await (await StateStore.open(file)).close();
+    const db = knexFactory({ client: 'better-sqlite3', connection: { filename: file }, useNullAsDefault: true });
+    await db('pinsync_migrations').insert({ name: '099_future', batch: 99, migration_time: new Date() });
+    await db.destroy();
+    const error = await StateStore.open(file).then(() => undefined, (e: unknown) => e);
+    expect(describeStateFailure(error)).toBe('it was written by a newer pinsync (schema changes 099_future): use that version of pinsync, or a later one, with this state');
   });
 });
 
