@@ -236,7 +236,9 @@ const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(typeof v 
 
 /** The SQLite file as opened: a file removed or replaced since no longer receives the writes. */
 interface FileIdentity {
+  /** As given, for messages. */
   path: string;
+  resolved: string;
   dev: number;
   ino: number;
 }
@@ -245,7 +247,7 @@ function fileIdentity(url: string): FileIdentity | undefined {
   const file = sqliteFile(url);
   if (isPostgres(url) || file === ':memory:' || file === '') return undefined;
   const stat = statSync(file);
-  return { path: file, dev: stat.dev, ino: stat.ino };
+  return { path: file, resolved: path.resolve(file), dev: stat.dev, ino: stat.ino };
 }
 
 export class StateStore {
@@ -269,7 +271,7 @@ export class StateStore {
     if (!this.file || (sync !== undefined && this.toldGone.has(sync))) return;
     let now: { dev: number; ino: number } | undefined;
     try {
-      now = statSync(this.file.path);
+      now = statSync(this.file.resolved);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
@@ -499,10 +501,11 @@ export class StateStore {
 
 // A failure of the store, whichever method meets it, says which store failed, and is a
 // StateError (exit 1), not a bare driver error. The lease's own errors pass as they are.
-for (const name of [
+const GUARDED: (keyof StateStore)[] = [
   'checkpoint', 'unsettledEvents', 'saveCheckpoint', 'saveUnsettled', 'commitBatch', 'delivered', 'pruneLedger', 'clearLedger',
   'ledgerSize', 'startRun', 'finishRun', 'runs', 'rejects', 'syncs', 'lock',
-] as const) {
+];
+for (const name of GUARDED) {
   const methods = StateStore.prototype as unknown as Record<string, (this: StateStore, ...args: unknown[]) => Promise<unknown>>;
   const method = methods[name]!;
   methods[name] = async function guarded(this: StateStore, ...args: unknown[]) {
