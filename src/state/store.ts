@@ -489,7 +489,9 @@ export class StateStore {
       confirmWith: (update) => lock.confirmWith(update),
       release: async () => {
         this.leases.delete(sync);
-        await lock.release();
+        await lock.release().catch((error: unknown) => {
+          throw storeFailure(this.location, error);
+        });
       },
     };
   }
@@ -512,10 +514,14 @@ for (const name of GUARDED) {
     try {
       return await method.apply(this, args);
     } catch (error) {
-      if (error instanceof PinsyncError) throw error;
-      throw new StateError(`the state store at ${describeState(this.location)} failed: ${describeStateFailure(error)}`);
+      throw storeFailure(this.location, error);
     }
   };
+}
+
+function storeFailure(location: string, error: unknown): PinsyncError {
+  if (error instanceof PinsyncError) return error;
+  return new StateError(`the state store at ${describeState(location)} failed: ${describeStateFailure(error)}`);
 }
 
 function countColumns(c: RunCounts): Record<string, number> {
