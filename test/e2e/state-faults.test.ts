@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
@@ -95,7 +96,7 @@ function expectStateFailure(result: CliResult & { killed: boolean }, where: RegE
   expect(result.killed, `still running after 15 s; stderr: ${result.stderr}`).toBe(false);
   expect(result.code, result.stderr).toBe(1);
   expect(lines(result.stderr), result.stderr).toHaveLength(1);
-  expect(result.stderr).toMatch(/^pinsync: cannot open the state store at /);
+  expect(result.stderr).toMatch(/^pinsync: (\S+: )?(cannot open the state store at |the state store at \S+ failed: )/);
   if (typeof where === 'string') expect(result.stderr).toContain(where);
   else expect(result.stderr).toMatch(where);
 }
@@ -110,6 +111,16 @@ describe('a damaged SQLite state file', () => {
     },
     truncated: (bytes) => bytes.subarray(0, Math.floor(bytes.length / 3)),
     'a text file': () => 'this is not a database\n'.repeat(200),
+    // Only the checkpoints table: the state opens, and fails when used.
+    'checkpoints table overwritten': (bytes) => {
+      const db = new Database(path.join(work, 'good.db'), { readonly: true });
+      const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'checkpoints'").get() as { rootpage: number };
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      db.close();
+      const out = Buffer.from(bytes);
+      for (let i = (rootpage - 1) * pageSize; i < rootpage * pageSize; i++) out[i] = (i * 7) & 255;
+      return out;
+    },
   };
 
   it('is reported in one line by run, status, reset and preview, which exit 1 at once', async () => {
@@ -129,7 +140,7 @@ describe('a damaged SQLite state file', () => {
       ]);
       for (const result of results) {
         expectStateFailure(result, file);
-        expect(result.stderr).toMatch(/malformed|not a database/);
+        expect(result.stderr).toMatch(/(malformed|not a database) \(the file is damaged or is not a pinsync state/);
         expectJsonOrNothing(result.stdout);
       }
     }
