@@ -158,20 +158,16 @@ describe('PostgreSQL state', () => {
 
   it('that a role may not use fails at once, in one line without the password', async () => {
     const database = new URL(dbUrl).pathname.slice(1);
-    // A role that may not create the schema; another that finds it made by someone else.
+    // A role that may not create the schema; one that finds it made, without rights on its
+    // tables; one given a schema of its own, which needs no CREATE on the database.
     await withClient(dbUrl, async (c) => {
-      await c.query('DROP ROLE IF EXISTS pinsync_nocreate');
-      await c.query('DROP ROLE IF EXISTS pinsync_notables');
-      await c.query(`CREATE ROLE pinsync_nocreate LOGIN PASSWORD '${password}'`);
-      await c.query(`CREATE ROLE pinsync_notables LOGIN PASSWORD '${password}'`);
+      for (const role of ['pinsync_nocreate', 'pinsync_notables', 'pinsync_ownschema']) {
+        await c.query(`DROP ROLE IF EXISTS ${role}`);
+        await c.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+      }
       await c.query(`REVOKE CREATE ON DATABASE ${database} FROM PUBLIC`);
       await c.query('CREATE SCHEMA IF NOT EXISTS owned');
       await c.query('GRANT USAGE ON SCHEMA owned TO pinsync_notables');
-    });
-    // A role given a schema of its own needs no CREATE on the database.
-    await withClient(dbUrl, async (c) => {
-      await c.query('DROP ROLE IF EXISTS pinsync_ownschema');
-      await c.query(`CREATE ROLE pinsync_ownschema LOGIN PASSWORD '${password}'`);
       await c.query('CREATE SCHEMA IF NOT EXISTS given');
       await c.query('GRANT USAGE, CREATE ON SCHEMA given TO pinsync_ownschema');
     });
@@ -185,8 +181,8 @@ describe('PostgreSQL state', () => {
     const noTables = new URL(roleUrl('pinsync_notables'));
     noTables.searchParams.set('schema', 'owned');
     for (const [state, role] of [[roleUrl('pinsync_nocreate'), 'pinsync_nocreate'], [noTables.toString(), 'pinsync_notables']] as const) {
-      for (const args of [['run', 'leads', '--json'], ['status', '--json'], ['reset', 'leads']]) {
-        const result = await runBounded(args, state);
+      const results = await Promise.all([['run', 'leads', '--json'], ['status', '--json'], ['reset', 'leads']].map((args) => runBounded(args, state)));
+      for (const result of results) {
         expectStateFailure(result, `postgres://${role}@`);
         expect(result.stderr).toContain('permission denied');
         expect(result.stderr + result.stdout).not.toContain(password);
