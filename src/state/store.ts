@@ -278,8 +278,8 @@ export class StateStore {
     if (now?.dev !== this.file.dev || now.ino !== this.file.ino) {
       if (sync !== undefined) this.toldGone.add(sync);
       throw new StateError(now
-        ? `the state file ${this.file.path} was replaced while this run was writing to it: what it saved went to the old file, so the next run starts from the new file's checkpoint and sends again at least what this run delivered`
-        : `the state file ${this.file.path} was removed while this run was writing to it: its checkpoints are lost, so the next run sends every row again (restore the file from a copy to resend less)`);
+        ? `the state file ${this.file.path} was replaced while pinsync had it open: what this run saved went to the old file, so the next pinsync run starts from the new file's checkpoint and sends again at least what this run delivered`
+        : `the state file ${this.file.path} was removed while pinsync had it open: its checkpoints are lost, so the next pinsync run sends every row again (restore the file from a copy to resend less)`);
     }
   }
 

@@ -305,8 +305,8 @@ describe('the state file removed or replaced while a run writes to it', () => {
       renameSync(`${state}.new`, state);
     }
     expect(await exited, stderr).toBe(1);
-    expect(stderr).toContain(`the state file ${state} was ${how} while this run was writing to it`);
-    expect(stderr).toContain(how === 'removed' ? 'the next run sends every row again' : 'sends again at least what this run delivered');
+    expect(stderr).toContain(`the state file ${state} was ${how} while pinsync had it open`);
+    expect(stderr).toContain(how === 'removed' ? 'the next pinsync run sends every row again' : 'sends again at least what this run delivered');
     // Reported as a failed run, like any other.
     expect(JSON.parse(stdout)).toMatchObject({ sync: 'leads', outcome: 'failed', exit_code: 1, error: expect.stringContaining(`was ${how}`) });
     fake.latencyMs = 0;
