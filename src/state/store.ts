@@ -1,6 +1,6 @@
 // Checkpoints, runs and rejects, on knex: a SQLite file by default; PostgreSQL is the
 // same code with another client. Nothing stored here holds a raw identifier or a secret.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
 import type knexFactory from 'knex';
@@ -8,7 +8,8 @@ import type { Knex } from 'knex';
 import type { Position } from '../sources/types.js';
 import { MIGRATIONS } from './migrations.js';
 import { acquireLock, type LockOptions, type SyncLock } from './lock.js';
-import { redactQuoted } from '../redact.js';
+import { redact, redactQuoted } from '../redact.js';
+import { PinsyncError, StateError, UsageError } from '../errors.js';
 
 export interface Checkpoint {
   position: Position;
@@ -54,8 +55,49 @@ export interface RejectRecord {
 
 const ZERO_COUNTS: RunCounts = { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
 
-const isPostgres = (url: string) => /^postgres(ql)?:\/\//.test(url);
-const sqliteFile = (url: string) => url.replace(/^sqlite:(\/\/)?/, '');
+const isPostgres = (url: string) => /^postgres(ql)?:\/\//i.test(url);
+const sqliteFile = (url: string) => url.replace(/^sqlite:(\/\/)?/i, '');
+
+/** Where the state is, for a message: a PostgreSQL URL without its password. */
+export function describeState(url: string): string {
+  if (!isPostgres(url)) return sqliteFile(url);
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.username ? `${decodeURIComponent(parsed.username)}@` : ''}${parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'the PostgreSQL state database';
+  }
+}
+
+/** A driver's error as one line, with what to do about the usual causes. */
+export function describeStateFailure(error: unknown): string {
+  const text = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  const code = (error as { code?: unknown }).code;
+  const unknown = /^The migration directory is corrupt, the following files are missing: (.*)$/.exec(text ?? '');
+  if (unknown) return `it was written by a newer pinsync (schema changes ${unknown[1]}): use that version of pinsync, or a later one, with this state`;
+  if (text === 'timeout expired' || /^Knex: Timeout acquiring a connection/.test(text ?? '')) {
+    return 'the server did not answer in time (connect_timeout=SECONDS on the URL waits longer)';
+  }
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+    return `${text} (the file is damaged or is not a pinsync state: restore it from a copy, or move it aside to start over, which sends every row again)`;
+  }
+  if (code === '42501') {
+    return `${text} (the role needs CREATE on the database, or USAGE and CREATE on an existing state schema, and all rights on the tables in it)`;
+  }
+  return text ?? '';
+}
+
+/**
+ * Refuses a state location that looks like a URL of a store pinsync does not have (mysql://…
+ * would otherwise become a SQLite file named `mysql:/…`). A path with a colon in it is a path.
+ */
+export function checkStateLocation(url: string): void {
+  if (isPostgres(url) || /^sqlite:/i.test(url)) return;
+  const scheme = /^([a-z][a-z0-9+.-]*):(\/\/|$)/i.exec(url)?.[1] ?? /^(postgres(?:ql)?):/i.exec(url)?.[1];
+  if (scheme !== undefined) {
+    throw new UsageError(`'${scheme}:' is not a state store pinsync supports: give a file path, sqlite:PATH, or a postgres:// (postgresql://) URL`);
+  }
+}
 
 /** PostgreSQL state lives in its own schema: `pinsync`, or `?schema=name` on the URL. */
 function postgresSchema(url: string): { connection: string; schema: string } {
@@ -74,10 +116,40 @@ async function loadKnex(url: string): Promise<typeof knexFactory> {
   return (await import('knex')).default;
 }
 
+// knex logs with console.log, on stdout, which `--json` output owns: its warnings (each
+// failed connection attempt, with a stack) say nothing the error it throws does not say.
+const knexLog = (message: unknown): void => {
+  if (!process.env.PINSYNC_DEBUG) return;
+  const text = message instanceof Error ? message.message : String(message);
+  process.stderr.write(`pinsync: state store: ${redact(text.split('\n')[0] ?? '')}\n`);
+};
+const KNEX_LOG: Knex.Config['log'] = { warn: knexLog, error: knexLog, deprecate: knexLog, debug: knexLog };
+
+/**
+ * A knex instance whose errors say what the database said: knex prefixes the SQL (with its
+ * bound values, which can be keys or tokens) to the driver's message.
+ */
+function createKnex(knex: typeof knexFactory, config: Knex.Config): Knex {
+  const db = knex({ ...config, compileSqlOnError: false });
+  db.on('query-error', (error: Error, query: { sql?: string }) => {
+    const prefix = `${query.sql} - `;
+    if (query.sql && error.message.startsWith(prefix)) error.message = error.message.slice(prefix.length);
+  });
+  return db;
+}
+
 function connectionFor(url: string, readOnly: boolean): Knex.Config {
   if (isPostgres(url)) {
     const { connection, schema } = postgresSchema(url);
-    return { client: 'pg', connection, searchPath: [schema], pool: { min: 0, max: 2 } };
+    // A server that never answers must not hold a run (or its exit) for minutes: connecting
+    // gives up after connect_timeout seconds (libpq's URL parameter; default 10), and knex's
+    // wait for a connection, which also covers one in use by the lease's heartbeat, soon after.
+    const timeout = Number(new URL(url).searchParams.get('connect_timeout') ?? 10);
+    const connectMs = Number.isFinite(timeout) && timeout > 0 ? Math.max(timeout, 2) * 1000 : 0;
+    return {
+      client: 'pg', connection: { connectionString: connection, connectionTimeoutMillis: connectMs }, searchPath: [schema],
+      pool: { min: 0, max: 2 }, acquireConnectionTimeout: connectMs > 0 ? connectMs + 10_000 : 60_000, log: KNEX_LOG,
+    };
   }
   const filename = sqliteFile(url);
   if (!readOnly && filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
@@ -85,6 +157,7 @@ function connectionFor(url: string, readOnly: boolean): Knex.Config {
     client: 'better-sqlite3',
     connection: { filename, options: { readonly: readOnly } },
     useNullAsDefault: true,
+    log: KNEX_LOG,
     pool: {
       // WAL: readers (status, preview) never block a run, and a commit is one append. A crash
       // cannot lose a committed checkpoint; a power cut may lose the last ones, which only
@@ -130,14 +203,88 @@ function batchStatements(conn: Database): BatchStatements {
   return statements;
 }
 
+// PostgreSQL text cannot hold a NUL, and neither store keeps a lone UTF-16 surrogate (UTF-8
+// has none): a key from DuckDB can hold either. A checkpoint is bound back into the source's
+// query, so such text is stored escaped (JSON after a marker) and read back byte-identical.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const ESCAPED = '\u0001pinsync-json:';
+
+const unstorable = (text: string): boolean => {
+  UNSTORABLE.lastIndex = 0;
+  return UNSTORABLE.test(text);
+};
+
+/** Text either store keeps exactly; `fromStorable` gives the original back. */
+export function toStorable(text: string): string;
+export function toStorable(text: string | null): string | null;
+export function toStorable(text: string | null): string | null {
+  return text !== null && (unstorable(text) || text.startsWith(ESCAPED)) ? ESCAPED + JSON.stringify(text) : text;
+}
+
+export function fromStorable(text: string | null): string | null {
+  return text !== null && text.startsWith(ESCAPED) ? (JSON.parse(text.slice(ESCAPED.length)) as string) : text;
+}
+
+/** Text to show (rejects, errors): what a store cannot hold written as a \uXXXX escape. */
+export function readableText(text: string): string;
+export function readableText(text: string | null): string | null;
+export function readableText(text: string | null): string | null {
+  return text === null ? null : text.replace(UNSTORABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A state never migrated: no tables (SQLite), no table or schema (PostgreSQL). */
+const missingTable = (error: Error & { code?: string }): boolean => /no such table/.test(error.message) || error.code === '42P01' || error.code === '3F000';
+
 // SQLite hands timestamps back as epoch milliseconds, PostgreSQL as Dates.
 const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(typeof v === 'number' || /^\d+$/.test(String(v)) ? Number(v) : String(v)));
 
+/** The SQLite file as opened: a file removed or replaced since no longer receives the writes. */
+interface FileIdentity {
+  /** As given, for messages. */
+  path: string;
+  resolved: string;
+  dev: number;
+  ino: number;
+}
+
+function fileIdentity(url: string): FileIdentity | undefined {
+  const file = sqliteFile(url);
+  if (isPostgres(url) || file === ':memory:' || file === '') return undefined;
+  const stat = statSync(file);
+  return { path: file, resolved: path.resolve(file), dev: stat.dev, ino: stat.ino };
+}
+
 export class StateStore {
   private readonly sqlite: boolean;
+  private file?: FileIdentity;
 
   private constructor(private readonly db: Knex, readonly location: string, readonly readOnly = false) {
     this.sqlite = !isPostgres(location);
+  }
+
+  /** Syncs already told that the file is gone: their run has failed; its last writes may go on. */
+  private readonly toldGone = new Set<string>();
+  private readonly runSyncs = new Map<number, string>();
+
+  /**
+   * Throws if the SQLite file was deleted or replaced since it was opened: the connection
+   * still writes, to a file no later run reads, and the next run would resend everything.
+   * Once per sync, so that its failed run still ends (and is reported) as a failure.
+   */
+  private checkFile(sync: string | undefined): void {
+    if (!this.file || (sync !== undefined && this.toldGone.has(sync))) return;
+    let now: { dev: number; ino: number } | undefined;
+    try {
+      now = statSync(this.file.resolved);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (now?.dev !== this.file.dev || now.ino !== this.file.ino) {
+      if (sync !== undefined) this.toldGone.add(sync);
+      throw new StateError(now
+        ? `the state file ${this.file.path} was replaced while pinsync had it open: what this run saved went to the old file, so the next pinsync run starts from the new file's checkpoint and sends again at least what this run delivered`
+        : `the state file ${this.file.path} was removed while pinsync had it open: its checkpoints are lost, so the next pinsync run sends every row again (restore the file from a copy to resend less)`);
+    }
   }
 
   /**
@@ -160,36 +307,61 @@ export class StateStore {
 
   /** Opens (and migrates) the state at a SQLite path or a postgres:// URL. */
   static async open(url: string): Promise<StateStore> {
+    checkStateLocation(url);
     const knex = await loadKnex(url);
     const config = connectionFor(url, false);
-    const db = knex(config);
-    if (config.client === 'pg') await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [postgresSchema(url).schema]);
-    await db.migrate.latest({ migrationSource: MIGRATIONS, tableName: 'pinsync_migrations' });
-    return new StateStore(db, url);
+    const db = createKnex(knex, config);
+    try {
+      if (config.client === 'pg') {
+        // Created only when missing: a role may use a schema made for it without CREATE on the database.
+        const { schema } = postgresSchema(url);
+        const { rows } = await db.raw<{ rows: unknown[] }>('SELECT 1 FROM pg_namespace WHERE nspname = ?', [schema]);
+        if (rows.length === 0) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+      }
+      await db.migrate.latest({ migrationSource: MIGRATIONS, tableName: 'pinsync_migrations' });
+    } catch (error) {
+      // The pool's timers (reaping, idle connections) would keep the process alive.
+      await db.destroy().catch(() => undefined);
+      throw error;
+    }
+    const store = new StateStore(db, url);
+    store.file = fileIdentity(url);
+    return store;
   }
 
   /** Opens existing state for reading only (preview); undefined when there is none yet. */
   static async openReadOnly(url: string): Promise<StateStore | undefined> {
+    checkStateLocation(url);
     if (!isPostgres(url) && !existsSync(sqliteFile(url))) return undefined;
     const knex = await loadKnex(url);
-    return new StateStore(knex(connectionFor(url, true)), url, true);
+    const db = createKnex(knex, connectionFor(url, true));
+    try {
+      // A file that is not a state, or is damaged, fails here, where it reads as such.
+      await db('checkpoints').first().catch((error: Error) => {
+        if (!missingTable(error)) throw error;
+      });
+    } catch (error) {
+      await db.destroy().catch(() => undefined);
+      throw error;
+    }
+    return new StateStore(db, url, true);
   }
 
   async checkpoint(sync: string): Promise<Checkpoint | undefined> {
     const row = await this.db('checkpoints').where({ sync }).first().catch((error: Error) => {
-      // State that was never migrated has no checkpoints yet.
-      if (this.readOnly) return undefined;
+      // State that was never migrated has no checkpoints yet; a damaged one is an error.
+      if (this.readOnly && missingTable(error)) return undefined;
       throw error;
     });
     if (!row || (row.key === null && row.cursor === null)) return undefined;
     const ledgerSince = row.ledger_cursor == null ? null
-      : { cursor: row.ledger_cursor as string, key: (row.ledger_key as string | null) ?? null, inclusive: Boolean(row.ledger_inclusive) };
-    return { position: { cursor: row.cursor, key: row.key }, updatedAt: toDate(row.updated_at), ledgerSince };
+      : { cursor: fromStorable(row.ledger_cursor as string)!, key: fromStorable((row.ledger_key as string | null) ?? null), inclusive: Boolean(row.ledger_inclusive) };
+    return { position: { cursor: fromStorable(row.cursor as string | null), key: fromStorable(row.key as string | null) }, updatedAt: toDate(row.updated_at), ledgerSince };
   }
 
   /** Records where the sync's ledger starts being complete; null forgets it. */
   async saveLedgerSince(sync: string, since: Position | null): Promise<void> {
-    await this.upsert(this.db, sync, { ledger_cursor: since?.cursor ?? null, ledger_key: since?.key ?? null, ledger_inclusive: since?.inclusive === true });
+    await this.upsert(this.db, sync, { ledger_cursor: toStorable(since?.cursor ?? null), ledger_key: toStorable(since?.key ?? null), ledger_inclusive: since?.inclusive === true });
   }
 
   /** The earliest cursor time the ledger holds for a sync; null when it holds none. */
@@ -205,11 +377,13 @@ export class StateStore {
   }
 
   async saveCheckpoint(sync: string, position: Position | null): Promise<void> {
-    await this.upsert(this.db, sync, { cursor: position?.cursor ?? null, key: position?.key ?? null, updated_at: new Date() });
+    this.checkFile(sync);
+    await this.upsert(this.db, sync, { cursor: toStorable(position?.cursor ?? null), key: toStorable(position?.key ?? null), updated_at: new Date() });
   }
 
   /** Recorded before a batch is sent: how many events a crash now would leave unsettled. */
   async saveUnsettled(sync: string, events: number): Promise<void> {
+    this.checkFile(sync);
     if (this.sqlite) {
       return this.inSqliteTransaction((statements) => {
         this.confirmLease(sync, statements);
@@ -230,12 +404,15 @@ export class StateStore {
   async commitBatch(
     sync: string, runId: number, rejects: RejectRecord[], position: Position, unsettled: number, delivered: LedgerEntry[] = [], counts?: RunCounts,
   ): Promise<void> {
+    this.checkFile(sync);
     if (this.sqlite) {
       return this.inSqliteTransaction((statements) => {
         this.confirmLease(sync, statements);
-        for (const r of rejects) statements.insertReject.run(runId, sync, r.primaryKey, r.eventId, r.stage, redactQuoted(r.reason));
+        for (const r of rejects) {
+          statements.insertReject.run(runId, sync, readableText(r.primaryKey), readableText(r.eventId), r.stage, readableText(redactQuoted(r.reason)));
+        }
         for (const d of delivered) statements.insertDelivered.run(sync, d.digest, d.cursorMs);
-        statements.savePosition.run(sync, position.cursor, position.key, unsettled, Date.now());
+        statements.savePosition.run(sync, toStorable(position.cursor), toStorable(position.key), unsettled, Date.now());
         const c = counts;
         if (c) statements.saveRunCounts.run(c.rowsRead, c.alreadyDelivered, c.eventsSent, c.processed, c.rejectedLocal, c.rejectedPinterest, c.resent, runId);
       });
@@ -246,7 +423,7 @@ export class StateStore {
       await this.insertRejects(trx, runId, sync, rejects);
       const rows = delivered.map((d) => ({ sync, digest: d.digest, cursor_ms: d.cursorMs }));
       for (let i = 0; i < rows.length; i += 200) await trx('delivered').insert(rows.slice(i, i + 200)).onConflict(['sync', 'digest']).ignore();
-      await this.upsert(trx, sync, { cursor: position.cursor, key: position.key, unsettled_events: unsettled, updated_at: new Date() });
+      await this.upsert(trx, sync, { cursor: toStorable(position.cursor), key: toStorable(position.key), unsettled_events: unsettled, updated_at: new Date() });
       if (counts) await trx('runs').where({ id: runId }).update(countColumns(counts));
     });
   }
@@ -280,14 +457,22 @@ export class StateStore {
   }
 
   async startRun(sync: string): Promise<number> {
+    // A new run of a sync (schedule) is told again.
+    this.toldGone.delete(sync);
+    this.checkFile(sync);
     // The caller holds the sync's lock: a run still marked running was killed.
     await this.db('runs').where({ sync, outcome: 'running' }).update({ outcome: 'killed', error: 'the process ended without finishing (killed or crashed)' });
     const [row] = await this.db('runs').insert({ sync, started_at: new Date(), outcome: 'running', ...countColumns(ZERO_COUNTS) }).returning('id');
-    return typeof row === 'object' ? (row as { id: number }).id : (row as number);
+    const id = typeof row === 'object' ? (row as { id: number }).id : (row as number);
+    this.runSyncs.set(id, sync);
+    return id;
   }
 
   async finishRun(id: number, outcome: RunOutcome, counts: RunCounts, error?: string): Promise<void> {
-    await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error === undefined ? null : redactQuoted(error), ...countColumns(counts) });
+    await this.db('runs').where({ id }).update({ ended_at: new Date(), outcome, error: error === undefined ? null : readableText(redactQuoted(error)), ...countColumns(counts) });
+    // Checked after the write: a run must not end as a success in a file nobody will read.
+    this.checkFile(this.runSyncs.get(id));
+    this.runSyncs.delete(id);
   }
 
   /** Ends a run the process must quit before it finished: its counts stay those of its last commit. */
@@ -296,7 +481,9 @@ export class StateStore {
   }
 
   private async insertRejects(db: Knex, runId: number, sync: string, rejects: RejectRecord[]): Promise<void> {
-    const rows = rejects.map((r) => ({ run_id: runId, sync, primary_key: r.primaryKey, event_id: r.eventId, stage: r.stage, reason: redactQuoted(r.reason) }));
+    const rows = rejects.map((r) => ({
+      run_id: runId, sync, primary_key: readableText(r.primaryKey), event_id: readableText(r.eventId), stage: r.stage, reason: readableText(redactQuoted(r.reason)),
+    }));
     // Chunked: SQLite limits bound parameters per statement.
     for (let i = 0; i < rows.length; i += 100) await db('rejects').insert(rows.slice(i, i + 100));
   }
@@ -330,7 +517,9 @@ export class StateStore {
       confirmWith: (update) => lock.confirmWith(update),
       release: async () => {
         this.leases.delete(sync);
-        await lock.release();
+        await lock.release().catch((error: unknown) => {
+          throw storeFailure(this.location, error);
+        });
       },
     };
   }
@@ -338,6 +527,29 @@ export class StateStore {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+// A failure of the store, whichever method meets it, says which store failed, and is a
+// StateError (exit 1), not a bare driver error. The lease's own errors pass as they are.
+const GUARDED: (keyof StateStore)[] = [
+  'checkpoint', 'unsettledEvents', 'saveCheckpoint', 'saveUnsettled', 'commitBatch', 'delivered', 'pruneLedger', 'clearLedger',
+  'ledgerSize', 'saveLedgerSince', 'oldestLedgerEntry', 'startRun', 'finishRun', 'interruptRun', 'runs', 'rejects', 'syncs', 'lock',
+];
+for (const name of GUARDED) {
+  const methods = StateStore.prototype as unknown as Record<string, (this: StateStore, ...args: unknown[]) => Promise<unknown>>;
+  const method = methods[name]!;
+  methods[name] = async function guarded(this: StateStore, ...args: unknown[]) {
+    try {
+      return await method.apply(this, args);
+    } catch (error) {
+      throw storeFailure(this.location, error);
+    }
+  };
+}
+
+function storeFailure(location: string, error: unknown): PinsyncError {
+  if (error instanceof PinsyncError) return error;
+  return new StateError(`the state store at ${describeState(location)} failed: ${describeStateFailure(error)}`);
 }
 
 function countColumns(c: RunCounts): Record<string, number> {
