@@ -1,15 +1,16 @@
-import { StateError } from '../errors.js';
-import type { Position } from '../sources/types.js';
-import { StateStore } from '../state/store.js';
+import { PinsyncError, StateError, UsageError } from '../errors.js';
+import { describeState, describeStateFailure, StateStore } from '../state/store.js';
 
 export const DEFAULT_STATE = '.pinsync/state.db';
 
 const stateUrl = (option?: string) => option ?? process.env.PINSYNC_STATE ?? DEFAULT_STATE;
 
 function stateError(url: string, error: unknown): StateError {
-  // The URL may hold a password: name only its kind.
-  const where = /^postgres/.test(url) ? 'the PostgreSQL state database' : url;
-  return new StateError(`cannot open the state store at ${where}: ${(error as Error).message.split('\n')[0]}`);
+  return new StateError(`cannot open the state store at ${describeState(url)}: ${describeStateFailure(error)}`);
+}
+
+function optionError(option: string | undefined, error: UsageError): UsageError {
+  return new UsageError(`${option !== undefined ? '--state' : 'PINSYNC_STATE'}: ${error.message}`);
 }
 
 /** The state store: --state, else PINSYNC_STATE, else a SQLite file in the working directory. */
@@ -18,17 +19,8 @@ export async function openState(option?: string): Promise<StateStore> {
   try {
     return await StateStore.open(url);
   } catch (error) {
-    throw stateError(url, error);
-  }
-}
-
-/** Where a sync's next run would start, read without writing anything; undefined without state. */
-export async function readCheckpoint(sync: string, option?: string): Promise<Position | undefined> {
-  const store = await openStateReadOnly(option);
-  try {
-    return (await store?.checkpoint(sync))?.position;
-  } finally {
-    await store?.close();
+    if (error instanceof UsageError) throw optionError(option, error);
+    throw error instanceof PinsyncError ? error : stateError(url, error);
   }
 }
 
@@ -38,6 +30,7 @@ export async function openStateReadOnly(option?: string): Promise<StateStore | u
   try {
     return await StateStore.openReadOnly(url);
   } catch (error) {
-    throw stateError(url, error);
+    if (error instanceof UsageError) throw optionError(option, error);
+    throw error instanceof PinsyncError ? error : stateError(url, error);
   }
 }

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../../state/store.js';
+import { readableText, type RunRecord } from '../../state/store.js';
 import { openState } from '../state.js';
 import { loadSyncFile } from '../../config/load.js';
 import { listSyncFiles, resolveSyncFile } from '../resolve.js';
@@ -71,7 +71,8 @@ export async function statusCommand(syncName: string | undefined, options: Statu
     for (const r of report) {
       const cp = r.checkpoint?.position;
       const when = r.schedule ? `  schedule "${r.schedule.schedule}" (${r.schedule.timezone}), next ${r.schedule.next_run}${r.schedule.due ? ', due now' : ''}` : '';
-      process.stdout.write(`${r.name}${when}\n  checkpoint: ${cp ? `${cp.cursor ?? ''}${cp.key !== null ? ` (primary key ${cp.key})` : ''}`.trim() : 'none'}\n`);
+      // Key text a terminal would mangle (a NUL) is shown escaped, as in rejects.
+      process.stdout.write(`${r.name}${when}\n  checkpoint: ${cp ? `${readableText(cp.cursor) ?? ''}${cp.key !== null ? ` (primary key ${readableText(cp.key)})` : ''}`.trim() : 'none'}\n`);
       if (r.ledger > 0) process.stdout.write(`  ledger: ${r.ledger} delivered events remembered\n`);
       if (r.runs.length === 0) process.stdout.write('  no runs yet\n');
       for (const run of r.runs) {
