@@ -13,32 +13,33 @@ let dbUrl: string;
 let fake: FakePinterest;
 let nextId = 1;
 
+/** A sync of `table` with a `lookback` window; `destination` lines added as given. */
+const syncFile = (table: string, lookback: string, destination: string[] = []) => `version: 1
+source:
+  type: postgres
+  url: \${WAREHOUSE_URL}
+  table: ${table}
+  primary_key: id
+  cursor: updated_at
+  lookback: ${lookback}
+destination:
+  ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
+  access_token: \${PINTEREST_ACCESS_TOKEN}
+${destination.map((l) => `${l}\n`).join('')}match:
+  em: email
+mappings:
+  event_name: { value: checkout }
+  action_source: { value: offline }
+  event_time: created_at
+`;
+
 beforeAll(async () => {
   dbUrl = await freshDatabase('lookback_e2e');
   await withClient(dbUrl, (c) => c.query('CREATE TABLE orders (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, created_at timestamptz NOT NULL, email text)'));
   fake = await new FakePinterest().start();
   work = mkdtempSync(path.join(tmpdir(), 'pinsync-lookback-'));
   mkdirSync(path.join(work, 'syncs'));
-  writeFileSync(path.join(work, 'syncs', 'late.yaml'), `version: 1
-source:
-  type: postgres
-  url: \${WAREHOUSE_URL}
-  table: orders
-  primary_key: id
-  cursor: updated_at
-  lookback: 2h
-destination:
-  ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
-  access_token: \${PINTEREST_ACCESS_TOKEN}
-  batch_size: 50
-  max_retry_time: 2s
-match:
-  em: email
-mappings:
-  event_name: { value: checkout }
-  action_source: { value: offline }
-  event_time: created_at
-`);
+  writeFileSync(path.join(work, 'syncs', 'late.yaml'), syncFile('orders', '2h', ['  batch_size: 50', '  max_retry_time: 2s']));
 });
 
 afterAll(async () => {
@@ -92,24 +93,7 @@ describe('lookback', () => {
 
 describe('lookback with a short window', () => {
   it('keeps in the ledger only what the window can still reach', async () => {
-    writeFileSync(path.join(work, 'syncs', 'short.yaml'), `version: 1
-source:
-  type: postgres
-  url: \${WAREHOUSE_URL}
-  table: orders_short
-  primary_key: id
-  cursor: updated_at
-  lookback: 1m
-destination:
-  ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
-  access_token: \${PINTEREST_ACCESS_TOKEN}
-match:
-  em: email
-mappings:
-  event_name: { value: checkout }
-  action_source: { value: offline }
-  event_time: created_at
-`);
+    writeFileSync(path.join(work, 'syncs', 'short.yaml'), syncFile('orders_short', '1m'));
     await withClient(dbUrl, (c) => c.query(`CREATE TABLE orders_short (LIKE orders);
       INSERT INTO orders_short SELECT i, now() - interval '10 minutes', now() - interval '1 minute', 's' || i || '@example.com' FROM generate_series(1, 5) i;
       INSERT INTO orders_short SELECT i, now() - interval '5 minutes', now() - interval '1 minute', 's' || i || '@example.com' FROM generate_series(6, 8) i`));

@@ -1,13 +1,12 @@
 // Unattended operation: shared PostgreSQL state, run locks, run --due, the scheduler, JSON
 // logs and webhooks. The built CLI as subprocesses, real PostgreSQL, fake Pinterest.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BIN, runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, startCli, waitUntil } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';
 
@@ -63,23 +62,8 @@ const env = (extra: Record<string, string> = {}) => ({
   PINTEREST_ACCESS_TOKEN: fake.token, PINSYNC_STATE: stateUrl, ...extra,
 });
 
-function start(args: string[], cwd: string, extra: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env(extra) } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
-}
-
-const until = async (check: () => boolean, ms = 20_000) => {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+const start = (args: string[], cwd: string, extra: Record<string, string> = {}) => startCli(args, { cwd, env: env(extra) });
+const until = waitUntil;
 
 const statusOf = async (name: string, cwd: string) => JSON.parse((await runCli(['status', name, '--json'], { cwd, env: env() })).stdout)[0];
 
