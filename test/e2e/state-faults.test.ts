@@ -132,12 +132,9 @@ describe('a damaged SQLite state file', () => {
     for (const [how, damaged] of Object.entries(damage)) {
       const file = path.join(work, `damaged-${how.replace(/ /g, '-')}.db`);
       writeFileSync(file, damaged(bytes));
-      const results = await Promise.all([
-        runBounded(['run', 'leads', '--json'], file),
-        runBounded(['status', '--json'], file),
-        runBounded(['reset', 'leads'], file),
-        runBounded(['preview', 'leads'], file),
-      ]);
+      // One after another: run and reset side by side would race for the sync's lock.
+      const results = [];
+      for (const args of [['run', 'leads', '--json'], ['status', '--json'], ['reset', 'leads'], ['preview', 'leads']]) results.push(await runBounded(args, file));
       for (const result of results) {
         expectStateFailure(result, file);
         expect(result.stderr).toMatch(/(malformed|not a database) \(the file is damaged or is not a pinsync state/);
