@@ -2,7 +2,7 @@
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { compileForSource } from '../engine/prepare.js';
-import { runSync, type RunSummary } from '../engine/run.js';
+import { rejectRate, runSync, type RunSummary } from '../engine/run.js';
 import { readUntil } from '../engine/cursor.js';
 import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
 import { mappingDefinition } from '../mapping/compile.js';
@@ -13,7 +13,7 @@ import { createSource, type Source } from '../sources/index.js';
 import type { CursorKind } from '../sources/cursor.js';
 import type { Position } from '../sources/types.js';
 import type { SyncLock } from '../state/lock.js';
-import type { RunCounts, StateStore } from '../state/store.js';
+import { ZERO_COUNTS, type RunCounts, type StateStore } from '../state/store.js';
 import { notifyIfNeeded } from './notify.js';
 import { userAgent, warnUnreadable } from './output.js';
 import { progressReporter } from './progress.js';
@@ -45,8 +45,7 @@ export function lockTtlFromEnv(): number | undefined {
 export function exitCodeOf(sync: SyncDefinition, summary: RunSummary): number {
   if (summary.error) return summary.error instanceof PinsyncError ? summary.error.exitCode : 1;
   if (summary.interrupted) return 0;
-  const rejected = summary.rejectedLocal + summary.rejectedPinterest;
-  return summary.rowsRead > 0 && rejected / summary.rowsRead > sync.options.max_reject_rate ? 3 : 0;
+  return rejectRate(summary) > sync.options.max_reject_rate ? 3 : 0;
 }
 
 /** The worse of two exit codes: 1 (failed), then 2 (invalid), 4 (locked), 3 (too many rejects), 0. */
@@ -94,7 +93,6 @@ function summaryOf(startedAt: Date, runId: number | undefined, checkpoint: Posit
   };
 }
 
-const ZERO_COUNTS: RunCounts = { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
 
 const QUIT_ERROR = 'the process quit (a second signal, or the end of PINSYNC_STOP_GRACE) before the batches in flight settled; the next run resends them';
 
@@ -140,11 +138,11 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
     reporter.finished(shown, summaryOf(startedAt, runId, null, latest, { interrupted: true }), code);
   });
   try {
-    reporter.started(sync.name);
     let summary: RunSummary;
     try {
       // The record starts with the lock held, before the source is opened: a run that cannot reach it is a failed run.
       runId = store ? await store.startRun(sync.name) : undefined;
+      reporter.started(sync.name, runId);
       let columnTypes: [string, string][];
       let cursorKind: CursorKind | undefined;
       try {

@@ -6,6 +6,7 @@ import type { SyncDefinition } from '../config/schema.js';
 import type { MapStats } from '../engine/preview.js';
 import type { RunSummary } from '../engine/run.js';
 import type { Unreadable } from '../sources/types.js';
+import { countColumns } from '../state/store.js';
 import { DROP_REASONS } from '../mapping/normalize.js';
 
 /** Writes text, waiting for 'drain' when the stream's buffer is full, so memory stays flat. */
@@ -19,7 +20,7 @@ export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' :
 
 export function formatStats(stats: MapStats): string {
   return [
-    `rows read ${stats.rowsRead}, events ${stats.events}, rejected ${stats.rejected}${stats.alreadyDelivered > 0 ? `, already settled ${stats.alreadyDelivered} (delivered or rejected before; not sent again)` : ''}`,
+    `rows read ${stats.rowsRead}, events ${stats.events}, rejected ${stats.rejected}${stats.skipped > 0 ? `, skipped ${stats.skipped} (by skip:)` : ''}${stats.alreadyDelivered > 0 ? `, already settled ${stats.alreadyDelivered} (delivered or rejected before; not sent again)` : ''}`,
     ...groupedLines('rejected by reason:', stats.rejectsByReason),
     ...droppedLines(stats.droppedIdentifiers),
   ].join('\n');
@@ -55,7 +56,7 @@ export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
   const outcome = s.error ? 'FAILED' : s.interrupted ? 'interrupted (the next run continues from the checkpoint)' : 'done';
   const lines = [
     `${sync.name}: ${outcome}${sync.destination.test ? ' (test mode: Pinterest did not record the events)' : ''}${s.runId !== undefined ? `, run ${s.runId}` : ''}`,
-    `  rows read ${s.rowsRead}, events sent ${s.eventsSent}, processed ${s.processed}, rejected ${s.rejectedLocal + s.rejectedPinterest} (${s.rejectedLocal} locally, ${s.rejectedPinterest} by Pinterest)`,
+    `  rows read ${s.rowsRead}, events sent ${s.eventsSent}, processed ${s.processed}, rejected ${s.rejectedLocal + s.rejectedPinterest} (${s.rejectedLocal} locally, ${s.rejectedPinterest} by Pinterest)${s.skipped > 0 ? `, skipped ${s.skipped}` : ''}`,
   ];
   if (s.resent > 0) lines.push(`  resent ${s.resent} events an interrupted run had sent (same event_id, so Pinterest deduplicates them)`);
   if (s.alreadyDelivered > 0) lines.push(`  ${s.alreadyDelivered} rows read again were settled before (delivered or rejected) and not sent or counted again`);
@@ -67,8 +68,7 @@ export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
 export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: number): Record<string, unknown> {
   return {
     sync: sync.name, run_id: s.runId ?? null, outcome: s.error ? 'failed' : s.interrupted ? 'interrupted' : exitCode === 3 ? 'rejects_exceeded' : 'succeeded', exit_code: exitCode,
-    rows_read: s.rowsRead, already_delivered: s.alreadyDelivered, events_sent: s.eventsSent, processed: s.processed, rejected_local: s.rejectedLocal,
-    rejected_pinterest: s.rejectedPinterest, resent: s.resent, duration_ms: s.durationMs,
+    ...countColumns(s), duration_ms: s.durationMs,
     events_per_s: s.durationMs > 0 ? Math.round(s.eventsSent / (s.durationMs / 1000)) : 0,
     checkpoint: s.checkpoint, rejects_by_reason: Object.fromEntries(s.rejectsByReason),
     error: s.error?.message ?? null,

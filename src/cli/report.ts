@@ -7,6 +7,7 @@ import type { SyncDefinition } from '../config/schema.js';
 import type { RunSummary } from '../engine/run.js';
 import { redact } from '../redact.js';
 import { formatRunSummary, runSummaryJson } from './output.js';
+import { countColumns } from '../state/store.js';
 
 export type LogFormat = 'human' | 'json';
 
@@ -15,7 +16,8 @@ const require = createRequire(import.meta.url);
 
 export interface Reporter {
   readonly format: LogFormat;
-  started(sync: string): void;
+  /** A run began; `runId` is its record (none for a remote test). */
+  started(sync: string, runId?: number): void;
   finished(sync: SyncDefinition, summary: RunSummary, exitCode: number): void;
   warn(sync: string | undefined, message: string): void;
   error(sync: string | undefined, message: string, phase?: string): void;
@@ -26,13 +28,6 @@ export interface ReporterOptions {
   format: LogFormat;
   /** Also print each run's summary as one JSON object on stdout (run --json). */
   jsonSummaries?: boolean;
-}
-
-function counts(s: RunSummary): Record<string, number> {
-  return {
-    rows_read: s.rowsRead, already_delivered: s.alreadyDelivered, events_sent: s.eventsSent, processed: s.processed,
-    rejected_local: s.rejectedLocal, rejected_pinterest: s.rejectedPinterest, resent: s.resent,
-  };
 }
 
 export function createReporter(options: ReporterOptions): Reporter {
@@ -47,14 +42,16 @@ export function createReporter(options: ReporterOptions): Reporter {
     );
     return {
       format: 'json',
-      started: (sync) => log.info({ sync, phase: 'start' }, 'run started'),
+      started: (sync, runId) => log.info({ sync, run_id: runId ?? null, phase: 'start' }, 'run started'),
       finished: (sync, s, code) => {
         const fields = {
           sync: sync.name, run_id: s.runId ?? null, phase: 'finish', outcome: runSummaryJson(sync, s, code).outcome, exit_code: code,
-          counts: counts(s), duration_ms: s.durationMs, rejects_by_reason: Object.fromEntries(s.rejectsByReason),
+          counts: countColumns(s), duration_ms: s.durationMs, rejects_by_reason: Object.fromEntries(s.rejectsByReason),
           checkpoint: s.checkpoint, ...(s.error ? { error: redact(s.error.message) } : {}),
         };
         if (s.error) log.error(fields, 'run failed');
+        // Too many rejects is a finished run that needs a look.
+        else if (code === 3) log.warn(fields, 'run finished, rejecting more than options.max_reject_rate');
         else log.info(fields, 'run finished');
         summaries?.(sync, s, code);
       },

@@ -105,6 +105,9 @@ export const mappingSchema = z.union([
   }),
 ]);
 
+export const skipSchema = z.record(columnName, z.array(z.union([literal, z.null()])).min(1, 'a list of values, e.g. [test, internal]'))
+  .describe('Rows to leave out on purpose, by column value: { column: [values] }. Counted as skipped, never as rejects; null matches a null column.');
+
 export const notifySchema = z.strictObject({
   webhook: z.string().regex(/^(https?:\/\/|\$\{)/, 'an http(s) URL').optional()
     .describe('POST a JSON summary here when a run fails or rejects more than options.max_reject_rate. Treated as a secret.'),
@@ -133,6 +136,7 @@ export const syncSchema = z
     destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 4, timeout: '30s', max_retry_time: '10m' }),
     match: matchSchema,
     mappings: z.record(z.string(), mappingSchema),
+    skip: skipSchema.optional(),
     notify: notifySchema.optional(),
     options: optionsSchema.default({ max_event_age: '7d', max_reject_rate: 0.05 }),
   });

@@ -1,5 +1,5 @@
 // The dry run: read -> map, handing each event or rejection to the caller. No state, no network.
-import type { Mapper, Reason } from '../mapping/compile.js';
+import type { Mapper, Reason, Row } from '../mapping/compile.js';
 import { encodeChecked } from '../mapping/encode.js';
 import type { Position, Source } from '../sources/index.js';
 import type { UserKey } from '../pinterest/event-schema.js';
@@ -15,6 +15,8 @@ export interface MapStats {
   alreadyDelivered: number;
   events: number;
   rejected: number;
+  /** Rows the sync file's `skip:` leaves out on purpose. */
+  skipped: number;
   /** Rejections grouped by "field: problem". */
   rejectsByReason: Map<string, number>;
   droppedIdentifiers: ReadonlyMap<UserKey, number>;
@@ -45,7 +47,7 @@ export function describeReasons(reasons: readonly Reason[]): string {
 
 export async function previewSync(source: Source, mapper: Mapper, options: PreviewOptions): Promise<MapStats> {
   const stats: MapStats = {
-    rowsRead: 0, alreadyDelivered: 0, events: 0, rejected: 0, rejectsByReason: new Map(), droppedIdentifiers: mapper.droppedIdentifiers,
+    rowsRead: 0, alreadyDelivered: 0, events: 0, rejected: 0, skipped: 0, rejectsByReason: new Map(), droppedIdentifiers: mapper.droppedIdentifiers,
   };
   const limit = options.limit ?? Infinity;
   if (limit <= 0) return stats;
@@ -53,16 +55,28 @@ export async function previewSync(source: Source, mapper: Mapper, options: Previ
   // The same rules as a run: settled rows are left out, a repeated event_id is a reject.
   const seen = new SeenIds();
   for await (const page of source.read({ after: options.after, until: options.until, columns: mapper.columns })) {
-    const outcomes = page.map((row) => encodeChecked(mapper, row));
+    // Mapped in slices no longer than the events still wanted: with --limit, the counts
+    // (dropped identifiers among them) cover the rows read, not the whole page.
+    for (let from = 0; from < page.length;) {
+      const slice = page.slice(from, from + Math.min(page.length - from, limit - stats.events));
+      from += slice.length;
+      if (await previewRows(slice)) return stats;
+    }
+  }
+  return stats;
+
+  /** Hands out a slice of rows; true once the limit is reached. */
+  async function previewRows(rows: Row[]): Promise<boolean> {
+    const outcomes = rows.map((row) => encodeChecked(mapper, row));
     const digests = ledger?.active
       ? outcomes.map((o, i) => {
-        const position = source.positionOf(page[i]!);
-        return o.json !== undefined ? ledger.digest(o.eventId, position) : ledger.rejectDigest(mapper.keyOf(page[i]!), position);
+        const position = source.positionOf(rows[i]!);
+        return o.json !== undefined ? ledger.digest(o.eventId, position) : ledger.rejectDigest(mapper.keyOf(rows[i]!), position);
       })
       : [];
     const known = ledger?.active ? await ledger.known(digests) : new Set<string>();
-    for (let i = 0; i < page.length; i++) {
-      const row = page[i]!;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
       stats.rowsRead++;
       const outcome = outcomes[i]!;
       const digest = digests[i];
@@ -71,11 +85,15 @@ export async function previewSync(source: Source, mapper: Mapper, options: Previ
         stats.alreadyDelivered++;
         continue;
       }
+      if (outcome.skipped) {
+        stats.skipped++;
+        continue;
+      }
       const reasons = outcome.json === undefined ? outcome.reasons : firstOfId ? undefined : [DUPLICATE_EVENT_ID];
       if (!reasons) {
         stats.events++;
         await options.onEvent(outcome.json!);
-        if (stats.events >= limit) return stats;
+        if (stats.events >= limit) return true;
       } else {
         stats.rejected++;
         for (const reason of reasons) {
@@ -85,6 +103,6 @@ export async function previewSync(source: Source, mapper: Mapper, options: Previ
         options.onReject(mapper.keyOf(row), reasons);
       }
     }
+    return false;
   }
-  return stats;
 }

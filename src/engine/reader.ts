@@ -45,7 +45,7 @@ export function pageOfRows(page: ReadPage, rows: readonly number[]): ReadPage {
   // Joining copies: the new lists do not hold on to the page's.
   const pick = (texts: PackedTexts) => packTexts(rows.map((r) => textAt(texts, r)));
   return {
-    json, offsets, rejects: [], dropped: page.dropped,
+    json, offsets, rejects: [], skipped: [], dropped: page.dropped,
     eventIds: pick(page.eventIds), keys: pick(page.keys), cursors: pick(page.cursors), positionKeys: pick(page.positionKeys),
   };
 }

@@ -7,7 +7,7 @@ import { pageOfRows, positionAt, rowCount, type PageReader, type ReadPage } from
 import { textAt } from './packed-texts.js';
 import type { EventResult } from '../pinterest/client.js';
 import type { Position } from '../sources/types.js';
-import type { LedgerEntry, RejectRecord, RunCounts, StateStore } from '../state/store.js';
+import { ZERO_COUNTS, type LedgerEntry, type RejectRecord, type RunCounts, type StateStore } from '../state/store.js';
 import { cursorMs, openLedger } from './ledger.js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import { describeReasons, DUPLICATE_EVENT_ID, reasonLabel } from './preview.js';
@@ -76,12 +76,18 @@ interface Batch {
   results?: EventResult[];
 }
 
+/** Rejected rows as a share of rows read, less those the sync file skips on purpose. */
+export function rejectRate(counts: Pick<RunCounts, 'rowsRead' | 'skipped' | 'rejectedLocal' | 'rejectedPinterest'>): number {
+  const considered = counts.rowsRead - counts.skipped;
+  return considered > 0 ? (counts.rejectedLocal + counts.rejectedPinterest) / considered : 0;
+}
+
 export async function runSync(options: RunOptions): Promise<RunSummary> {
   const { sync, reader, sender, store } = options;
   const startedAt = new Date();
   const batchSize = sync.destination.batch_size;
   const concurrency = sync.destination.concurrency;
-  const counts: RunCounts = { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
+  const counts: RunCounts = { ...ZERO_COUNTS };
   const rejectsByReason = new Map<string, number>();
   const countReason = (label: string) => rejectsByReason.set(label, (rejectsByReason.get(label) ?? 0) + 1);
 
@@ -226,6 +232,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
       const known = await ledger.known(digests);
       const ids = page.eventIds;
       let nextReject = 0;
+      let nextSkipped = 0;
       for (let i = 0; i < rows; i++) {
         if (stopped()) break reading;
         counts.rowsRead++;
@@ -234,7 +241,10 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
         const hasEvent = page.offsets[i + 1] !== page.offsets[i];
         const digest = digests[i];
         const settledBefore = digest !== undefined && known.has(digest);
-        const reasons = hasEvent ? undefined : page.rejects[nextReject++]![1];
+        // Rows without an event are, in row order, either skipped on purpose or rejected.
+        const skipped = !hasEvent && page.skipped[nextSkipped] === i;
+        if (skipped) nextSkipped++;
+        const reasons = hasEvent || skipped ? undefined : page.rejects[nextReject++]![1];
         // An event_id this run has seen: Pinterest would keep one of the two events.
         const firstOfId = !hasEvent || seen.add(ids.text, i > 0 ? ids.ends[i - 1]! : 0, ids.ends[i]!);
         if (settledBefore) {
@@ -242,7 +252,9 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
           continue;
         }
         if (digest !== undefined) batch.ledger.push({ digest, cursorMs: cursorMs(positionAt(page, i)) });
-        if (hasEvent && firstOfId) {
+        if (skipped) {
+          counts.skipped++;
+        } else if (hasEvent && firstOfId) {
           batch.events.add(page, i);
           if (++eventsRead <= priorUnsettled) counts.resent++;
         } else {
@@ -295,9 +307,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
       // The state failed: so did the run, which still reports what it did.
       fatal ??= error as Error;
     }
-    const rejected = counts.rejectedLocal + counts.rejectedPinterest;
-    const outcome = fatal ? 'failed' : interrupted ? 'interrupted'
-      : counts.rowsRead > 0 && rejected / counts.rowsRead > sync.options.max_reject_rate ? 'rejects_exceeded' : 'succeeded';
+    const outcome = fatal ? 'failed' : interrupted ? 'interrupted' : rejectRate(counts) > sync.options.max_reject_rate ? 'rejects_exceeded' : 'succeeded';
     // Best effort: a state that cannot take the record must not hide the summary.
     await store.finishRun(runId, outcome, counts, fatal?.message).catch(() => undefined);
   }

@@ -26,9 +26,13 @@ export interface Reason {
   detail?: string;
 }
 
-export type MapOutcome = { event: Event; reasons?: undefined } | { event?: undefined; reasons: Reason[] };
-/** The event as JSON text, what is sent; or why the row cannot become one. */
-export type EncodeOutcome = { json: string; eventId: string; reasons?: undefined } | { json?: undefined; reasons: Reason[] };
+/** A row the sync file's `skip:` leaves out on purpose: neither an event nor a reject. */
+export interface Skipped { json?: undefined; event?: undefined; reasons?: undefined; skipped: true }
+const SKIPPED: Skipped = { skipped: true };
+
+export type MapOutcome = { event: Event; reasons?: undefined; skipped?: undefined } | { event?: undefined; reasons: Reason[]; skipped?: undefined } | Skipped;
+/** The event as JSON text, what is sent; or why the row cannot become one; or that it is skipped. */
+export type EncodeOutcome = { json: string; eventId: string; reasons?: undefined; skipped?: undefined } | { json?: undefined; reasons: Reason[]; skipped?: undefined } | Skipped;
 
 export interface Mapper {
   /** The columns a row must carry, in order: the sync's referenced columns, spelled as the source spells them. */
@@ -151,10 +155,24 @@ const MEMOIZED_KEYS: readonly UserKey[] = ['ge', 'st', 'country', 'ct', 'fn', 'l
 const MEMO_LIMIT = 4096;
 
 /** The parts of a sync the mapper is built from (no connection details, no token). */
-export type MappingDefinition = Pick<SyncDefinition, 'mappings' | 'match' | 'options'> & { source: Pick<SyncDefinition['source'], 'primary_key'> };
+export type MappingDefinition = Pick<SyncDefinition, 'mappings' | 'match' | 'options' | 'skip'> & { source: Pick<SyncDefinition['source'], 'primary_key'> };
 
 export function mappingDefinition(sync: SyncDefinition): MappingDefinition {
-  return { mappings: sync.mappings, match: sync.match, options: sync.options, source: { primary_key: sync.source.primary_key } };
+  return { mappings: sync.mappings, match: sync.match, options: sync.options, skip: sync.skip, source: { primary_key: sync.source.primary_key } };
+}
+
+/** Whether a row is left out by the sync file's `skip:`: a column's value (as text, trimmed) in its list. */
+function compileSkip(skip: MappingDefinition['skip'], column: (name: string, path: (string | number)[]) => number): ((row: Row) => boolean) | undefined {
+  if (!skip) return undefined;
+  const rules = Object.entries(skip).map(([name, values]) => ({
+    at: column(name, ['skip', name]),
+    texts: new Set(values.filter((v) => v !== null).map((v) => String(v).trim())),
+    nulls: values.includes(null),
+  }));
+  return (row) => rules.some(({ at, texts, nulls }) => {
+    const value = row[at];
+    return value === null || value === undefined ? nulls : texts.has(String(value).trim());
+  });
 }
 
 export function compileMapper(sync: MappingDefinition, options: CompileOptions = {}): { mapper?: Mapper; problems: CompileProblem[] } {
@@ -188,6 +206,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
   };
 
   const primaryKey = column(sync.source.primary_key, ['source', 'primary_key']);
+  const skipped = compileSkip(sync.skip, column);
 
   const mappings: Record<string, MappingSpec> = { ...sync.mappings };
   mappings.event_id ??= sync.source.primary_key;
@@ -360,6 +379,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
   };
 
   const encode = (row: Row): EncodeOutcome => {
+    if (skipped?.(row)) return SKIPPED;
     let reasons: Reason[] | undefined;
     const fail = (reason: Reason) => {
       (reasons ??= []).push(reason);
@@ -445,7 +465,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
 
   const map = (row: Row): MapOutcome => {
     const outcome = encode(row);
-    return outcome.reasons ? outcome : { event: JSON.parse(outcome.json) as Event };
+    return outcome.json === undefined ? outcome : { event: JSON.parse(outcome.json) as Event };
   };
 
   const keyOf = (row: Row): string => {

@@ -34,6 +34,8 @@ export interface EncodedPage {
   eventIds: (string | null)[];
   /** Why each rejected row was rejected, by row index. */
   rejects: [number, Reason[]][];
+  /** Rows the sync file's `skip:` leaves out, by row index, ascending (no event bytes, not rejects). */
+  skipped: number[];
   /** Identifier values dropped so far by this mapper, by key (a running total). */
   dropped: [UserKey, number][];
 }
@@ -169,6 +171,7 @@ export function encodePage(mapper: Mapper, rows: readonly Row[]): EncodedPage {
   const offsets = new Uint32Array(rows.length + 1);
   const eventIds: (string | null)[] = new Array<string | null>(rows.length);
   const rejects: [number, Reason[]][] = [];
+  const skipped: number[] = [];
   let length = 0;
   for (let i = 0; i < rows.length; i++) {
     const outcome = mapper.encode(rows[i]!);
@@ -192,11 +195,14 @@ export function encodePage(mapper: Mapper, rows: readonly Row[]): EncodedPage {
         json[length++] = COMMA;
         eventIds[i] = outcome.eventId;
       }
+    } else if (outcome.skipped) {
+      eventIds[i] = null;
+      skipped.push(i);
     } else {
       eventIds[i] = null;
       rejects.push([i, outcome.reasons]);
     }
     offsets[i + 1] = length;
   }
-  return { json: json.subarray(0, length), offsets, eventIds, rejects, dropped: [...mapper.droppedIdentifiers] };
+  return { json: json.subarray(0, length), offsets, eventIds, rejects, skipped, dropped: [...mapper.droppedIdentifiers] };
 }

@@ -89,6 +89,15 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    name: '005_skipped',
+    async up(db) {
+      // Rows a sync file's `skip:` leaves out on purpose, counted apart from rejects.
+      await db.schema.alterTable('runs', (t) => {
+        t.bigInteger('skipped').notNullable().defaultTo(0);
+      });
+    },
+  },
 ];
 
 export const MIGRATIONS: Knex.MigrationSource<Migration> = {

@@ -29,6 +29,8 @@ export interface RunCounts {
   rejectedLocal: number;
   rejectedPinterest: number;
   resent: number;
+  /** Rows the sync file's `skip:` leaves out on purpose: neither sent nor rejected. */
+  skipped: number;
 }
 
 export interface RunRecord extends RunCounts {
@@ -53,7 +55,7 @@ export interface RejectRecord {
   reason: string;
 }
 
-const ZERO_COUNTS: RunCounts = { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 };
+export const ZERO_COUNTS: Readonly<RunCounts> = { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0, skipped: 0 };
 
 const isPostgres = (url: string) => /^postgres(ql)?:\/\//i.test(url);
 const sqliteFile = (url: string) => url.replace(/^sqlite:(\/\/)?/i, '');
@@ -189,7 +191,7 @@ const BATCH_SQL = {
   insertReject: 'INSERT INTO rejects (run_id, sync, primary_key, event_id, stage, reason) VALUES (?, ?, ?, ?, ?, ?)',
   insertDelivered: 'INSERT INTO delivered (sync, digest, cursor_ms) VALUES (?, ?, ?) ON CONFLICT (sync, digest) DO NOTHING',
   saveRunCounts: `UPDATE runs SET rows_read = ?, already_delivered = ?, events_sent = ?, processed = ?, rejected_local = ?,
-    rejected_pinterest = ?, resent = ? WHERE id = ?`,
+    rejected_pinterest = ?, resent = ?, skipped = ? WHERE id = ?`,
 };
 type BatchStatements = Record<keyof typeof BATCH_SQL, Statement>;
 const preparedOn = new WeakMap<Database, BatchStatements>();
@@ -414,7 +416,7 @@ export class StateStore {
         for (const d of delivered) statements.insertDelivered.run(sync, d.digest, d.cursorMs);
         statements.savePosition.run(sync, toStorable(position.cursor), toStorable(position.key), unsettled, Date.now());
         const c = counts;
-        if (c) statements.saveRunCounts.run(c.rowsRead, c.alreadyDelivered, c.eventsSent, c.processed, c.rejectedLocal, c.rejectedPinterest, c.resent, runId);
+        if (c) statements.saveRunCounts.run(c.rowsRead, c.alreadyDelivered, c.eventsSent, c.processed, c.rejectedLocal, c.rejectedPinterest, c.resent, c.skipped, runId);
       });
     }
     await this.db.transaction(async (trx) => {
@@ -493,9 +495,22 @@ export class StateStore {
     return rows.map(runFromRow);
   }
 
-  async rejects(runId: number, limit = 1000): Promise<RejectRecord[]> {
-    const rows = await this.db('rejects').where({ run_id: runId }).orderBy('id').limit(limit);
+  /** A run's rejects in the order they were recorded: the first `limit` (all without one), of one stage or both. */
+  async rejects(runId: number, options: { limit?: number; stage?: RejectRecord['stage'] } = {}): Promise<RejectRecord[]> {
+    let query = this.db('rejects').where({ run_id: runId }).orderBy('id');
+    if (options.stage) query = query.andWhere({ stage: options.stage });
+    if (options.limit !== undefined) query = query.limit(options.limit);
+    const rows = await query;
     return rows.map((r) => ({ primaryKey: r.primary_key, eventId: r.event_id, stage: r.stage, reason: r.reason }));
+  }
+
+  /** How many rejects a run has, by stage and reason, most frequent first. */
+  async rejectCounts(runId: number, stage?: RejectRecord['stage']): Promise<{ stage: RejectRecord['stage']; reason: string; count: number }[]> {
+    let query = this.db('rejects').where({ run_id: runId });
+    if (stage) query = query.andWhere({ stage });
+    const rows = await query.select('stage', 'reason').count<{ stage: RejectRecord['stage']; reason: string; n: number | string }[]>({ n: '*' })
+      .groupBy('stage', 'reason').orderBy([{ column: 'n', order: 'desc' }, { column: 'stage' }, { column: 'reason' }]);
+    return rows.map((r) => ({ stage: r.stage, reason: r.reason, count: Number(r.n) }));
   }
 
   /** Names of every sync with a checkpoint or a run. */
@@ -533,7 +548,7 @@ export class StateStore {
 // StateError (exit 1), not a bare driver error. The lease's own errors pass as they are.
 const GUARDED: (keyof StateStore)[] = [
   'checkpoint', 'unsettledEvents', 'saveCheckpoint', 'saveUnsettled', 'commitBatch', 'delivered', 'pruneLedger', 'clearLedger',
-  'ledgerSize', 'saveLedgerSince', 'oldestLedgerEntry', 'startRun', 'finishRun', 'interruptRun', 'runs', 'rejects', 'syncs', 'lock',
+  'ledgerSize', 'saveLedgerSince', 'oldestLedgerEntry', 'startRun', 'finishRun', 'interruptRun', 'runs', 'rejects', 'rejectCounts', 'syncs', 'lock',
 ];
 for (const name of GUARDED) {
   const methods = StateStore.prototype as unknown as Record<string, (this: StateStore, ...args: unknown[]) => Promise<unknown>>;
@@ -552,10 +567,11 @@ function storeFailure(location: string, error: unknown): PinsyncError {
   return new StateError(`the state store at ${describeState(location)} failed: ${describeStateFailure(error)}`);
 }
 
-function countColumns(c: RunCounts): Record<string, number> {
+/** A run's counts under the names the state's columns, `--json` and logs share. */
+export function countColumns(c: RunCounts): Record<string, number> {
   return {
     rows_read: c.rowsRead, already_delivered: c.alreadyDelivered, events_sent: c.eventsSent, processed: c.processed,
-    rejected_local: c.rejectedLocal, rejected_pinterest: c.rejectedPinterest, resent: c.resent,
+    rejected_local: c.rejectedLocal, rejected_pinterest: c.rejectedPinterest, resent: c.resent, skipped: c.skipped,
   };
 }
 
@@ -564,6 +580,6 @@ function runFromRow(r: Record<string, unknown>): RunRecord {
     id: Number(r.id), sync: String(r.sync), startedAt: toDate(r.started_at), endedAt: r.ended_at ? toDate(r.ended_at) : null,
     outcome: r.outcome as RunOutcome, error: (r.error as string | null) ?? null,
     rowsRead: Number(r.rows_read), alreadyDelivered: Number(r.already_delivered ?? 0), eventsSent: Number(r.events_sent), processed: Number(r.processed),
-    rejectedLocal: Number(r.rejected_local), rejectedPinterest: Number(r.rejected_pinterest), resent: Number(r.resent),
+    rejectedLocal: Number(r.rejected_local), rejectedPinterest: Number(r.rejected_pinterest), resent: Number(r.resent), skipped: Number(r.skipped ?? 0),
   };
 }

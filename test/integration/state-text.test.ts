@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import knexFactory from 'knex';
-import { checkStateLocation, describeStateFailure, fromStorable, readableText, StateStore, toStorable } from '../../src/state/store.js';
+import { checkStateLocation, describeStateFailure, fromStorable, readableText, StateStore, toStorable, ZERO_COUNTS } from '../../src/state/store.js';
 import { UsageError } from '../../src/errors.js';
 import { freshDatabase } from '../helpers/pg.js';
 
@@ -45,7 +45,7 @@ describe('storable text', () => {
       }
       const rejects = await store.rejects(runId);
       expect(rejects.map((r) => r.primaryKey)).toEqual(AWKWARD.map((k) => readableText(k)));
-      await store.finishRun(runId, 'failed', { rowsRead: 0, alreadyDelivered: 0, eventsSent: 0, processed: 0, rejectedLocal: 0, rejectedPinterest: 0, resent: 0 }, 'key a\u0000b');
+      await store.finishRun(runId, 'failed', { ...ZERO_COUNTS }, 'key a\u0000b');
       expect((await store.runs('s'))[0]?.error).toBe('key a\\u0000b');
       await lock.release();
     } finally {

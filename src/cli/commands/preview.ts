@@ -7,6 +7,7 @@ import type { Event } from '../../mapping/compile.js';
 import { resolveSyncFile } from '../resolve.js';
 import { formatStats, lineWriter, warnUnreadable } from '../output.js';
 import { executeSync } from '../execute.js';
+import { rejectRate } from '../../engine/run.js';
 import { createReporter } from '../report.js';
 import { tableFormatter } from '../table.js';
 
@@ -48,7 +49,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
       },
     });
     process.stderr.write(`preview of ${sync.name} (${file}): nothing was sent\n${formatStats(stats)}\n`);
-    const rate = stats.rowsRead === 0 ? 0 : stats.rejected / stats.rowsRead;
+    const rate = rejectRate({ rowsRead: stats.rowsRead, skipped: stats.skipped, rejectedLocal: stats.rejected, rejectedPinterest: 0 });
     // A --limit sample is too small to judge the reject rate by.
     if (options.limit === undefined && rate > sync.options.max_reject_rate) {
       process.stderr.write(`rejected ${(rate * 100).toFixed(1)}% of rows read, above options.max_reject_rate ${sync.options.max_reject_rate}\n`);
