@@ -7,7 +7,7 @@ import { previewCommand } from './commands/preview.js';
 import { schemaCommand } from './commands/schema.js';
 import { validateCommand } from './commands/validate.js';
 import { runCommand } from './commands/run.js';
-import { statusCommand } from './commands/status.js';
+import { DEFAULT_REJECTS_SHOWN, statusCommand } from './commands/status.js';
 import { resetCommand } from './commands/reset.js';
 import { VERSION } from './output.js';
 import type { LogFormat } from './report.js';
@@ -18,6 +18,10 @@ function positiveInteger(text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
   return n;
+}
+
+function rejectsToList(text: string): number | 'all' {
+  return text === 'all' ? 'all' : positiveInteger(text);
 }
 
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -79,8 +83,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('checkpoints, recent runs and the last run\'s rejects')
     .argument('[sync]', 'sync name (default: all in the state store)')
     .option('--json', 'machine-readable output')
-    .action(async (sync: string | undefined, opts: { json?: boolean }) => {
-      setExit(await statusCommand(sync, { syncsDir: globals().syncsDir, state: globals().state, json: opts.json }));
+    .option('--rejects <n|all>', `how many of the last run's rejects to list (default ${DEFAULT_REJECTS_SHOWN})`, rejectsToList)
+    .addOption(new Option('--stage <stage>', 'only the rejects of this stage').choices(['local', 'pinterest']))
+    .action(async (sync: string | undefined, opts: { json?: boolean; rejects?: number | 'all'; stage?: 'local' | 'pinterest' }) => {
+      setExit(await statusCommand(sync, { syncsDir: globals().syncsDir, state: globals().state, ...opts }));
     });
 
   program

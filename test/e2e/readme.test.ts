@@ -51,6 +51,13 @@ describe('README examples', () => {
 
   it('has commands to run', () => expect(commands.length).toBeGreaterThanOrEqual(3));
 
+  it('shows what the quick start\'s preview prints on stderr', async () => {
+    const shown = blocks.find((b) => b.lang === 'text' && b.body.startsWith('ord_'));
+    expect(shown, 'the quick start\'s sample output').toBeDefined();
+    const result = await promisify(execFile)('node', [BIN, 'preview', 'syncs/example.yaml', '--limit', '3'], { cwd: work });
+    expect(result.stderr).toBe(shown!.body);
+  });
+
   it.each(commands)('%s', async (line) => {
     const command = line.replace('npx pinsync', `node ${BIN}`);
     const result = await promisify(execFile)('bash', ['-c', command], { cwd: work, env: { ...process.env, PINTEREST_AD_ACCOUNT_ID: undefined, PINTEREST_ACCESS_TOKEN: undefined } })

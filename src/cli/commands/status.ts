@@ -1,23 +1,31 @@
-import { readableText, type RunRecord } from '../../state/store.js';
-import { openState } from '../state.js';
+import { countColumns, readableText, type RejectRecord, type RunRecord, type StateStore } from '../../state/store.js';
+import { openStateReadOnly } from '../state.js';
 import { loadSyncFile } from '../../config/load.js';
 import { listSyncFiles, resolveSyncFile } from '../resolve.js';
 import { existsSync } from 'node:fs';
 import type { SyncDefinition } from '../../config/schema.js';
 import { isDue, nextScheduled } from '../schedule-times.js';
 
+/** Rejects of the last run listed when `--rejects` is not given. */
+export const DEFAULT_REJECTS_SHOWN = 100;
+
 export interface StatusOptions {
   syncsDir: string;
   state?: string;
   json?: boolean;
+  /** How many of the last run's rejects to list: a number, or every one. */
+  rejects?: number | 'all';
+  /** Only the rejects of this stage. */
+  stage?: RejectRecord['stage'];
 }
 
-/** A sync's name in the state: the argument itself, or the name of the sync file it points to. */
-async function stateName(arg: string, syncsDir: string): Promise<string> {
+/** A sync's name in the state, and its definition when its file loads: the argument, or the file it points to. */
+async function namedSync(arg: string, syncsDir: string): Promise<{ name: string; sync?: SyncDefinition }> {
   try {
-    return (await loadSyncFile(resolveSyncFile(arg, syncsDir), { requireDestination: false })).name;
+    const loaded = await loadSyncFile(resolveSyncFile(arg, syncsDir), { requireDestination: false });
+    return { name: loaded.name, ...(loaded.sync ? { sync: loaded.sync } : {}) };
   } catch {
-    return arg; // a sync whose file is gone still has state
+    return { name: arg }; // a sync whose file is gone still has state
   }
 }
 
@@ -26,34 +34,46 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 function runJson(r: RunRecord): Record<string, unknown> {
   return {
     id: r.id, started_at: iso(r.startedAt), ended_at: iso(r.endedAt), outcome: r.outcome, error: r.error,
-    rows_read: r.rowsRead, already_delivered: r.alreadyDelivered, events_sent: r.eventsSent, processed: r.processed,
-    rejected_local: r.rejectedLocal, rejected_pinterest: r.rejectedPinterest, resent: r.resent,
+    ...countColumns(r),
   };
 }
 
+/** The last run's rejects: counts by stage and reason, the first few, and how many are not listed. */
+async function lastRunRejects(store: StateStore | undefined, run: RunRecord | undefined, options: StatusOptions) {
+  if (!store || !run) return { total: 0, byReason: [], listed: [], more: 0 };
+  const byReason = await store.rejectCounts(run.id, options.stage);
+  const total = byReason.reduce((n, r) => n + r.count, 0);
+  const limit = options.rejects === 'all' ? undefined : options.rejects ?? DEFAULT_REJECTS_SHOWN;
+  const listed = await store.rejects(run.id, { ...(limit !== undefined ? { limit } : {}), ...(options.stage ? { stage: options.stage } : {}) });
+  return { total, byReason, listed, more: total - listed.length };
+}
+
 export async function statusCommand(syncName: string | undefined, options: StatusOptions): Promise<number> {
-  const store = await openState(options.state);
+  // Reading needs no write access: a state that does not exist yet has no runs.
+  const store = await openStateReadOnly(options.state);
   try {
     // Every sync file, and every sync the state knows (its file may be gone).
     const files = new Map<string, SyncDefinition>();
-    if (!syncName && existsSync(options.syncsDir)) {
+    const named = syncName === undefined ? undefined : await namedSync(syncName, options.syncsDir);
+    if (named?.sync) files.set(named.name, named.sync);
+    if (!named && existsSync(options.syncsDir)) {
       for (const file of listSyncFiles(options.syncsDir)) {
         const loaded = await loadSyncFile(file, { requireDestination: false });
         if (loaded.sync) files.set(loaded.name, loaded.sync);
       }
     }
-    const names = syncName ? [await stateName(syncName, options.syncsDir)] : [...new Set([...files.keys(), ...(await store.syncs())])].sort();
+    const names = named ? [named.name] : [...new Set([...files.keys(), ...((await store?.syncs()) ?? [])])].sort();
     const now = new Date();
     const report = [];
     for (const name of names) {
-      const checkpoint = await store.checkpoint(name);
-      const runs = await store.runs(name, 5);
-      const rejects = runs[0] ? await store.rejects(runs[0].id, 100) : [];
+      const checkpoint = await store?.checkpoint(name);
+      const runs = (await store?.runs(name, 5)) ?? [];
+      const rejects = await lastRunRejects(store, runs[0], options);
       const sync = files.get(name);
       const schedule = sync?.schedule
         ? { schedule: sync.schedule, timezone: sync.timezone ?? 'UTC', next_run: iso(nextScheduled(sync, now) ?? null), due: isDue(sync, runs[0]?.startedAt, now) }
         : undefined;
-      report.push({ name, checkpoint, runs, rejects, schedule, ledger: await store.ledgerSize(name) });
+      report.push({ name, checkpoint, runs, rejects, schedule, ledger: (await store?.ledgerSize(name)) ?? 0 });
     }
     if (options.json) {
       process.stdout.write(`${JSON.stringify(report.map((r) => ({
@@ -63,7 +83,10 @@ export async function statusCommand(syncName: string | undefined, options: Statu
         ledger_entries: r.ledger,
         checkpoint: r.checkpoint ? { ...r.checkpoint.position, updated_at: iso(r.checkpoint.updatedAt) } : null,
         runs: r.runs.map(runJson),
-        last_run_rejects: r.rejects.map((x) => ({ primary_key: x.primaryKey, event_id: x.eventId, stage: x.stage, reason: x.reason })),
+        last_run_rejects: r.rejects.listed.map((x) => ({ primary_key: x.primaryKey, event_id: x.eventId, stage: x.stage, reason: x.reason })),
+        last_run_rejects_total: r.rejects.total,
+        last_run_rejects_not_listed: r.rejects.more,
+        last_run_rejects_by_reason: r.rejects.byReason,
       })), null, 2)}\n`);
       return 0;
     }
@@ -76,15 +99,25 @@ export async function statusCommand(syncName: string | undefined, options: Statu
       if (r.ledger > 0) process.stdout.write(`  ledger: ${r.ledger} delivered events remembered\n`);
       if (r.runs.length === 0) process.stdout.write('  no runs yet\n');
       for (const run of r.runs) {
-        process.stdout.write(`  run ${run.id}  ${run.startedAt.toISOString()}  ${run.outcome.padEnd(16)} read ${run.rowsRead}, sent ${run.eventsSent}, processed ${run.processed}, rejected ${run.rejectedLocal + run.rejectedPinterest}${run.resent ? `, resent ${run.resent}` : ''}${run.error ? `\n      error: ${run.error}` : ''}\n`);
+        process.stdout.write(`  run ${run.id}  ${run.startedAt.toISOString()}  ${run.outcome.padEnd(16)} read ${run.rowsRead}, sent ${run.eventsSent}, processed ${run.processed}, rejected ${run.rejectedLocal + run.rejectedPinterest}${run.skipped ? `, skipped ${run.skipped}` : ''}${run.resent ? `, resent ${run.resent}` : ''}${run.error ? `\n      error: ${run.error}` : ''}\n`);
       }
-      if (r.rejects.length > 0) {
-        process.stdout.write(`  rejects of run ${r.runs[0]!.id}:\n`);
-        for (const x of r.rejects) process.stdout.write(`    ${x.primaryKey}  [${x.stage}]  ${x.reason}\n`);
-      }
+      writeRejects(r.name, r.runs[0], r.rejects, options);
     }
     return 0;
   } finally {
-    await store.close();
+    await store?.close();
   }
+}
+
+const TOP_REASONS = 10;
+
+function writeRejects(name: string, run: RunRecord | undefined, rejects: Awaited<ReturnType<typeof lastRunRejects>>, options: StatusOptions): void {
+  if (!run || rejects.total === 0) return;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`  rejects of run ${run.id}${options.stage ? ` at stage ${options.stage}` : ''}: ${rejects.total}, by reason:`);
+  for (const group of rejects.byReason.slice(0, TOP_REASONS)) out(`    ${String(group.count).padStart(7)}  [${group.stage}]  ${group.reason}`);
+  if (rejects.byReason.length > TOP_REASONS) out(`             … and ${rejects.byReason.length - TOP_REASONS} other reasons (--json lists them all)`);
+  if (rejects.listed.length > 0) out(`  ${rejects.more > 0 ? `the first ${rejects.listed.length}` : 'each one'}:`);
+  for (const x of rejects.listed) out(`    ${x.primaryKey}  [${x.stage}]  ${x.reason}`);
+  if (rejects.more > 0) out(`  … and ${rejects.more} more: pinsync status ${name} --rejects all${options.stage ? ` --stage ${options.stage}` : ''} (or --stage local|pinterest)`);
 }
