@@ -337,14 +337,21 @@ export class StateStore {
     if (!isPostgres(url) && !existsSync(sqliteFile(url))) return undefined;
     const knex = await loadKnex(url);
     const db = createKnex(knex, connectionFor(url, true));
+    let migrated = true;
     try {
       // A file that is not a state, or is damaged, fails here, where it reads as such.
       await db('checkpoints').first().catch((error: Error) => {
         if (!missingTable(error)) throw error;
+        migrated = false;
       });
     } catch (error) {
       await db.destroy().catch(() => undefined);
       throw error;
+    }
+    // A state no run has written to yet holds nothing to read.
+    if (!migrated) {
+      await db.destroy();
+      return undefined;
     }
     return new StateStore(db, url, true);
   }
