@@ -118,8 +118,10 @@ export async function openLedger(sync: SyncDefinition, store: StateStore | undef
     start = undefined;
   } else if (window && checkpoint) {
     const ms = cursorMs(checkpoint);
-    if (ms === null || !kind) throw new SourceError(`source.lookback needs a timestamp or date cursor; ${sync.source.cursor} holds '${checkpoint.cursor}'`);
-    start = later({ cursor: cursorTextAt(ms - window.ms, kind), key: null, inclusive: window.inclusive }, since);
+    if (!kind) throw new SourceError(`source.lookback needs a timestamp or date cursor; ${sync.source.cursor} holds '${checkpoint.cursor}'`);
+    // A checkpoint no time can place ('-infinity', a BC date) is before every window: read on after it.
+    start = ms === null ? checkpoint
+      : later({ cursor: cursorTextAt(ms - window.ms, kind), key: null, inclusive: window.inclusive }, since);
   } else if (window) {
     start = since;
   }
@@ -132,8 +134,10 @@ export async function openLedger(sync: SyncDefinition, store: StateStore | undef
       if (!window || !started) return last;
       const at = cursorMs(last);
       const from = cursorMs(started);
+      // A start no time can place ('-infinity') was read after, never re-read: every row is past it.
+      if (from === null) return last;
       // Equal to the millisecond counts as not past: microseconds are not compared here.
-      return at !== null && from !== null && at > from ? last : started;
+      return at !== null && at > from ? last : started;
     },
     digest(eventId, position) {
       // With a cursor, a changed row (new cursor value) is a new delivery; without one, the event is.
