@@ -1,11 +1,12 @@
 // Adversarial cases for "every event exactly once, nothing leaked, no sync ever wedged":
 // crashes on coarse cursors, reset --to on every cursor kind, sentinel cursor values, answers
 // that mix good and bad events. The built CLI, a real PostgreSQL, the fake Pinterest.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';
 
@@ -118,5 +119,130 @@ describe('sentinel cursor values', () => {
     expect(delivered()).toEqual(['4']);
     fake.reset();
     expect((await run('minus_inf_day')).summary).toMatchObject({ processed: 0, already_delivered: 1 });
+  });
+});
+
+function start(args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env: { ...process.env, ...env() } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done };
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+
+describe('date cursors', () => {
+  it('SIGKILLed mid-run over several days: the next run sends the rest once, resending at most what was in flight', async () => {
+    await createTable('day_kill');
+    // 600 rows over three days, keys interleaved across the days.
+    await sql(`INSERT INTO day_kill (id, day, email) SELECT i, current_date - (i % 3), 'k' || i || '@example.com' FROM generate_series(1, 600) i`);
+    writeSync('day_kill', { cursor: 'day' });
+    fake.latencyMs = 30;
+    const victim = start(['run', 'day_kill']);
+    await fake.deliveredAtLeast(250, victim.done);
+    victim.child.kill('SIGKILL');
+    await victim.done;
+    await fake.idle();
+    fake.latencyMs = 0;
+    const counts = new Map(fake.delivered);
+    fake.delivered.clear();
+    // Later on the checkpoint's day: a new row with a small key, and a row rejected then fixed.
+    await sql(`INSERT INTO day_kill (id, day, email) VALUES (0, current_date, 'k0@example.com'), (1000, current_date, NULL)`);
+    const second = await run('day_kill');
+    expect(second.result.code).toBe(0);
+    expect(second.summary.rejected_local).toBe(1);
+    for (const [id, n] of fake.delivered) counts.set(id, (counts.get(id) ?? 0) + n);
+    expect([...counts.keys()].sort((a, b) => Number(a) - Number(b))).toEqual(range(0, 600));
+    const twice = [...counts].filter(([, n]) => n > 1);
+    expect(twice.length).toBeLessThanOrEqual(20);
+    expect(second.summary.resent).toBe(twice.length);
+    fake.reset();
+    await sql(`UPDATE day_kill SET email = 'k1000@example.com' WHERE id = 1000`);
+    const third = await run('day_kill');
+    expect(delivered()).toEqual(['1000']);
+    expect(third.summary).toMatchObject({ processed: 1, rejected_local: 0 });
+    fake.reset();
+    expect((await run('day_kill')).summary).toMatchObject({ processed: 0, rejected_local: 0 });
+  });
+
+  it('with lookback: 2d, catches a row landing two days back, and sends nothing twice', async () => {
+    await createTable('day_back');
+    await sql(`INSERT INTO day_back (id, day, email) SELECT i, current_date - (i % 4), 'b' || i || '@example.com' FROM generate_series(1, 40) i`);
+    writeSync('day_back', { cursor: 'day', lookback: '2d' });
+    expect((await run('day_back')).summary).toMatchObject({ processed: 40 });
+    fake.reset();
+    expect((await run('day_back')).summary).toMatchObject({ processed: 0 });
+    await sql(`INSERT INTO day_back (id, day, email) VALUES (100, current_date - 2, 'b100@example.com'), (101, current_date - 3, 'b101@example.com')`);
+    await run('day_back');
+    // Two days back is inside the window; three days back is not (and is lost, as documented).
+    expect(delivered()).toEqual(['100']);
+  });
+});
+
+describe('lookback switched around', () => {
+  it('on, off, on again; narrowed then widened: nothing twice, late rows inside the window caught', async () => {
+    await createTable('flip');
+    await sql(`INSERT INTO flip (id, naive, email) SELECT i, (now() AT TIME ZONE 'UTC') - (60 - i) * interval '1 minute', 'f' || i || '@example.com'
+      FROM generate_series(1, 50) i`);
+    // A timestamp without time zone, in UTC as pinsync reads it.
+    writeSync('flip', { cursor: 'naive', lookback: '3h' });
+    expect((await run('flip')).summary).toMatchObject({ processed: 50 });
+    writeSync('flip', { cursor: 'naive' });
+    fake.reset();
+    await sql(`INSERT INTO flip (id, naive, email) VALUES (51, now() AT TIME ZONE 'UTC', 'f51@example.com')`);
+    expect((await run('flip')).summary).toMatchObject({ processed: 1 });
+    writeSync('flip', { cursor: 'naive', lookback: '3h' });
+    expect((await run('flip')).summary).toMatchObject({ processed: 0, rows_read: 0 });
+    await sql(`INSERT INTO flip (id, naive, email) VALUES (52, now() AT TIME ZONE 'UTC', 'f52@example.com')`);
+    expect((await run('flip')).summary).toMatchObject({ processed: 1 });
+    // Landing late between 51 and 52: after where the ledger starts (51), so it is caught.
+    await sql(`INSERT INTO flip (id, naive, email) SELECT 53, a.naive + (b.naive - a.naive) / 2, 'f53@example.com' FROM flip a, flip b WHERE a.id = 51 AND b.id = 52`);
+    expect((await run('flip')).summary).toMatchObject({ processed: 1, already_delivered: 1 });
+    writeSync('flip', { cursor: 'naive', lookback: '1s' });
+    await run('flip');
+    writeSync('flip', { cursor: 'naive', lookback: '5h' });
+    // Before where the (narrowed) ledger starts: not read, as documented; nothing resent either.
+    await sql(`INSERT INTO flip (id, naive, email) VALUES (54, now() AT TIME ZONE 'UTC' - interval '20 minutes', 'f54@example.com')`);
+    expect((await run('flip')).summary).toMatchObject({ processed: 0 });
+    expect(fake.duplicates()).toEqual([]);
+    expect(delivered()).toEqual(['51', '52', '53']);
+  });
+
+  it('--full-refresh on a lookback sync, then normal runs: one full resend, then nothing twice', async () => {
+    await createTable('refresh');
+    await sql(`INSERT INTO refresh (id, updated_at, email) SELECT i, now() - (60 - i) * interval '1 minute', 'r' || i || '@example.com' FROM generate_series(1, 30) i`);
+    writeSync('refresh', { cursor: 'updated_at', lookback: '2h' });
+    expect((await run('refresh')).summary).toMatchObject({ processed: 30 });
+    fake.reset();
+    expect((await cli(['run', 'refresh', '--full-refresh', '--json'])).code).toBe(0);
+    expect(delivered()).toEqual(range(1, 30));
+    fake.reset();
+    await sql(`INSERT INTO refresh (id, updated_at, email) VALUES (31, now() - interval '90 minutes', 'r31@example.com')`);
+    expect((await run('refresh')).summary).toMatchObject({ processed: 1 });
+    expect((await run('refresh')).summary).toMatchObject({ processed: 0 });
+    expect(delivered()).toEqual(['31']);
+  });
+
+  it('reset --to on a date cursor with lookback: after the day again, nothing at or before it', async () => {
+    await createTable('day_to');
+    await sql(`INSERT INTO day_to (id, day, email) SELECT i, current_date - (i % 5), 't' || i || '@example.com' FROM generate_series(1, 50) i`);
+    writeSync('day_to', { cursor: 'day', lookback: '3d' });
+    expect((await run('day_to')).summary).toMatchObject({ processed: 50 });
+    fake.reset();
+    const to = await withClient(dbUrl, async (c) => (await c.query<{ d: string }>("SELECT (current_date - 2)::text AS d")).rows[0]!.d);
+    expect((await cli(['reset', 'day_to', '--to', to])).code).toBe(0);
+    await run('day_to');
+    // Days -1 and 0: keys with i % 5 in {0, 1}.
+    expect(delivered()).toEqual(range(1, 50).filter((id) => Number(id) % 5 <= 1));
+    fake.reset();
+    await run('day_to');
+    expect(delivered()).toEqual([]);
+    // A row landing late on the reset day itself is at the value: not sent (and not lost later either: the window starts after it).
+    await sql(`INSERT INTO day_to (id, day, email) VALUES (200, current_date - 2, 't200@example.com'), (201, current_date - 1, 't201@example.com')`);
+    await run('day_to');
+    expect(delivered()).toEqual(['201']);
   });
 });
