@@ -246,3 +246,31 @@ describe('lookback switched around', () => {
     expect(delivered()).toEqual(['201']);
   });
 });
+
+describe('preview shows what the next run sends', () => {
+  it('with lookback, event_id on a non-key column repeating across runs, and rejects fixed later', async () => {
+    await createTable('mirror');
+    await sql(`INSERT INTO mirror (id, updated_at, ref, email) SELECT i, now() - (60 - i) * interval '1 minute', 'o' || (i % 15), 'm' || i || '@example.com'
+      FROM generate_series(1, 30) i`);
+    await sql(`UPDATE mirror SET email = NULL WHERE id IN (3, 4)`);
+    writeSync('mirror', { cursor: 'updated_at', lookback: '3h', eventId: 'ref' });
+    const first = await run('mirror');
+    // 15 distinct refs among 30 rows; 3 and 4 rejected for their email, so refs o3 and o4 go out with rows 18 and 19.
+    expect(first.summary).toMatchObject({ processed: 15, rejected_local: 15 });
+    fake.reset();
+    // Late rows inside the window: a new ref, a repeat of a delivered ref, a repeat among themselves; one reject fixed.
+    await sql(`INSERT INTO mirror (id, updated_at, ref, email) VALUES
+      (100, now() - interval '30 minutes', 'o100', 'm100@example.com'),
+      (101, now() - interval '29 minutes', 'o1', 'm101@example.com'),
+      (102, now() - interval '28 minutes', 'o102', 'm102@example.com'),
+      (103, now() - interval '27 minutes', 'o102', 'm103@example.com')`);
+    await sql(`UPDATE mirror SET email = 'm3@example.com' WHERE id = 3`);
+    const preview = await cli(['preview', 'mirror']);
+    expect(preview.code).not.toBe(1);
+    const previewed = preview.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).event_id as string).sort();
+    const second = await run('mirror');
+    expect(second.result.code).not.toBe(1);
+    expect([...fake.delivered.keys()].sort()).toEqual(previewed);
+    expect(fake.duplicates()).toEqual([]);
+  });
+});
