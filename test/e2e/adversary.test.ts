@@ -274,3 +274,23 @@ describe('preview shows what the next run sends', () => {
     expect(fake.duplicates()).toEqual([]);
   });
 });
+
+describe('reset --to values the warehouse cannot take', () => {
+  it('refuses a day that does not exist (2026-02-29, 04-31) before writing anything, so no run fails on it', async () => {
+    await createTable('bad_day');
+    await sql(`INSERT INTO bad_day (id, day, updated_at, email) VALUES (1, current_date, now() - interval '1 minute', 'x1@example.com')`);
+    writeSync('bad_day', { cursor: 'day' });
+    expect((await run('bad_day')).summary).toMatchObject({ processed: 1 });
+    const before = JSON.parse((await cli(['status', 'bad_day', '--json'])).stdout)[0].checkpoint;
+    for (const value of ['2026-02-29', '2026-04-31']) {
+      const reset = await cli(['reset', 'bad_day', '--to', value]);
+      expect(reset.code).toBe(2);
+      expect(reset.stderr).toContain(`--to '${value}' is not a value of day (date)`);
+    }
+    expect(JSON.parse((await cli(['status', 'bad_day', '--json'])).stdout)[0].checkpoint).toEqual(before);
+    writeSync('bad_day', { cursor: 'updated_at' });
+    const reset = await cli(['reset', 'bad_day', '--to', '2026-02-30 10:00:00']);
+    expect(reset.code).toBe(2);
+    expect((await run('bad_day')).result.code).toBe(0);
+  });
+});

@@ -17,13 +17,22 @@ export interface ResetOptions {
 
 const INTEGER_TEXT = /^-?\d+$/;
 
+/** Whether the text's leading YYYY-MM-DD is a real day: JavaScript takes 2026-02-30 as 2026-03-02, a warehouse refuses it. */
+function realDay(value: string): boolean {
+  const m = /^\s*(\d{4})-(\d{2})-(\d{2})/.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  return day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d;
+}
+
 /** Why `value` cannot be compared with the column of this SQL type; undefined when it can. */
 function mismatch(value: string, column: string, type: string): string | undefined {
   const kind = cursorKind(type);
   const wrong = (example: string) => `--to '${value}' is not a value of ${column} (${type}); give one such as ${example}`;
   if (kind === 'integer') return INTEGER_TEXT.test(value) ? undefined : wrong('12345');
-  if (kind === 'date') return /^\d{4}-\d{2}-\d{2}$/.test(value) && cursorMs({ cursor: value }) !== null ? undefined : wrong('2026-11-30');
-  if (kind === 'timestamp') return cursorMs({ cursor: value }) !== null ? undefined : wrong("'2026-11-30 18:00:00' (UTC unless it names a zone)");
+  if (kind === 'date') return /^\d{4}-\d{2}-\d{2}$/.test(value) && cursorMs({ cursor: value }) !== null && realDay(value) ? undefined : wrong('2026-11-30');
+  if (kind === 'timestamp') return cursorMs({ cursor: value }) !== null && realDay(value) ? undefined : wrong("'2026-11-30 18:00:00' (UTC unless it names a zone)");
   return undefined;
 }
 
