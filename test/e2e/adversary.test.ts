@@ -294,3 +294,19 @@ describe('reset --to values the warehouse cannot take', () => {
     expect((await run('bad_day')).result.code).toBe(0);
   });
 });
+
+describe('reset --to a time that names its zone', () => {
+  it('means that instant on a timestamp without time zone too (read as UTC, like every cursor)', async () => {
+    await createTable('zoned_to');
+    await sql(`INSERT INTO zoned_to (id, naive, email) SELECT i, timestamp '2026-11-30 12:00:00' + i * interval '1 minute', 'z' || i || '@example.com'
+      FROM generate_series(1, 30) i`);
+    writeSync('zoned_to', { cursor: 'naive' });
+    expect((await run('zoned_to')).summary).toMatchObject({ processed: 30 });
+    fake.reset();
+    // 17:10 at +05:00 is 12:10 UTC: rows 11 to 30 are after it.
+    const reset = await cli(['reset', 'zoned_to', '--to', '2026-11-30 17:10:00+05:00']);
+    expect(reset.code).toBe(0);
+    await run('zoned_to');
+    expect(delivered()).toEqual(range(11, 30));
+  });
+});

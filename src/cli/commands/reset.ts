@@ -2,7 +2,7 @@ import { loadSyncFile } from '../../config/load.js';
 import type { SyncDefinition } from '../../config/schema.js';
 import { cursorMs } from '../../engine/ledger.js';
 import { ConfigError, UsageError } from '../../errors.js';
-import { cursorKind } from '../../sources/cursor.js';
+import { cursorKind, cursorTextAt } from '../../sources/cursor.js';
 import { createSource } from '../../sources/index.js';
 import type { Position } from '../../sources/types.js';
 import { resolveSyncFile } from '../resolve.js';
@@ -36,6 +36,19 @@ function mismatch(value: string, column: string, type: string): string | undefin
   return undefined;
 }
 
+const ZONED = /^(.*\d{2}:\d{2}(?::\d{2})?)(\.\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+/**
+ * A time that names its zone, as UTC text: a warehouse ignores the zone when it casts to a
+ * timestamp without time zone, which pinsync reads as UTC. Digits below the second are kept.
+ */
+function inUtc(value: string): string {
+  const m = ZONED.exec(value.trim());
+  if (!m) return value;
+  const ms = cursorMs({ cursor: value.trim().replace(m[2] ?? '', '') });
+  return ms === null ? value : `${cursorTextAt(ms, 'timestamp').slice(0, 19)}${m[2] ?? ''}`;
+}
+
 /** The position `--to` stands for, checked against the column's type before anything is written. */
 async function positionFor(sync: SyncDefinition, value: string): Promise<Position> {
   const source = await createSource(sync);
@@ -46,7 +59,7 @@ async function positionFor(sync: SyncDefinition, value: string): Promise<Positio
     if (type === undefined) throw new UsageError(`${sync.file}: ${sync.source.cursor ? 'cursor' : 'primary key'} column '${column}' is not in the source`);
     const problem = mismatch(value, column, type);
     if (problem) throw new UsageError(problem);
-    return sync.source.cursor ? { cursor: value, key: null } : { cursor: null, key: value };
+    return sync.source.cursor ? { cursor: cursorKind(type) === 'timestamp' ? inUtc(value) : value, key: null } : { cursor: null, key: value };
   } finally {
     await source.close();
   }
