@@ -310,3 +310,37 @@ describe('reset --to a time that names its zone', () => {
     expect(delivered()).toEqual(range(11, 30));
   });
 });
+
+describe('DuckDB cursors finer and coarser than milliseconds', () => {
+  for (const type of ['TIMESTAMP_NS', 'TIMESTAMP_S']) {
+    it(`${type} with lookback: each row once, late rows caught`, async () => {
+      const name = `duck_${type.toLowerCase()}`;
+      const csv = path.join(work, 'syncs', `${name}.csv`);
+      const stamp = (minutesAgo: number, ns: string) => `${new Date(Date.now() - minutesAgo * 60_000).toISOString().slice(0, 19).replace('T', ' ')}.${ns}`;
+      const rows = (from: number, to: number, minutesAgo: (i: number) => number) =>
+        Array.from({ length: to - from + 1 }, (_, k) => from + k).map((i) => `${i},${stamp(minutesAgo(i), String(123456789 + i).slice(0, 9))},d${i}@example.com`);
+      const write = (lines: string[]) => writeFileSync(csv, `id,ts,email\n${lines.join('\n')}\n`);
+      // Pairs of rows share a second, and differ below the millisecond.
+      let lines = rows(1, 40, (i) => 60 - Math.floor(i / 2));
+      write(lines);
+      writeFileSync(path.join(work, 'syncs', `${name}.yaml`), [
+        'version: 1', 'source:', '  type: duckdb',
+        `  query: "SELECT id, CAST(ts AS ${type}) AS ts, email FROM read_csv('${name}.csv', types = {'ts': 'VARCHAR'})"`,
+        '  primary_key: id', '  cursor: ts', '  lookback: 3h',
+        'destination:', '  ad_account_id: ${PINTEREST_AD_ACCOUNT_ID}', '  access_token: ${PINTEREST_ACCESS_TOKEN}', '  batch_size: 7', '  max_retry_time: 2s',
+        'match:', '  em: email', 'mappings:', '  event_name: { value: checkout }', '  action_source: { value: web }', '  event_time: ts', '',
+      ].join('\n'));
+      const first = await run(name);
+      expect(first.result.stderr).toBe('');
+      expect(first.summary).toMatchObject({ processed: 40 });
+      expect((await run(name)).summary).toMatchObject({ processed: 0, already_delivered: 40 });
+      lines = [...lines, ...rows(41, 42, () => 45), ...rows(43, 43, () => 0)];
+      write(lines);
+      fake.reset();
+      await run(name);
+      expect(delivered()).toEqual(['41', '42', '43']);
+      fake.reset();
+      expect((await run(name)).summary).toMatchObject({ processed: 0 });
+    });
+  }
+});
