@@ -344,3 +344,19 @@ describe('DuckDB cursors finer and coarser than milliseconds', () => {
     });
   }
 });
+
+describe('reset --to an integer the column cannot hold', () => {
+  it('is refused, so no run fails casting it', async () => {
+    await createTable('big_to');
+    await sql(`INSERT INTO big_to (id, version, email) SELECT i, i, 'v' || i || '@example.com' FROM generate_series(1, 5) i`);
+    writeSync('big_to', { cursor: 'version' });
+    expect((await run('big_to')).summary).toMatchObject({ processed: 5 });
+    const reset = await cli(['reset', 'big_to', '--to', '99999999999999999999']);
+    expect(reset.code).toBe(2);
+    expect(reset.stderr).toContain("--to '99999999999999999999' is not a value of version (bigint)");
+    expect((await cli(['reset', 'big_to', '--to', '-9223372036854775808'])).code).toBe(0);
+    fake.reset();
+    expect((await run('big_to')).result.code).toBe(0);
+    expect(delivered()).toEqual(['1', '2', '3', '4', '5']);
+  });
+});

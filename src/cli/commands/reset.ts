@@ -17,6 +17,24 @@ export interface ResetOptions {
 
 const INTEGER_TEXT = /^-?\d+$/;
 
+const signed = (bits: number): [bigint, bigint] => [-(1n << BigInt(bits - 1)), (1n << BigInt(bits - 1)) - 1n];
+const unsigned = (bits: number): [bigint, bigint] => [0n, (1n << BigInt(bits)) - 1n];
+const INTEGER_RANGES: Record<string, [bigint, bigint]> = {
+  tinyint: signed(8), int1: signed(8), smallint: signed(16), int2: signed(16), integer: signed(32), int: signed(32), int4: signed(32),
+  bigint: signed(64), int8: signed(64), int64: signed(64), hugeint: signed(128), int128: signed(128),
+  utinyint: unsigned(8), usmallint: unsigned(16), uinteger: unsigned(32), ubigint: unsigned(64), uhugeint: unsigned(128),
+};
+
+/** Whether an integer column of this SQL type can hold the value (a type not listed: any integer). */
+function fitsInteger(value: string, type: string): boolean {
+  const t = type.trim().toLowerCase();
+  const digits = /^(?:numeric|decimal)\((\d+),\s*0\)$/.exec(t)?.[1];
+  const max = digits !== undefined ? 10n ** BigInt(digits) - 1n : undefined;
+  const [low, high] = max !== undefined ? [-max, max] : INTEGER_RANGES[t] ?? [undefined, undefined];
+  const n = BigInt(value);
+  return (low === undefined || n >= low) && (high === undefined || n <= high);
+}
+
 /** Whether the text's leading YYYY-MM-DD is a real day: JavaScript takes 2026-02-30 as 2026-03-02, a warehouse refuses it. */
 function realDay(value: string): boolean {
   const m = /^\s*(\d{4})-(\d{2})-(\d{2})/.exec(value);
@@ -30,7 +48,7 @@ function realDay(value: string): boolean {
 function mismatch(value: string, column: string, type: string): string | undefined {
   const kind = cursorKind(type);
   const wrong = (example: string) => `--to '${value}' is not a value of ${column} (${type}); give one such as ${example}`;
-  if (kind === 'integer') return INTEGER_TEXT.test(value) ? undefined : wrong('12345');
+  if (kind === 'integer') return INTEGER_TEXT.test(value) && fitsInteger(value, type) ? undefined : wrong('12345');
   if (kind === 'date') return /^\d{4}-\d{2}-\d{2}$/.test(value) && cursorMs({ cursor: value }) !== null && realDay(value) ? undefined : wrong('2026-11-30');
   if (kind === 'timestamp') return cursorMs({ cursor: value }) !== null && realDay(value) ? undefined : wrong("'2026-11-30 18:00:00' (UTC unless it names a zone)");
   return undefined;
