@@ -360,3 +360,34 @@ describe('reset --to an integer the column cannot hold', () => {
     expect(delivered()).toEqual(['1', '2', '3', '4', '5']);
   });
 });
+
+describe('killed with batches in flight', () => {
+  it('lookback, concurrency 3, event_id repeats: after SIGKILL, each event_id once more at most for what was in flight', async () => {
+    await createTable('kill_lb');
+    // Every 50th row repeats the event_id of the row before it (ref), across batch boundaries.
+    await sql(`INSERT INTO kill_lb (id, updated_at, ref, email) SELECT i, now() - interval '2 hours' + i * interval '1 second',
+      'r' || CASE WHEN i % 50 = 0 THEN i - 1 ELSE i END, 'k' || i || '@example.com' FROM generate_series(1, 800) i`);
+    writeSync('kill_lb', { cursor: 'updated_at', lookback: '3h', concurrency: 3, eventId: 'ref' });
+    fake.latencyMs = 30;
+    const victim = start(['run', 'kill_lb']);
+    await fake.deliveredAtLeast(300, victim.done);
+    victim.child.kill('SIGKILL');
+    await victim.done;
+    await fake.idle();
+    fake.latencyMs = 0;
+    const counts = new Map(fake.delivered);
+    fake.delivered.clear();
+    const second = await run('kill_lb');
+    expect(second.result.code).toBe(0);
+    for (const [id, n] of fake.delivered) counts.set(id, (counts.get(id) ?? 0) + n);
+    const expected = range(1, 800).filter((i) => Number(i) % 50 !== 0).map((i) => `r${i}`).sort();
+    expect([...counts.keys()].sort()).toEqual(expected);
+    const twice = [...counts].filter(([, n]) => n > 1);
+    expect(twice.length).toBeLessThanOrEqual(60);
+    expect(twice.every(([, n]) => n === 2)).toBe(true);
+    fake.reset();
+    const third = await run('kill_lb');
+    expect(third.summary).toMatchObject({ processed: 0, rejected_local: 0, already_delivered: 800 });
+    expect(fake.requests).toBe(0);
+  });
+});
