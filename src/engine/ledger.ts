@@ -10,8 +10,10 @@ import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { SourceError } from '../errors.js';
 import { cursorTextAt, type CursorKind } from '../sources/cursor.js';
-import type { Position } from '../sources/types.js';
+import type { Position, Source } from '../sources/types.js';
 import type { Checkpoint, StateStore } from '../state/store.js';
+import { encodeChecked } from '../mapping/encode.js';
+import type { Mapper } from '../mapping/compile.js';
 
 const TIMESTAMP_TEXT = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 
@@ -168,4 +170,24 @@ export async function openLedger(sync: SyncDefinition, store: StateStore | undef
       }
     },
   };
+}
+
+/**
+ * `reset --to` on a sync without a cursor: every run reads every row and only the ledger keeps
+ * settled rows from going out again, so it forgets just the rows after `after` (read from the
+ * source), and those at or before it stay settled. Returns how many rows it forgot.
+ */
+export async function forgetRowsAfter(sync: SyncDefinition, store: StateStore, source: Source, mapper: Mapper, after: Position): Promise<number> {
+  const ledger = await openLedger(sync, store, { consult: false, record: false });
+  let forgotten = 0;
+  for await (const page of source.read({ after, columns: mapper.columns })) {
+    const digests = page.map((row) => {
+      const outcome = encodeChecked(mapper, row);
+      const position = source.positionOf(row);
+      return outcome.json !== undefined ? ledger.digest(outcome.eventId, position) : ledger.rejectDigest(mapper.keyOf(row), position);
+    }).filter((d): d is string => d !== undefined);
+    await store.forgetLedger(sync.name, digests);
+    forgotten += digests.length;
+  }
+  return forgotten;
 }

@@ -391,3 +391,21 @@ describe('killed with batches in flight', () => {
     expect(fake.requests).toBe(0);
   });
 });
+
+describe('reset --to without a cursor', () => {
+  it('the runs after it never resend the rows at or before the value, and send those after it once', async () => {
+    await createTable('nocursor_to');
+    await sql(`INSERT INTO nocursor_to (id, email) SELECT i, CASE WHEN i = 8 THEN NULL ELSE 'n' || i || '@example.com' END FROM generate_series(1, 10) i`);
+    writeSync('nocursor_to');
+    expect((await run('nocursor_to')).summary).toMatchObject({ processed: 9, rejected_local: 1 });
+    fake.reset();
+    expect((await cli(['reset', 'nocursor_to', '--to', '5'])).code).toBe(0);
+    const next = await run('nocursor_to');
+    expect(delivered()).toEqual(['6', '7', '9', '10']);
+    expect(next.summary).toMatchObject({ rejected_local: 1 });
+    fake.reset();
+    // "nothing at or before it": not in the next run, nor in the one after.
+    expect((await run('nocursor_to')).summary).toMatchObject({ rows_read: 10, already_delivered: 10, processed: 0, rejected_local: 0 });
+    expect(delivered()).toEqual([]);
+  });
+});

@@ -1,6 +1,7 @@
 import { loadSyncFile } from '../../config/load.js';
 import type { SyncDefinition } from '../../config/schema.js';
-import { cursorMs } from '../../engine/ledger.js';
+import { cursorMs, forgetRowsAfter } from '../../engine/ledger.js';
+import { openSync } from '../../engine/prepare.js';
 import { ConfigError, UsageError } from '../../errors.js';
 import { cursorKind, cursorTextAt } from '../../sources/cursor.js';
 import { createSource } from '../../sources/index.js';
@@ -98,9 +99,19 @@ export async function resetCommand(syncArg: string, options: ResetOptions): Prom
     try {
       await store.saveCheckpoint(sync.name, position);
       await store.saveUnsettled(sync.name, 0);
-      // Rows after the new checkpoint are sent again, so the ledger forgets them; rows at or
-      // before it are never re-read, even by lookback (the ledger starts there).
-      await store.clearLedger(sync.name);
+      if (position && sync.source.cursor === undefined) {
+        // Without a cursor later runs read every row again: the ledger keeps those at or before the value.
+        const { source, mapper } = await openSync(file, { requireDestination: false });
+        try {
+          await forgetRowsAfter(sync, store, source, mapper, position);
+        } finally {
+          await source.close();
+        }
+      } else {
+        // Rows after the new checkpoint are sent again, so the ledger forgets them; rows at or
+        // before it are never re-read, even by lookback (the ledger starts there).
+        await store.clearLedger(sync.name);
+      }
       await store.saveLedgerSince(sync.name, position?.cursor != null ? position : null);
     } finally {
       await lock.release();
