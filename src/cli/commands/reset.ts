@@ -97,8 +97,7 @@ export async function resetCommand(syncArg: string, options: ResetOptions): Prom
     // Holding the lock: a run in progress would overwrite the reset with its next checkpoint.
     const lock = await store.lock(sync.name, { ttlMs: lockTtlFromEnv() });
     try {
-      await store.saveCheckpoint(sync.name, position);
-      await store.saveUnsettled(sync.name, 0);
+      // The ledger first: if reading the source fails, the checkpoint has not moved.
       if (position && sync.source.cursor === undefined) {
         // Without a cursor later runs read every row again: the ledger keeps those at or before the value.
         const { source, mapper } = await openSync(file, { requireDestination: false });
@@ -112,6 +111,8 @@ export async function resetCommand(syncArg: string, options: ResetOptions): Prom
         // before it are never re-read, even by lookback (the ledger starts there).
         await store.clearLedger(sync.name);
       }
+      await store.saveCheckpoint(sync.name, position);
+      await store.saveUnsettled(sync.name, 0);
       await store.saveLedgerSince(sync.name, position?.cursor != null ? position : null);
     } finally {
       await lock.release();
