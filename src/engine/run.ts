@@ -185,7 +185,10 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const dispatch = async (batch: Batch): Promise<void> => {
     // Back-pressure: at most `concurrency` batches between the checkpoint and the reader,
     // whether they are still sending or waiting for an earlier batch to commit.
-    while (batch.seq - nextToCommit >= concurrency && !stopped()) await changed;
+    // Events an earlier run left unsettled go one batch at a time: if the first fails again, the
+    // batches behind it are not sent (and delivered) once more by every failing run.
+    const allowed = () => (dispatchedEvents < priorUnsettled ? 1 : concurrency);
+    while (batch.seq - nextToCommit >= allowed() && !stopped()) await changed;
     if (stopped()) return;
     dispatchedEvents += batch.events.length;
     // Durable before the request leaves, so a crash from here on is counted as a resend.

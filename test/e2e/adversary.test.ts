@@ -409,3 +409,23 @@ describe('reset --to without a cursor', () => {
     expect(delivered()).toEqual([]);
   });
 });
+
+describe('a batch that fails on every run, at concurrency 3', () => {
+  it('the batches in flight behind it are delivered once, not once more by each failing run', async () => {
+    await createTable('stuck');
+    await sql(`INSERT INTO stuck (id, updated_at, email) SELECT i, now() - interval '1 hour' + i * interval '1 second', 's' || i || '@example.com'
+      FROM generate_series(1, 100) i`);
+    // The first, middle and last events of the first batch are refused alone too: the run fails on it.
+    for (const id of ['1', '11', '20']) fake.badRequestEvents.add(id);
+    writeSync('stuck', { cursor: 'updated_at', concurrency: 3 });
+    for (let i = 0; i < 3; i++) expect((await run('stuck')).result.code).toBe(1);
+    // Batches 2 and 3 went out with batch 1 on the first run; the next runs retried batch 1 alone.
+    expect(Math.max(...range(21, 60).map((id) => fake.delivered.get(id) ?? 0))).toBe(1);
+    // Once the data is fixed, everything is delivered, the batches behind it resent once at most.
+    fake.badRequestEvents.clear();
+    const fixed = await run('stuck');
+    expect(fixed.result.code).toBe(0);
+    expect([...fake.delivered.keys()].sort((a, b) => Number(a) - Number(b))).toEqual(range(1, 100));
+    expect(Math.max(...fake.delivered.values())).toBeLessThanOrEqual(2);
+  });
+});
