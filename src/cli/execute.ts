@@ -2,7 +2,7 @@
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { compileForSource } from '../engine/prepare.js';
-import { runSync, type RunSummary } from '../engine/run.js';
+import { rejectRate, runSync, type RunSummary } from '../engine/run.js';
 import { readUntil } from '../engine/cursor.js';
 import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
 import { mappingDefinition } from '../mapping/compile.js';
@@ -45,8 +45,7 @@ export function lockTtlFromEnv(): number | undefined {
 export function exitCodeOf(sync: SyncDefinition, summary: RunSummary): number {
   if (summary.error) return summary.error instanceof PinsyncError ? summary.error.exitCode : 1;
   if (summary.interrupted) return 0;
-  const rejected = summary.rejectedLocal + summary.rejectedPinterest;
-  return summary.rowsRead > 0 && rejected / summary.rowsRead > sync.options.max_reject_rate ? 3 : 0;
+  return rejectRate(summary) > sync.options.max_reject_rate ? 3 : 0;
 }
 
 /** The worse of two exit codes: 1 (failed), then 2 (invalid), 4 (locked), 3 (too many rejects), 0. */

@@ -76,6 +76,15 @@ interface Batch {
   results?: EventResult[];
 }
 
+/**
+ * Rejects over the rows a run settled: rows it re-read that were settled before (lookback, a
+ * date cursor's day, every row without a cursor) would water the rate down to nothing.
+ */
+export function rejectRate(counts: Pick<RunCounts, 'rowsRead' | 'alreadyDelivered' | 'rejectedLocal' | 'rejectedPinterest'>): number {
+  const settled = counts.rowsRead - counts.alreadyDelivered;
+  return settled > 0 ? (counts.rejectedLocal + counts.rejectedPinterest) / settled : 0;
+}
+
 export async function runSync(options: RunOptions): Promise<RunSummary> {
   const { sync, reader, sender, store } = options;
   const startedAt = new Date();
@@ -298,9 +307,8 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
       // The state failed: so did the run, which still reports what it did.
       fatal ??= error as Error;
     }
-    const rejected = counts.rejectedLocal + counts.rejectedPinterest;
     const outcome = fatal ? 'failed' : interrupted ? 'interrupted'
-      : counts.rowsRead > 0 && rejected / counts.rowsRead > sync.options.max_reject_rate ? 'rejects_exceeded' : 'succeeded';
+      : rejectRate(counts) > sync.options.max_reject_rate ? 'rejects_exceeded' : 'succeeded';
     // Best effort: a state that cannot take the record must not hide the summary.
     await store.finishRun(runId, outcome, counts, fatal?.message).catch(() => undefined);
   }

@@ -429,3 +429,19 @@ describe('a batch that fails on every run, at concurrency 3', () => {
     expect(Math.max(...fake.delivered.values())).toBeLessThanOrEqual(2);
   });
 });
+
+describe('the reject rate, when runs re-read settled rows', () => {
+  it('is the share of the rows a run settles: rows re-read without a cursor do not water it down', async () => {
+    await createTable('diluted');
+    await sql(`INSERT INTO diluted (id, email) SELECT i, 'd' || i || '@example.com' FROM generate_series(1, 1000) i`);
+    writeSync('diluted', { batchSize: 500 });
+    expect((await run('diluted')).result.code).toBe(0);
+    // Upstream lost the email column's values: every new row is rejected.
+    await sql(`INSERT INTO diluted (id, email) SELECT i, NULL FROM generate_series(1001, 1020) i`);
+    const preview = await cli(['preview', 'diluted']);
+    expect(preview.code).toBe(3);
+    const { result, summary } = await run('diluted');
+    expect(summary).toMatchObject({ rows_read: 1020, already_delivered: 1000, rejected_local: 20, outcome: 'rejects_exceeded' });
+    expect(result.code).toBe(3);
+  });
+});
