@@ -88,6 +88,14 @@ function later(desired: Position | undefined, since: Position | undefined): Posi
   return s === null || d === null || s >= d ? since : desired;
 }
 
+// The earliest time every source can cast (PostgreSQL has no year 0): a window reaching before
+// it (a checkpoint on 0001-01-01, .NET's DateTime.MinValue) starts there, its own rows included.
+const EARLIEST_MS = Date.parse('0001-01-01T00:00:00Z');
+
+function startAt(ms: number, kind: CursorKind, inclusive: boolean): Position {
+  return ms <= EARLIEST_MS ? { cursor: cursorTextAt(EARLIEST_MS, kind), key: null, inclusive: true } : { cursor: cursorTextAt(ms, kind), key: null, inclusive };
+}
+
 const digestOf = (identity: string) => createHash('sha256').update(identity).digest('base64url').slice(0, 22);
 
 export async function openLedger(sync: SyncDefinition, store: StateStore | undefined, options: LedgerOptions): Promise<Ledger> {
@@ -123,7 +131,7 @@ export async function openLedger(sync: SyncDefinition, store: StateStore | undef
     if (!kind) throw new SourceError(`source.lookback needs a timestamp or date cursor; ${sync.source.cursor} holds '${checkpoint.cursor}'`);
     // A checkpoint no time can place ('-infinity', a BC date) is before every window: read on after it.
     start = ms === null ? checkpoint
-      : later({ cursor: cursorTextAt(ms - window.ms, kind), key: null, inclusive: window.inclusive }, since);
+      : later(startAt(ms - window.ms, kind, window.inclusive), since);
   } else if (window) {
     start = since;
   }
@@ -165,7 +173,7 @@ export async function openLedger(sync: SyncDefinition, store: StateStore | undef
       // The ledger now holds rows from the threshold on: runs may re-read that far back.
       const sinceMs = since ? cursorMs(since) : null;
       if (sinceMs === null || sinceMs < threshold) {
-        since = { cursor: cursorTextAt(threshold, kind), key: null, inclusive: true };
+        since = startAt(threshold, kind, true);
         await store.saveLedgerSince(sync.name, since);
       }
     },

@@ -445,3 +445,28 @@ describe('the reject rate, when runs re-read settled rows', () => {
     expect(result.code).toBe(3);
   });
 });
+
+describe('sentinel minimum dates (0001-01-01, .NET DateTime.MinValue)', () => {
+  it('a checkpoint on 0001-01-01 does not wedge a date cursor with lookback', async () => {
+    await createTable('min_day');
+    await sql(`INSERT INTO min_day (id, day, updated_at, email) SELECT i, '0001-01-01', '0001-01-01 00:00:00+00', 'm' || i || '@example.com' FROM generate_series(1, 3) i`);
+    writeSync('min_day', { cursor: 'day', lookback: '2d' });
+    expect((await run('min_day')).summary).toMatchObject({ processed: 3 });
+    await sql(`INSERT INTO min_day (id, day, updated_at, email) VALUES (4, current_date, now() - interval '1 minute', 'm4@example.com')`);
+    fake.reset();
+    const second = await run('min_day');
+    expect(second.result.stderr).toBe('');
+    expect(delivered()).toEqual(['4']);
+    fake.reset();
+    expect((await run('min_day')).summary).toMatchObject({ processed: 0 });
+    // A timestamp cursor with lookback, from the same sentinel rows.
+    writeSync('min_day', { cursor: 'updated_at', lookback: '3h' });
+    expect((await cli(['reset', 'min_day'])).code).toBe(0);
+    await sql(`DELETE FROM min_day WHERE id = 4`);
+    expect((await run('min_day')).summary).toMatchObject({ processed: 3 });
+    await sql(`INSERT INTO min_day (id, day, updated_at, email) VALUES (5, current_date, now() - interval '1 minute', 'm5@example.com')`);
+    fake.reset();
+    expect((await run('min_day')).result.stderr).toBe('');
+    expect(delivered()).toEqual(['5']);
+  });
+});
