@@ -288,6 +288,8 @@ describe('reset --to values the warehouse cannot take', () => {
       expect(reset.stderr).toContain(`--to '${value}' is not a value of day (date)`);
     }
     expect(JSON.parse((await cli(['status', 'bad_day', '--json'])).stdout)[0].checkpoint).toEqual(before);
+    // Years before 100 are real days too (the start of a table, .NET's DateTime.MinValue).
+    expect((await cli(['reset', 'bad_day', '--to', '0001-01-01'])).code).toBe(0);
     writeSync('bad_day', { cursor: 'updated_at' });
     const reset = await cli(['reset', 'bad_day', '--to', '2026-02-30 10:00:00']);
     expect(reset.code).toBe(2);

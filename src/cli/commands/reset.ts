@@ -41,7 +41,9 @@ function realDay(value: string): boolean {
   const m = /^\s*(\d{4})-(\d{2})-(\d{2})/.exec(value);
   if (!m) return false;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const day = new Date(Date.UTC(y, mo - 1, d));
+  // setUTCFullYear, not Date.UTC: that one reads years 0-99 as 1900-1999.
+  const day = new Date(0);
+  day.setUTCFullYear(y, mo - 1, d);
   return day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d;
 }
 
