@@ -121,7 +121,7 @@ export const optionsSchema = z.strictObject({
     .optional()
     .describe('Country for phone numbers written without a country code.'),
   max_event_age: duration.refine((d) => !DURATION_PATTERN.test(d) || parseDuration(d) > 0, 'must be longer than 0s').default('7d').describe('Older events are rejected locally, before any request.'),
-  max_reject_rate: z.number().min(0).max(1).default(0.05).describe('Share of rows read that may be rejected before a run exits 3.'),
+  max_reject_rate: z.number().min(0).max(1).default(0.05).describe('Share of the rows a run reads (less those settled before and those skipped on purpose) that may be rejected before it exits 3.'),
 });
 
 export const syncSchema = z

@@ -10,8 +10,10 @@ import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { SourceError } from '../errors.js';
 import { cursorTextAt, type CursorKind } from '../sources/cursor.js';
-import type { Position } from '../sources/types.js';
+import type { Position, Source } from '../sources/types.js';
 import type { Checkpoint, StateStore } from '../state/store.js';
+import { encodeChecked } from '../mapping/encode.js';
+import type { Mapper } from '../mapping/compile.js';
 
 const TIMESTAMP_TEXT = /^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/;
 
@@ -86,6 +88,14 @@ function later(desired: Position | undefined, since: Position | undefined): Posi
   return s === null || d === null || s >= d ? since : desired;
 }
 
+// The earliest time every source can cast (PostgreSQL has no year 0): a window reaching before
+// it (a checkpoint on 0001-01-01, .NET's DateTime.MinValue) starts there, its own rows included.
+const EARLIEST_MS = Date.parse('0001-01-01T00:00:00Z');
+
+function startAt(ms: number, kind: CursorKind, inclusive: boolean): Position {
+  return ms <= EARLIEST_MS ? { cursor: cursorTextAt(EARLIEST_MS, kind), key: null, inclusive: true } : { cursor: cursorTextAt(ms, kind), key: null, inclusive };
+}
+
 const digestOf = (identity: string) => createHash('sha256').update(identity).digest('base64url').slice(0, 22);
 
 export async function openLedger(sync: SyncDefinition, store: StateStore | undefined, options: LedgerOptions): Promise<Ledger> {
@@ -118,8 +128,10 @@ export async function openLedger(sync: SyncDefinition, store: StateStore | undef
     start = undefined;
   } else if (window && checkpoint) {
     const ms = cursorMs(checkpoint);
-    if (ms === null || !kind) throw new SourceError(`source.lookback needs a timestamp or date cursor; ${sync.source.cursor} holds '${checkpoint.cursor}'`);
-    start = later({ cursor: cursorTextAt(ms - window.ms, kind), key: null, inclusive: window.inclusive }, since);
+    if (!kind) throw new SourceError(`source.lookback needs a timestamp or date cursor; ${sync.source.cursor} holds '${checkpoint.cursor}'`);
+    // A checkpoint no time can place ('-infinity', a BC date) is before every window: read on after it.
+    start = ms === null ? checkpoint
+      : later(startAt(ms - window.ms, kind, window.inclusive), since);
   } else if (window) {
     start = since;
   }
@@ -132,8 +144,10 @@ export async function openLedger(sync: SyncDefinition, store: StateStore | undef
       if (!window || !started) return last;
       const at = cursorMs(last);
       const from = cursorMs(started);
+      // A start no time can place ('-infinity') was read after, never re-read: every row is past it.
+      if (from === null) return last;
       // Equal to the millisecond counts as not past: microseconds are not compared here.
-      return at !== null && from !== null && at > from ? last : started;
+      return at !== null && at > from ? last : started;
     },
     digest(eventId, position) {
       // With a cursor, a changed row (new cursor value) is a new delivery; without one, the event is.
@@ -159,9 +173,29 @@ export async function openLedger(sync: SyncDefinition, store: StateStore | undef
       // The ledger now holds rows from the threshold on: runs may re-read that far back.
       const sinceMs = since ? cursorMs(since) : null;
       if (sinceMs === null || sinceMs < threshold) {
-        since = { cursor: cursorTextAt(threshold, kind), key: null, inclusive: true };
+        since = startAt(threshold, kind, true);
         await store.saveLedgerSince(sync.name, since);
       }
     },
   };
+}
+
+/**
+ * `reset --to` on a sync without a cursor: every run reads every row and only the ledger keeps
+ * settled rows from going out again, so it forgets just the rows after `after` (read from the
+ * source), and those at or before it stay settled. Returns how many rows it forgot.
+ */
+export async function forgetRowsAfter(sync: SyncDefinition, store: StateStore, source: Source, mapper: Mapper, after: Position): Promise<number> {
+  const ledger = await openLedger(sync, store, { consult: false, record: false });
+  let forgotten = 0;
+  for await (const page of source.read({ after, columns: mapper.columns })) {
+    const digests = page.map((row) => {
+      const outcome = encodeChecked(mapper, row);
+      const position = source.positionOf(row);
+      return outcome.json !== undefined ? ledger.digest(outcome.eventId, position) : ledger.rejectDigest(mapper.keyOf(row), position);
+    }).filter((d): d is string => d !== undefined);
+    await store.forgetLedger(sync.name, digests);
+    forgotten += digests.length;
+  }
+  return forgotten;
 }

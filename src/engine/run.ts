@@ -76,10 +76,14 @@ interface Batch {
   results?: EventResult[];
 }
 
-/** Rejected rows as a share of rows read, less those the sync file skips on purpose. */
-export function rejectRate(counts: Pick<RunCounts, 'rowsRead' | 'skipped' | 'rejectedLocal' | 'rejectedPinterest'>): number {
-  const considered = counts.rowsRead - counts.skipped;
-  return considered > 0 ? (counts.rejectedLocal + counts.rejectedPinterest) / considered : 0;
+/**
+ * Rejects over the rows a run settled: rows it re-read that were settled before (lookback, a
+ * date cursor's day, every row without a cursor) would water the rate down to nothing, and
+ * rows the sync file skips on purpose are not rejects to weigh either.
+ */
+export function rejectRate(counts: Pick<RunCounts, 'rowsRead' | 'alreadyDelivered' | 'skipped' | 'rejectedLocal' | 'rejectedPinterest'>): number {
+  const settled = counts.rowsRead - counts.alreadyDelivered - counts.skipped;
+  return settled > 0 ? (counts.rejectedLocal + counts.rejectedPinterest) / settled : 0;
 }
 
 export async function runSync(options: RunOptions): Promise<RunSummary> {
@@ -191,7 +195,10 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   const dispatch = async (batch: Batch): Promise<void> => {
     // Back-pressure: at most `concurrency` batches between the checkpoint and the reader,
     // whether they are still sending or waiting for an earlier batch to commit.
-    while (batch.seq - nextToCommit >= concurrency && !stopped()) await changed;
+    // Events an earlier run left unsettled go one batch at a time: if the first fails again, the
+    // batches behind it are not sent (and delivered) once more by every failing run.
+    const allowed = () => (dispatchedEvents < priorUnsettled ? 1 : concurrency);
+    while (batch.seq - nextToCommit >= allowed() && !stopped()) await changed;
     if (stopped()) return;
     dispatchedEvents += batch.events.length;
     // Durable before the request leaves, so a crash from here on is counted as a resend.

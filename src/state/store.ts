@@ -456,6 +456,11 @@ export class StateStore {
     await this.db('delivered').where({ sync }).delete();
   }
 
+  /** Forgets these entries of a sync's ledger (rows to be sent again). */
+  async forgetLedger(sync: string, digests: string[]): Promise<void> {
+    for (let i = 0; i < digests.length; i += 500) await this.db('delivered').where({ sync }).whereIn('digest', digests.slice(i, i + 500)).delete();
+  }
+
   async ledgerSize(sync: string): Promise<number> {
     const row = await this.db('delivered').where({ sync }).count<{ n: number }[]>({ n: '*' }).first();
     return Number(row?.n ?? 0);

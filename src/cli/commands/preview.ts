@@ -3,11 +3,11 @@ import { openStateReadOnly } from '../state.js';
 import { openLedger } from '../../engine/ledger.js';
 import { readUntil } from '../../engine/cursor.js';
 import { describeReasons, previewSync } from '../../engine/preview.js';
+import { rejectRate } from '../../engine/run.js';
 import type { Event } from '../../mapping/compile.js';
 import { resolveSyncFile } from '../resolve.js';
 import { formatStats, lineWriter, warnUnreadable } from '../output.js';
 import { executeSync } from '../execute.js';
-import { rejectRate } from '../../engine/run.js';
 import { createReporter } from '../report.js';
 import { tableFormatter } from '../table.js';
 
@@ -49,10 +49,10 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
       },
     });
     process.stderr.write(`preview of ${sync.name} (${file}): nothing was sent\n${formatStats(stats)}\n`);
-    const rate = rejectRate({ rowsRead: stats.rowsRead, skipped: stats.skipped, rejectedLocal: stats.rejected, rejectedPinterest: 0 });
+    const rate = rejectRate({ rowsRead: stats.rowsRead, alreadyDelivered: stats.alreadyDelivered, skipped: stats.skipped, rejectedLocal: stats.rejected, rejectedPinterest: 0 });
     // A --limit sample is too small to judge the reject rate by.
     if (options.limit === undefined && rate > sync.options.max_reject_rate) {
-      process.stderr.write(`rejected ${(rate * 100).toFixed(1)}% of rows read, above options.max_reject_rate ${sync.options.max_reject_rate}\n`);
+      process.stderr.write(`rejected ${(rate * 100).toFixed(1)}% of rows read${stats.alreadyDelivered > 0 ? ' and not settled before' : ''}, above options.max_reject_rate ${sync.options.max_reject_rate}\n`);
       return 3;
     }
     return 0;
