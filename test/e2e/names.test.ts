@@ -105,8 +105,16 @@ describe('syncs that share a name', () => {
     expect(lines[0].error).toMatch(/b\.yaml:\d+:\d+: name: sync name 'shop' is also the name of syncs\/a\.yaml/);
     expect(fake.requests).toBe(0);
     // One file named twice is one sync, run once.
-    expect((await cli(['run', 'syncs/a.yaml', 'a'], dir)).code).toBe(0);
+    const alone = dirWith({ 'a.yaml': sync('first', 'name: shop\n') });
+    expect((await cli(['run', 'syncs/a.yaml', 'a'], alone)).code).toBe(0);
     expect(fake.delivered.size).toBe(20);
+  });
+
+  it('run A alone refuses when another file in the syncs folder has its name (two cron lines would share a checkpoint)', async () => {
+    const dir = dirWith({ 'a.yaml': sync('first', 'name: shop\n'), 'b.yaml': sync('second', 'name: shop\n'), 'c.yaml': sync('second', 'name: other\n') });
+    expectRefused(await cli(['run', 'a'], dir), 'shop', ['b.yaml', 'a.yaml']);
+    // A file whose name nobody else has still runs.
+    expect((await cli(['run', 'c'], dir)).code).toBe(0);
   });
 
   it('schedule refuses to start', async () => {

@@ -1,7 +1,8 @@
 import { UsageError } from '../../errors.js';
 import { executeSync, worseExit } from '../execute.js';
 import { createReporter, type LogFormat } from '../report.js';
-import { loadNamed, reportClashes } from '../names.js';
+import { loadNamed, reportClashes, type Clash, type NamedFile } from '../names.js';
+import { existsSync } from 'node:fs';
 import { listSyncFiles, resolveSyncFile } from '../resolve.js';
 import { isDue } from '../schedule-times.js';
 import { onShutdown } from '../shutdown.js';
@@ -29,6 +30,17 @@ async function pool<T>(items: T[], parallel: number, task: (item: T) => Promise<
   await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
 }
 
+/**
+ * Named files whose sync name another file in the syncs folder also has: two cron lines
+ * (`run a`, `run b`) would share one checkpoint as surely as `run --all`.
+ */
+async function clashesInFolder(named: NamedFile[], syncsDir: string): Promise<Clash[]> {
+  if (!existsSync(syncsDir)) return [];
+  const names = new Set(named.map(({ loaded }) => loaded.name));
+  const { clashes } = await loadNamed([...named.map(({ file }) => file), ...listSyncFiles(syncsDir)], { requireDestination: false });
+  return clashes.filter((clash) => names.has(clash.name));
+}
+
 export async function runCommand(syncArgs: string[], options: RunCommandOptions): Promise<number> {
   const modes = [syncArgs.length > 0, options.all === true, options.due === true].filter(Boolean).length;
   if (modes !== 1) throw new UsageError('name the syncs to run, or give --all or --due (one of them)');
@@ -44,7 +56,8 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
   const reporter = createReporter({ format: options.logFormat, jsonSummaries: options.json });
   // Before anything runs: two files of one name would share a checkpoint.
   const { named, clashes } = await loadNamed(files, { requireDestination: false });
-  if (reportClashes(clashes, (name, line) => reporter.error(name, line, 'config'))) return 2;
+  const shared = clashes.length === 0 && syncArgs.length > 0 ? await clashesInFolder(named, options.syncsDir) : clashes;
+  if (reportClashes(shared, (name, line) => reporter.error(name, line, 'config'))) return 2;
   const store = await openState(options.state);
   const stop = new AbortController();
   const release = onShutdown(() => {
