@@ -5,7 +5,7 @@ import type { SyncDefinition } from '../config/schema.js';
 import { EncodedEvents, type EncodedPage } from '../mapping/encode.js';
 import { pageOfRows, positionAt, rowCount, type PageReader, type ReadPage } from './reader.js';
 import { textAt } from './packed-texts.js';
-import type { EventResult } from '../pinterest/client.js';
+import type { EventResult, SendOptions } from '../pinterest/client.js';
 import type { Position } from '../sources/types.js';
 import { ZERO_COUNTS, type LedgerEntry, type RejectRecord, type RunCounts, type StateStore } from '../state/store.js';
 import { cursorMs, openLedger } from './ledger.js';
@@ -17,7 +17,7 @@ import { SeenIds } from './seen-ids.js';
 
 export interface EventSender {
   /** One result per event; `signal` aborts retries that are waiting (the run has failed). */
-  send(events: EncodedEvents, signal?: AbortSignal): Promise<EventResult[]>;
+  send(events: EncodedEvents, signal?: AbortSignal, options?: SendOptions): Promise<EventResult[]>;
 }
 
 export interface RunProgress extends RunCounts {
@@ -107,6 +107,8 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   // Rows stamped later than now wait for a later run; event_ids seen, to refuse a second one.
   const until = readUntil(options.cursorKind, startedAt.getTime());
   const seen = new SeenIds();
+  // Whether Pinterest has processed events of this sync before (a run record says so).
+  const deliveredBefore = (await state?.runs(sync.name, 5).catch(() => []))?.some((r) => r.processed > 0) ?? false;
 
   let committed: Position | null = checkpoint?.position ?? null;
   let fatal: Error | undefined;
@@ -205,7 +207,9 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
     if (store && batch.events.length > 0) await store.saveUnsettled(sync.name, unsettledNow());
     const task = (async () => {
       try {
-        batch.results = batch.events.length > 0 ? await sender.send(batch.events, halt.signal) : [];
+        // Until Pinterest has taken an event from this sync, a batch refused whole and alike is the request's fault.
+        const failFast = !deliveredBefore && counts.processed === 0;
+        batch.results = batch.events.length > 0 ? await sender.send(batch.events, halt.signal, { failFast }) : [];
         settled.set(batch.seq, batch);
         commits = commits.then(commitReady);
         await commits;

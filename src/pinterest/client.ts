@@ -46,6 +46,16 @@ interface Refusal {
   message: string;
 }
 
+export interface SendOptions {
+  /**
+   * When a batch refused whole with 400 has its probed events refused alike too, fail the run
+   * at once (the request is most likely at fault), rather than isolate every bad event. Off for
+   * a sync Pinterest has taken events from before: there it is the events, and failing on every
+   * run would wedge the sync on them.
+   */
+  failFast?: boolean;
+}
+
 /** One batch as it is being sent: its parts and retries share one max_retry_time. */
 interface BatchClock {
   started: number;
@@ -53,6 +63,8 @@ interface BatchClock {
   signal?: AbortSignal;
   /** The last transient failure, to name when the budget runs out. */
   failure?: string;
+  /** A batch whose probes are all refused alike fails the run (see SendOptions). */
+  failFast: boolean;
   attempts: number;
 }
 
@@ -166,9 +178,9 @@ export class PinterestClient {
    * RetriesExhaustedError; `signal` cuts a retry wait short (the run has failed already).
    * The batch's parts, retries and the attempt in progress all end within max_retry_time.
    */
-  async send(events: EncodedEvents, signal?: AbortSignal): Promise<EventResult[]> {
+  async send(events: EncodedEvents, signal?: AbortSignal, options: SendOptions = {}): Promise<EventResult[]> {
     const started = Date.now();
-    const clock: BatchClock = { started, deadline: started + this.budgetMs, attempts: 0, ...(signal ? { signal } : {}) };
+    const clock: BatchClock = { started, deadline: started + this.budgetMs, attempts: 0, failFast: options.failFast ?? true, ...(signal ? { signal } : {}) };
     return this.sendPart(events, clock, true);
   }
 
@@ -200,7 +212,8 @@ export class PinterestClient {
   /**
    * A batch refused whole with 400: a few events alone first, spread over it. Refused alike,
    * the request (or every event) is at fault, and halving would send 2n - 1 requests to reject
-   * them all: the run fails instead. Otherwise the rest is halved until the bad events stand alone.
+   * them all: the run fails instead (unless failFast is off). Otherwise the rest is halved until
+   * the bad events stand alone.
    */
   private async probe(events: EncodedEvents, refused: Refusal, clock: BatchClock): Promise<EventResult[]> {
     const n = events.length;
@@ -213,7 +226,7 @@ export class PinterestClient {
       alike &&= same;
       results[k] = settled.results?.[0] ?? { status: 'failed', error: `${settled.refused!.status}: ${settled.refused!.message}` };
     }
-    if (alike) {
+    if (alike && clock.failFast) {
       throw new RetriesExhaustedError(`Pinterest refused a batch of ${n} events with 400 (${refused.message}), and each of ${probes.length} of its events sent alone, so the request or every event is at fault, not one event: check the events \`pinsync preview\` shows (the next run resends this batch)`);
     }
     const rest = Array.from({ length: n }, (_, k) => k).filter((k) => !probes.includes(k));

@@ -126,6 +126,33 @@ describe('a primary key that is not unique', () => {
   });
 });
 
+describe('a batch refused whole with 400', () => {
+  it('never wedges a sync Pinterest has taken events from: its bad events are isolated, even when the probed ones are all bad', async () => {
+    await createTable('probed');
+    await sql(`INSERT INTO probed (id, updated_at, email) SELECT i, now() - interval '2 hours' + i * interval '1 second', 'p' || i || '@example.com' FROM generate_series(1, 5) i`);
+    writeSync('probed', { cursor: 'updated_at' });
+    expect((await run('probed')).summary).toMatchObject({ processed: 5 });
+    fake.reset();
+    // 20 more rows in one batch of 20; the first, middle and last (the probes) are refused.
+    await sql(`INSERT INTO probed (id, updated_at, email) SELECT i, now() - interval '1 hour' + i * interval '1 second', 'p' || i || '@example.com' FROM generate_series(101, 120) i`);
+    for (const id of ['101', '111', '120']) fake.badRequestEvents.add(id);
+    const { result, summary } = await run('probed');
+    expect(summary).toMatchObject({ processed: 17, rejected_pinterest: 3 });
+    expect(result.code).toBe(3);
+    expect(delivered()).toEqual(range(101, 120).filter((id) => !['101', '111', '120'].includes(id)));
+  });
+
+  it('fails at once, as the request\'s fault, for a sync Pinterest never took an event from', async () => {
+    await createTable('probed_new');
+    await sql(`INSERT INTO probed_new (id, updated_at, email) SELECT i, now() - interval '1 hour' + i * interval '1 second', 'n' || i || '@example.com' FROM generate_series(1, 20) i`);
+    writeSync('probed_new', { cursor: 'updated_at' });
+    for (let i = 1; i <= 20; i++) fake.badRequestEvents.add(String(i));
+    const { result } = await run('probed_new');
+    expect(result.code).toBe(1);
+    expect(fake.requests).toBeLessThanOrEqual(4);
+  });
+});
+
 describe('cursors', () => {
   it('reads rows that land later on the checkpoint\'s day with a smaller key (date cursor)', async () => {
     await createTable('by_day');
