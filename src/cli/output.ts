@@ -88,7 +88,7 @@ export async function warnUnreadable(
     warn(`${missing} row${missing === 1 ? ' has' : 's have'} a null ${columns} and ${missing === 1 ? 'is' : 'are'} not read; give them a value, or COALESCE them in a query`);
   }
   if (future > 0) {
-    warn(`${future} row${future === 1 ? ' has' : 's have'} a ${sync.source.cursor} later than now (${until} UTC) and ${future === 1 ? 'is' : 'are'} not read yet; `
+    warn(`${future} row${future === 1 ? ' has' : 's have'} ${sync.source.cursor} later than now (${until} UTC) and ${future === 1 ? 'is' : 'are'} not read yet; `
       + `${future === 1 ? 'it is' : 'they are'} read once time reaches ${future === 1 ? 'it' : 'them'} (a value such as 2099-01-01 or 'infinity' is a data error to fix)`);
   }
 }

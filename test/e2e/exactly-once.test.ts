@@ -205,7 +205,7 @@ describe('cursors', () => {
     const first = await run('stamped');
     expect(first.result.code).toBe(0);
     expect(delivered()).toEqual(range(1, 10));
-    expect(first.result.stderr).toMatch(/warning: .*2 rows have a updated_at later than now .* and are not read yet; they are read once time reaches them/);
+    expect(first.result.stderr).toMatch(/warning: .*2 rows have updated_at later than now .* and are not read yet; they are read once time reaches them/);
     expect((await status('stamped')).checkpoint!.key).toBe('10');
     fake.reset();
     // A row written now is still read: the checkpoint did not jump to 2099.
