@@ -200,7 +200,7 @@ export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
     if (isObject(mapping.map)) {
       for (const [from, to] of Object.entries(mapping.map)) if (to !== null) literals.push([['map', from], to]);
     }
-    const convert = fieldConverter(field);
+    const convert = fieldConverter(field, undefined, true);
     for (const [p, value] of literals) {
       if (value === null || typeof value === 'object') continue;
       const converted = convert(value);

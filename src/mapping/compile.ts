@@ -59,10 +59,12 @@ export interface CompileOptions {
 type ItemFields = Record<string, string> | undefined;
 
 /** The converter for one field, enums and contents included. */
-export function fieldConverter(field: FieldSpec, itemFields?: ItemFields): (value: unknown) => Converted<unknown> {
+export function fieldConverter(field: FieldSpec, itemFields?: ItemFields, literal = false): (value: unknown) => Converted<unknown> {
   if (field.kind === 'enum') {
     const values = field.values ?? [];
-    return (value) => toEnum(value, values);
+    // A literal's problem is read once, in the sync file: it lists every allowed value.
+    const options = { aliases: field.aliases, list: literal };
+    return (value) => toEnum(value, values, options);
   }
   if (field.kind === 'contents') return (value) => toContents(value, itemFields);
   return SCALAR_CONVERTERS[field.kind];

@@ -83,7 +83,7 @@ describe('sync file validation', () => {
       .replace('event_name: { value: checkout }', 'event_name: { value: chekout }')
       .concat('  custom_data.valeu: total\n  user_data.em: email\n  custom_data.value: { colum: total }\n  custom_data.num_items: { value: two }\n');
     expect(problemsOf(text, ENV)).toEqual([
-      "sync.yaml:13:24: mappings.event_name.value: 'chekout' is not one of 22 allowed values; did you mean 'checkout'?",
+      "sync.yaml:13:24: mappings.event_name.value: 'chekout' is not one of add_payment_info, add_to_cart, add_to_wishlist, app_install, app_open, checkout, contact, custom, customize_product, find_location, initiate_checkout, lead, page_visit, schedule, search, signup, start_trial, submit_application, subscribe, view_category, view_content, watch_video; did you mean 'checkout'?",
       "sync.yaml:16:22: mappings.custom_data.valeu: unknown event field 'custom_data.valeu'; did you mean 'custom_data.value'?",
       'sync.yaml:17:17: mappings.user_data.em: user identifiers go under match: (match: { em: column })',
       "sync.yaml:18:22: mappings.custom_data.value.column: missing required key 'column'",
@@ -105,11 +105,57 @@ describe('sync file validation', () => {
       .concat('options:\n  max_event_age: 7 days\n  default_country: XX\n  max_reject_rate: 2\n');
     expect(problemsOf(text, ENV)).toEqual([
       'sync.yaml:3:3: source: give exactly one of `table` or `query`',
-      'sync.yaml:11:15: destination.batch_size: must be at most 1000',
-      'sync.yaml:12:16: destination.concurrency: must be at least 1',
+      'sync.yaml:11:15: destination.batch_size: must be a whole number from 1 to 1000',
+      'sync.yaml:12:16: destination.concurrency: must be a whole number from 1 to 64',
       'sync.yaml:20:18: options.max_event_age: a duration such as 90s, 15m, 2h, 7d or 1w',
       'sync.yaml:21:20: options.default_country: not an ISO 3166 country code',
-      'sync.yaml:22:20: options.max_reject_rate: must be at most 1',
+      'sync.yaml:22:20: options.max_reject_rate: must be a number from 0 to 1',
+    ]);
+  });
+
+  it('reads numbers and booleans from ${VAR} where the schema wants them (issue 20)', () => {
+    const text = VALID.replace('  access_token: ${TOKEN}', '  access_token: ${TOKEN}\n  batch_size: ${BATCH:-500}\n  concurrency: ${CONC}\n  test: ${TEST:-true}');
+    const loaded = parseSync(text, 'sync.yaml', { env: { ...ENV, CONC: '8' } });
+    expect(loaded.problems.map(formatProblem)).toEqual([]);
+    expect(loaded.sync?.destination).toMatchObject({ batch_size: 500, concurrency: 8, test: true });
+    // A literal in quotes stays text, with a hint; text that is no number names the range.
+    expect(problemsOf(text.replace('${BATCH:-500}', '"500"'), { ...ENV, CONC: '8' })).toEqual([
+      'sync.yaml:10:15: destination.batch_size: must be a whole number from 1 to 1000, written without quotes',
+    ]);
+    expect(problemsOf(text, { ...ENV, CONC: 'many' })).toEqual([
+      'sync.yaml:11:16: destination.concurrency: must be a whole number from 1 to 64, not text',
+    ]);
+    const postgres = VALID.replace('type: duckdb', 'type: postgres\n  port: ${PORT}\n  ssl: ${SSL}');
+    const pg = parseSync(postgres, 'sync.yaml', { env: { ...ENV, PORT: '5433', SSL: 'false' } });
+    expect(pg.problems).toEqual([]);
+    expect(pg.sync?.source).toMatchObject({ port: 5433, ssl: false });
+    // Where text is allowed (a mapped literal, the account id), the value stays text.
+    const literal = parseSync(VALID.replace('{ value: web }', '{ value: "${SRC}" }'), 'sync.yaml', { env: { ...ENV, SRC: 'web' } });
+    expect(literal.sync?.mappings.action_source).toEqual({ value: 'web' });
+    expect(parseSync(VALID, 'sync.yaml', { env: ENV }).sync?.destination.ad_account_id).toBe('549757463328');
+  });
+
+  it('says which numbers are allowed for a huge or fractional one (issue 20)', () => {
+    for (const huge of ['1e400', '99999999999999999999', '.inf', '2.5', '0']) {
+      expect(problemsOf(VALID.replace('  access_token: ${TOKEN}', `  access_token: \${TOKEN}\n  batch_size: ${huge}`), ENV)).toEqual([
+        'sync.yaml:10:15: destination.batch_size: must be a whole number from 1 to 1000',
+      ]);
+    }
+    expect(problemsOf(VALID.replace('type: duckdb', 'type: postgres\n  port: 1e400'), ENV)).toEqual([
+      'sync.yaml:4:9: source.port: must be a whole number from 1 to 65535',
+    ]);
+  });
+
+  it('lists the event names and suggests the nearest for a wrong literal (issue 20)', () => {
+    const names = 'add_payment_info, add_to_cart, add_to_wishlist, app_install, app_open, checkout, contact, custom, customize_product, find_location, initiate_checkout, lead, page_visit, schedule, search, signup, start_trial, submit_application, subscribe, view_category, view_content, watch_video';
+    expect(problemsOf(VALID.replace('{ value: checkout }', '{ value: purchase }'), ENV)).toEqual([
+      `sync.yaml:13:24: mappings.event_name.value: 'purchase' is not one of ${names}; did you mean 'checkout'?`,
+    ]);
+    expect(problemsOf(VALID.replace('{ value: checkout }', '{ value: AddToCart }'), ENV)).toEqual([
+      `sync.yaml:13:24: mappings.event_name.value: 'AddToCart' is not one of ${names}; did you mean 'add_to_cart'?`,
+    ]);
+    expect(problemsOf(VALID.replace('{ value: checkout }', '{ column: kind, map: { order: Purchase } }'), ENV)).toEqual([
+      `sync.yaml:13:45: mappings.event_name.map.order: 'Purchase' is not one of ${names}; did you mean 'checkout'?`,
     ]);
   });
 
