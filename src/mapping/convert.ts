@@ -210,6 +210,22 @@ export function toEnum(value: unknown, allowed: readonly string[], options: { al
   return new Invalid(`${describeValue(value)} is not ${which}${hint ? `; did you mean '${hint}'?` : ''}`);
 }
 
+let currencies: ReadonlySet<string> | undefined;
+
+/**
+ * An ISO 4217 currency code, uppercased. The codes are Node's (ICU's) list of currencies in
+ * use, so the list stays current without a table of our own.
+ */
+export function toCurrency(value: unknown): Converted<string> {
+  if (value === null || value === undefined) return undefined;
+  const text = scalarText(value);
+  if (text === undefined) return typeof value === 'string' ? undefined : new Invalid(`${describeValue(value)} is not a currency code`);
+  const code = text.toUpperCase();
+  currencies ??= new Set(Intl.supportedValuesOf('currency'));
+  if (currencies.has(code)) return code;
+  return new Invalid(`${describeValue(value)} is not an ISO 4217 currency code such as USD or EUR`);
+}
+
 /** The converter for each scalar kind ('enum' and 'contents' need more context and are built by the compiler). */
 export const SCALAR_CONVERTERS: Record<Exclude<FieldKind, 'enum' | 'contents'>, (v: unknown) => Converted<unknown>> = {
   string: toText,

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   contentItemSchema, eventFieldsSchema, type FieldKind,
 } from '../pinterest/event-schema.js';
+import { toCurrency, type Converted } from './convert.js';
 
 export interface FieldSpec {
   /** Dotted path as written in a sync file, e.g. `custom_data.value`. */
@@ -13,7 +14,12 @@ export interface FieldSpec {
   values?: readonly string[];
   /** For an enum, names other platforms use for its values, to suggest the right one. */
   aliases?: ReadonlyMap<string, string>;
+  /** A converter that checks more than the kind does (a currency code is text, but not any text). */
+  convert?: (value: unknown) => Converted<unknown>;
 }
+
+// Fields whose text has a fixed vocabulary the API checks.
+const CHECKED_TEXT: ReadonlyMap<string, (value: unknown) => Converted<unknown>> = new Map([['custom_data.currency', toCurrency]]);
 
 // Event names of other platforms (Meta, GA4, Segment), compared with _ and spaces removed.
 const EVENT_NAME_ALIASES: ReadonlyMap<string, string> = new Map([
@@ -40,7 +46,7 @@ function collect(shape: Record<string, z.ZodType>, prefix: string, into: Map<str
     } else {
       const kind = (schema.meta() as { kind?: FieldKind } | undefined)?.kind;
       if (!kind) throw new Error(`event schema field ${path} has no kind`);
-      into.set(path, { path, kind });
+      into.set(path, { path, kind, convert: CHECKED_TEXT.get(path) });
     }
   }
 }

@@ -159,6 +159,45 @@ describe('sync file validation', () => {
     ]);
   });
 
+  it('checks currency literals against ISO 4217 (issue 20)', () => {
+    expect(problemsOf(VALID.replace('  event_time: completed_at', '  event_time: completed_at\n  custom_data.currency: { value: DOLLARS }'), ENV)).toEqual([
+      "sync.yaml:16:34: mappings.custom_data.currency.value: 'DOLLARS' is not an ISO 4217 currency code such as USD or EUR",
+    ]);
+    const lower = parseSync(VALID.replace('  event_time: completed_at', '  event_time: completed_at\n  custom_data.currency: { column: cur, default: eur }'), 'sync.yaml', { env: ENV });
+    expect(lower.problems).toEqual([]);
+  });
+
+  it('refuses a URL whose password needs percent-encoding, without showing it (issue 20)', () => {
+    const pg = VALID.replace('type: duckdb', 'type: postgres\n  url: ${WAREHOUSE_URL}');
+    for (const url of ['postgres://loader:s3cr#tpw@db.example.com/shop', 'postgres://loader:s3cr/tpw@db.example.com/shop', 'postgres://loader:123#tpw@db.example.com/shop', 'postgres://loader:12/tpw@db.example.com/shop', 'postgres://loader:50%off@db.example.com/shop']) {
+      const problems = problemsOf(pg, { ...ENV, WAREHOUSE_URL: url });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^sync\.yaml:4:8: source\.url: .*percent-encode special characters in the user name and password \(# as %23, \/ as %2F/);
+      expect(problems[0]).not.toContain('tpw');
+      expect(problems[0]).not.toContain('off');
+    }
+    expect(problemsOf(pg, { ...ENV, WAREHOUSE_URL: 'postgres://loader:s3cr%23tpw@db.example.com:5432/shop?sslmode=require' })).toEqual([]);
+    expect(problemsOf(pg, { ...ENV, WAREHOUSE_URL: 'postgres://loader:p@ss@db.example.com/shop' })).toEqual([]);
+  });
+
+  it('refuses a column that match hashes in any field sent or stored in clear (issue 20)', () => {
+    const hint = 'use another column, or, if it already holds SHA-256 hex, list it in options.hashed_columns';
+    expect(problemsOf(VALID.replace('primary_key: order_id', 'primary_key: email'), ENV)).toEqual([
+      `sync.yaml:5:16: source.primary_key: column 'email' is hashed for match.em, so it cannot also be the primary key (it names rows in rejects, status and state) in clear: ${hint}`,
+    ]);
+    const mapped = VALID
+      .replace('  em: email', '  em: email\n  ph: [phone, mobile]\n  external_id: customer_id\n  client_ip_address: ip')
+      .replace('  event_time: completed_at', '  event_time: completed_at\n  event_id: Email\n  custom_data.content_name: { column: mobile, default: x }\n  custom_data.order_id: customer_id\n  event_source_url: ip');
+    expect(problemsOf(mapped, ENV)).toEqual([
+      `sync.yaml:19:13: mappings.event_id: column 'Email' is hashed for match.em, so it cannot also be sent as event_id in clear: ${hint}`,
+      `sync.yaml:20:39: mappings.custom_data.content_name.column: column 'mobile' is hashed for match.ph, so it cannot also be sent as custom_data.content_name in clear: ${hint}`,
+      `sync.yaml:21:25: mappings.custom_data.order_id: column 'customer_id' is hashed for match.external_id, so it cannot also be sent as custom_data.order_id in clear: ${hint}`,
+    ]);
+    // Declared digests may: each row's value is checked when it is mapped.
+    const declared = `${VALID.replace('primary_key: order_id', 'primary_key: email_sha256').replace('em: email', 'em: email_sha256')}options:\n  hashed_columns: [email_sha256]\n`;
+    expect(problemsOf(declared, ENV)).toEqual([]);
+  });
+
   it('names the allowed source types', () => {
     expect(problemsOf(VALID.replace('type: duckdb', 'type: dukdb'), ENV)).toEqual([
       "sync.yaml:3:9: source.type: must be one of duckdb, postgres, bigquery; did you mean 'duckdb'?",

@@ -1,0 +1,24 @@
+// A PostgreSQL connection URL whose password holds a raw #, /, ? or % does not parse, or parses
+// into another host: found before connecting, and named without the URL (it holds the password).
+
+const ENCODE_HINT = 'percent-encode special characters in the user name and password (# as %23, / as %2F, ? as %3F, % as %25, @ as %40)';
+
+/** What is wrong with a postgres:// URL, in a sentence that never contains it; undefined when it parses. */
+export function postgresUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `is not a valid URL: ${ENCODE_HINT}`;
+  }
+  // A # or / or ? in the password ends the host early: the rest lands in the fragment, path or query.
+  const credentialsCut = parsed.hash !== '' || (parsed.username === '' && /@/.test(parsed.pathname + parsed.search));
+  if (credentialsCut) return `does not parse as user:password@host/database: ${ENCODE_HINT}`;
+  try {
+    decodeURIComponent(parsed.username);
+    decodeURIComponent(parsed.password);
+  } catch {
+    return `has a % that starts no escape in the user name or password: ${ENCODE_HINT}`;
+  }
+  return undefined;
+}
