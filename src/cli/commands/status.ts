@@ -5,6 +5,8 @@ import { listSyncFiles, resolveSyncFile } from '../resolve.js';
 import { existsSync } from 'node:fs';
 import type { SyncDefinition } from '../../config/schema.js';
 import { isDue, nextScheduled } from '../schedule-times.js';
+import { UsageError } from '../../errors.js';
+import type { StateStore } from '../../state/store.js';
 
 export interface StatusOptions {
   syncsDir: string;
@@ -13,11 +15,15 @@ export interface StatusOptions {
 }
 
 /** A sync's name in the state: the argument itself, or the name of the sync file it points to. */
-async function stateName(arg: string, syncsDir: string): Promise<string> {
+async function stateName(arg: string, syncsDir: string, store: StateStore): Promise<string> {
   try {
     return (await loadSyncFile(resolveSyncFile(arg, syncsDir), { requireDestination: false })).name;
-  } catch {
-    return arg; // a sync whose file is gone still has state
+  } catch (error) {
+    // A sync whose file is gone still has state; a name with neither is a typo, as in preview.
+    if (error instanceof UsageError && !(await store.syncs()).includes(arg)) {
+      throw new UsageError(`${error.message.replace(/\)$/, '')}, and no sync of that name in the state)`);
+    }
+    return arg;
   }
 }
 
@@ -42,7 +48,7 @@ export async function statusCommand(syncName: string | undefined, options: Statu
         if (loaded.sync) files.set(loaded.name, loaded.sync);
       }
     }
-    const names = syncName ? [await stateName(syncName, options.syncsDir)] : [...new Set([...files.keys(), ...(await store.syncs())])].sort();
+    const names = syncName ? [await stateName(syncName, options.syncsDir, store)] : [...new Set([...files.keys(), ...(await store.syncs())])].sort();
     const now = new Date();
     const report = [];
     for (const name of names) {
