@@ -81,7 +81,7 @@ describe('status of a sync', () => {
     const result = await cli(['status', 'nosuch']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("no sync file or sync named 'nosuch'");
-    expect(result.stderr).toContain('no sync of that name in the state');
+    expect(result.stderr).toContain("the state has no sync 'nosuch' either (pinsync status lists every sync)");
     expect(result.stdout).not.toContain('no runs yet');
   });
 

@@ -21,7 +21,7 @@ async function stateName(arg: string, syncsDir: string, store: StateStore): Prom
   } catch (error) {
     // A sync whose file is gone still has state; a name with neither is a typo, as in preview.
     if (error instanceof UsageError && !(await store.syncs()).includes(arg)) {
-      throw new UsageError(`${error.message.replace(/\)$/, '')}, and no sync of that name in the state)`);
+      throw new UsageError(`${error.message}; the state has no sync '${arg}' either (pinsync status lists every sync)`);
     }
     return arg;
   }
