@@ -221,7 +221,8 @@ function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, bas
     }
     case 'invalid_union': {
       const value = valueAt(data, p);
-      if (p[0] === 'source' && p.length <= 2) {
+      // The source's own union is its type; a union-typed key in it (ssl, maximum_bytes_billed) is that key's.
+      if (p[0] === 'source' && (p.length === 1 || (p.length === 2 && p[1] === 'type'))) {
         const type = (valueAt(data, ['source']) as { type?: unknown } | undefined)?.type;
         const hint = typeof type === 'string' ? suggest(type, SOURCE_TYPES) : undefined;
         return [problemAt(loc, ['source', 'type'], `must be one of ${SOURCE_TYPES.join(', ')}${hint ? `; did you mean '${hint}'?` : ''}`)];
@@ -235,6 +236,9 @@ function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, bas
         const branch = issue.errors['value' in value ? 1 : 2];
         if (branch) return branch.flatMap((i) => issueProblems(loc, i, data, p));
       }
+      // A number that fits no branch (maximum_bytes_billed: 1e400) is out of the number branch's range.
+      const range = typeof value === 'number' ? numberRange(data, p) : undefined;
+      if (range) return [problemAt(loc, p, `must be ${range}`)];
       const fitting = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
       if (fitting.length === 1) return fitting[0]!.flatMap((i) => issueProblems(loc, i, data, p));
       if (p[0] === 'mappings') return [problemAt(loc, p, 'a mapping is a column name, { value: … }, or { column: …, map: … }')];

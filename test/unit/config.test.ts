@@ -144,6 +144,12 @@ describe('sync file validation', () => {
     expect(problemsOf(VALID.replace('type: duckdb', 'type: postgres\n  port: 1e400'), ENV)).toEqual([
       'sync.yaml:4:9: source.port: must be a whole number from 1 to 65535',
     ]);
+    expect(problemsOf(VALID.replace('type: duckdb', 'type: bigquery\n  project: p\n  maximum_bytes_billed: 1e400'), ENV)).toEqual([
+      'sync.yaml:5:25: source.maximum_bytes_billed: must be a whole number of at least 1',
+    ]);
+    expect(problemsOf(VALID.replace('type: duckdb', 'type: postgres\n  ssl: maybe'), ENV)).toEqual([
+      'sync.yaml:4:8: source.ssl: must be one of require, no-verify',
+    ]);
   });
 
   it('lists the event names and suggests the nearest for a wrong literal (issue 20)', () => {
