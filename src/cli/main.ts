@@ -16,7 +16,8 @@ import { scheduleCommand } from './commands/schedule.js';
 
 function positiveInteger(text: string): number {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  // 0 would print nothing (--limit) or be taken as 1 (--parallel): refused rather than guessed at.
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
   return n;
 }
 

@@ -82,9 +82,10 @@ function problemAt(loc: Located, p: Path, message: string, atKey = false): Probl
 }
 
 /** Replace ${NAME} and ${NAME:-default} in every string scalar; report unset variables. */
-function interpolate(loc: Located, env: NodeJS.ProcessEnv): { missing: { path: Path; name: string }[]; malformed: Path[] } {
+function interpolate(loc: Located, env: NodeJS.ProcessEnv): { missing: { path: Path; name: string }[]; malformed: Path[]; interpolated: Path[] } {
   const missing: { path: Path; name: string }[] = [];
   const malformed: Path[] = [];
+  const interpolated: Path[] = [];
   const walk = (node: unknown, p: PropertyKey[]): void => {
     if (isMap(node)) {
       for (const pair of node.items) if (isPair(pair) && isScalar(pair.key)) walk(pair.value, [...p, String(pair.key.value)]);
@@ -104,11 +105,12 @@ function interpolate(loc: Located, env: NodeJS.ProcessEnv): { missing: { path: P
       });
       // What is left of a "${" after replacement is a reference that was meant but mistyped.
       if (/\$\{/.test(node.value.replace(ENV_REF, ''))) malformed.push(p);
+      else if (replaced !== node.value) interpolated.push(p);
       node.value = replaced;
     }
   };
   walk(loc.doc.contents, []);
-  return { missing, malformed };
+  return { missing, malformed, interpolated };
 }
 
 function typeName(value: unknown): string {
@@ -139,20 +141,21 @@ function unwrapSchema(schema: unknown): unknown {
   return cur;
 }
 
-/** Known keys of the object schema(s) at a path, for "did you mean" hints. */
-function knownKeysAt(schema: unknown, data: unknown, p: Path): string[] {
+/** The schema(s) that may apply at a path (a union stands for its branches), unwrapped. */
+function schemasAt(schema: unknown, data: unknown, p: Path): unknown[] {
   let candidates = [unwrapSchema(schema)];
   for (let i = 0; ; i++) {
     // A union stands for its object branches; a discriminated one (source.type) for the branch the data names.
     candidates = candidates.flatMap((c) => {
       const def = defOf(c);
       if (def?.type !== 'union' || !def.options) return [c];
-      const objects = def.options.map(unwrapSchema).filter((o) => defOf(o)?.type === 'object');
+      const options = def.options.map(unwrapSchema);
+      const objects = options.filter((o) => defOf(o)?.type === 'object');
       const here = valueAt(data, p.slice(0, i)) as { type?: unknown } | undefined;
       const named = objects.filter((o) => defOf(defOf(o)!.shape?.type)?.values?.includes(here?.type));
-      return named.length > 0 ? named : objects;
+      return named.length > 0 ? named : i === p.length ? options : objects;
     });
-    if (i === p.length) return [...new Set(candidates.flatMap((c) => Object.keys(defOf(c)?.shape ?? {})))];
+    if (i === p.length) return candidates;
     const key = String(p[i]);
     candidates = candidates
       .map((c) => (defOf(c)?.type === 'record' ? defOf(c)!.valueType : defOf(c)?.shape?.[key]))
@@ -160,6 +163,49 @@ function knownKeysAt(schema: unknown, data: unknown, p: Path): string[] {
       .map(unwrapSchema);
     if (candidates.length === 0) return [];
   }
+}
+
+/** Known keys of the object schema(s) at a path, for "did you mean" hints. */
+function knownKeysAt(schema: unknown, data: unknown, p: Path): string[] {
+  return [...new Set(schemasAt(schema, data, p).flatMap((c) => Object.keys(defOf(c)?.shape ?? {})))];
+}
+
+const NUMBER_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+
+/**
+ * A value from ${VAR} is text; where the schema wants a number or a boolean and no text, it is
+ * read as one. Only interpolated values: a quoted "500" written in the file is text on purpose.
+ */
+function coerceInterpolated(data: unknown, paths: Path[]): void {
+  for (const p of paths) {
+    const value = valueAt(data, p);
+    if (typeof value !== 'string') continue;
+    const types = new Set(schemasAt(syncSchema, data, p).map((s) => defOf(s)?.type));
+    if (types.has('string')) continue;
+    const text = value.trim();
+    let coerced: unknown;
+    if (types.has('number') && NUMBER_TEXT.test(text)) coerced = Number(text);
+    else if (types.has('boolean') && /^(true|false)$/i.test(text)) coerced = text.toLowerCase() === 'true';
+    else continue;
+    const parent = valueAt(data, p.slice(0, -1));
+    if (parent && typeof parent === 'object') (parent as Record<PropertyKey, unknown>)[p.at(-1) as string] = coerced;
+  }
+}
+
+/** What a number at a path may be, e.g. "a whole number from 1 to 1000", when the schema says. */
+function numberRange(data: unknown, p: Path): string | undefined {
+  const schema = schemasAt(syncSchema, data, p).find((s) => defOf(s)?.type === 'number') as
+    { minValue?: number | null; maxValue?: number | null; isInt?: boolean; def: { checks?: { _zod: { def: { check?: string; inclusive?: boolean } } }[] } } | undefined;
+  if (!schema) return undefined;
+  const bounded = (n: number | null | undefined): n is number => typeof n === 'number' && Math.abs(n) < Number.MAX_SAFE_INTEGER;
+  const kind = schema.isInt ? 'a whole number' : 'a number';
+  // A whole number greater than 0 (positive()) is one of at least 1.
+  const exclusive = schema.def.checks?.some((c) => c._zod.def.check === 'greater_than' && c._zod.def.inclusive === false);
+  const min = bounded(schema.minValue) && exclusive && schema.isInt ? schema.minValue + 1 : schema.minValue;
+  if (bounded(min) && bounded(schema.maxValue)) return `${kind} from ${min} to ${schema.maxValue}`;
+  if (bounded(min)) return `${kind} of at least ${min}`;
+  if (bounded(schema.maxValue)) return `${kind} of at most ${schema.maxValue}`;
+  return kind;
 }
 
 function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, base: Path = []): Problem[] {
@@ -175,7 +221,8 @@ function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, bas
     }
     case 'invalid_union': {
       const value = valueAt(data, p);
-      if (p[0] === 'source' && p.length <= 2) {
+      // The source's own union is its type; a union-typed key in it (ssl, maximum_bytes_billed) is that key's.
+      if (p[0] === 'source' && (p.length === 1 || (p.length === 2 && p[1] === 'type'))) {
         const type = (valueAt(data, ['source']) as { type?: unknown } | undefined)?.type;
         const hint = typeof type === 'string' ? suggest(type, SOURCE_TYPES) : undefined;
         return [problemAt(loc, ['source', 'type'], `must be one of ${SOURCE_TYPES.join(', ')}${hint ? `; did you mean '${hint}'?` : ''}`)];
@@ -189,6 +236,9 @@ function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, bas
         const branch = issue.errors['value' in value ? 1 : 2];
         if (branch) return branch.flatMap((i) => issueProblems(loc, i, data, p));
       }
+      // A number that fits no branch (maximum_bytes_billed: 1e400) is out of the number branch's range.
+      const range = typeof value === 'number' ? numberRange(data, p) : undefined;
+      if (range) return [problemAt(loc, p, `must be ${range}`)];
       const fitting = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
       if (fitting.length === 1) return fitting[0]!.flatMap((i) => issueProblems(loc, i, data, p));
       if (p[0] === 'mappings') return [problemAt(loc, p, 'a mapping is a column name, { value: … }, or { column: …, map: … }')];
@@ -198,6 +248,9 @@ function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, bas
     case 'invalid_type': {
       const value = valueAt(data, p);
       if (value === undefined) return [problemAt(loc, p, `missing required key '${String(p.at(-1))}'`)];
+      const range = numberRange(data, p);
+      const quoted = typeof value === 'string' && NUMBER_TEXT.test(value.trim());
+      if (range) return [problemAt(loc, p, `must be ${range}${quoted ? ', written without quotes' : typeof value === 'number' ? '' : typeof value === 'string' ? ', not text' : `, not ${typeName(value)}`}`)];
       return [problemAt(loc, p, `expected ${issue.expected}, got ${typeName(value)}`)];
     }
     case 'invalid_value': {
@@ -207,9 +260,12 @@ function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, bas
       return [problemAt(loc, p, `must be ${allowed.length === 1 ? allowed[0] : `one of ${allowed.join(', ')}`}${hint ? `; did you mean '${hint}'?` : ''}`)];
     }
     case 'too_small':
-      return [problemAt(loc, p, issue.origin === 'string' ? 'must not be empty' : issue.origin === 'array' ? 'must not be empty' : `must be at least ${String(issue.minimum)}`)];
-    case 'too_big':
-      return [problemAt(loc, p, `must be at most ${String(issue.maximum)}`)];
+    case 'too_big': {
+      if (issue.origin === 'string' || issue.origin === 'array') return [problemAt(loc, p, issue.code === 'too_small' ? 'must not be empty' : 'is too long')];
+      const range = numberRange(data, p);
+      if (range) return [problemAt(loc, p, `must be ${range}`)];
+      return [problemAt(loc, p, issue.code === 'too_small' ? `must be at least ${String(issue.minimum)}` : `must be at most ${String(issue.maximum)}`)];
+    }
     case 'invalid_format':
     case 'custom':
     default:
@@ -253,7 +309,7 @@ export function parseSync(text: string, file: string, options: LoadOptions = {})
   if (problems.length > 0) return { name, problems, problemAt: located };
 
   const requireDestination = options.requireDestination ?? true;
-  const { missing, malformed } = interpolate(loc, options.env ?? process.env);
+  const { missing, malformed, interpolated } = interpolate(loc, options.env ?? process.env);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -267,6 +323,7 @@ export function parseSync(text: string, file: string, options: LoadOptions = {})
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return { name, problems: [{ file, line: 1, col: 1, path: '', message: 'a sync file is a YAML mapping (version, source, match, mappings, …)' }], problemAt: located };
   }
+  coerceInterpolated(data, interpolated);
   const declared = (data as { name?: unknown }).name;
   if (typeof declared === 'string' && declared !== '') name = declared;
   for (const p of malformed) problems.push(problemAt(loc, p, 'malformed environment reference: write ${NAME} (letters, digits and _) or ${NAME:-fallback}'));
@@ -279,7 +336,11 @@ export function parseSync(text: string, file: string, options: LoadOptions = {})
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       // An unset variable was reported already; its empty value would only repeat it.
-      for (const problem of issueProblems(loc, issue, data)) if (!missingPaths.has(problem.path)) problems.push(problem);
+      for (const problem of issueProblems(loc, issue, data)) {
+        // One value can break two checks (a huge whole number is too big as an integer and for its range).
+        const repeated = problems.some((q) => q.path === problem.path && q.message === problem.message);
+        if (!missingPaths.has(problem.path) && !repeated) problems.push(problem);
+      }
     }
   }
   const more = crossCheck(data as Record<string, unknown>).map((c) => problemAt(loc, c.path, c.message));

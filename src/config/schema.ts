@@ -1,7 +1,7 @@
 // The sync file (version 1). One zod schema serves validation, the TypeScript types,
 // and `pinsync schema` (JSON Schema for editors).
 import { z } from 'zod';
-import { USER_KEYS, type UserKey } from '../pinterest/event-schema.js';
+import { HASHED_USER_KEYS, USER_KEYS, type UserKey } from '../pinterest/event-schema.js';
 import { CONTENT_ITEM_FIELDS, EVENT_FIELDS, REQUIRED_EVENT_FIELDS } from '../mapping/fields.js';
 import { isCountryCode } from '../mapping/geo.js';
 import { Cron } from 'croner';
@@ -9,6 +9,7 @@ import { DURATION_PATTERN, parseDuration } from './duration.js';
 import { suggest } from './suggest.js';
 import { Invalid } from '../mapping/convert.js';
 import { fieldConverter } from '../mapping/compile.js';
+import { postgresUrlProblem } from './postgres-url.js';
 
 function isCron(expression: string): boolean {
   try {
@@ -122,6 +123,8 @@ export const optionsSchema = z.strictObject({
     .describe('Country for phone numbers written without a country code.'),
   max_event_age: duration.refine((d) => !DURATION_PATTERN.test(d) || parseDuration(d) > 0, 'must be longer than 0s').default('7d').describe('Older events are rejected locally, before any request.'),
   max_reject_rate: z.number().min(0).max(1).default(0.05).describe('Share of the rows a run reads (less those settled before and those skipped on purpose) that may be rejected before it exits 3.'),
+  hashed_columns: z.array(columnName).optional()
+    .describe('Columns that already hold SHA-256 hex digests. Only these columns of match\'s hashed keys may also be mapped into fields sent or stored in clear (primary_key, event_id, custom_data, …); a row whose value there is not 64 hex characters is rejected.'),
 });
 
 export const syncSchema = z
@@ -157,6 +160,10 @@ export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
   const source = isObject(data.source) ? data.source : undefined;
   if (source && (source.table === undefined) === (source.query === undefined)) {
     problems.push({ path: ['source'], message: 'give exactly one of `table` or `query`' });
+  }
+  if (source?.type === 'postgres' && typeof source.url === 'string' && source.url !== '') {
+    const problem = postgresUrlProblem(source.url);
+    if (problem) problems.push({ path: ['source', 'url'], message: problem });
   }
   if (source && source.lookback !== undefined && source.cursor === undefined) {
     problems.push({ path: ['source', 'lookback'], message: 'lookback re-reads a window before the checkpoint, so it needs a `cursor`' });
@@ -204,16 +211,53 @@ export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
     if (isObject(mapping.map)) {
       for (const [from, to] of Object.entries(mapping.map)) if (to !== null) literals.push([['map', from], to]);
     }
-    const convert = fieldConverter(field);
+    const convert = fieldConverter(field, undefined, true);
     for (const [p, value] of literals) {
       if (value === null || typeof value === 'object') continue;
       const converted = convert(value);
       if (converted instanceof Invalid) problems.push({ path: ['mappings', target, ...p], message: converted.message });
     }
   }
+  problems.push(...identifiersInClear(data, source, match, mappings));
   for (const required of REQUIRED_EVENT_FIELDS) {
     if (required === 'event_id' || mappings[required] !== undefined) continue;
     problems.push({ path: ['mappings'], message: `mappings needs ${required} (a column or { value: … })` });
+  }
+  return problems;
+}
+
+/**
+ * A column that match hashes (an email, a phone) must not also go out, or into rejects and
+ * state, in clear: as the primary key, the event id or any mapped field. A column that
+ * already holds SHA-256 hex may, once listed in options.hashed_columns (checked on every row).
+ */
+function identifiersInClear(
+  data: Record<string, unknown>, source: Record<string, unknown> | undefined, match: Record<string, unknown> | undefined, mappings: Record<string, unknown>,
+): SchemaProblem[] {
+  if (!match) return [];
+  const hashedBy = new Map<string, string>();
+  for (const key of HASHED_USER_KEYS) {
+    const cols = match[key];
+    for (const col of Array.isArray(cols) ? cols : [cols]) if (typeof col === 'string') hashedBy.set(col.toLowerCase(), key);
+  }
+  const options = isObject(data.options) ? data.options : {};
+  const declared = new Set((Array.isArray(options.hashed_columns) ? options.hashed_columns : []).map((c) => String(c).toLowerCase()));
+  const problems: SchemaProblem[] = [];
+  const check = (column: unknown, path: PropertyKey[], what: string) => {
+    if (typeof column !== 'string') return;
+    const key = hashedBy.get(column.toLowerCase());
+    if (key === undefined || declared.has(column.toLowerCase())) return;
+    problems.push({
+      path,
+      message: `column '${column}' is hashed for match.${key}, so it cannot also be ${what} in clear: use another column, or, if it already holds SHA-256 hex, list it in options.hashed_columns`,
+    });
+  };
+  const primaryKey = source?.primary_key ?? 'event_id';
+  check(primaryKey, source?.primary_key !== undefined ? ['source', 'primary_key'] : ['source'], 'the primary key (it names rows in rejects, status and state)');
+  for (const [target, mapping] of Object.entries(mappings)) {
+    if (!EVENT_FIELDS.has(target)) continue; // reported as an unknown target already
+    const column = typeof mapping === 'string' ? mapping : isObject(mapping) ? mapping.column : undefined;
+    check(column, typeof mapping === 'string' ? ['mappings', target] : ['mappings', target, 'column'], `sent as ${target}`);
   }
   return problems;
 }

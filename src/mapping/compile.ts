@@ -63,13 +63,15 @@ export interface CompileOptions {
 type ItemFields = Record<string, string> | undefined;
 
 /** The converter for one field, enums and contents included. */
-export function fieldConverter(field: FieldSpec, itemFields?: ItemFields): (value: unknown) => Converted<unknown> {
+export function fieldConverter(field: FieldSpec, itemFields?: ItemFields, literal = false): (value: unknown) => Converted<unknown> {
   if (field.kind === 'enum') {
     const values = field.values ?? [];
-    return (value) => toEnum(value, values);
+    // A literal's problem is read once, in the sync file: it lists every allowed value.
+    const options = { aliases: field.aliases, list: literal };
+    return (value) => toEnum(value, values, options);
   }
   if (field.kind === 'contents') return (value) => toContents(value, itemFields);
-  return SCALAR_CONVERTERS[field.kind];
+  return field.convert ?? SCALAR_CONVERTERS[field.kind];
 }
 
 const itemConverters = [...CONTENT_ITEM_FIELDS.values()].map((f) => [f.path, fieldConverter(f)] as const);
@@ -207,6 +209,10 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
 
   const primaryKey = column(sync.source.primary_key, ['source', 'primary_key']);
   const skipped = compileSkip(sync.skip, column);
+  // Columns declared to hold SHA-256 hex may be sent in clear: each value is checked, per row.
+  const declaredHex = new Set((sync.options.hashed_columns ?? []).map((c) => c.toLowerCase()));
+  const hexOnly = (name: string) => declaredHex.has(name.toLowerCase());
+  const primaryKeyHex = hexOnly(sync.source.primary_key);
 
   const mappings: Record<string, MappingSpec> = { ...sync.mappings };
   mappings.event_id ??= sync.source.primary_key;
@@ -221,7 +227,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     const dot = path.indexOf('.');
     const group = dot > 0 && GROUPS.has(path.slice(0, dot)) ? path.slice(0, dot) : undefined;
     const name = group ? path.slice(dot + 1) : path;
-    const read = compileField(field, spec, ['mappings', path], column);
+    const read = compileField(field, spec, ['mappings', path], column, hexOnly);
     const literal = typeof spec === 'object' && 'value' in spec ? read([]) : undefined;
     const nameJson = `${JSON.stringify(name)}:`;
     plans.push({
@@ -452,6 +458,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
         }
       });
     }
+    if (primaryKeyHex && notHex(row[primaryKey])) fail({ field: 'source.primary_key', problem: NOT_HEX.message });
     if (!matchable) {
       fail({ field: 'user_data', problem: 'no usable identifier (needs em, hashed_maids, or client_ip_address with client_user_agent)' });
     }
@@ -469,6 +476,8 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
   };
 
   const keyOf = (row: Row): string => {
+    // A declared digest that is not one may be an email: never shown.
+    if (primaryKeyHex && notHex(row[primaryKey])) return '(not SHA-256 hex)';
     const key = toText(row[primaryKey]);
     return typeof key === 'string' ? key : '(no primary key)';
   };
@@ -476,7 +485,30 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
   return { mapper: { columns: layout, encode, map, keyOf, droppedIdentifiers }, problems };
 }
 
+const NOT_HEX = new Invalid('a column in options.hashed_columns holds a value that is not SHA-256 hex');
+
+/** Whether a value of a column declared to hold SHA-256 hex is something else (absent is fine). */
+function notHex(value: unknown): boolean {
+  if (value === null || value === undefined || value === '') return false;
+  return !(typeof value === 'string' && isSha256Hex(value.trim()));
+}
+
 function compileField(
+  field: FieldSpec,
+  spec: MappingSpec,
+  path: (string | number)[],
+  column: (name: string, path: (string | number)[]) => number,
+  hexOnly: (name: string) => boolean,
+): (row: Row) => Converted<unknown> {
+  const read = compileRead(field, spec, path, column);
+  if (typeof spec === 'object' && 'value' in spec) return read;
+  const name = typeof spec === 'string' ? spec : spec.column;
+  if (!hexOnly(name)) return read;
+  const col = column(name, path);
+  return (row) => (notHex(row[col]) ? NOT_HEX : read(row));
+}
+
+function compileRead(
   field: FieldSpec,
   spec: MappingSpec,
   path: (string | number)[],

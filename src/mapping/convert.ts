@@ -189,14 +189,41 @@ export function toObjectList(value: unknown): Converted<Record<string, unknown>[
   return items.length > 0 ? (items as Record<string, unknown>[]) : undefined;
 }
 
-export function toEnum(value: unknown, allowed: readonly string[]): Converted<string> {
+/** The allowed value a mistaken one most likely means: another platform's name for it, or a close spelling. */
+export function nearestValue(text: string, allowed: readonly string[], aliases?: ReadonlyMap<string, string>): string | undefined {
+  const squeezed = text.toLowerCase().replace(/[_\s-]/g, '');
+  return aliases?.get(squeezed) ?? allowed.find((a) => a.replace(/_/g, '') === squeezed) ?? suggest(text.toLowerCase(), allowed);
+}
+
+/**
+ * One of the allowed values, case-insensitively. `list` names them all in the message (for the
+ * sync file's literals; a row's reject stays short).
+ */
+export function toEnum(value: unknown, allowed: readonly string[], options: { aliases?: ReadonlyMap<string, string>; list?: boolean } = {}): Converted<string> {
   if (value === null || value === undefined) return undefined;
   const text = scalarText(value);
   if (text === undefined) return typeof value === 'string' ? undefined : new Invalid(`${describeValue(value)} is not text`);
   const lower = text.toLowerCase();
   if (allowed.includes(lower)) return lower;
-  const hint = suggest(lower, allowed);
-  return new Invalid(`${describeValue(value)} is not one of ${allowed.length} allowed values${hint ? `; did you mean '${hint}'?` : ''}`);
+  const hint = nearestValue(text, allowed, options.aliases);
+  const which = options.list ? `one of ${allowed.join(', ')}` : `one of ${allowed.length} allowed values`;
+  return new Invalid(`${describeValue(value)} is not ${which}${hint ? `; did you mean '${hint}'?` : ''}`);
+}
+
+let currencies: ReadonlySet<string> | undefined;
+
+/**
+ * An ISO 4217 currency code, uppercased. The codes are Node's (ICU's) list of currencies in
+ * use, so the list stays current without a table of our own.
+ */
+export function toCurrency(value: unknown): Converted<string> {
+  if (value === null || value === undefined) return undefined;
+  const text = scalarText(value);
+  if (text === undefined) return typeof value === 'string' ? undefined : new Invalid(`${describeValue(value)} is not a currency code`);
+  const code = text.toUpperCase();
+  currencies ??= new Set(Intl.supportedValuesOf('currency'));
+  if (currencies.has(code)) return code;
+  return new Invalid(`${describeValue(value)} is not an ISO 4217 currency code such as USD or EUR`);
 }
 
 /** The converter for each scalar kind ('enum' and 'contents' need more context and are built by the compiler). */

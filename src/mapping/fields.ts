@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   contentItemSchema, eventFieldsSchema, type FieldKind,
 } from '../pinterest/event-schema.js';
+import { toCurrency, type Converted } from './convert.js';
 
 export interface FieldSpec {
   /** Dotted path as written in a sync file, e.g. `custom_data.value`. */
@@ -11,7 +12,24 @@ export interface FieldSpec {
   kind: FieldKind;
   /** Allowed values of an enum field. */
   values?: readonly string[];
+  /** For an enum, names other platforms use for its values, to suggest the right one. */
+  aliases?: ReadonlyMap<string, string>;
+  /** A converter that checks more than the kind does (a currency code is text, but not any text). */
+  convert?: (value: unknown) => Converted<unknown>;
 }
+
+// Fields whose text has a fixed vocabulary the API checks.
+const CHECKED_TEXT: ReadonlyMap<string, (value: unknown) => Converted<unknown>> = new Map([['custom_data.currency', toCurrency]]);
+
+// Event names of other platforms (Meta, GA4, Segment), compared with _ and spaces removed.
+const EVENT_NAME_ALIASES: ReadonlyMap<string, string> = new Map([
+  ['purchase', 'checkout'], ['order', 'checkout'], ['ordercompleted', 'checkout'], ['completepurchase', 'checkout'],
+  ['pageview', 'page_visit'], ['viewpage', 'page_visit'], ['viewitem', 'view_content'], ['productviewed', 'view_content'],
+  ['completeregistration', 'signup'], ['register', 'signup'], ['registration', 'signup'], ['sign_up', 'signup'],
+  ['generatelead', 'lead'], ['addtocart', 'add_to_cart'], ['productadded', 'add_to_cart'], ['addtowishlist', 'add_to_wishlist'],
+  ['beginCheckout', 'initiate_checkout'], ['checkoutstarted', 'initiate_checkout'], ['addpaymentinfo', 'add_payment_info'],
+  ['starttrial', 'start_trial'], ['submitapplication', 'submit_application'], ['viewitemlist', 'view_category'],
+].map(([from, to]) => [from!.toLowerCase().replace(/[_\s-]/g, ''), to!]));
 
 function unwrap(schema: z.ZodType): z.ZodType {
   return schema instanceof z.ZodOptional ? (schema.unwrap() as z.ZodType) : schema;
@@ -22,13 +40,13 @@ function collect(shape: Record<string, z.ZodType>, prefix: string, into: Map<str
     const schema = unwrap(raw);
     const path = prefix + key;
     if (schema instanceof z.ZodEnum) {
-      into.set(path, { path, kind: 'enum', values: schema.options as string[] });
+      into.set(path, { path, kind: 'enum', values: schema.options as string[], aliases: path === 'event_name' ? EVENT_NAME_ALIASES : undefined });
     } else if (schema instanceof z.ZodObject) {
       collect(schema.shape as Record<string, z.ZodType>, `${path}.`, into);
     } else {
       const kind = (schema.meta() as { kind?: FieldKind } | undefined)?.kind;
       if (!kind) throw new Error(`event schema field ${path} has no kind`);
-      into.set(path, { path, kind });
+      into.set(path, { path, kind, convert: CHECKED_TEXT.get(path) });
     }
   }
 }

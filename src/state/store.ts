@@ -10,6 +10,7 @@ import { MIGRATIONS } from './migrations.js';
 import { acquireLock, type LockOptions, type SyncLock } from './lock.js';
 import { redact, redactQuoted } from '../redact.js';
 import { PinsyncError, StateError, UsageError } from '../errors.js';
+import { postgresUrlProblem } from '../config/postgres-url.js';
 
 export interface Checkpoint {
   position: Position;
@@ -94,6 +95,8 @@ export function describeStateFailure(error: unknown): string {
  * would otherwise become a SQLite file named `mysql:/…`). A path with a colon in it is a path.
  */
 export function checkStateLocation(url: string): void {
+  const problem = isPostgres(url) ? postgresUrlProblem(url) : undefined;
+  if (problem) throw new UsageError(`the PostgreSQL URL ${problem}`);
   if (isPostgres(url) || /^sqlite:/i.test(url)) return;
   const scheme = /^([a-z][a-z0-9+.-]*):(\/\/|$)/i.exec(url)?.[1] ?? /^(postgres(?:ql)?):/i.exec(url)?.[1];
   if (scheme !== undefined) {

@@ -146,8 +146,13 @@ describe('a run that fails before reading', () => {
     await expectFailedRun('bad_password', { WAREHOUSE_URL: url.toString() }, 1, /password authentication failed/, 'wrong-secret-pw');
   });
 
-  it('has a source URL that does not parse: the same, saying which source', async () => {
-    await expectFailedRun('invalid_url', { WAREHOUSE_URL: 'postgres://pinsync:bad%%secret@host:notaport/db' }, 1, /cannot open the postgres source: Invalid URL/, 'bad%%secret');
+  it('has a source URL that does not parse: a problem at source.url, exit 2, before anything runs (issue 20)', async () => {
+    const dir = dirWith('invalid_url', sync('invalid_url'));
+    const result = await runCli(['--log-format', 'json', 'run', 'invalid_url', '--json'], { cwd: dir, env: env({ WAREHOUSE_URL: 'postgres://pinsync:bad%%secret@host:notaport/db' }) });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/invalid_url\.yaml:\d+:\d+: source\.url: is not a valid URL: percent-encode special characters/);
+    expect(result.stdout + result.stderr).not.toContain('secret');
+    expect(fake.requests).toBe(0);
   });
 
   it('maps a column the source no longer has: exit 2, the problem at file:line:col, recorded and notified', async () => {

@@ -141,7 +141,7 @@ mappings:
   event_name: { value: checkout }
   action_source: { value: web }
   event_time: created
-  custom_data.content_name: name
+  custom_data.content_name: agent
 `);
     const preview = await runCli(['preview', 'unicode'], { cwd: work, env: env('unicode.db') });
     expect(preview.code, preview.stderr).toBe(0);

@@ -83,7 +83,7 @@ describe('sync file validation', () => {
       .replace('event_name: { value: checkout }', 'event_name: { value: chekout }')
       .concat('  custom_data.valeu: total\n  user_data.em: email\n  custom_data.value: { colum: total }\n  custom_data.num_items: { value: two }\n');
     expect(problemsOf(text, ENV)).toEqual([
-      "sync.yaml:13:24: mappings.event_name.value: 'chekout' is not one of 22 allowed values; did you mean 'checkout'?",
+      "sync.yaml:13:24: mappings.event_name.value: 'chekout' is not one of add_payment_info, add_to_cart, add_to_wishlist, app_install, app_open, checkout, contact, custom, customize_product, find_location, initiate_checkout, lead, page_visit, schedule, search, signup, start_trial, submit_application, subscribe, view_category, view_content, watch_video; did you mean 'checkout'?",
       "sync.yaml:16:22: mappings.custom_data.valeu: unknown event field 'custom_data.valeu'; did you mean 'custom_data.value'?",
       'sync.yaml:17:17: mappings.user_data.em: user identifiers go under match: (match: { em: column })',
       "sync.yaml:18:22: mappings.custom_data.value.column: missing required key 'column'",
@@ -105,12 +105,106 @@ describe('sync file validation', () => {
       .concat('options:\n  max_event_age: 7 days\n  default_country: XX\n  max_reject_rate: 2\n');
     expect(problemsOf(text, ENV)).toEqual([
       'sync.yaml:3:3: source: give exactly one of `table` or `query`',
-      'sync.yaml:11:15: destination.batch_size: must be at most 1000',
-      'sync.yaml:12:16: destination.concurrency: must be at least 1',
+      'sync.yaml:11:15: destination.batch_size: must be a whole number from 1 to 1000',
+      'sync.yaml:12:16: destination.concurrency: must be a whole number from 1 to 64',
       'sync.yaml:20:18: options.max_event_age: a duration such as 90s, 15m, 2h, 7d or 1w',
       'sync.yaml:21:20: options.default_country: not an ISO 3166 country code',
-      'sync.yaml:22:20: options.max_reject_rate: must be at most 1',
+      'sync.yaml:22:20: options.max_reject_rate: must be a number from 0 to 1',
     ]);
+  });
+
+  it('reads numbers and booleans from ${VAR} where the schema wants them (issue 20)', () => {
+    const text = VALID.replace('  access_token: ${TOKEN}', '  access_token: ${TOKEN}\n  batch_size: ${BATCH:-500}\n  concurrency: ${CONC}\n  test: ${TEST:-true}');
+    const loaded = parseSync(text, 'sync.yaml', { env: { ...ENV, CONC: '8' } });
+    expect(loaded.problems.map(formatProblem)).toEqual([]);
+    expect(loaded.sync?.destination).toMatchObject({ batch_size: 500, concurrency: 8, test: true });
+    // A literal in quotes stays text, with a hint; text that is no number names the range.
+    expect(problemsOf(text.replace('${BATCH:-500}', '"500"'), { ...ENV, CONC: '8' })).toEqual([
+      'sync.yaml:10:15: destination.batch_size: must be a whole number from 1 to 1000, written without quotes',
+    ]);
+    expect(problemsOf(text, { ...ENV, CONC: 'many' })).toEqual([
+      'sync.yaml:11:16: destination.concurrency: must be a whole number from 1 to 64, not text',
+    ]);
+    const postgres = VALID.replace('type: duckdb', 'type: postgres\n  port: ${PORT}\n  ssl: ${SSL}');
+    const pg = parseSync(postgres, 'sync.yaml', { env: { ...ENV, PORT: '5433', SSL: 'false' } });
+    expect(pg.problems).toEqual([]);
+    expect(pg.sync?.source).toMatchObject({ port: 5433, ssl: false });
+    // Where text is allowed (a mapped literal, the account id), the value stays text.
+    const literal = parseSync(VALID.replace('{ value: web }', '{ value: "${SRC}" }'), 'sync.yaml', { env: { ...ENV, SRC: 'web' } });
+    expect(literal.sync?.mappings.action_source).toEqual({ value: 'web' });
+    expect(parseSync(VALID, 'sync.yaml', { env: ENV }).sync?.destination.ad_account_id).toBe('549757463328');
+  });
+
+  it('says which numbers are allowed for a huge or fractional one (issue 20)', () => {
+    for (const huge of ['1e400', '99999999999999999999', '.inf', '2.5', '0']) {
+      expect(problemsOf(VALID.replace('  access_token: ${TOKEN}', `  access_token: \${TOKEN}\n  batch_size: ${huge}`), ENV)).toEqual([
+        'sync.yaml:10:15: destination.batch_size: must be a whole number from 1 to 1000',
+      ]);
+    }
+    expect(problemsOf(VALID.replace('type: duckdb', 'type: postgres\n  port: 1e400'), ENV)).toEqual([
+      'sync.yaml:4:9: source.port: must be a whole number from 1 to 65535',
+    ]);
+    expect(problemsOf(VALID.replace('type: duckdb', 'type: bigquery\n  project: p\n  maximum_bytes_billed: 1e400'), ENV)).toEqual([
+      'sync.yaml:5:25: source.maximum_bytes_billed: must be a whole number of at least 1',
+    ]);
+    expect(problemsOf(VALID.replace('type: duckdb', 'type: postgres\n  ssl: maybe'), ENV)).toEqual([
+      'sync.yaml:4:8: source.ssl: must be one of require, no-verify',
+    ]);
+  });
+
+  it('lists the event names and suggests the nearest for a wrong literal (issue 20)', () => {
+    const names = 'add_payment_info, add_to_cart, add_to_wishlist, app_install, app_open, checkout, contact, custom, customize_product, find_location, initiate_checkout, lead, page_visit, schedule, search, signup, start_trial, submit_application, subscribe, view_category, view_content, watch_video';
+    expect(problemsOf(VALID.replace('{ value: checkout }', '{ value: purchase }'), ENV)).toEqual([
+      `sync.yaml:13:24: mappings.event_name.value: 'purchase' is not one of ${names}; did you mean 'checkout'?`,
+    ]);
+    expect(problemsOf(VALID.replace('{ value: checkout }', '{ value: AddToCart }'), ENV)).toEqual([
+      `sync.yaml:13:24: mappings.event_name.value: 'AddToCart' is not one of ${names}; did you mean 'add_to_cart'?`,
+    ]);
+    expect(problemsOf(VALID.replace('{ value: checkout }', '{ column: kind, map: { order: Purchase } }'), ENV)).toEqual([
+      `sync.yaml:13:45: mappings.event_name.map.order: 'Purchase' is not one of ${names}; did you mean 'checkout'?`,
+    ]);
+  });
+
+  it('checks currency literals against ISO 4217 (issue 20)', () => {
+    expect(problemsOf(VALID.replace('  event_time: completed_at', '  event_time: completed_at\n  custom_data.currency: { value: DOLLARS }'), ENV)).toEqual([
+      "sync.yaml:16:34: mappings.custom_data.currency.value: 'DOLLARS' is not an ISO 4217 currency code such as USD or EUR",
+    ]);
+    const lower = parseSync(VALID.replace('  event_time: completed_at', '  event_time: completed_at\n  custom_data.currency: { column: cur, default: eur }'), 'sync.yaml', { env: ENV });
+    expect(lower.problems).toEqual([]);
+  });
+
+  it('refuses a URL whose password needs percent-encoding, without showing it (issue 20)', () => {
+    const pg = VALID.replace('type: duckdb', 'type: postgres\n  url: ${WAREHOUSE_URL}');
+    for (const url of ['postgres://loader:s3cr#tpw@db.example.com/shop', 'postgres://loader:s3cr/tpw@db.example.com/shop', 'postgres://loader:123#tpw@db.example.com/shop', 'postgres://loader:12/tpw@db.example.com/shop', 'postgres://loader:1?tpw@db.example.com/shop']) {
+      const problems = problemsOf(pg, { ...ENV, WAREHOUSE_URL: url });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^sync\.yaml:4:8: source\.url: .*percent-encode special characters in the user name and password \(# as %23, \/ as %2F/);
+      expect(problems[0]).not.toContain('tpw');
+    }
+    expect(problemsOf(pg, { ...ENV, WAREHOUSE_URL: 'postgres://loader:s3cr%23tpw@db.example.com:5432/shop?sslmode=require' })).toEqual([]);
+    expect(problemsOf(pg, { ...ENV, WAREHOUSE_URL: 'postgres://loader:p@ss@db.example.com/shop' })).toEqual([]);
+    // What the pg driver reads is fine: a raw @ or %, a space, a socket host, an empty host with ?host=.
+    for (const url of ['postgres://loader:50%off @db.example.com/shop', 'postgresql://loader:pw@/shop?host=/cloudsql/p:r:i', 'postgres://%2Fvar%2Frun%2Fpostgresql/shop', 'postgres:///shop', 'socket:/var/run/pg?db=shop']) {
+      expect(problemsOf(pg, { ...ENV, WAREHOUSE_URL: url }), url).toEqual([]);
+    }
+  });
+
+  it('refuses a column that match hashes in any field sent or stored in clear (issue 20)', () => {
+    const hint = 'use another column, or, if it already holds SHA-256 hex, list it in options.hashed_columns';
+    expect(problemsOf(VALID.replace('primary_key: order_id', 'primary_key: email'), ENV)).toEqual([
+      `sync.yaml:5:16: source.primary_key: column 'email' is hashed for match.em, so it cannot also be the primary key (it names rows in rejects, status and state) in clear: ${hint}`,
+    ]);
+    const mapped = VALID
+      .replace('  em: email', '  em: email\n  ph: [phone, mobile]\n  external_id: customer_id\n  client_ip_address: ip')
+      .replace('  event_time: completed_at', '  event_time: completed_at\n  event_id: Email\n  custom_data.content_name: { column: mobile, default: x }\n  custom_data.order_id: customer_id\n  event_source_url: ip');
+    expect(problemsOf(mapped, ENV)).toEqual([
+      `sync.yaml:19:13: mappings.event_id: column 'Email' is hashed for match.em, so it cannot also be sent as event_id in clear: ${hint}`,
+      `sync.yaml:20:39: mappings.custom_data.content_name.column: column 'mobile' is hashed for match.ph, so it cannot also be sent as custom_data.content_name in clear: ${hint}`,
+      `sync.yaml:21:25: mappings.custom_data.order_id: column 'customer_id' is hashed for match.external_id, so it cannot also be sent as custom_data.order_id in clear: ${hint}`,
+    ]);
+    // Declared digests may: each row's value is checked when it is mapped.
+    const declared = `${VALID.replace('primary_key: order_id', 'primary_key: email_sha256').replace('em: email', 'em: email_sha256')}options:\n  hashed_columns: [email_sha256]\n`;
+    expect(problemsOf(declared, ENV)).toEqual([]);
   });
 
   it('names the allowed source types', () => {

@@ -49,6 +49,8 @@ ${paths.map((p) => `  ${p}: ${columnOf(p)}`).join('\n')}
 
   function valueFor(path: string, next: () => number): unknown {
     const field = EVENT_FIELDS.get(path)!;
+    // A currency code is checked against ISO 4217: mostly valid codes, some in lowercase, a few not.
+    if (path === 'custom_data.currency') return ['USD', 'eur', ' gbp ', 'JPY', 'DOLLARS'][Math.floor(next() * 5)];
     const text = () => Array.from({ length: 1 + Math.floor(next() * 10) }, () => PIECES[Math.floor(next() * PIECES.length)]).join('');
     switch (field.kind) {
       case 'enum': return field.values![Math.floor(next() * field.values!.length)];

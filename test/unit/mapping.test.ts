@@ -253,3 +253,33 @@ describe('encodePage', () => {
     expect(pieces(events.slice(3))).toBe(2);
   });
 });
+
+describe('values checked for issue 20', () => {
+  const row = { order_id: 1, completed_at: new Date(NOW), email: 'a@example.com' };
+  it('uppercases currency codes and rejects what is not ISO 4217', () => {
+    const mapped = mapperFrom(withLines({ mappings: ['custom_data.currency: cur'] }));
+    expect((mapped.map({ ...row, cur: ' usd ' }).event!.custom_data as Record<string, unknown>).currency).toBe('USD');
+    expect(mapped.map({ ...row, cur: 'GBP' }).event!.custom_data).toEqual({ currency: 'GBP' });
+    expect(mapped.map({ ...row, cur: null }).event!.custom_data).toBeUndefined();
+    for (const bad of ['DOLLARS', 'US$', 'XYZ', 5]) {
+      expect(mapped.map({ ...row, cur: bad }).reasons).toEqual([
+        { field: 'custom_data.currency', problem: 'invalid value', detail: `'${bad}' is not an ISO 4217 currency code such as USD or EUR` },
+      ]);
+    }
+  });
+
+  it('sends a declared SHA-256 column in clear only when a row holds a digest there, never showing what it holds', () => {
+    const digest = 'a'.repeat(64);
+    const yaml = withLines({ mappings: ['custom_data.order_id: email_sha256'], options: ['hashed_columns: [email_sha256, pk]'] })
+      .replace('primary_key: order_id', 'primary_key: pk').replace('em: email', 'em: email_sha256');
+    const mapped = mapperFrom(yaml);
+    const ok = mapped.map({ pk: digest, completed_at: new Date(NOW), email_sha256: digest.toUpperCase() });
+    expect(ok.event).toMatchObject({ event_id: digest, custom_data: { order_id: digest.toUpperCase() }, user_data: { em: [digest] } });
+    const raw = { pk: 'a@example.com', completed_at: new Date(NOW), email_sha256: 'b@example.com' };
+    const outcome = mapped.map(raw);
+    expect(outcome.reasons?.map((r) => r.field)).toEqual(['event_id', 'custom_data.order_id', 'source.primary_key']);
+    expect(JSON.stringify(outcome.reasons)).not.toContain('example.com');
+    expect(mapped.keyOf(raw)).toBe('(not SHA-256 hex)');
+    expect(mapped.keyOf({ ...raw, pk: digest })).toBe(digest);
+  });
+});

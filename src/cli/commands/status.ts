@@ -5,6 +5,7 @@ import { listSyncFiles, resolveSyncFile } from '../resolve.js';
 import { existsSync } from 'node:fs';
 import type { SyncDefinition } from '../../config/schema.js';
 import { isDue, nextScheduled } from '../schedule-times.js';
+import { UsageError } from '../../errors.js';
 
 /** Rejects of the last run listed when `--rejects` is not given. */
 export const DEFAULT_REJECTS_SHOWN = 100;
@@ -20,12 +21,16 @@ export interface StatusOptions {
 }
 
 /** A sync's name in the state, and its definition when its file loads: the argument, or the file it points to. */
-async function namedSync(arg: string, syncsDir: string): Promise<{ name: string; sync?: SyncDefinition }> {
+async function namedSync(arg: string, syncsDir: string, store: StateStore | undefined): Promise<{ name: string; sync?: SyncDefinition }> {
   try {
     const loaded = await loadSyncFile(resolveSyncFile(arg, syncsDir), { requireDestination: false });
     return { name: loaded.name, ...(loaded.sync ? { sync: loaded.sync } : {}) };
-  } catch {
-    return { name: arg }; // a sync whose file is gone still has state
+  } catch (error) {
+    // A sync whose file is gone still has state; a name with neither is a typo, as in preview.
+    if (error instanceof UsageError && !((await store?.syncs()) ?? []).includes(arg)) {
+      throw new UsageError(`${error.message}; the state has no sync '${arg}' either (pinsync status lists every sync)`);
+    }
+    return { name: arg };
   }
 }
 
@@ -54,7 +59,7 @@ export async function statusCommand(syncName: string | undefined, options: Statu
   try {
     // Every sync file, and every sync the state knows (its file may be gone).
     const files = new Map<string, SyncDefinition>();
-    const named = syncName === undefined ? undefined : await namedSync(syncName, options.syncsDir);
+    const named = syncName === undefined ? undefined : await namedSync(syncName, options.syncsDir, store);
     if (named?.sync) files.set(named.name, named.sync);
     if (!named && existsSync(options.syncsDir)) {
       for (const file of listSyncFiles(options.syncsDir)) {
