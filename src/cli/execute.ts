@@ -1,7 +1,7 @@
 // One sync, start to finish, as `run` and `schedule` both do it: load, lock, run, report, notify.
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
-import { compileForSource } from '../engine/prepare.js';
+import { compileForSource, locateRefusal } from '../engine/prepare.js';
 import { runSync, type RunSummary } from '../engine/run.js';
 import { readUntil } from '../engine/cursor.js';
 import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
@@ -171,9 +171,11 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
         },
         signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
       });
+      // The reading thread's refusal of the query, placed at source.query like the others.
+      if (summary.error) summary.error = locateRefusal(summary.error, loaded) as Error;
     } catch (error) {
       const checkpoint = store ? ((await store.checkpoint(sync.name).catch(() => undefined))?.position ?? null) : null;
-      summary = summaryOf(startedAt, runId, checkpoint, latest, { error });
+      summary = summaryOf(startedAt, runId, checkpoint, latest, { error: locateRefusal(error, loaded) });
       // Best effort: a state that failed may not take the record either.
       if (store && runId !== undefined) await store.finishRun(runId, 'failed', summary, summary.error!.message).catch(() => undefined);
     }

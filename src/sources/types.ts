@@ -2,7 +2,7 @@
 // never depends on one warehouse.
 import type { Row } from '../mapping/compile.js';
 
-export { SourceError } from '../errors.js';
+export { SourceError, RefusedQueryError } from '../errors.js';
 
 /** Where reading resumes: strictly after this (cursor, primary key) pair. */
 export interface Position {
