@@ -32,9 +32,8 @@ async function checkQuery(connection: DuckDBConnection, query: string, wrapped: 
   } catch (error) {
     // Text that parses only once wrapped closes the parenthesis it is wrapped in.
     const count = await connection.extractStatements(`SELECT * FROM ${wrapped} AS ${ALIAS}`).then((s) => s.count, () => 0);
-    throw new RefusedQueryError(count > 1
-      ? `the query closes the parenthesis pinsync wraps it in and adds ${count - 1} statements: a sync runs exactly one SELECT`
-      : `the query is not valid SQL: ${firstLine(error)}`);
+    if (count > 1) throw new RefusedQueryError(`the query closes the parenthesis pinsync wraps it in and adds ${count - 1} statements: a sync runs exactly one SELECT`);
+    throw new SourceError(`DuckDB cannot read the source query: ${firstLine(error)}`);
   }
   if (statements.count !== 1) {
     throw new RefusedQueryError(`the query holds ${statements.count} statements: a sync runs exactly one SELECT; remove the semicolons between them`);
