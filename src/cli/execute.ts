@@ -147,10 +147,12 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
       runId = store ? await store.startRun(sync.name) : undefined;
       let columnTypes: [string, string][];
       let cursorKind: CursorKind | undefined;
+      // From a checkpoint the run reads only what follows it; so does the count (see warnUnreadable).
+      const after = options.fullRefresh ? undefined : (await (store ?? options.readState)?.checkpoint(sync.name))?.position;
       try {
         source = await createSource(sync);
         ({ cursorKind } = await compileForSource(sync, loaded, source));
-        await warnUnreadable(sync, source, readUntil(cursorKind, Date.now()), (message) => reporter.warn(sync.name, message));
+        await warnUnreadable(sync, source, readUntil(cursorKind, Date.now()), (message) => reporter.warn(sync.name, message), after);
         // The run reads on its own thread, with its own connection; this one has served its purpose.
         columnTypes = [...await source.columnTypes()];
         await source.close();

@@ -6,7 +6,7 @@ import {
 } from '@duckdb/node-api';
 import type { DuckdbSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
-import { ALIAS, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
+import { ALIAS, countsMissing, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
 import { SourceError, RefusedQueryError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
 
 // DECIMAL as exact text (19.99 must not become 19.990000000000002); everything else as JS values.
@@ -146,10 +146,11 @@ export class DuckdbSource implements Source {
     if (page.length > 0) yield page;
   }
 
-  async unreadableRows(until?: string): Promise<Unreadable> {
+  async unreadableRows(until?: string, after?: Position): Promise<Unreadable> {
     const types = await this.columnTypes();
-    const { sql, values } = planUnreadable(this.config, types, this.relation(), until);
-    const row = await this.one(sql, values);
+    const plan = planUnreadable(this.config, types, this.relation(), until, undefined, countsMissing(this.config, after));
+    if (!plan) return { missing: 0, future: 0 };
+    const row = await this.one(plan.sql, plan.values);
     return { missing: Number(row.missing ?? 0), future: Number(row.future ?? 0) };
   }
 

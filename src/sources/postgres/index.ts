@@ -5,7 +5,7 @@ import type { Client, QueryConfig, QueryResultRow } from 'pg';
 import { pg, Cursor } from './driver.js';
 import type { PostgresSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
-import { ALIAS, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
+import { ALIAS, countsMissing, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
 import { SourceError, RefusedQueryError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
 import { parseTimestamp, parseTimestamptz } from './timestamps.js';
 
@@ -151,9 +151,11 @@ export class PostgresSource implements Source {
     }
   }
 
-  async unreadableRows(until?: string): Promise<Unreadable> {
+  async unreadableRows(until?: string, after?: Position): Promise<Unreadable> {
     const types = await this.columnTypes();
-    const { sql, values } = planUnreadable(this.config, types, this.relation(), until);
+    const plan = planUnreadable(this.config, types, this.relation(), until, undefined, countsMissing(this.config, after));
+    if (!plan) return { missing: 0, future: 0 };
+    const { sql, values } = plan;
     try {
       const result = await this.readOnly<{ missing: string; future: string }>(sql, values);
       return { missing: Number(result.rows[0]?.missing ?? 0), future: Number(result.rows[0]?.future ?? 0) };
