@@ -70,7 +70,8 @@ export class DuckdbSource implements Source {
   private async connect(): Promise<DuckDBConnection> {
     if (this.connection) return this.connection;
     const file = this.config.path ? path.resolve(this.baseDir, this.config.path) : ':memory:';
-    let connection: DuckDBConnection;
+    // Handed out only once checked: until then, nothing else runs on it.
+    let connection: DuckDBConnection | undefined;
     try {
       this.instance = await DuckDBInstance.create(file, this.config.path ? { access_mode: 'READ_ONLY' } : {});
       connection = await this.instance.connect();
@@ -80,6 +81,7 @@ export class DuckdbSource implements Source {
       // No setting changes after these, whatever runs next.
       await connection.run('SET lock_configuration = true');
     } catch (error) {
+      connection?.closeSync();
       await this.close();
       throw new SourceError(`cannot open DuckDB database ${this.config.path ?? '(in memory)'}: ${firstLine(error)}`);
     }
