@@ -115,6 +115,23 @@ describe('a PostgreSQL source query', () => {
     expect(await victim()).toEqual(VICTIM);
   });
 
+  it('cannot write once the sync has a checkpoint: the reading thread refuses it too, at source.query', async () => {
+    // A sync that ran, whose query a pull request then changes: from the checkpoint nothing is
+    // counted (an integer cursor has no future rows), so the read is the first query to run it.
+    const file = path.join(work, 'syncs', 'changed.yaml');
+    writeFileSync(file, syncFile('postgres', 'SELECT id, email, ts FROM orders').replace('  primary_key: id\n', '  primary_key: id\n  cursor: id\n'));
+    const first = await runCli(['run', 'changed'], { cwd: work, env: env() });
+    expect(first.code, first.stderr).toBe(0);
+    await withClient(dbUrl, (c) => c.query("INSERT INTO orders VALUES (6, 'u6@example.com', now() - interval '1 hour')"));
+    writeFileSync(file, syncFile('postgres', 'SELECT o.id, o.email, o.ts, wipe_victim() AS wiped FROM orders o').replace('  primary_key: id\n', '  primary_key: id\n  cursor: id\n'));
+    const result = await runCli(['run', 'changed'], { cwd: work, env: env() });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/changed\.yaml:5:\d+: source\.query: the query tries to write \(cannot execute DELETE in a read-only transaction\)/);
+    expect(await victim()).toEqual(VICTIM);
+    await withClient(dbUrl, (c) => c.query('DELETE FROM orders WHERE id = 6'));
+    fake.delivered.clear();
+  });
+
   it('still reads: a plain query runs', async () => {
     writeFileSync(path.join(work, 'syncs', 'plain.yaml'), syncFile('postgres', 'SELECT id, email, ts FROM orders'));
     const result = await runCli(['run', 'plain', '--json'], { cwd: work, env: env() });
