@@ -25,6 +25,15 @@ export class SourceError extends PinsyncError {
   override name = 'SourceError';
 }
 
+/**
+ * A source query pinsync will not run: not exactly one statement that only reads (several
+ * statements, a write, a COPY). A problem in the sync file (exit 2); prepare.ts places it at source.query.
+ */
+export class RefusedQueryError extends PinsyncError {
+  readonly exitCode = 2;
+  override name = 'RefusedQueryError';
+}
+
 /** Pinterest refused the token (401) or the ad account (403): the run stops at once, exit 1. */
 export class AuthError extends PinsyncError {
   readonly exitCode = 1;

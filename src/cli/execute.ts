@@ -1,7 +1,7 @@
 // One sync, start to finish, as `run` and `schedule` both do it: load, lock, run, report, notify.
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
-import { compileForSource } from '../engine/prepare.js';
+import { compileForSource, locateRefusal } from '../engine/prepare.js';
 import { rejectRate, runSync, type RunSummary } from '../engine/run.js';
 import { readUntil } from '../engine/cursor.js';
 import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
@@ -145,10 +145,12 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
       reporter.started(sync.name, runId);
       let columnTypes: [string, string][];
       let cursorKind: CursorKind | undefined;
+      // From a checkpoint the run reads only what follows it; so does the count (see warnUnreadable).
+      const after = options.fullRefresh ? undefined : (await (store ?? options.readState)?.checkpoint(sync.name))?.position;
       try {
         source = await createSource(sync);
         ({ cursorKind } = await compileForSource(sync, loaded, source));
-        await warnUnreadable(sync, source, readUntil(cursorKind, Date.now()), (message) => reporter.warn(sync.name, message));
+        await warnUnreadable(sync, source, readUntil(cursorKind, Date.now()), (message) => reporter.warn(sync.name, message), after);
         // The run reads on its own thread, with its own connection; this one has served its purpose.
         columnTypes = [...await source.columnTypes()];
         await source.close();
@@ -169,9 +171,11 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
         },
         signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
       });
+      // The reading thread's refusal of the query, placed at source.query like the others.
+      if (summary.error) summary.error = locateRefusal(summary.error, loaded) as Error;
     } catch (error) {
       const checkpoint = store ? ((await store.checkpoint(sync.name).catch(() => undefined))?.position ?? null) : null;
-      summary = summaryOf(startedAt, runId, checkpoint, latest, { error });
+      summary = summaryOf(startedAt, runId, checkpoint, latest, { error: locateRefusal(error, loaded) });
       // Best effort: a state that failed may not take the record either.
       if (store && runId !== undefined) await store.finishRun(runId, 'failed', summary, summary.error!.message).catch(() => undefined);
     }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { SyncDefinition } from '../config/schema.js';
 import type { MapStats } from '../engine/preview.js';
 import type { RunSummary } from '../engine/run.js';
-import type { Unreadable } from '../sources/types.js';
+import type { Position, Source } from '../sources/types.js';
 import { countColumns } from '../state/store.js';
 import { DROP_REASONS } from '../mapping/normalize.js';
 
@@ -77,12 +77,13 @@ export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: nu
 
 /**
  * Rows with a null cursor or primary key are never read, and rows whose cursor is in the
- * future not yet: say so rather than skip them silently.
+ * future not yet: say so rather than skip them silently. From a checkpoint (`after`), the
+ * null ones are not counted: that would scan the whole source on every run.
  */
 export async function warnUnreadable(
-  sync: SyncDefinition, source: { unreadableRows(until?: string): Promise<Unreadable> }, until: string | undefined, warn: (message: string) => void,
+  sync: SyncDefinition, source: Pick<Source, 'unreadableRows'>, until: string | undefined, warn: (message: string) => void, after?: Position,
 ): Promise<void> {
-  const { missing, future } = await source.unreadableRows(until);
+  const { missing, future } = await source.unreadableRows(until, after);
   if (missing > 0) {
     const columns = [sync.source.cursor, sync.source.primary_key].filter(Boolean).join(' or ');
     warn(`${missing} row${missing === 1 ? ' has' : 's have'} a null ${columns} and ${missing === 1 ? 'is' : 'are'} not read; give them a value, or COALESCE them in a query`);

@@ -5,7 +5,7 @@ import { setImmediate } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { SyncDefinition } from '../config/schema.js';
 import type { MappingDefinition } from '../mapping/compile.js';
-import { SourceError } from '../errors.js';
+import { SourceError, RefusedQueryError } from '../errors.js';
 import type { PageReader, PageRequest, ReadPage } from './reader.js';
 
 /** What the reading thread needs: the source and the mapping, never the destination's token. */
@@ -35,8 +35,8 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 25
 const EXIT_WAIT_MS = 10_000;
 
 function errorFrom(name: string, message: string): Error {
-  // Only source errors have a meaning of their own (exit 1, the warehouse's message).
-  return name === 'SourceError' ? new SourceError(message) : new Error(message);
+  // Only source errors have a meaning of their own (exit 1, the warehouse's message; 2, a query that would write).
+  return name === 'SourceError' ? new SourceError(message) : name === 'RefusedQueryError' ? new RefusedQueryError(message) : new Error(message);
 }
 
 function threadFailure(error: Error & { code?: string }): Error {

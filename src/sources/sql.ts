@@ -115,20 +115,33 @@ export function planRead(
 }
 
 /**
- * Counts the rows a read leaves out: a null primary key or cursor, or (with `until`) a cursor
- * later than the bound. One query over the source; its values are the dialect's parameters.
+ * Whether a read from `after` would count the rows with a null cursor or key. They are never
+ * read, and no checkpoint bounds them: counting them scans the whole source (measured: 0.65 s
+ * for 3M rows keyed by an expression, against 9 ms for the read from a checkpoint). So only a
+ * read that scans everything anyway counts them: one from the start, or one without a cursor.
+ */
+export function countsMissing(config: KeysetConfig, after?: Position): boolean {
+  return config.cursor === undefined || after?.cursor == null;
+}
+
+/**
+ * Counts the rows a read leaves out: (with `missing`) a null primary key or cursor, and (with
+ * `until`) a cursor later than the bound, a range an index on the cursor serves as it serves the
+ * read. One query over the source; its values are the dialect's parameters. Undefined: nothing to count.
  */
 export function planUnreadable(
-  config: KeysetConfig, types: ReadonlyMap<string, string>, relation: string, until?: string, dialect: Dialect = STANDARD_SQL,
-): { sql: string; values: string[] } {
-  const missing = [config.primary_key, config.cursor].filter((c): c is string => c !== undefined)
-    .map((c) => `${ALIAS}.${dialect.quote(c)} IS NULL`).join(' OR ');
+  config: KeysetConfig, types: ReadonlyMap<string, string>, relation: string, until?: string, dialect: Dialect = STANDARD_SQL, missing = true,
+): { sql: string; values: string[] } | undefined {
+  const nulls = missing
+    ? [config.primary_key, config.cursor].filter((c): c is string => c !== undefined).map((c) => `${ALIAS}.${dialect.quote(c)} IS NULL`).join(' OR ')
+    : undefined;
   const cursorType = config.cursor === undefined ? undefined : types.get(config.cursor);
   const future = until !== undefined && cursorType !== undefined
     ? `${ALIAS}.${dialect.quote(config.cursor!)} > CAST(${dialect.param(1)} AS ${cursorType})` : undefined;
-  const where = future ? `${missing} OR ${future}` : missing;
+  if (!nulls && !future) return undefined;
+  const where = [nulls, future].filter(Boolean).join(' OR ');
   return {
-    sql: `SELECT CAST(COALESCE(SUM(CASE WHEN ${missing} THEN 1 ELSE 0 END), 0) AS ${dialect.integer}) AS missing, `
+    sql: `SELECT CAST(COALESCE(SUM(CASE WHEN ${nulls ?? 'FALSE'} THEN 1 ELSE 0 END), 0) AS ${dialect.integer}) AS missing, `
       + `CAST(COALESCE(SUM(CASE WHEN ${future ?? 'FALSE'} THEN 1 ELSE 0 END), 0) AS ${dialect.integer}) AS future `
       + `FROM ${relation} AS ${ALIAS} WHERE ${where}`,
     values: future ? [until!] : [],

@@ -2,7 +2,7 @@
 // never depends on one warehouse.
 import type { Row } from '../mapping/compile.js';
 
-export { SourceError } from '../errors.js';
+export { SourceError, RefusedQueryError } from '../errors.js';
 
 /** Where reading resumes: strictly after this (cursor, primary key) pair. */
 export interface Position {
@@ -27,7 +27,10 @@ export interface ReadOptions {
 
 /** Rows a read leaves out, and why. */
 export interface Unreadable {
-  /** A null cursor or primary key: they cannot be placed against a checkpoint. */
+  /**
+   * A null cursor or primary key: they cannot be placed against a checkpoint. Counted only for a
+   * read from the start (see sql.ts countsMissing): 0 for a read from a cursor checkpoint.
+   */
   missing: number;
   /** A cursor later than the run's bound (`ReadOptions.until`): read once time reaches them. */
   future: number;
@@ -53,8 +56,8 @@ export interface Source {
   columnTypes(): Promise<Map<string, string>>;
   /** Rows (arrays in `columns` order) in stable (cursor, primary key) order, page by page. */
   read(options?: ReadOptions): AsyncIterable<Row[]>;
-  /** Rows reads skip (null cursor or key, or a cursor after `until`), so runs warn about them. */
-  unreadableRows(until?: string): Promise<Unreadable>;
+  /** Rows a read from `after` skips (null cursor or key, or a cursor after `until`), so runs warn about them. */
+  unreadableRows(until?: string, after?: Position): Promise<Unreadable>;
   /** Repeats of the primary key over at most `limit` rows (validate --connect). */
   checkKey(limit: number): Promise<KeyCheck>;
   /** The position of a row from the current read, for checkpoints. */

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  DuckDBConnection, DuckDBInstance, DuckDBListType, DuckDBStructType, DuckDBTypeId,
+  DuckDBConnection, DuckDBInstance, DuckDBListType, DuckDBStructType, DuckDBTypeId, StatementType,
   type DuckDBType, type DuckDBValue,
 } from '@duckdb/node-api';
 
@@ -133,6 +133,7 @@ export class FakeBigQuery {
         return this.error(res, 403, 'accessDenied', `Access Denied: Table ${project}:${dataset}: User does not have permission to query table ${project}:${dataset}, or perhaps it does not exist.`);
       }
     }
+    if (body.configuration?.dryRun) return this.dryRun(res, project, body);
     if (query.maximumBytesBilled !== undefined && this.bytesPerQuery > Number(query.maximumBytesBilled)) {
       return this.error(res, 400, 'bytesBilledLimitExceeded', `Query exceeded limit for bytes billed: ${query.maximumBytesBilled}. ${this.bytesPerQuery} or higher required.`);
     }
@@ -151,6 +152,29 @@ export class FakeBigQuery {
     this.send(res, 200, {
       kind: 'bigquery#job', id: `${project}:${jobId}`, jobReference: { projectId: project, jobId, location: body.jobReference?.location ?? 'US' },
       configuration: body.configuration, status: { state: 'DONE' },
+    });
+  }
+
+  /** A dry run: nothing runs; the job says what kind of statement the query is (several: a SCRIPT). */
+  private async dryRun(res: ServerResponse, project: string, body: Record<string, any>): Promise<void> {
+    let statementType: string;
+    try {
+      const statements = await this.connection!.extractStatements(translate(body.configuration.query.query));
+      if (statements.count !== 1) statementType = 'SCRIPT';
+      else {
+        const type = (await statements.prepare(0)).statementType;
+        statementType = type === StatementType.CREATE ? 'CREATE_TABLE_AS_SELECT' : type === StatementType.DROP ? 'DROP_TABLE' : StatementType[type]!;
+      }
+    } catch (error) {
+      const message = (error as Error).message.split('\n')[0]!;
+      if (/does not exist/.test(message)) return this.error(res, 404, 'notFound', `Not found: ${message}`);
+      return this.error(res, 400, 'invalidQuery', message);
+    }
+    // As BigQuery answers a dry run: no job id, statistics only.
+    this.send(res, 200, {
+      kind: 'bigquery#job', jobReference: { projectId: project, location: body.jobReference?.location ?? 'US' },
+      configuration: body.configuration, status: { state: 'DONE' },
+      statistics: { totalBytesProcessed: '0', query: { totalBytesProcessed: '0', statementType } },
     });
   }
 

@@ -1,4 +1,4 @@
-import { openSync } from '../../engine/prepare.js';
+import { locateRefusal, openSync } from '../../engine/prepare.js';
 import { openStateReadOnly } from '../state.js';
 import { openLedger } from '../../engine/ledger.js';
 import { readUntil } from '../../engine/cursor.js';
@@ -26,7 +26,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
   const file = resolveSyncFile(syncArg, options.syncsDir);
   if (options.remoteTest) return remoteTest(file, options);
   // Preview never needs destination credentials.
-  const { sync, source, mapper, cursorKind } = await openSync(file, { requireDestination: false });
+  const { sync, source, mapper, cursorKind, loaded } = await openSync(file, { requireDestination: false });
   let state: Awaited<ReturnType<typeof openStateReadOnly>>;
   try {
     const write = lineWriter(process.stdout);
@@ -56,6 +56,8 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
       return 3;
     }
     return 0;
+  } catch (error) {
+    throw locateRefusal(error, loaded);
   } finally {
     await state?.close();
     await source.close();

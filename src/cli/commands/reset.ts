@@ -1,7 +1,7 @@
 import { loadSyncFile } from '../../config/load.js';
 import type { SyncDefinition } from '../../config/schema.js';
 import { cursorMs, forgetRowsAfter } from '../../engine/ledger.js';
-import { openSync } from '../../engine/prepare.js';
+import { locateRefusal, openSync } from '../../engine/prepare.js';
 import { ConfigError, UsageError } from '../../errors.js';
 import { cursorKind, cursorTextAt } from '../../sources/cursor.js';
 import { createSource } from '../../sources/index.js';
@@ -93,7 +93,9 @@ export async function resetCommand(syncArg: string, options: ResetOptions): Prom
   const loaded = await loadSyncFile(file, { requireDestination: false });
   if (!loaded.sync) throw new ConfigError(loaded.problems);
   const sync = loaded.sync;
-  const position = options.to === undefined ? null : await positionFor(sync, options.to);
+  const position = options.to === undefined ? null : await positionFor(sync, options.to).catch((error: unknown) => {
+    throw locateRefusal(error, loaded);
+  });
   const store = await openState(options.state);
   try {
     // Holding the lock: a run in progress would overwrite the reset with its next checkpoint.

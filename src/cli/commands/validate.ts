@@ -1,5 +1,5 @@
 import { formatProblem, loadSyncFile, type Problem } from '../../config/load.js';
-import { compileForSource } from '../../engine/prepare.js';
+import { compileForSource, locateRefusal } from '../../engine/prepare.js';
 import { ConfigError, PinsyncError } from '../../errors.js';
 import { createSource, type Source } from '../../sources/index.js';
 import { listSyncFiles } from '../resolve.js';
@@ -46,7 +46,8 @@ export async function validateCommand(files: string[], options: ValidateOptions)
           await compileForSource(sync, loaded, source);
           const repeated = await repeatedKeyProblem(sync.source.primary_key, source);
           if (repeated) fileProblems.push(loaded.problemAt(['source', 'primary_key'], repeated));
-        } catch (error) {
+        } catch (caught) {
+          const error = locateRefusal(caught, loaded);
           if (error instanceof ConfigError) fileProblems.push(...error.problems);
           else if (error instanceof PinsyncError) fileProblems.push(loaded.problemAt(['source'], error.message));
           else throw error;

@@ -7,7 +7,7 @@ import { parseDuration } from '../../config/duration.js';
 import type { Row } from '../../mapping/compile.js';
 import { redactQuoted, registerSecret } from '../../redact.js';
 import { ALIAS, planKeyCheck, planRead, RowLayout, type Dialect } from '../sql.js';
-import { SourceError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
+import { SourceError, RefusedQueryError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
 
 const quote = (name: string) => {
   if (name.includes('`')) throw new SourceError(`BigQuery names cannot contain backticks: ${name}`);
@@ -106,7 +106,27 @@ export class BigquerySource implements Source {
     return quote(full.join('.'));
   }
 
+  /**
+   * A query that embeds the sync's SQL runs only if BigQuery, in a dry run (free, nothing
+   * runs), reads it as one SELECT: `SELECT 1) x; DELETE ...; SELECT * FROM (SELECT 1` is a
+   * SCRIPT, and anything but SELECT would do more than read.
+   */
+  private async checkReadOnly(query: string, params: Record<string, string>): Promise<void> {
+    let statementType: string | undefined;
+    try {
+      const [, response] = await this.bigquery().createQueryJob({ query, params, location: this.config.location, useLegacySql: false, dryRun: true });
+      statementType = (response as { statistics?: { query?: { statementType?: string } } } | undefined)?.statistics?.query?.statementType;
+    } catch (error) {
+      throw explainBigQueryError(error, this.config);
+    }
+    if (statementType === 'SELECT') return;
+    throw new RefusedQueryError(statementType === 'SCRIPT'
+      ? 'the query holds more than one statement: a sync runs exactly one SELECT; remove the semicolons between statements'
+      : `the query is ${statementType ? `a ${statementType} statement` : 'not a SELECT statement'}, which does more than read: write a single SELECT`);
+  }
+
   private async startJob(query: string, params: Record<string, string> = {}): Promise<Job> {
+    if (this.config.query !== undefined) await this.checkReadOnly(query, params);
     try {
       const [job] = await this.bigquery().createQueryJob({
         query,

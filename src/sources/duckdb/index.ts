@@ -2,12 +2,12 @@
 // reads files (read_csv, read_parquet, read_json). Rows stream chunk by chunk.
 import * as path from 'node:path';
 import {
-  DuckDBConnection, DuckDBInstance, DuckDBTypeId, JSDuckDBValueConverter, type DuckDBValueConverter, type JS,
+  DuckDBConnection, DuckDBInstance, DuckDBTypeId, JSDuckDBValueConverter, StatementType, type DuckDBValueConverter, type JS,
 } from '@duckdb/node-api';
 import type { DuckdbSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
-import { ALIAS, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
-import { SourceError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
+import { ALIAS, countsMissing, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
+import { SourceError, RefusedQueryError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
 
 // DECIMAL as exact text (19.99 must not become 19.990000000000002); everything else as JS values.
 const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
@@ -17,6 +17,37 @@ const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
 
 function quoteString(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
+}
+
+/**
+ * The sync's query must be exactly one SELECT, checked before anything runs it: wrapped in a
+ * subquery, `SELECT 1) x; COPY ... TO 'file'; SELECT * FROM (SELECT 1` would run three
+ * statements, and COPY, ATTACH, INSTALL, SET or PRAGMA would do more than read. Parsing and
+ * preparing run nothing; reading files (read_csv, read_parquet) stays allowed.
+ */
+async function checkQuery(connection: DuckDBConnection, query: string, wrapped: string): Promise<void> {
+  let statements;
+  try {
+    statements = await connection.extractStatements(query);
+  } catch (error) {
+    // Text that parses only once wrapped closes the parenthesis it is wrapped in.
+    const count = await connection.extractStatements(`SELECT * FROM ${wrapped} AS ${ALIAS}`).then((s) => s.count, () => 0);
+    if (count > 1) throw new RefusedQueryError(`the query closes the parenthesis pinsync wraps it in and adds ${count - 1} statements: a sync runs exactly one SELECT`);
+    throw new SourceError(`DuckDB cannot read the source query: ${firstLine(error)}`);
+  }
+  if (statements.count !== 1) {
+    throw new RefusedQueryError(`the query holds ${statements.count} statements: a sync runs exactly one SELECT; remove the semicolons between them`);
+  }
+  let kind: StatementType;
+  try {
+    kind = (await statements.prepare(0)).statementType;
+  } catch (error) {
+    throw new SourceError(`DuckDB cannot read the source query: ${firstLine(error)}`);
+  }
+  if (kind !== StatementType.SELECT) {
+    const name = StatementType[kind] ?? 'other';
+    throw new RefusedQueryError(`the query is a${/^[AEIOU]/.test(name) ? 'n' : ''} ${name} statement, which does more than read: write a single SELECT (read_csv, read_parquet and read_json read files)`);
+  }
 }
 
 export class DuckdbSource implements Source {
@@ -39,16 +70,32 @@ export class DuckdbSource implements Source {
   private async connect(): Promise<DuckDBConnection> {
     if (this.connection) return this.connection;
     const file = this.config.path ? path.resolve(this.baseDir, this.config.path) : ':memory:';
+    // Handed out only once checked: until then, nothing else runs on it.
+    let connection: DuckDBConnection | undefined;
     try {
       this.instance = await DuckDBInstance.create(file, this.config.path ? { access_mode: 'READ_ONLY' } : {});
-      this.connection = await this.instance.connect();
-      await this.connection.run(`SET file_search_path = ${quoteString(this.baseDir)}`);
+      connection = await this.instance.connect();
+      await connection.run(`SET file_search_path = ${quoteString(this.baseDir)}`);
       // Cursor text and checkpoint casts in UTC, as with every source.
-      await this.connection.run("SET TimeZone = 'UTC'").catch(() => undefined);
+      await connection.run("SET TimeZone = 'UTC'").catch(() => undefined);
+      // No setting changes after these, whatever runs next.
+      await connection.run('SET lock_configuration = true');
     } catch (error) {
+      connection?.closeSync();
+      await this.close();
       throw new SourceError(`cannot open DuckDB database ${this.config.path ?? '(in memory)'}: ${firstLine(error)}`);
     }
-    return this.connection;
+    if (this.config.query !== undefined) {
+      try {
+        await checkQuery(connection, this.config.query, this.relation());
+      } catch (error) {
+        connection.closeSync();
+        await this.close();
+        throw error;
+      }
+    }
+    this.connection = connection;
+    return connection;
   }
 
   async columnTypes(): Promise<Map<string, string>> {
@@ -101,10 +148,11 @@ export class DuckdbSource implements Source {
     if (page.length > 0) yield page;
   }
 
-  async unreadableRows(until?: string): Promise<Unreadable> {
+  async unreadableRows(until?: string, after?: Position): Promise<Unreadable> {
     const types = await this.columnTypes();
-    const { sql, values } = planUnreadable(this.config, types, this.relation(), until);
-    const row = await this.one(sql, values);
+    const plan = planUnreadable(this.config, types, this.relation(), until, undefined, countsMissing(this.config, after));
+    if (!plan) return { missing: 0, future: 0 };
+    const row = await this.one(plan.sql, plan.values);
     return { missing: Number(row.missing ?? 0), future: Number(row.future ?? 0) };
   }
 

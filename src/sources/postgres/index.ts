@@ -1,12 +1,12 @@
 // PostgreSQL source: keyset pages in (cursor, primary key) order, so memory stays flat
 // whatever the table size and every page is an indexed range scan. Identifiers are
 // quoted, values are bound parameters.
-import type { Client } from 'pg';
+import type { Client, QueryConfig, QueryResultRow } from 'pg';
 import { pg, Cursor } from './driver.js';
 import type { PostgresSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
-import { ALIAS, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
-import { SourceError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
+import { ALIAS, countsMissing, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
+import { SourceError, RefusedQueryError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
 import { parseTimestamp, parseTimestamptz } from './timestamps.js';
 
 // Timestamps are the one type a run parses on every row; these skip pg's regular expression.
@@ -14,6 +14,21 @@ const FAST_PARSERS = new Map<number, (text: string) => Date>([
   [pg.types.builtins.TIMESTAMPTZ, parseTimestamptz],
   [pg.types.builtins.TIMESTAMP, parseTimestamp],
 ]);
+
+/**
+ * Why PostgreSQL refused to run the sync's SQL, if it was for doing more than one read: then
+ * the sync file is at fault (exit 2), not the warehouse. Undefined for any other failure.
+ */
+function refusal(error: unknown): RefusedQueryError | undefined {
+  const { code, message = '' } = (error ?? {}) as { code?: string; message?: string };
+  if (code === '42601' && /multiple commands/.test(message)) {
+    return new RefusedQueryError('the query holds more than one statement: a sync runs exactly one SELECT; remove the semicolons between statements');
+  }
+  if (code === '25006' || (code === '0A000' && /data-modifying/.test(message))) {
+    return new RefusedQueryError(`the query tries to write (${firstLine(error)}): a sync's query may only read; write a plain SELECT`);
+  }
+  return undefined;
+}
 
 export class PostgresSource implements Source {
   private client?: Client;
@@ -60,7 +75,7 @@ export class PostgresSource implements Source {
     if (this.types) return this.types;
     const client = await this.connect();
     try {
-      const result = await client.query({ text: `SELECT * FROM ${this.relation()} AS ${ALIAS} LIMIT 0` });
+      const result = await this.readOnly(`SELECT * FROM ${this.relation()} AS ${ALIAS} LIMIT 0`);
       // Full type names with modifiers (character(12), not character), to cast checkpoint values exactly.
       const names = await client.query<{ name: string }>(
         'SELECT format_type(t.oid, t.mod) AS name FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, mod, i) ORDER BY t.i',
@@ -68,9 +83,40 @@ export class PostgresSource implements Source {
       );
       this.types = new Map(result.fields.map((f, i) => [f.name, names.rows[i]?.name ?? 'text']));
     } catch (error) {
+      if (error instanceof SourceError || error instanceof RefusedQueryError) throw error;
       throw new SourceError(`PostgreSQL cannot read the source ${this.config.table ? `table ${this.config.table}` : 'query'}: ${firstLine(error)}`);
     }
     return this.types;
+  }
+
+  /**
+   * Runs one query that embeds the sync's SQL as exactly one read-only statement: through the
+   * extended protocol, whose Parse takes a single statement (`SELECT 1) x; DROP TABLE t; ...`
+   * is refused, never run), inside a READ ONLY transaction that is always rolled back.
+   */
+  private async readOnly<R extends QueryResultRow>(text: string, values: unknown[] = []) {
+    const client = await this.connect();
+    await this.begin(client);
+    try {
+      // pg speaks the simple protocol (several statements allowed) unless told otherwise.
+      return await client.query<R>({ text, values, queryMode: 'extended' } as QueryConfig);
+    } catch (error) {
+      throw refusal(error) ?? error;
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+    }
+  }
+
+  /**
+   * An explicit READ ONLY transaction for each query, rather than a session default: a session
+   * default could be turned off by the query itself (set_config) for the queries after it.
+   */
+  private async begin(client: Client): Promise<void> {
+    try {
+      await client.query('BEGIN TRANSACTION READ ONLY');
+    } catch (error) {
+      throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
+    }
   }
 
   async columns(): Promise<string[]> {
@@ -84,7 +130,9 @@ export class PostgresSource implements Source {
     const text = `SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`;
     // One query, sorted once, fetched page by page through a server-side cursor: memory
     // stays flat whatever the table size, and the rows come from one consistent snapshot.
+    // pg-cursor speaks the extended protocol (one statement only); the transaction makes it read only.
     const client = await this.connect();
+    await this.begin(client);
     const cursorQuery = client.query(new Cursor<Row>(text, plan.values, { rowMode: 'array' }));
     try {
       for (;;) {
@@ -92,35 +140,38 @@ export class PostgresSource implements Source {
         try {
           rows = await cursorQuery.read(options.pageSize ?? 5000);
         } catch (error) {
-          throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
+          throw refusal(error) ?? new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
         }
         if (rows.length === 0) return;
         yield rows;
       }
     } finally {
       await cursorQuery.close().catch(() => undefined);
+      await client.query('ROLLBACK').catch(() => undefined);
     }
   }
 
-  async unreadableRows(until?: string): Promise<Unreadable> {
+  async unreadableRows(until?: string, after?: Position): Promise<Unreadable> {
     const types = await this.columnTypes();
-    const client = await this.connect();
-    const { sql, values } = planUnreadable(this.config, types, this.relation(), until);
+    const plan = planUnreadable(this.config, types, this.relation(), until, undefined, countsMissing(this.config, after));
+    if (!plan) return { missing: 0, future: 0 };
+    const { sql, values } = plan;
     try {
-      const result = await client.query<{ missing: string; future: string }>(sql, values);
+      const result = await this.readOnly<{ missing: string; future: string }>(sql, values);
       return { missing: Number(result.rows[0]?.missing ?? 0), future: Number(result.rows[0]?.future ?? 0) };
     } catch (error) {
+      if (error instanceof SourceError || error instanceof RefusedQueryError) throw error;
       throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
     }
   }
 
   async checkKey(limit: number): Promise<KeyCheck> {
-    const client = await this.connect();
     try {
-      const result = await client.query<{ checked: string; distinct_keys: string; most: string }>(planKeyCheck(this.config, this.relation(), limit));
+      const result = await this.readOnly<{ checked: string; distinct_keys: string; most: string }>(planKeyCheck(this.config, this.relation(), limit));
       const row = result.rows[0];
       return { checked: Number(row?.checked ?? 0), distinctKeys: Number(row?.distinct_keys ?? 0), most: Number(row?.most ?? 0) };
     } catch (error) {
+      if (error instanceof SourceError || error instanceof RefusedQueryError) throw error;
       throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
     }
   }
