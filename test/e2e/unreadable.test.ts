@@ -55,7 +55,7 @@ const env = () => ({
 });
 
 const NULLS = /2 rows have a null updated_at or id and are not read/;
-const FUTURE = /1 row has a updated_at later than now .* and is not read yet/;
+const FUTURE = /1 row has updated_at later than now .* and is not read yet/;
 
 describe('rows a run leaves out', () => {
   it('are all counted by the first run; later runs count only the future ones; preview counts all', async () => {
