@@ -75,8 +75,9 @@ const NANP_INTERNATIONAL_PREFIX = /^[\s(]*011[\s().-]*(?=[1-9])/;
  */
 export function withPlusPrefix(text: string, country: string | undefined): string {
   const first = text.charCodeAt(0);
-  // "+" then a digit, or a digit other than 0: nothing to rewrite (most numbers).
+  // "+" then a digit, a digit other than 0, or a trunk 0 ("020 …"): nothing to rewrite (most numbers).
   if (first === 0x2b ? isNonZeroDigit(text.charCodeAt(1)) : isNonZeroDigit(first)) return text;
+  if (first === 0x30 && text.charCodeAt(1) > 0x31 && text.charCodeAt(1) <= 0x39) return text;
   const prefix = INTERNATIONAL_PREFIX.exec(text) ?? (isNanpRegion(country) ? NANP_INTERNATIONAL_PREFIX.exec(text) : null);
   return prefix ? `+${text.slice(prefix[0].length)}` : text;
 }
