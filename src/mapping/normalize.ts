@@ -75,9 +75,13 @@ const NANP_INTERNATIONAL_PREFIX = /^[\s(]*011[\s().-]*(?=[1-9])/;
  */
 export function withPlusPrefix(text: string, country: string | undefined): string {
   const first = text.charCodeAt(0);
-  // "+" then a digit, a digit other than 0, or a trunk 0 ("020 …"): nothing to rewrite (most numbers).
+  // "+" then a digit, a digit other than 0, or a trunk 0 not followed by "0" or "11" ("020 …",
+  // "01 23 …"): nothing to rewrite (most numbers).
   if (first === 0x2b ? isNonZeroDigit(text.charCodeAt(1)) : isNonZeroDigit(first)) return text;
-  if (first === 0x30 && text.charCodeAt(1) > 0x31 && text.charCodeAt(1) <= 0x39) return text;
+  if (first === 0x30) {
+    const second = text.charCodeAt(1);
+    if (second !== 0x30 && !(second === 0x31 && text.charCodeAt(2) === 0x31)) return text;
+  }
   const prefix = INTERNATIONAL_PREFIX.exec(text) ?? (isNanpRegion(country) ? NANP_INTERNATIONAL_PREFIX.exec(text) : null);
   return prefix ? `+${text.slice(prefix[0].length)}` : text;
 }
@@ -86,30 +90,43 @@ const isNonZeroDigit = (code: number): boolean => code > 0x30 && code <= 0x39;
 
 // Fast path (libphonenumber costs several microseconds a number) for the shape most
 // warehouses hold: North American numbers, written nationally (with or without the trunk
-// prefix 1) or with +1. Only digits and separators qualify, with an area code that starts
-// 2-9; everything else goes to libphonenumber, which knows each country's trunk prefixes
-// ("+44 (0)20 …") and lengths. A test checks the two agree on many generated spellings.
+// prefix 1) or with +1, and the national numbers of other countries read with a North
+// American default (their trunk 0 makes them no North American number). Only digits and
+// separators qualify; everything else goes to libphonenumber, which knows each country's
+// trunk prefixes ("+44 (0)20 …") and lengths. A test checks that the two agree on many
+// generated spellings.
 const SEPARATED_DIGITS = /^\+?[\d\s().-]{10,20}$/;
 const SEPARATORS = /[\s().+-]/g;
 
 /**
- * The digits of a number in the fast path's shape (`text` as withPlusPrefix leaves it), or
- * null when it takes libphonenumber to tell. `country` is the lowercase ISO alpha-2 code.
+ * The digits of a number in the fast path's shape (`text` as withPlusPrefix leaves it),
+ * undefined when it cannot be a number, or null when it takes libphonenumber to tell.
+ * `country` is the lowercase ISO alpha-2 code national numbers are read with.
  */
-export function nanpFastPath(text: string, country: string | undefined): string | null {
+export function nanpFastPath(text: string, country: string | undefined): string | undefined | null {
   if (!SEPARATED_DIGITS.test(text)) return null;
   if (text.charCodeAt(0) === 0x2b) {
     if (text.charCodeAt(1) !== 0x31) return null;
     const digits = text.replace(SEPARATORS, '');
-    // +1, then ten digits with an area code that starts 2-9.
-    return digits.length === 11 && digits.charCodeAt(1) >= 0x32 ? digits : null;
+    // +1, then ten digits.
+    return digits.length === 11 ? nanpNumber(digits) : null;
   }
   if (country === undefined || !NANP_REGIONS.has(country)) return null;
   const digits = text.replace(SEPARATORS, '');
-  if (digits.length === 10) return digits.charCodeAt(0) >= 0x32 ? `1${digits}` : null;
-  // The trunk prefix 1, then ten digits.
-  return digits.length === 11 && digits.charCodeAt(0) === 0x31 && digits.charCodeAt(1) >= 0x32 ? digits : null;
+  if (digits.length === 10) return nanpNumber(`1${digits}`);
+  if (digits.length !== 11) return null;
+  // The trunk prefix 1, then ten digits; eleven digits without it are too many for any
+  // North American number ("020 7946 0958" read as one).
+  return digits.charCodeAt(0) === 0x31 ? nanpNumber(digits) : undefined;
 }
+
+/**
+ * 1 and ten digits, if they can be a North American number: its area code starts 2-9. One
+ * that starts 0 or 1 is no number in any of its regions, most often another country's
+ * national number read with a North American default ("01 23 45 67 89", Paris), which
+ * libphonenumber, checking lengths only, would take.
+ */
+const nanpNumber = (digits: string): string | undefined => (digits.charCodeAt(1) >= 0x32 ? digits : undefined);
 
 // libphonenumber takes 20-40 ms to load. It is loaded when a number first needs it, or by
 // loadPhoneNumbers(): the CLI's main thread, which only validates sync files and reports,
@@ -126,12 +143,17 @@ export function loadPhoneNumbers(): typeof import('libphonenumber-js') {
   return phoneNumbers;
 }
 
-/** The number's E.164 digits as libphonenumber reads it, if it could be a number there. */
+/**
+ * The number's E.164 digits as libphonenumber reads it, if it could be a number there (and,
+ * for a North American one, its area code starts 2-9, as the fast path requires).
+ */
 export function phoneByLibrary(text: string, country: string | undefined): string | undefined {
   const parsed = loadPhoneNumbers().parsePhoneNumberFromString(text, {
     defaultCountry: country?.toUpperCase() as CountryCode | undefined,
   });
-  return parsed && parsed.isPossible() ? parsed.number.slice(1) : undefined;
+  if (!parsed || !parsed.isPossible()) return undefined;
+  const digits = parsed.number.slice(1);
+  return parsed.countryCallingCode === '1' ? nanpNumber(digits) : digits;
 }
 
 const phone: Normalizer = (raw, ctx) => {

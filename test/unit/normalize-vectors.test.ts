@@ -90,6 +90,13 @@ describe('ph: international prefixes and trunk prefixes', () => {
     ['0118 496 0000', 'GB', '441184960000'],
   ])('%j with default_country %s -> %s', (input, country, expected) => expect(norm('ph', input, country)).toBe(expected));
 
+  // No North American area code starts 0 or 1: written with +1 or without, such digits are
+  // no number (most often another country's national number read with a US default).
+  it.each([
+    ['01 23 45 67 89', 'US'], ['(012) 345-6789', 'US'], ['1 012 345 6789', 'US'], ['+1 012 345 6789', 'US'], ['+1 (012) 345-6789', undefined],
+    ['123 456 7890', 'US'], ['1 123 456 7890', 'CA'], ['+1 123 456 7890', 'GB'], ['020 7946 0958', 'US'], ['030 1234567', 'CA'],
+  ])('%j with default_country %s is no number', (input, country) => expect(norm('ph', input, country)).toBeUndefined());
+
   // Every spelling of a number gives what libphonenumber reads from "+<country code><number>".
   const regions = ['US', 'CA', 'JM', 'PR', 'GB', 'DE', 'FR', 'ES', 'IT', 'NL', 'AU', 'IN', 'JP', 'BR'] as CountryCode[];
   const examples = require('libphonenumber-js/mobile/examples') as Record<string, string>;
@@ -143,14 +150,20 @@ describe('ph: international prefixes and trunk prefixes', () => {
     expect(wrong.slice(0, 20)).toEqual([]);
   });
 
-  it('answers in its fast path exactly as libphonenumber does', () => {
+  it('answers in its fast path exactly as libphonenumber does (area codes 2-9 in North America)', () => {
     let decided = 0;
     const wrong: unknown[] = [];
     const spellings = [
       ...cases,
-      // Area codes and lengths the fast path must leave to the library.
+      // Every number written nationally, read with every default (North American or not).
+      ...numbers.flatMap(({ region, national }) => {
+        const groups = groupsOf(library.parsePhoneNumberFromString(national, region)!.formatNational());
+        return bodies(groups).flatMap((text) => contexts.map((country) => ({ text, country, expected: undefined })));
+      }),
+      // Area codes and lengths at the fast path's edges.
       ...['123 456 7890', '1 123 456 7890', '+1 123 456 7890', '011 234 5678', '+1 011 234 5678', '0650 123 4567', '1 650 123 456',
-        '+1 (0) 650 123 4567', '+1 650 123 45678', '650 123 45678', '(212) 555-01', '1 1 650 123 4567', '+1 1 650 123 4567'].flatMap((text) =>
+        '+1 (0) 650 123 4567', '+1 650 123 45678', '650 123 45678', '(212) 555-01', '1 1 650 123 4567', '+1 1 650 123 4567',
+        '0123456789', '+1 012 345 6789', '1 (012) 345 6789', '02079460958', '12 3456 7890 1', '(11) 91234-5678', '090-1234-5678'].flatMap((text) =>
         contexts.map((country) => ({ text, country, expected: undefined }))),
     ];
     for (const { text, country } of spellings) {
