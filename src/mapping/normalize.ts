@@ -75,9 +75,9 @@ const NANP_INTERNATIONAL_PREFIX = /^[\s(]*011[\s().-]*(?=[1-9])/;
  */
 export function withPlusPrefix(text: string, country: string | undefined): string {
   const first = text.charCodeAt(0);
-  // "+" then a digit, a digit other than 0, or a trunk 0 not followed by "0" or "11" ("020 …",
-  // "01 23 …"): nothing to rewrite (most numbers).
-  if (first === 0x2b ? isNonZeroDigit(text.charCodeAt(1)) : isNonZeroDigit(first)) return text;
+  // "+" or "(" then a digit other than 0, such a digit, or a trunk 0 not followed by "0" or
+  // "11" ("020 …", "01 23 …"): nothing to rewrite (most numbers).
+  if (first === 0x2b || first === 0x28 ? isNonZeroDigit(text.charCodeAt(1)) : isNonZeroDigit(first)) return text;
   if (first === 0x30) {
     const second = text.charCodeAt(1);
     if (second !== 0x30 && !(second === 0x31 && text.charCodeAt(2) === 0x31)) return text;
