@@ -42,6 +42,14 @@ const CA_PROVINCES: Record<string, string> = {
 
 const STATE_ALIASES: Record<string, string> = {
   'Washington DC': 'DC', 'Washington D.C.': 'DC', 'Virgin Islands': 'VI', 'Québec': 'QC',
+  // Newspaper (AP style) abbreviations, the other way states are written with dots ("Calif.",
+  // "W.Va."); two-letter ones ("N.Y.", "Pa.") are the codes themselves.
+  'Ala.': 'AL', 'Ariz.': 'AZ', 'Ark.': 'AR', 'Calif.': 'CA', 'Cal.': 'CA', 'Colo.': 'CO', 'Conn.': 'CT',
+  'Del.': 'DE', 'Fla.': 'FL', 'Ill.': 'IL', 'Ind.': 'IN', 'Kan.': 'KS', 'Kans.': 'KS', 'Mass.': 'MA',
+  'Mich.': 'MI', 'Minn.': 'MN', 'Miss.': 'MS', 'Mont.': 'MT', 'Neb.': 'NE', 'Nebr.': 'NE', 'Nev.': 'NV',
+  'Okla.': 'OK', 'Ore.': 'OR', 'Oreg.': 'OR', 'Penn.': 'PA', 'Penna.': 'PA', 'Tenn.': 'TN', 'Tex.': 'TX',
+  'Wash.': 'WA', 'W.Va.': 'WV', 'Wis.': 'WI', 'Wisc.': 'WI', 'Wyo.': 'WY',
+  'Alta.': 'AB', 'Man.': 'MB', 'Nfld.': 'NL', 'Ont.': 'ON', 'P.E.I.': 'PE', 'Que.': 'QC', 'Sask.': 'SK',
 };
 
 const stateByName = new Map<string, string>();
@@ -50,9 +58,17 @@ for (const table of [US_STATES, CA_PROVINCES]) {
 }
 for (const [name, code] of Object.entries(STATE_ALIASES)) stateByName.set(looseKey(name), code.toLowerCase());
 
-/** A state or province name to its two-letter code, lowercase. */
+const stateCodes = new Set([...Object.keys(US_STATES), ...Object.keys(CA_PROVINCES)].map((code) => code.toLowerCase()));
+
+/**
+ * A US state or Canadian province, named, abbreviated ("Calif.") or its code written with dots
+ * or spaces ("N.Y.", "n y"), to its two-letter code, lowercase.
+ */
 export function stateCode(name: string): string | undefined {
-  return stateByName.get(looseKey(name));
+  const key = looseKey(name);
+  // Only a known code: "N/A" is not a state.
+  if (key.length === 2 && stateCodes.has(key)) return key;
+  return stateByName.get(key);
 }
 
 // ISO 3166-1 alpha-2: libphonenumber's regions, less its two non-ISO ones, plus the

@@ -50,14 +50,83 @@ const email: Normalizer = (raw) => {
   return text && /^[^\s@]+@[^\s@]+$/.test(text) ? text : undefined;
 };
 
+// North American Numbering Plan regions: country code 1, trunk prefix "1", and "011" to dial
+// out (a test checks this list against libphonenumber's metadata).
+const NANP_REGIONS = new Set([
+  'us', 'ca', 'ag', 'ai', 'as', 'bb', 'bm', 'bs', 'dm', 'do', 'gd', 'gu', 'jm', 'kn', 'ky', 'lc', 'mp', 'ms',
+  'pr', 'sx', 'tc', 'tt', 'vc', 'vg', 'vi',
+]);
+
+/** Whether a region (ISO alpha-2, any case) dials as part of the North American Numbering Plan. */
+export function isNanpRegion(country: string | undefined): boolean {
+  return country !== undefined && NANP_REGIONS.has(country.toLowerCase());
+}
+
+// An international call prefix before the country code, with any separators around it: "+",
+// "00" (most of the world), and the two doubled ("+00 44", "+011 44"). "011" alone is North
+// America's, and only read as one there: elsewhere it starts national numbers (0118 is Reading).
+const INTERNATIONAL_PREFIX = /^[\s(]*(?:\+[\s().-]*(?:011|00)?|00)[\s().-]*(?=[1-9])/;
+const NANP_INTERNATIONAL_PREFIX = /^[\s(]*011[\s().-]*(?=[1-9])/;
+
+/**
+ * The number with its international prefix, however written, as one "+" right before the
+ * country code: the form libphonenumber reads whatever the row's country. `country` is the
+ * ISO alpha-2 code national numbers are read with.
+ */
+export function withPlusPrefix(text: string, country: string | undefined): string {
+  const first = text.charCodeAt(0);
+  // "+" or "(" then a digit other than 0, such a digit, or a trunk 0 not followed by "0" or
+  // "11" ("020 …", "01 23 …"): nothing to rewrite (most numbers).
+  if (first === 0x2b || first === 0x28 ? isNonZeroDigit(text.charCodeAt(1)) : isNonZeroDigit(first)) return text;
+  if (first === 0x30) {
+    const second = text.charCodeAt(1);
+    if (second !== 0x30 && !(second === 0x31 && text.charCodeAt(2) === 0x31)) return text;
+  }
+  const prefix = INTERNATIONAL_PREFIX.exec(text) ?? (isNanpRegion(country) ? NANP_INTERNATIONAL_PREFIX.exec(text) : null);
+  return prefix ? `+${text.slice(prefix[0].length)}` : text;
+}
+
+const isNonZeroDigit = (code: number): boolean => code > 0x30 && code <= 0x39;
+
 // Fast path (libphonenumber costs several microseconds a number) for the shape most
-// warehouses hold: North American numbers, written nationally or with +1. Only digits and
+// warehouses hold: North American numbers, written nationally (with or without the trunk
+// prefix 1) or with +1, and the national numbers of other countries read with a North
+// American default (their trunk 0 makes them no North American number). Only digits and
 // separators qualify; everything else goes to libphonenumber, which knows each country's
-// trunk prefixes ("+44 (0)20 …") and lengths.
+// trunk prefixes ("+44 (0)20 …") and lengths. A test checks that the two agree on many
+// generated spellings.
 const SEPARATED_DIGITS = /^\+?[\d\s().-]{10,20}$/;
 const SEPARATORS = /[\s().+-]/g;
-const NANP = /^1?([2-9]\d{2}[2-9]\d{6})$/;
-const NANP_COUNTRIES = new Set(['us', 'ca', 'pr', 'gu', 'vi', 'as', 'mp']);
+
+/**
+ * The digits of a number in the fast path's shape (`text` as withPlusPrefix leaves it),
+ * undefined when it cannot be a number, or null when it takes libphonenumber to tell.
+ * `country` is the lowercase ISO alpha-2 code national numbers are read with.
+ */
+export function nanpFastPath(text: string, country: string | undefined): string | undefined | null {
+  if (!SEPARATED_DIGITS.test(text)) return null;
+  if (text.charCodeAt(0) === 0x2b) {
+    if (text.charCodeAt(1) !== 0x31) return null;
+    const digits = text.replace(SEPARATORS, '');
+    // +1, then ten digits.
+    return digits.length === 11 ? nanpNumber(digits) : null;
+  }
+  if (country === undefined || !NANP_REGIONS.has(country)) return null;
+  const digits = text.replace(SEPARATORS, '');
+  if (digits.length === 10) return nanpNumber(`1${digits}`);
+  if (digits.length !== 11) return null;
+  // The trunk prefix 1, then ten digits; eleven digits without it are too many for any
+  // North American number ("020 7946 0958" read as one).
+  return digits.charCodeAt(0) === 0x31 ? nanpNumber(digits) : undefined;
+}
+
+/**
+ * 1 and ten digits, if they can be a North American number: its area code starts 2-9. One
+ * that starts 0 or 1 is no number in any of its regions, most often another country's
+ * national number read with a North American default ("01 23 45 67 89", Paris), which
+ * libphonenumber, checking lengths only, would take.
+ */
+const nanpNumber = (digits: string): string | undefined => (digits.charCodeAt(1) >= 0x32 ? digits : undefined);
 
 // libphonenumber takes 20-40 ms to load. It is loaded when a number first needs it, or by
 // loadPhoneNumbers(): the CLI's main thread, which only validates sync files and reports,
@@ -74,27 +143,30 @@ export function loadPhoneNumbers(): typeof import('libphonenumber-js') {
   return phoneNumbers;
 }
 
-const phone: Normalizer = (raw, ctx) => {
-  let text = identifierText(raw);
-  if (!text) return undefined;
-  // The international "00" prefix is common outside North America.
-  if (text.startsWith('00')) text = text.replace(/^00(?=[1-9])/, '+');
-  if (SEPARATED_DIGITS.test(text)) {
-    const international = text.startsWith('+');
-    if (international ? text.startsWith('+1') : NANP_COUNTRIES.has(ctx.rowCountry?.() ?? ctx.defaultCountry?.toLowerCase() ?? '')) {
-      const digits = text.replace(SEPARATORS, '');
-      const nanp = NANP.exec(digits);
-      if (nanp && (!international || digits.length === 11)) return `1${nanp[1]}`;
-      // National digits that fit no North American number and do not dial out (011) cannot be one.
-      if (!international && !digits.startsWith('011')) return undefined;
-    }
-  }
-  const country = ctx.rowCountry?.() ?? ctx.defaultCountry;
+/**
+ * The number's E.164 digits as libphonenumber reads it, if it could be a number there (and,
+ * for a North American one, its area code starts 2-9, as the fast path requires).
+ */
+export function phoneByLibrary(text: string, country: string | undefined): string | undefined {
   const parsed = loadPhoneNumbers().parsePhoneNumberFromString(text, {
     defaultCountry: country?.toUpperCase() as CountryCode | undefined,
   });
   if (!parsed || !parsed.isPossible()) return undefined;
-  return parsed.number.slice(1);
+  const digits = parsed.number.slice(1);
+  return parsed.countryCallingCode === '1' ? nanpNumber(digits) : digits;
+}
+
+const phone: Normalizer = (raw, ctx) => {
+  const text = identifierText(raw);
+  if (!text) return undefined;
+  // "+1 …" never needs the row's country; looking it up costs a column read.
+  const plusOne = text.charCodeAt(0) === 0x2b && text.charCodeAt(1) === 0x31;
+  const country = plusOne ? undefined : (ctx.rowCountry?.() ?? ctx.defaultCountry?.toLowerCase());
+  const international = plusOne ? text : withPlusPrefix(text, country);
+  const fast = nanpFastPath(international, country);
+  if (fast !== null) return fast;
+  // (A number written with "+" is read the same with any default country.)
+  return phoneByLibrary(international, country);
 };
 
 const GENDERS: Record<string, string> = {
@@ -108,13 +180,22 @@ const gender: Normalizer = (raw) => {
   return text === undefined ? undefined : GENDERS[text];
 };
 
-const THIS_YEAR = new Date().getUTCFullYear();
+// The current year, read again once the clock passes its end (a `schedule` process runs for
+// years): only a date later than the year known so far looks at the clock.
+let knownYear = 0;
+function isFutureYear(year: number): boolean {
+  if (year <= knownYear) return false;
+  knownYear = new Date().getUTCFullYear();
+  return year > knownYear;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 function ymd(year: number, month: number, day: number): string | undefined {
-  if (year < 1900 || year > THIS_YEAR || month < 1 || month > 12 || day < 1) return undefined;
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (day > daysInMonth) return undefined;
-  return `${year}${String(month).padStart(2, '0')}${String(day).padStart(2, '0')}`;
+  if (year < 1900 || month < 1 || month > 12 || day < 1 || isFutureYear(year)) return undefined;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > DAYS_IN_MONTH[month - 1]! + (leap ? 1 : 0)) return undefined;
+  return `${year}${month < 10 ? '0' : ''}${month}${day < 10 ? '0' : ''}${day}`;
 }
 
 const dateOfBirth: Normalizer = (raw) => {
@@ -158,6 +239,10 @@ const state: Normalizer = (raw) => {
   return stateCode(text);
 };
 
+const FIVE_DIGITS = /^\d{5}$/;
+const NINE_DIGITS = /^\d{9}$/;
+const POSTAL_CODE = /^[a-z0-9]{2,10}$/;
+
 const zip: Normalizer = (raw) => {
   // A numeric column loses US ZIP codes' leading zeros (02134 is stored as 2134).
   if ((typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 && raw < 100000) || (typeof raw === 'bigint' && raw >= 0n && raw < 100000n)) {
@@ -165,11 +250,12 @@ const zip: Normalizer = (raw) => {
   }
   const text = lower(raw, {});
   if (!text) return undefined;
-  // US ZIP or ZIP+4: the first five digits.
-  const us = /^(\d{5})(?:[-\s]?\d{4})?$/.exec(text);
-  if (us) return us[1];
-  const compact = text.replace(/\s+/g, '');
-  return /^[a-z0-9-]{2,10}$/.test(compact) ? compact : undefined;
+  if (FIVE_DIGITS.test(text)) return text;
+  // Spaces, hyphens and other punctuation anywhere are not part of the code ("98 121-9431", "12345-", "SW1A 1AA").
+  const compact = text.replace(ASCII.test(text) ? /[^a-z0-9]+/g : /[\s\p{P}\p{S}\p{Cc}]+/gu, '');
+  // US ZIP+4, however it was spaced: the first five digits.
+  if (NINE_DIGITS.test(compact)) return compact.slice(0, 5);
+  return POSTAL_CODE.test(compact) ? compact : undefined;
 };
 
 const country: Normalizer = (raw) => {
