@@ -69,6 +69,8 @@ interface Batch {
   /** The batch's events, as rows of the pages they came from. */
   events: EncodedEvents<ReadPage>;
   localRejects: RejectRecord[];
+  /** Rows of the batch the sync file's `skip:` leaves out. */
+  skipped: number;
   /** Position of the batch's last row (sent or rejected). */
   last: Position;
   /** Ledger entries of the batch's events, same index (empty when the sync keeps no ledger). */
@@ -107,8 +109,8 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   // Rows stamped later than now wait for a later run; event_ids seen, to refuse a second one.
   const until = readUntil(options.cursorKind, startedAt.getTime());
   const seen = new SeenIds();
-  // Whether Pinterest has processed events of this sync before (a run record says so).
-  const deliveredBefore = (await state?.runs(sync.name, 5).catch(() => []))?.some((r) => r.processed > 0) ?? false;
+  // Whether Pinterest has processed events of this sync before (any run record says so).
+  const deliveredBefore = (await state?.hasProcessed(sync.name).catch(() => false)) ?? false;
 
   let committed: Position | null = checkpoint?.position ?? null;
   let fatal: Error | undefined;
@@ -225,7 +227,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
 
   let batch: Batch | undefined;
   let dropped: EncodedPage['dropped'] = [];
-  const newBatch = (): Batch => ({ seq: nextSeq++, events: new EncodedEvents(), localRejects: [], ledger: [], last: { cursor: null, key: '' } });
+  const newBatch = (): Batch => ({ seq: nextSeq++, events: new EncodedEvents(), localRejects: [], skipped: 0, ledger: [], last: { cursor: null, key: '' } });
 
   try {
     // Pages of one batch: fewer rows alive at once on the reading thread, so cheaper scavenges.
@@ -262,9 +264,11 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
           counts.alreadyDelivered++;
           continue;
         }
+        // A reject is settled under its own digest: once the row maps, its event's digest is another.
         if (digest !== undefined) batch.ledger.push({ digest, cursorMs: cursorMs(positionAt(page, i)) });
         if (skipped) {
           counts.skipped++;
+          batch.skipped++;
         } else if (hasEvent && firstOfId) {
           batch.events.add(page, i);
           if (++eventsRead <= priorUnsettled) counts.resent++;
@@ -276,7 +280,8 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
             primaryKey: textAt(page.keys, i)!, eventId: reasons ? null : textAt(ids, i), stage: 'local', reason: describeReasons(reasons ?? [DUPLICATE_EVENT_ID]),
           });
         }
-        if (batch.events.length >= batchSize || batch.localRejects.length >= batchSize) {
+        // Rows that send nothing still close a batch, so their checkpoint and ledger commit in bounded steps.
+        if (batch.events.length >= batchSize || batch.localRejects.length + batch.skipped >= batchSize) {
           batch.last = positionAt(page, i);
           await dispatch(batch);
           batch = undefined;

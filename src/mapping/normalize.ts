@@ -241,6 +241,9 @@ const state: Normalizer = (raw) => {
 
 const FIVE_DIGITS = /^\d{5}$/;
 const NINE_DIGITS = /^\d{9}$/;
+// Postal code separators: any run of non-alphanumerics in ASCII text, else of spaces, punctuation and symbols.
+const NOT_ASCII_ALNUM = /[^a-z0-9]+/g;
+const POSTAL_SEPARATORS = /[\s\p{P}\p{S}\p{Cc}]+/gu;
 const POSTAL_CODE = /^[a-z0-9]{2,10}$/;
 
 const zip: Normalizer = (raw) => {
@@ -252,7 +255,7 @@ const zip: Normalizer = (raw) => {
   if (!text) return undefined;
   if (FIVE_DIGITS.test(text)) return text;
   // Spaces, hyphens and other punctuation anywhere are not part of the code ("98 121-9431", "12345-", "SW1A 1AA").
-  const compact = text.replace(ASCII.test(text) ? /[^a-z0-9]+/g : /[\s\p{P}\p{S}\p{Cc}]+/gu, '');
+  const compact = text.replace(ASCII.test(text) ? NOT_ASCII_ALNUM : POSTAL_SEPARATORS, '');
   // US ZIP+4, however it was spaced: the first five digits.
   if (NINE_DIGITS.test(compact)) return compact.slice(0, 5);
   return POSTAL_CODE.test(compact) ? compact : undefined;

@@ -528,6 +528,11 @@ export class StateStore {
     return rows.map((r) => ({ stage: r.stage, reason: r.reason, count: Number(r.n) }));
   }
 
+  /** Whether any run of the sync had an event processed by Pinterest. */
+  async hasProcessed(sync: string): Promise<boolean> {
+    return (await this.db('runs').where({ sync }).andWhere('processed', '>', 0).first('id')) !== undefined;
+  }
+
   /** Names of every sync with a checkpoint or a run. */
   async syncs(): Promise<string[]> {
     const fromCheckpoints = await this.db('checkpoints').distinct('sync');
@@ -563,7 +568,7 @@ export class StateStore {
 // StateError (exit 1), not a bare driver error. The lease's own errors pass as they are.
 const GUARDED: (keyof StateStore)[] = [
   'checkpoint', 'unsettledEvents', 'saveCheckpoint', 'saveUnsettled', 'commitBatch', 'delivered', 'pruneLedger', 'clearLedger',
-  'ledgerSize', 'saveLedgerSince', 'oldestLedgerEntry', 'startRun', 'finishRun', 'interruptRun', 'runs', 'rejects', 'rejectCounts', 'syncs', 'lock',
+  'ledgerSize', 'saveLedgerSince', 'oldestLedgerEntry', 'startRun', 'finishRun', 'interruptRun', 'runs', 'hasProcessed', 'rejects', 'rejectCounts', 'syncs', 'lock',
 ];
 for (const name of GUARDED) {
   const methods = StateStore.prototype as unknown as Record<string, (this: StateStore, ...args: unknown[]) => Promise<unknown>>;

@@ -132,6 +132,8 @@ describe('a batch refused whole with 400', () => {
     await sql(`INSERT INTO probed (id, updated_at, email) SELECT i, now() - interval '2 hours' + i * interval '1 second', 'p' || i || '@example.com' FROM generate_series(1, 5) i`);
     writeSync('probed', { cursor: 'updated_at' });
     expect((await run('probed')).summary).toMatchObject({ processed: 5 });
+    // Quiet runs since (nothing new) must not make pinsync forget that Pinterest took its events.
+    for (let i = 0; i < 5; i++) expect((await run('probed')).summary).toMatchObject({ processed: 0 });
     fake.reset();
     // 20 more rows in one batch of 20; the first, middle and last (the probes) are refused.
     await sql(`INSERT INTO probed (id, updated_at, email) SELECT i, now() - interval '1 hour' + i * interval '1 second', 'p' || i || '@example.com' FROM generate_series(101, 120) i`);
@@ -150,6 +152,26 @@ describe('a batch refused whole with 400', () => {
     const { result } = await run('probed_new');
     expect(result.code).toBe(1);
     expect(fake.requests).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('rejects that time can lift', () => {
+  it('sends an event once its event_time is no longer in the future, however the row is re-read', async () => {
+    await createTable('ahead');
+    await sql(`INSERT INTO ahead (id, updated_at, email, created_at) VALUES
+      (1, now() - interval '20 minutes', 'a1@example.com', now() - interval '1 minute'),
+      (2, now() - interval '10 minutes', 'a2@example.com', now() + interval '2 hours')`);
+    writeSync('ahead', { cursor: 'updated_at', lookback: '3h' });
+    const first = await run('ahead');
+    expect(first.summary).toMatchObject({ processed: 1, rejected_local: 1 });
+    expect(first.summary.rejects_by_reason).toEqual({ 'event_time: in the future': 1 });
+    // Time passes (here: the value is corrected without touching the cursor); a settled reject
+    // must not hide the event the row now maps to.
+    fake.reset();
+    await sql(`UPDATE ahead SET created_at = now() - interval '1 minute' WHERE id = 2`);
+    const second = await run('ahead');
+    expect(delivered()).toEqual(['2']);
+    expect(second.summary).toMatchObject({ processed: 1, already_delivered: 1 });
   });
 });
 
