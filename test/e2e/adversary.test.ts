@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';
+import { writePgSync, type PgSyncShape } from '../helpers/pg-sync.js';
 
 let work: string;
 let dbUrl: string;
@@ -28,43 +29,7 @@ afterAll(async () => {
 
 beforeEach(() => fake.reset());
 
-interface SyncShape {
-  primaryKey?: string;
-  cursor?: string;
-  lookback?: string;
-  batchSize?: number;
-  concurrency?: number;
-  eventId?: string;
-}
-
-function writeSync(name: string, shape: SyncShape = {}): string {
-  const lines = [
-    'version: 1',
-    'source:',
-    '  type: postgres',
-    '  url: ${WAREHOUSE_URL}',
-    `  table: ${name}`,
-    `  primary_key: ${shape.primaryKey ?? 'id'}`,
-    ...(shape.cursor ? [`  cursor: ${shape.cursor}`] : []),
-    ...(shape.lookback ? [`  lookback: ${shape.lookback}`] : []),
-    'destination:',
-    '  ad_account_id: ${PINTEREST_AD_ACCOUNT_ID}',
-    '  access_token: ${PINTEREST_ACCESS_TOKEN}',
-    `  batch_size: ${shape.batchSize ?? 20}`,
-    `  concurrency: ${shape.concurrency ?? 1}`,
-    '  max_retry_time: 2s',
-    'match:',
-    '  em: email',
-    'mappings:',
-    '  event_name: { value: checkout }',
-    '  action_source: { value: web }',
-    '  event_time: created_at',
-    ...(shape.eventId ? [`  event_id: ${shape.eventId}`] : []),
-  ];
-  const file = path.join('syncs', `${name}.yaml`);
-  writeFileSync(path.join(work, file), `${lines.join('\n')}\n`);
-  return file;
-}
+const writeSync = (name: string, shape: PgSyncShape = {}): string => writePgSync(work, name, { concurrency: 1, ...shape });
 
 async function sql(text: string, values: unknown[] = []): Promise<void> {
   await withClient(dbUrl, (c) => c.query(text, values));

@@ -1,13 +1,14 @@
 // Every event exactly once on the tables real warehouses hold: keys that repeat, date and text
 // cursors, values stamped in the future, lookback turned on late, rejects re-read, reset --to.
 // The built CLI, a real PostgreSQL, and the fake Pinterest on 127.0.0.1.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';
+import { writePgSync, type PgSyncShape } from '../helpers/pg-sync.js';
 
 let work: string;
 let dbUrl: string;
@@ -27,40 +28,7 @@ afterAll(async () => {
 
 beforeEach(() => fake.reset());
 
-interface SyncShape {
-  primaryKey?: string;
-  cursor?: string;
-  lookback?: string;
-  source?: string;
-}
-
-/** Writes syncs/<name>.yaml reading table <name>; returns its path relative to the work folder. */
-function writeSync(name: string, shape: SyncShape = {}): string {
-  const lines = [
-    'version: 1',
-    'source:',
-    '  type: postgres',
-    `  url: ${shape.source ?? '${WAREHOUSE_URL}'}`,
-    `  table: ${name}`,
-    `  primary_key: ${shape.primaryKey ?? 'id'}`,
-    ...(shape.cursor ? [`  cursor: ${shape.cursor}`] : []),
-    ...(shape.lookback ? [`  lookback: ${shape.lookback}`] : []),
-    'destination:',
-    '  ad_account_id: ${PINTEREST_AD_ACCOUNT_ID}',
-    '  access_token: ${PINTEREST_ACCESS_TOKEN}',
-    '  batch_size: 20',
-    '  max_retry_time: 2s',
-    'match:',
-    '  em: email',
-    'mappings:',
-    '  event_name: { value: checkout }',
-    '  action_source: { value: web }',
-    '  event_time: created_at',
-  ];
-  const file = path.join('syncs', `${name}.yaml`);
-  writeFileSync(path.join(work, file), `${lines.join('\n')}\n`);
-  return file;
-}
+const writeSync = (name: string, shape: PgSyncShape = {}): string => writePgSync(work, name, shape);
 
 async function sql(text: string, values: unknown[] = []): Promise<void> {
   await withClient(dbUrl, (c) => c.query(text, values));
@@ -317,7 +285,7 @@ describe('lookback and the ledger', () => {
     const wrong = await cli(['reset', 'rewind', '--to', 'not-a-date']);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("--to 'not-a-date' is not a value of updated_at (timestamp with time zone)");
-    writeSync('rewind', { cursor: 'updated_at', lookback: '3h', source: '${UNSET_WAREHOUSE_URL}' });
+    writeSync('rewind', { cursor: 'updated_at', lookback: '3h', url: '${UNSET_WAREHOUSE_URL}' });
     const unloadable = await cli(['reset', 'rewind', '--to', '2026-01-01']);
     expect(unloadable.code).toBe(2);
     expect(unloadable.stderr).toContain('UNSET_WAREHOUSE_URL');
