@@ -41,10 +41,11 @@ export interface Ledger {
    * started (rows re-read inside the window must not move the checkpoint back).
    */
   checkpointAfter(last: Position, started: Position | undefined): Position;
-  /** The ledger key of a row's event; undefined when the sync keeps no ledger. */
-  digest(eventId: string, position: Position): string | undefined;
-  /** The ledger key of a row rejected locally (it has no event_id); undefined without a ledger. */
-  rejectDigest(primaryKey: string, position: Position): string | undefined;
+  /**
+   * The ledger key of a row: of its event when it maps to one (`eventId`), else of the row as
+   * rejected or skipped, by primary key; undefined when the sync keeps no ledger.
+   */
+  rowDigest(eventId: string | null, primaryKey: string, position: Position): string | undefined;
   known(digests: (string | undefined)[]): Promise<Set<string>>;
   /** After a run: drops entries the window can no longer reach, and moves `since` with them. */
   finish(checkpoint: Position | null): Promise<void>;
@@ -54,8 +55,7 @@ const NONE: Omit<Ledger, 'start'> = {
   active: false,
   record: false,
   checkpointAfter: (last) => last,
-  digest: () => undefined,
-  rejectDigest: () => undefined,
+  rowDigest: () => undefined,
   known: async () => new Set(),
   finish: async () => undefined,
 };
@@ -149,11 +149,10 @@ export async function openLedger(sync: SyncDefinition, store: StateStore | undef
       // Equal to the millisecond counts as not past: microseconds are not compared here.
       return at !== null && at > from ? last : started;
     },
-    digest(eventId, position) {
+    rowDigest(eventId, primaryKey, position) {
       // With a cursor, a changed row (new cursor value) is a new delivery; without one, the event is.
-      return digestOf(withCursor ? `${eventId}\u0000${position.cursor}` : eventId);
-    },
-    rejectDigest(primaryKey, position) {
+      if (eventId !== null) return digestOf(withCursor ? `${eventId}\u0000${position.cursor}` : eventId);
+      // A row with no event is settled under its key, apart from any event it may map to later.
       return digestOf(withCursor ? `\u0001${primaryKey}\u0000${position.cursor}` : `\u0001${primaryKey}`);
     },
     async known(digests) {
@@ -191,8 +190,7 @@ export async function forgetRowsAfter(sync: SyncDefinition, store: StateStore, s
   for await (const page of source.read({ after, columns: mapper.columns })) {
     const digests = page.map((row) => {
       const outcome = encodeChecked(mapper, row);
-      const position = source.positionOf(row);
-      return outcome.json !== undefined ? ledger.digest(outcome.eventId, position) : ledger.rejectDigest(mapper.keyOf(row), position);
+      return ledger.rowDigest(outcome.json !== undefined ? outcome.eventId : null, mapper.keyOf(row), source.positionOf(row));
     }).filter((d): d is string => d !== undefined);
     await store.forgetLedger(sync.name, digests);
     forgotten += digests.length;

@@ -71,7 +71,7 @@ export async function previewSync(source: Source, mapper: Mapper, options: Previ
     const digests = ledger?.active
       ? outcomes.map((o, i) => {
         const position = source.positionOf(rows[i]!);
-        return o.json !== undefined ? ledger.digest(o.eventId, position) : ledger.rejectDigest(mapper.keyOf(rows[i]!), position);
+        return ledger.rowDigest(o.json !== undefined ? o.eventId : null, mapper.keyOf(rows[i]!), position);
       })
       : [];
     const known = ledger?.active ? await ledger.known(digests) : new Set<string>();

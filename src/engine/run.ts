@@ -238,8 +238,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
       const digests: (string | undefined)[] = [];
       if (ledger.active) {
         for (let i = 0; i < rows; i++) {
-          const id = textAt(page.eventIds, i);
-          digests.push(id !== null ? ledger.digest(id, positionAt(page, i)) : ledger.rejectDigest(textAt(page.keys, i)!, positionAt(page, i)));
+          digests.push(ledger.rowDigest(textAt(page.eventIds, i), textAt(page.keys, i)!, positionAt(page, i)));
         }
       }
       const known = await ledger.known(digests);
