@@ -123,7 +123,9 @@ describe('date cursors', () => {
     expect([...counts.keys()].sort((a, b) => Number(a) - Number(b))).toEqual(range(0, 600));
     const twice = [...counts].filter(([, n]) => n > 1);
     expect(twice.length).toBeLessThanOrEqual(20);
-    expect(second.summary.resent).toBe(twice.length);
+    // `resent` counts what the killed run may have delivered: a request cut off by the kill counts, though it never arrived.
+    expect(second.summary.resent).toBeGreaterThanOrEqual(twice.length);
+    expect(second.summary.resent).toBeLessThanOrEqual(20);
     fake.reset();
     await sql(`UPDATE day_kill SET email = 'k1000@example.com' WHERE id = 1000`);
     const third = await run('day_kill');
