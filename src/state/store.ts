@@ -97,6 +97,10 @@ export function describeStateFailure(error: unknown): string {
 export function checkStateLocation(url: string): void {
   const problem = isPostgres(url) ? postgresUrlProblem(url) : undefined;
   if (problem) throw new UsageError(`the PostgreSQL URL ${problem}`);
+  // The state's own reading of the URL (its schema, connect_timeout) needs a host in it.
+  if (isPostgres(url) && !URL.canParse(url)) {
+    throw new UsageError('the PostgreSQL state URL needs a host (postgres://user:password@host:5432/database); a socket directory as ?host= is not supported for the state');
+  }
   if (isPostgres(url) || /^sqlite:/i.test(url)) return;
   const scheme = /^([a-z][a-z0-9+.-]*):(\/\/|$)/i.exec(url)?.[1] ?? /^(postgres(?:ql)?):/i.exec(url)?.[1];
   if (scheme !== undefined) {

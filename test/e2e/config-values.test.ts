@@ -59,6 +59,13 @@ describe('a PostgreSQL URL whose password needs percent-encoding', () => {
     expect(result.stderr).toMatch(/^pinsync: --state: the PostgreSQL URL is not a valid URL: percent-encode special characters in the user name and password/m);
     expect(result.stderr + result.stdout).not.toContain('Rabbit');
   });
+
+  it('as --state without a host (a socket directory) says so, instead of "Invalid URL"', async () => {
+    const result = await cli(['status', '--state', 'postgres://pinsync:SocketPw99@/state?host=/var/run/postgresql']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^pinsync: --state: the PostgreSQL state URL needs a host/m);
+    expect(result.stderr + result.stdout).not.toContain('SocketPw99');
+  });
 });
 
 describe('option values', () => {
