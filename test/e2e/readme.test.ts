@@ -1,7 +1,7 @@
-// The README's examples must work as written: its sync files validate, its mapping
-// examples compile, and its pinsync commands succeed against the built CLI.
+// The README's and docs/'s examples must work as written: their sync files validate, their
+// mapping examples compile, and their pinsync commands succeed against the built CLI.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,8 +10,13 @@ import { parseSync } from '../../src/config/load.js';
 import { compileMapper } from '../../src/mapping/compile.js';
 import { BIN, ROOT } from '../helpers/cli.js';
 
-const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1]!, body: m[2]! }));
+const pages = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const blocksOf = (page: string) => [...readFileSync(path.join(ROOT, page), 'utf8').matchAll(/```(\w+)\n([\s\S]*?)```/g)]
+  .map((m) => ({ page, lang: m[1]!, body: m[2]! }));
+// The quick start's sample output is compared against the README alone; every other check runs
+// over the README and every docs/*.md page together.
+const readmeBlocks = blocksOf('README.md');
+const blocks = pages.flatMap(blocksOf);
 const env = { PINTEREST_AD_ACCOUNT_ID: '549757463328', PINTEREST_ACCESS_TOKEN: 'token', WAREHOUSE_URL: 'postgres://localhost/warehouse' };
 
 const BASE = `version: 1
@@ -19,21 +24,26 @@ source: { type: duckdb, table: orders, primary_key: order_id }
 match: { em: email }
 `;
 
-describe('README examples', () => {
+describe('README and docs/ examples', () => {
   const syncs = blocks.filter((b) => b.lang === 'yaml' && b.body.startsWith('version: 1'));
   const mappingBlocks = blocks.filter((b) => b.lang === 'yaml' && b.body.startsWith('mappings:'));
+
+  it('reads the docs pages', () => expect(pages.length).toBeGreaterThan(1));
 
   it('has examples to check', () => {
     expect(syncs.length).toBeGreaterThanOrEqual(2);
     expect(mappingBlocks.length).toBeGreaterThanOrEqual(1);
+    // the README itself keeps its minimal sync file and the quick start's commands
+    expect(readmeBlocks.filter((b) => b.lang === 'yaml' && b.body.startsWith('version: 1')).length).toBeGreaterThanOrEqual(1);
+    expect(readmeBlocks.filter((b) => b.lang === 'sh' && b.body.includes('npx pinsync')).length).toBeGreaterThanOrEqual(3);
   });
 
-  it.each(syncs.map((b, i) => [i, b.body]))('sync file example %i is valid', (_i, body) => {
+  it.each(syncs.map((b, i) => [i, b.page, b.body]))('sync file example %i (%s) is valid', (_i, _page, body) => {
     const loaded = parseSync(body, 'README.yaml', { env, requireDestination: body.includes('destination:') });
     expect(loaded.problems).toEqual([]);
   });
 
-  it.each(mappingBlocks.map((b, i) => [i, b.body]))('mapping example %i compiles', (_i, body) => {
+  it.each(mappingBlocks.map((b, i) => [i, b.page, b.body]))('mapping example %i (%s) compiles', (_i, _page, body) => {
     const loaded = parseSync(BASE + body, 'README.yaml', { env, requireDestination: false });
     expect(loaded.problems).toEqual([]);
     const { mapper, problems } = compileMapper(loaded.sync!);
@@ -52,7 +62,7 @@ describe('README examples', () => {
   it('has commands to run', () => expect(commands.length).toBeGreaterThanOrEqual(3));
 
   it('shows what the quick start\'s preview prints on stderr', async () => {
-    const shown = blocks.find((b) => b.lang === 'text' && b.body.startsWith('ord_'));
+    const shown = readmeBlocks.find((b) => b.lang === 'text' && b.body.startsWith('ord_'));
     expect(shown, 'the quick start\'s sample output').toBeDefined();
     const result = await promisify(execFile)('node', [BIN, 'preview', 'syncs/example.yaml', '--limit', '3'], { cwd: work });
     expect(result.stderr).toBe(shown!.body);
