@@ -1,57 +1,15 @@
 // Adversarial cases for "every event exactly once, nothing leaked, no sync ever wedged":
 // crashes on coarse cursors, reset --to on every cursor kind, sentinel cursor values, answers
 // that mix good and bad events. The built CLI, a real PostgreSQL, the fake Pinterest.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BIN, runCli, type CliResult } from '../helpers/cli.js';
-import { FakePinterest } from '../helpers/fake-pinterest.js';
-import { freshDatabase, withClient } from '../helpers/pg.js';
-import { writePgSync, type PgSyncShape } from '../helpers/pg-sync.js';
+import { describe, expect, it } from 'vitest';
+import { startCli } from '../helpers/cli.js';
+import { withClient } from '../helpers/pg.js';
+import { pgSyncHarness, range } from '../helpers/pg-sync.js';
 
-let work: string;
-let dbUrl: string;
-let fake: FakePinterest;
-
-beforeAll(async () => {
-  dbUrl = await freshDatabase('adversary_e2e');
-  fake = await new FakePinterest().start();
-  work = mkdtempSync(path.join(tmpdir(), 'pinsync-adv-'));
-  mkdirSync(path.join(work, 'syncs'));
-});
-
-afterAll(async () => {
-  await fake.stop();
-  rmSync(work, { recursive: true, force: true });
-});
-
-beforeEach(() => fake.reset());
-
-const writeSync = (name: string, shape: PgSyncShape = {}): string => writePgSync(work, name, { concurrency: 1, ...shape });
-
-async function sql(text: string, values: unknown[] = []): Promise<void> {
-  await withClient(dbUrl, (c) => c.query(text, values));
-}
-
-async function createTable(name: string): Promise<void> {
-  await sql(`CREATE TABLE ${name} (id bigint, updated_at timestamptz, naive timestamp, day date, version bigint, ref text,
-    email text, created_at timestamptz NOT NULL DEFAULT now() - interval '1 minute')`);
-}
-
-const env = (extra: Record<string, string> = {}) => ({
-  WAREHOUSE_URL: dbUrl, PINTEREST_API_URL: fake.url, PINTEREST_AD_ACCOUNT_ID: fake.adAccountId,
-  PINTEREST_ACCESS_TOKEN: fake.token, PINSYNC_STATE: path.join(work, 'state.db'), ...extra,
-});
-const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { cwd: work, env: env(extra) });
-
-async function run(name: string): Promise<{ result: CliResult; summary: Record<string, unknown> }> {
-  const result = await cli(['run', name, '--json']);
-  return { result, summary: result.stdout.trim() ? JSON.parse(result.stdout) : {} };
-}
-
-const delivered = () => [...fake.delivered.keys()].sort((a, b) => Number(a) - Number(b));
+const { world, sql, createTable, env, cli, run, writeSync, delivered } = pgSyncHarness('adversary_e2e', { concurrency: 1 });
+const start = (args: string[]) => startCli(args, { cwd: world.work, env: env() });
 
 describe('sentinel cursor values', () => {
   it('a checkpoint on a -infinity timestamp does not wedge a lookback sync', async () => {
@@ -60,13 +18,13 @@ describe('sentinel cursor values', () => {
     writeSync('minus_inf', { cursor: 'updated_at', lookback: '1h' });
     expect((await run('minus_inf')).summary).toMatchObject({ processed: 3 });
     await sql(`INSERT INTO minus_inf (id, updated_at, email) VALUES (4, now() - interval '5 minutes', 'm4@example.com')`);
-    fake.reset();
+    world.fake.reset();
     const second = await run('minus_inf');
     expect(second.result.stderr).toBe('');
     expect(second.result.code).toBe(0);
     expect(delivered()).toEqual(['4']);
     // The checkpoint left -infinity behind: the window works again, and nothing is sent twice.
-    fake.reset();
+    world.fake.reset();
     await sql(`INSERT INTO minus_inf (id, updated_at, email) VALUES (5, now() - interval '10 minutes', 'm5@example.com')`);
     expect((await run('minus_inf')).summary).toMatchObject({ processed: 1, already_delivered: 1 });
     expect(delivered()).toEqual(['5']);
@@ -78,26 +36,15 @@ describe('sentinel cursor values', () => {
     writeSync('minus_inf_day', { cursor: 'day' });
     expect((await run('minus_inf_day')).summary).toMatchObject({ processed: 3 });
     await sql(`INSERT INTO minus_inf_day (id, day, email) VALUES (4, current_date, 'd4@example.com')`);
-    fake.reset();
+    world.fake.reset();
     const second = await run('minus_inf_day');
     expect(second.result.code).toBe(0);
     expect(delivered()).toEqual(['4']);
-    fake.reset();
+    world.fake.reset();
     expect((await run('minus_inf_day')).summary).toMatchObject({ processed: 0, already_delivered: 1 });
   });
 });
 
-function start(args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env: { ...process.env, ...env() } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done };
-}
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 
 describe('date cursors', () => {
   it('SIGKILLed mid-run over several days: the next run sends the rest once, resending at most what was in flight', async () => {
@@ -105,33 +52,33 @@ describe('date cursors', () => {
     // 600 rows over three days, keys interleaved across the days.
     await sql(`INSERT INTO day_kill (id, day, email) SELECT i, current_date - (i % 3), 'k' || i || '@example.com' FROM generate_series(1, 600) i`);
     writeSync('day_kill', { cursor: 'day' });
-    fake.latencyMs = 30;
+    world.fake.latencyMs = 30;
     const victim = start(['run', 'day_kill']);
-    await fake.deliveredAtLeast(250, victim.done);
+    await world.fake.deliveredAtLeast(250, victim.done);
     victim.child.kill('SIGKILL');
     await victim.done;
-    await fake.idle();
-    fake.latencyMs = 0;
-    const counts = new Map(fake.delivered);
-    fake.delivered.clear();
+    await world.fake.idle();
+    world.fake.latencyMs = 0;
+    const counts = new Map(world.fake.delivered);
+    world.fake.delivered.clear();
     // Later on the checkpoint's day: a new row with a small key, and a row rejected then fixed.
     await sql(`INSERT INTO day_kill (id, day, email) VALUES (0, current_date, 'k0@example.com'), (1000, current_date, NULL)`);
     const second = await run('day_kill');
     expect(second.result.code).toBe(0);
     expect(second.summary.rejected_local).toBe(1);
-    for (const [id, n] of fake.delivered) counts.set(id, (counts.get(id) ?? 0) + n);
+    for (const [id, n] of world.fake.delivered) counts.set(id, (counts.get(id) ?? 0) + n);
     expect([...counts.keys()].sort((a, b) => Number(a) - Number(b))).toEqual(range(0, 600));
     const twice = [...counts].filter(([, n]) => n > 1);
     expect(twice.length).toBeLessThanOrEqual(20);
     // `resent` counts what the killed run may have delivered: a request cut off by the kill counts, though it never arrived.
     expect(second.summary.resent).toBeGreaterThanOrEqual(twice.length);
     expect(second.summary.resent).toBeLessThanOrEqual(20);
-    fake.reset();
+    world.fake.reset();
     await sql(`UPDATE day_kill SET email = 'k1000@example.com' WHERE id = 1000`);
     const third = await run('day_kill');
     expect(delivered()).toEqual(['1000']);
     expect(third.summary).toMatchObject({ processed: 1, rejected_local: 0 });
-    fake.reset();
+    world.fake.reset();
     expect((await run('day_kill')).summary).toMatchObject({ processed: 0, rejected_local: 0 });
   });
 
@@ -140,7 +87,7 @@ describe('date cursors', () => {
     await sql(`INSERT INTO day_back (id, day, email) SELECT i, current_date - (i % 4), 'b' || i || '@example.com' FROM generate_series(1, 40) i`);
     writeSync('day_back', { cursor: 'day', lookback: '2d' });
     expect((await run('day_back')).summary).toMatchObject({ processed: 40 });
-    fake.reset();
+    world.fake.reset();
     expect((await run('day_back')).summary).toMatchObject({ processed: 0 });
     await sql(`INSERT INTO day_back (id, day, email) VALUES (100, current_date - 2, 'b100@example.com'), (101, current_date - 3, 'b101@example.com')`);
     await run('day_back');
@@ -158,7 +105,7 @@ describe('lookback switched around', () => {
     writeSync('flip', { cursor: 'naive', lookback: '3h' });
     expect((await run('flip')).summary).toMatchObject({ processed: 50 });
     writeSync('flip', { cursor: 'naive' });
-    fake.reset();
+    world.fake.reset();
     await sql(`INSERT INTO flip (id, naive, email) VALUES (51, now() AT TIME ZONE 'UTC', 'f51@example.com')`);
     expect((await run('flip')).summary).toMatchObject({ processed: 1 });
     writeSync('flip', { cursor: 'naive', lookback: '3h' });
@@ -174,7 +121,7 @@ describe('lookback switched around', () => {
     // Before where the (narrowed) ledger starts: not read, as documented; nothing resent either.
     await sql(`INSERT INTO flip (id, naive, email) VALUES (54, now() AT TIME ZONE 'UTC' - interval '20 minutes', 'f54@example.com')`);
     expect((await run('flip')).summary).toMatchObject({ processed: 0 });
-    expect(fake.duplicates()).toEqual([]);
+    expect(world.fake.duplicates()).toEqual([]);
     expect(delivered()).toEqual(['51', '52', '53']);
   });
 
@@ -183,10 +130,10 @@ describe('lookback switched around', () => {
     await sql(`INSERT INTO refresh (id, updated_at, email) SELECT i, now() - (60 - i) * interval '1 minute', 'r' || i || '@example.com' FROM generate_series(1, 30) i`);
     writeSync('refresh', { cursor: 'updated_at', lookback: '2h' });
     expect((await run('refresh')).summary).toMatchObject({ processed: 30 });
-    fake.reset();
+    world.fake.reset();
     expect((await cli(['run', 'refresh', '--full-refresh', '--json'])).code).toBe(0);
     expect(delivered()).toEqual(range(1, 30));
-    fake.reset();
+    world.fake.reset();
     await sql(`INSERT INTO refresh (id, updated_at, email) VALUES (31, now() - interval '90 minutes', 'r31@example.com')`);
     expect((await run('refresh')).summary).toMatchObject({ processed: 1 });
     expect((await run('refresh')).summary).toMatchObject({ processed: 0 });
@@ -198,13 +145,13 @@ describe('lookback switched around', () => {
     await sql(`INSERT INTO day_to (id, day, email) SELECT i, current_date - (i % 5), 't' || i || '@example.com' FROM generate_series(1, 50) i`);
     writeSync('day_to', { cursor: 'day', lookback: '3d' });
     expect((await run('day_to')).summary).toMatchObject({ processed: 50 });
-    fake.reset();
-    const to = await withClient(dbUrl, async (c) => (await c.query<{ d: string }>("SELECT (current_date - 2)::text AS d")).rows[0]!.d);
+    world.fake.reset();
+    const to = await withClient(world.dbUrl, async (c) => (await c.query<{ d: string }>("SELECT (current_date - 2)::text AS d")).rows[0]!.d);
     expect((await cli(['reset', 'day_to', '--to', to])).code).toBe(0);
     await run('day_to');
     // Days -1 and 0: keys with i % 5 in {0, 1}.
     expect(delivered()).toEqual(range(1, 50).filter((id) => Number(id) % 5 <= 1));
-    fake.reset();
+    world.fake.reset();
     await run('day_to');
     expect(delivered()).toEqual([]);
     // A row landing late on the reset day itself is at the value: not sent (and not lost later either: the window starts after it).
@@ -224,7 +171,7 @@ describe('preview shows what the next run sends', () => {
     const first = await run('mirror');
     // 15 distinct refs among 30 rows; 3 and 4 rejected for their email, so refs o3 and o4 go out with rows 18 and 19.
     expect(first.summary).toMatchObject({ processed: 15, rejected_local: 15 });
-    fake.reset();
+    world.fake.reset();
     // Late rows inside the window: a new ref, a repeat of a delivered ref, a repeat among themselves; one reject fixed.
     await sql(`INSERT INTO mirror (id, updated_at, ref, email) VALUES
       (100, now() - interval '30 minutes', 'o100', 'm100@example.com'),
@@ -237,8 +184,8 @@ describe('preview shows what the next run sends', () => {
     const previewed = preview.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).event_id as string).sort();
     const second = await run('mirror');
     expect(second.result.code).not.toBe(1);
-    expect([...fake.delivered.keys()].sort()).toEqual(previewed);
-    expect(fake.duplicates()).toEqual([]);
+    expect([...world.fake.delivered.keys()].sort()).toEqual(previewed);
+    expect(world.fake.duplicates()).toEqual([]);
   });
 });
 
@@ -271,7 +218,7 @@ describe('reset --to a time that names its zone', () => {
       FROM generate_series(1, 30) i`);
     writeSync('zoned_to', { cursor: 'naive' });
     expect((await run('zoned_to')).summary).toMatchObject({ processed: 30 });
-    fake.reset();
+    world.fake.reset();
     // 17:10 at +05:00 is 12:10 UTC: rows 11 to 30 are after it.
     const reset = await cli(['reset', 'zoned_to', '--to', '2026-11-30 17:10:00+05:00']);
     expect(reset.code).toBe(0);
@@ -284,7 +231,7 @@ describe('DuckDB cursors finer and coarser than milliseconds', () => {
   for (const type of ['TIMESTAMP_NS', 'TIMESTAMP_S']) {
     it(`${type} with lookback: each row once, late rows caught`, async () => {
       const name = `duck_${type.toLowerCase()}`;
-      const csv = path.join(work, 'syncs', `${name}.csv`);
+      const csv = path.join(world.work, 'syncs', `${name}.csv`);
       const stamp = (minutesAgo: number, ns: string) => `${new Date(Date.now() - minutesAgo * 60_000).toISOString().slice(0, 19).replace('T', ' ')}.${ns}`;
       const rows = (from: number, to: number, minutesAgo: (i: number) => number) =>
         Array.from({ length: to - from + 1 }, (_, k) => from + k).map((i) => `${i},${stamp(minutesAgo(i), String(123456789 + i).slice(0, 9))},d${i}@example.com`);
@@ -292,7 +239,7 @@ describe('DuckDB cursors finer and coarser than milliseconds', () => {
       // Pairs of rows share a second, and differ below the millisecond.
       let lines = rows(1, 40, (i) => 60 - Math.floor(i / 2));
       write(lines);
-      writeFileSync(path.join(work, 'syncs', `${name}.yaml`), [
+      writeFileSync(path.join(world.work, 'syncs', `${name}.yaml`), [
         'version: 1', 'source:', '  type: duckdb',
         `  query: "SELECT id, CAST(ts AS ${type}) AS ts, email FROM read_csv('${name}.csv', types = {'ts': 'VARCHAR'})"`,
         '  primary_key: id', '  cursor: ts', '  lookback: 3h',
@@ -305,10 +252,10 @@ describe('DuckDB cursors finer and coarser than milliseconds', () => {
       expect((await run(name)).summary).toMatchObject({ processed: 0, already_delivered: 40 });
       lines = [...lines, ...rows(41, 42, () => 45), ...rows(43, 43, () => 0)];
       write(lines);
-      fake.reset();
+      world.fake.reset();
       await run(name);
       expect(delivered()).toEqual(['41', '42', '43']);
-      fake.reset();
+      world.fake.reset();
       expect((await run(name)).summary).toMatchObject({ processed: 0 });
     });
   }
@@ -324,7 +271,7 @@ describe('reset --to an integer the column cannot hold', () => {
     expect(reset.code).toBe(2);
     expect(reset.stderr).toContain("--to '99999999999999999999' is not a value of version (bigint)");
     expect((await cli(['reset', 'big_to', '--to', '-9223372036854775808'])).code).toBe(0);
-    fake.reset();
+    world.fake.reset();
     expect((await run('big_to')).result.code).toBe(0);
     expect(delivered()).toEqual(['1', '2', '3', '4', '5']);
   });
@@ -337,27 +284,27 @@ describe('killed with batches in flight', () => {
     await sql(`INSERT INTO kill_lb (id, updated_at, ref, email) SELECT i, now() - interval '2 hours' + i * interval '1 second',
       'r' || CASE WHEN i % 50 = 0 THEN i - 1 ELSE i END, 'k' || i || '@example.com' FROM generate_series(1, 800) i`);
     writeSync('kill_lb', { cursor: 'updated_at', lookback: '3h', concurrency: 3, eventId: 'ref' });
-    fake.latencyMs = 30;
+    world.fake.latencyMs = 30;
     const victim = start(['run', 'kill_lb']);
-    await fake.deliveredAtLeast(300, victim.done);
+    await world.fake.deliveredAtLeast(300, victim.done);
     victim.child.kill('SIGKILL');
     await victim.done;
-    await fake.idle();
-    fake.latencyMs = 0;
-    const counts = new Map(fake.delivered);
-    fake.delivered.clear();
+    await world.fake.idle();
+    world.fake.latencyMs = 0;
+    const counts = new Map(world.fake.delivered);
+    world.fake.delivered.clear();
     const second = await run('kill_lb');
     expect(second.result.code).toBe(0);
-    for (const [id, n] of fake.delivered) counts.set(id, (counts.get(id) ?? 0) + n);
+    for (const [id, n] of world.fake.delivered) counts.set(id, (counts.get(id) ?? 0) + n);
     const expected = range(1, 800).filter((i) => Number(i) % 50 !== 0).map((i) => `r${i}`).sort();
     expect([...counts.keys()].sort()).toEqual(expected);
     const twice = [...counts].filter(([, n]) => n > 1);
     expect(twice.length).toBeLessThanOrEqual(60);
     expect(twice.every(([, n]) => n === 2)).toBe(true);
-    fake.reset();
+    world.fake.reset();
     const third = await run('kill_lb');
     expect(third.summary).toMatchObject({ processed: 0, rejected_local: 0, already_delivered: 800 });
-    expect(fake.requests).toBe(0);
+    expect(world.fake.requests).toBe(0);
   });
 });
 
@@ -367,12 +314,12 @@ describe('reset --to without a cursor', () => {
     await sql(`INSERT INTO nocursor_to (id, email) SELECT i, CASE WHEN i = 8 THEN NULL ELSE 'n' || i || '@example.com' END FROM generate_series(1, 10) i`);
     writeSync('nocursor_to');
     expect((await run('nocursor_to')).summary).toMatchObject({ processed: 9, rejected_local: 1 });
-    fake.reset();
+    world.fake.reset();
     expect((await cli(['reset', 'nocursor_to', '--to', '5'])).code).toBe(0);
     const next = await run('nocursor_to');
     expect(delivered()).toEqual(['6', '7', '9', '10']);
     expect(next.summary).toMatchObject({ rejected_local: 1 });
-    fake.reset();
+    world.fake.reset();
     // "nothing at or before it": not in the next run, nor in the one after.
     expect((await run('nocursor_to')).summary).toMatchObject({ rows_read: 10, already_delivered: 10, processed: 0, rejected_local: 0 });
     expect(delivered()).toEqual([]);
@@ -385,17 +332,17 @@ describe('a batch that fails on every run, at concurrency 3', () => {
     await sql(`INSERT INTO stuck (id, updated_at, email) SELECT i, now() - interval '1 hour' + i * interval '1 second', 's' || i || '@example.com'
       FROM generate_series(1, 100) i`);
     // The first, middle and last events of the first batch are refused alone too: the run fails on it.
-    for (const id of ['1', '11', '20']) fake.badRequestEvents.add(id);
+    for (const id of ['1', '11', '20']) world.fake.badRequestEvents.add(id);
     writeSync('stuck', { cursor: 'updated_at', concurrency: 3 });
     for (let i = 0; i < 3; i++) expect((await run('stuck')).result.code).toBe(1);
     // Batches 2 and 3 went out with batch 1 on the first run; the next runs retried batch 1 alone.
-    expect(Math.max(...range(21, 60).map((id) => fake.delivered.get(id) ?? 0))).toBe(1);
+    expect(Math.max(...range(21, 60).map((id) => world.fake.delivered.get(id) ?? 0))).toBe(1);
     // Once the data is fixed, everything is delivered, the batches behind it resent once at most.
-    fake.badRequestEvents.clear();
+    world.fake.badRequestEvents.clear();
     const fixed = await run('stuck');
     expect(fixed.result.code).toBe(0);
-    expect([...fake.delivered.keys()].sort((a, b) => Number(a) - Number(b))).toEqual(range(1, 100));
-    expect(Math.max(...fake.delivered.values())).toBeLessThanOrEqual(2);
+    expect([...world.fake.delivered.keys()].sort((a, b) => Number(a) - Number(b))).toEqual(range(1, 100));
+    expect(Math.max(...world.fake.delivered.values())).toBeLessThanOrEqual(2);
   });
 });
 
@@ -422,11 +369,11 @@ describe('sentinel minimum dates (0001-01-01, .NET DateTime.MinValue)', () => {
     writeSync('min_day', { cursor: 'day', lookback: '2d' });
     expect((await run('min_day')).summary).toMatchObject({ processed: 3 });
     await sql(`INSERT INTO min_day (id, day, updated_at, email) VALUES (4, current_date, now() - interval '1 minute', 'm4@example.com')`);
-    fake.reset();
+    world.fake.reset();
     const second = await run('min_day');
     expect(second.result.stderr).toBe('');
     expect(delivered()).toEqual(['4']);
-    fake.reset();
+    world.fake.reset();
     expect((await run('min_day')).summary).toMatchObject({ processed: 0 });
     // A timestamp cursor with lookback, from the same sentinel rows.
     writeSync('min_day', { cursor: 'updated_at', lookback: '3h' });
@@ -434,7 +381,7 @@ describe('sentinel minimum dates (0001-01-01, .NET DateTime.MinValue)', () => {
     await sql(`DELETE FROM min_day WHERE id = 4`);
     expect((await run('min_day')).summary).toMatchObject({ processed: 3 });
     await sql(`INSERT INTO min_day (id, day, updated_at, email) VALUES (5, current_date, now() - interval '1 minute', 'm5@example.com')`);
-    fake.reset();
+    world.fake.reset();
     expect((await run('min_day')).result.stderr).toBe('');
     expect(delivered()).toEqual(['5']);
   });

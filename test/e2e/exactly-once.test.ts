@@ -1,61 +1,11 @@
 // Every event exactly once on the tables real warehouses hold: keys that repeat, date and text
 // cursors, values stamped in the future, lookback turned on late, rejects re-read, reset --to.
 // The built CLI, a real PostgreSQL, and the fake Pinterest on 127.0.0.1.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from '../helpers/cli.js';
-import { FakePinterest } from '../helpers/fake-pinterest.js';
-import { freshDatabase, withClient } from '../helpers/pg.js';
-import { writePgSync, type PgSyncShape } from '../helpers/pg-sync.js';
+import { describe, expect, it } from 'vitest';
+import { withClient } from '../helpers/pg.js';
+import { pgSyncHarness, range } from '../helpers/pg-sync.js';
 
-let work: string;
-let dbUrl: string;
-let fake: FakePinterest;
-
-beforeAll(async () => {
-  dbUrl = await freshDatabase('exactly_once_e2e');
-  fake = await new FakePinterest().start();
-  work = mkdtempSync(path.join(tmpdir(), 'pinsync-once-'));
-  mkdirSync(path.join(work, 'syncs'));
-});
-
-afterAll(async () => {
-  await fake.stop();
-  rmSync(work, { recursive: true, force: true });
-});
-
-beforeEach(() => fake.reset());
-
-const writeSync = (name: string, shape: PgSyncShape = {}): string => writePgSync(work, name, shape);
-
-async function sql(text: string, values: unknown[] = []): Promise<void> {
-  await withClient(dbUrl, (c) => c.query(text, values));
-}
-
-async function createTable(name: string): Promise<void> {
-  await sql(`CREATE TABLE ${name} (id bigint, status text, updated_at timestamptz, day date, label text, version bigint,
-    email text, created_at timestamptz NOT NULL DEFAULT now() - interval '1 minute')`);
-}
-
-const env = (extra: Record<string, string> = {}) => ({
-  WAREHOUSE_URL: dbUrl, PINTEREST_API_URL: fake.url, PINTEREST_AD_ACCOUNT_ID: fake.adAccountId,
-  PINTEREST_ACCESS_TOKEN: fake.token, PINSYNC_STATE: path.join(work, 'state.db'), ...extra,
-});
-const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { cwd: work, env: env(extra) });
-
-async function run(name: string): Promise<{ result: CliResult; summary: Record<string, unknown> }> {
-  const result = await cli(['run', name, '--json']);
-  return { result, summary: result.stdout.trim() ? JSON.parse(result.stdout) : {} };
-}
-
-async function status(name: string): Promise<Record<string, unknown> & { checkpoint: { cursor: string; key: string } | null }> {
-  return JSON.parse((await cli(['status', name, '--json'])).stdout)[0];
-}
-
-const delivered = () => [...fake.delivered.keys()].sort((a, b) => Number(a) - Number(b));
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+const { world, sql, createTable, cli, run, status, writeSync, delivered } = pgSyncHarness('exactly_once_e2e');
 
 describe('a primary key that is not unique', () => {
   it('sends each event_id once in a run and rejects the repeats by name', async () => {
@@ -66,8 +16,8 @@ describe('a primary key that is not unique', () => {
     writeSync('by_status', { primaryKey: 'status', cursor: 'updated_at' });
     const { result, summary } = await run('by_status');
     // Two event_ids: Pinterest would have kept one of each and lost 28 events without a word.
-    expect([...fake.delivered.keys()].sort()).toEqual(['open', 'paid']);
-    expect(fake.duplicates()).toEqual([]);
+    expect([...world.fake.delivered.keys()].sort()).toEqual(['open', 'paid']);
+    expect(world.fake.duplicates()).toEqual([]);
     expect(summary).toMatchObject({ rows_read: 30, processed: 2, rejected_local: 28 });
     expect(summary.rejects_by_reason).toEqual({ 'event_id: duplicate event_id: primary_key is not unique': 28 });
     expect(result.code).toBe(3);
@@ -102,10 +52,10 @@ describe('a batch refused whole with 400', () => {
     expect((await run('probed')).summary).toMatchObject({ processed: 5 });
     // Quiet runs since (nothing new) must not make pinsync forget that Pinterest took its events.
     for (let i = 0; i < 5; i++) expect((await run('probed')).summary).toMatchObject({ processed: 0 });
-    fake.reset();
+    world.fake.reset();
     // 20 more rows in one batch of 20; the first, middle and last (the probes) are refused.
     await sql(`INSERT INTO probed (id, updated_at, email) SELECT i, now() - interval '1 hour' + i * interval '1 second', 'p' || i || '@example.com' FROM generate_series(101, 120) i`);
-    for (const id of ['101', '111', '120']) fake.badRequestEvents.add(id);
+    for (const id of ['101', '111', '120']) world.fake.badRequestEvents.add(id);
     const { result, summary } = await run('probed');
     expect(summary).toMatchObject({ processed: 17, rejected_pinterest: 3 });
     expect(result.code).toBe(3);
@@ -116,10 +66,10 @@ describe('a batch refused whole with 400', () => {
     await createTable('probed_new');
     await sql(`INSERT INTO probed_new (id, updated_at, email) SELECT i, now() - interval '1 hour' + i * interval '1 second', 'n' || i || '@example.com' FROM generate_series(1, 20) i`);
     writeSync('probed_new', { cursor: 'updated_at' });
-    for (let i = 1; i <= 20; i++) fake.badRequestEvents.add(String(i));
+    for (let i = 1; i <= 20; i++) world.fake.badRequestEvents.add(String(i));
     const { result } = await run('probed_new');
     expect(result.code).toBe(1);
-    expect(fake.requests).toBeLessThanOrEqual(4);
+    expect(world.fake.requests).toBeLessThanOrEqual(4);
   });
 });
 
@@ -135,7 +85,7 @@ describe('rejects that time can lift', () => {
     expect(first.summary.rejects_by_reason).toEqual({ 'event_time: in the future': 1 });
     // Time passes (here: the value is corrected without touching the cursor); a settled reject
     // must not hide the event the row now maps to.
-    fake.reset();
+    world.fake.reset();
     await sql(`UPDATE ahead SET created_at = now() - interval '1 minute' WHERE id = 2`);
     const second = await run('ahead');
     expect(delivered()).toEqual(['2']);
@@ -151,16 +101,16 @@ describe('cursors', () => {
     writeSync('by_day', { cursor: 'day' });
     expect((await run('by_day')).summary).toMatchObject({ processed: 16 });
     expect((await status('by_day')).checkpoint!.key).toBe('30');
-    fake.reset();
+    world.fake.reset();
     // Later the same day: a new row with a smaller key, and an old row updated to today.
     await sql(`INSERT INTO by_day (id, day, email) VALUES (10, current_date, 'd10@example.com')`);
     await sql('UPDATE by_day SET day = current_date WHERE id = 3');
     const second = await run('by_day');
     expect(delivered()).toEqual(['3', '10']);
     expect(second.summary).toMatchObject({ processed: 2, already_delivered: 11 });
-    fake.reset();
+    world.fake.reset();
     expect((await run('by_day')).summary).toMatchObject({ processed: 0 });
-    expect(fake.delivered.size).toBe(0);
+    expect(world.fake.delivered.size).toBe(0);
   });
 
   it('refuses a text cursor at validate --connect and at run time, naming the file and the fix', async () => {
@@ -173,7 +123,7 @@ describe('cursors', () => {
     const result = await run('by_label');
     expect(result.result.code).toBe(2);
     expect(result.result.stderr).toContain("cursor column 'label' is text");
-    expect(fake.requests).toBe(0);
+    expect(world.fake.requests).toBe(0);
   });
 
   it('refuses lookback with an integer cursor before the first run', async () => {
@@ -184,7 +134,7 @@ describe('cursors', () => {
     expect(validate.code).toBe(2);
     expect(validate.stderr).toMatch(/by_version\.yaml:8:\d+: source\.lookback: lookback is a time window, and cursor column 'version' is bigint/);
     expect((await run('by_version')).result.code).toBe(2);
-    expect(fake.requests).toBe(0);
+    expect(world.fake.requests).toBe(0);
   });
 
   it('leaves rows stamped in the future (2099, infinity) for later, without moving the checkpoint there', async () => {
@@ -197,13 +147,13 @@ describe('cursors', () => {
     expect(delivered()).toEqual(range(1, 10));
     expect(first.result.stderr).toMatch(/warning: .*2 rows have updated_at later than now .* and are not read yet; they are read once time reaches them/);
     expect((await status('stamped')).checkpoint!.key).toBe('10');
-    fake.reset();
+    world.fake.reset();
     // A row written now is still read: the checkpoint did not jump to 2099.
     await sql(`INSERT INTO stamped (id, updated_at, email) VALUES (13, now(), 's13@example.com')`);
     await run('stamped');
     expect(delivered()).toEqual(['13']);
     // Once time reaches a row, it is read (here: the row is corrected to now).
-    fake.reset();
+    world.fake.reset();
     await sql(`UPDATE stamped SET updated_at = now() WHERE id = 11`);
     await run('stamped');
     expect(delivered()).toEqual(['11']);
@@ -216,23 +166,23 @@ describe('lookback and the ledger', () => {
     await sql(`INSERT INTO late_on (id, updated_at, email) SELECT i, now() - (60 - i) * interval '1 minute', 'l' || i || '@example.com' FROM generate_series(1, 50) i`);
     writeSync('late_on', { cursor: 'updated_at' });
     expect((await run('late_on')).summary).toMatchObject({ processed: 50 });
-    fake.reset();
+    world.fake.reset();
     writeSync('late_on', { cursor: 'updated_at', lookback: '3h' });
     expect((await run('late_on')).summary).toMatchObject({ rows_read: 0, processed: 0 });
-    expect(fake.requests).toBe(0);
+    expect(world.fake.requests).toBe(0);
     // From now on, a row committed late (cursor before the checkpoint, inside the window) is caught.
     await sql(`INSERT INTO late_on (id, updated_at, email) VALUES (100, now(), 'l100@example.com')`);
     expect((await run('late_on')).summary).toMatchObject({ processed: 1 });
-    fake.reset();
+    world.fake.reset();
     await sql(`INSERT INTO late_on (id, updated_at, email) VALUES (101, now() - interval '5 minutes', 'l101@example.com')`);
     const late = await run('late_on');
     expect(delivered()).toEqual(['101']);
     expect(late.summary).toMatchObject({ processed: 1, already_delivered: 1 });
     // Widening the window later must not resend what the ledger never held either.
-    fake.reset();
+    world.fake.reset();
     writeSync('late_on', { cursor: 'updated_at', lookback: '2d' });
     expect((await run('late_on')).summary).toMatchObject({ processed: 0 });
-    expect(fake.requests).toBe(0);
+    expect(world.fake.requests).toBe(0);
   });
 
   it('settles a reject once: a re-read reject is neither counted nor reported again', async () => {
@@ -247,7 +197,7 @@ describe('lookback and the ledger', () => {
     expect(second.summary).toMatchObject({ processed: 0, rejected_local: 0, already_delivered: 20 });
     expect((await status('late_rejects')).last_run_rejects).toEqual([]);
     // --full-refresh still means everything, from the start.
-    fake.reset();
+    world.fake.reset();
     expect((await cli(['run', 'late_rejects', '--full-refresh', '--json'])).stdout).toContain('"processed":15,');
   });
 
@@ -256,14 +206,14 @@ describe('lookback and the ledger', () => {
     await sql(`INSERT INTO late_preview (id, updated_at, email) SELECT i, now() - (60 - i) * interval '1 minute', 'p' || i || '@example.com' FROM generate_series(1, 50) i`);
     writeSync('late_preview', { cursor: 'updated_at', lookback: '3h' });
     expect((await run('late_preview')).summary).toMatchObject({ processed: 50 });
-    fake.reset();
+    world.fake.reset();
     await sql(`INSERT INTO late_preview (id, updated_at, email) VALUES (100, now() - interval '30 minutes', 'p100@example.com')`);
     const preview = await cli(['preview', 'late_preview']);
     expect(preview.stdout.trim().split('\n').map((l) => JSON.parse(l).event_id)).toEqual(['100']);
     const remote = await cli(['preview', 'late_preview', '--remote-test']);
     expect(remote.code).toBe(0);
-    expect([...fake.testDelivered.keys()]).toEqual(['100']);
-    expect(fake.delivered.size).toBe(0);
+    expect([...world.fake.testDelivered.keys()]).toEqual(['100']);
+    expect(world.fake.delivered.size).toBe(0);
   });
 
   it('reset --to sends every row after the value again and nothing at or before it, window included', async () => {
@@ -272,8 +222,8 @@ describe('lookback and the ledger', () => {
       FROM generate_series(1, 40) i`);
     writeSync('rewind', { cursor: 'updated_at', lookback: '3h' });
     expect((await run('rewind')).summary).toMatchObject({ processed: 40 });
-    const to = await withClient(dbUrl, async (c) => (await c.query<{ t: string }>('SELECT updated_at::text AS t FROM rewind WHERE id = 25')).rows[0]!.t);
-    fake.reset();
+    const to = await withClient(world.dbUrl, async (c) => (await c.query<{ t: string }>('SELECT updated_at::text AS t FROM rewind WHERE id = 25')).rows[0]!.t);
+    world.fake.reset();
     const reset = await cli(['reset', 'rewind', '--to', to]);
     expect(reset.code).toBe(0);
     await run('rewind');
