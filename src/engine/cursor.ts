@@ -4,7 +4,7 @@ import type { SyncDefinition } from '../config/schema.js';
 import { cursorKind, cursorTextAt, type CursorKind } from '../sources/cursor.js';
 
 /** Rows whose cursor is up to this far past the run's start are read: clocks disagree a little. */
-export const CLOCK_SKEW_MS = 60_000;
+const CLOCK_SKEW_MS = 60_000;
 
 export interface CursorProblem {
   path: PropertyKey[];

@@ -190,7 +190,7 @@ export function toObjectList(value: unknown): Converted<Record<string, unknown>[
 }
 
 /** The allowed value a mistaken one most likely means: another platform's name for it, or a close spelling. */
-export function nearestValue(text: string, allowed: readonly string[], aliases?: ReadonlyMap<string, string>): string | undefined {
+function nearestValue(text: string, allowed: readonly string[], aliases?: ReadonlyMap<string, string>): string | undefined {
   const squeezed = text.toLowerCase().replace(/[_\s-]/g, '');
   return aliases?.get(squeezed) ?? allowed.find((a) => a.replace(/_/g, '') === squeezed) ?? suggest(text.toLowerCase(), allowed);
 }

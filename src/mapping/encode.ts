@@ -10,7 +10,7 @@ const MAX_BYTES_PER_UNIT = 3;
 export const MAX_EVENT_BYTES = 64 * 1024;
 
 /** Why an event too large to send is rejected; `bytes` is its JSON size. */
-export function oversizeReason(bytes: number): Reason {
+function oversizeReason(bytes: number): Reason {
   return { field: 'event', problem: `larger than ${MAX_EVENT_BYTES / 1024} KiB as JSON (too large to send)`, detail: `${bytes} bytes` };
 }
 
