@@ -129,7 +129,7 @@ try {
 
   // Floor: the same query pinsync runs (same columns, same order, same server-side cursor
   // and page size: one batch), read with pg alone and no mapping. It is measured before and
-  // after the run and averaged: this machine's speed drifts by 10-20 % over a minute, and one
+  // after the run and averaged: this machine's speed drifts within a minute, and one
   // floor taken only before the run made the ratio swing with it.
   const columns = ['order_id', 'completed_at', 'email', 'phone', 'first_name', 'country', 'ip', 'user_agent', 'total', 'currency']
     .map((c) => `s."${c}"`).join(', ');
