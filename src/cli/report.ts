@@ -11,7 +11,7 @@ import { countColumns } from '../state/store.js';
 
 export type LogFormat = 'human' | 'json';
 
-// pino (about 20 ms to load) only for JSON logs: a human-format run does not wait for it.
+// pino loads only for JSON logs, so a human-format run never waits for it (docs/adr/0004-cli-bundle.md).
 const require = createRequire(import.meta.url);
 
 export interface Reporter {

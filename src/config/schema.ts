@@ -34,29 +34,29 @@ const columnName = z.string().min(1, 'a column name');
 const literal = z.union([z.string(), z.number(), z.boolean()]);
 
 const sourceCommon = {
-  table: z.string().min(1).optional().describe('Table (or view) to read, optionally schema-qualified. Give `table` or `query`, not both.'),
-  query: z.string().min(1).optional().describe('A SQL SELECT whose rows are read. Give `table` or `query`, not both.'),
-  primary_key: columnName.default('event_id').describe('Column unique per row; names rows in rejects and breaks ties in reading order.'),
-  cursor: columnName.optional().describe('Incremental column (timestamp or integer). Omit to read every row on every run.'),
-  lookback: duration.optional().describe('Re-read this window before the checkpoint for rows that land late (needs a timestamp cursor).'),
+  table: z.string().min(1).optional().describe('Table or view to read, optionally `schema.table`. Give `table` or `query`, not both.'),
+  query: z.string().min(1).optional().describe('One SQL `SELECT` that only reads (with DuckDB it may read files: `read_csv`, `read_parquet`, `read_json`); anything else is refused at `source.query` before it runs. Give `table` or `query`, not both.'),
+  primary_key: columnName.default('event_id').describe('Column unique per row: names rows in rejects, breaks ties in reading order, and is the default `event_id`. A key that repeats sends one event per value and rejects the rest.'),
+  cursor: columnName.optional().describe('Incremental column: a timestamp, a date or an integer (text is refused). Rows are read in (`cursor`, `primary_key`) order, and each run reads only rows after the checkpoint. Omit it and every run reads every row.'),
+  lookback: duration.optional().describe('Re-read this window before the checkpoint on every run, for rows that land late (e.g. `2h`); needs a timestamp or date cursor.'),
 };
 
 export const duckdbSourceSchema = z.strictObject({
   type: z.literal('duckdb'),
-  path: z.string().min(1).optional().describe('DuckDB database file, opened read-only. Default: an in-memory database (for queries over files).'),
+  path: z.string().min(1).optional().describe('DuckDB database file, opened read-only; a relative path is resolved from the sync file\'s folder. Omit it for an in-memory database whose `query` reads files.'),
   ...sourceCommon,
 });
 
 export const postgresSourceSchema = z.strictObject({
   type: z.literal('postgres'),
-  url: z.string().min(1).optional().describe('Connection string, e.g. ${WAREHOUSE_URL} (postgres://user:password@host:5432/db). Never printed.'),
-  host: z.string().min(1).optional(),
-  port: z.number().int().min(1).max(65535).optional(),
-  database: z.string().min(1).optional(),
-  user: z.string().min(1).optional(),
-  password: z.string().optional().describe('Use ${ENV_VAR}; never printed.'),
+  url: z.string().min(1).optional().describe('Connection string, e.g. `${WAREHOUSE_URL}` (`postgres://user:password@host:5432/db`); a password in it must be percent-encoded. Never printed.'),
+  host: z.string().min(1).optional().describe('Server host, instead of `url`. With none of `url`, `host`, `port`, `database`, `user`, `password`, the standard `PG*` environment variables apply.'),
+  port: z.number().int().min(1).max(65535).optional().describe('Server port, instead of `url`.'),
+  database: z.string().min(1).optional().describe('Database name, instead of `url`.'),
+  user: z.string().min(1).optional().describe('Role to connect as, instead of `url`.'),
+  password: z.string().optional().describe('Password, instead of `url`; write `${ENV_VAR}`. Never printed.'),
   ssl: z.union([z.boolean(), z.enum(['require', 'no-verify'])]).optional()
-    .describe('true or require: TLS with certificate checks; no-verify: TLS without them.'),
+    .describe('`true` or `require`: TLS with certificate checks; `no-verify`: TLS without them.'),
   ...sourceCommon,
 });
 
@@ -64,10 +64,10 @@ export const bigquerySourceSchema = z.strictObject({
   type: z.literal('bigquery'),
   project: z.string().min(1).describe('Google Cloud project that runs (and pays for) the query jobs.'),
   dataset: z.string().min(1).optional().describe('Default dataset for a table name without one.'),
-  location: z.string().min(1).optional().describe('Where the data lives, e.g. US, EU, europe-west3.'),
-  credentials_file: z.string().min(1).optional().describe('Service-account key file. Default: Application Default Credentials.'),
+  location: z.string().min(1).optional().describe('Where the data lives, e.g. `US`, `EU`, `europe-west3`.'),
+  credentials_file: z.string().min(1).optional().describe('Service-account key file, relative to the sync file. Default: Application Default Credentials.'),
   maximum_bytes_billed: z.union([z.number().int().positive(), z.string().regex(/^\d+$/, 'a whole number of bytes')]).optional()
-    .describe('BigQuery refuses a query that would bill more than this many bytes.'),
+    .describe('BigQuery refuses a query that would bill more than this many bytes, so a mistake fails instead of billing.'),
   job_timeout: duration.default('10m').describe('How long a query job may run.'),
   page_timeout: duration.default('2m').describe('How long to wait for one page of results.'),
   ...sourceCommon,
@@ -80,26 +80,26 @@ export const destinationSchema = z.strictObject({
   ad_account_id: z
     .union([z.string().regex(/^(\d+|\$\{[^}]+\})$/, 'digits only, as shown in Ads Manager'), z.number().int().positive()])
     .optional()
-    .describe('Pinterest ad account id.'),
-  access_token: z.string().min(1).optional().describe('Conversion access token. Use ${ENV_VAR}; it is never printed.'),
-  test: z.boolean().default(false).describe('Send with ?test=true: Pinterest validates the events but does not record them.'),
-  batch_size: z.number().int().min(1).max(1000).default(1000).describe('Events per request (1..1000).'),
+    .describe('Pinterest ad account id (digits), e.g. `${PINTEREST_AD_ACCOUNT_ID}`.'),
+  access_token: z.string().min(1).optional().describe('Conversion access token; write `${PINTEREST_ACCESS_TOKEN}`. Never printed, logged or stored.'),
+  test: z.boolean().default(false).describe('Send with `?test=true`: Pinterest validates the events but does not record them. A test-mode run still advances the checkpoint (but records nothing in the ledger): after switching to live, `pinsync reset SYNC` sends everything for real.'),
+  batch_size: z.number().int().min(1).max(1000).default(1000).describe('Events per request.'),
   concurrency: z.number().int().min(1).max(64).default(4).describe('Requests in flight at once.'),
-  timeout: duration.default('30s').describe('How long one request may take for its whole answer, headers and body, before it is retried.'),
-  max_retry_time: duration.default('10m').describe('How long one batch may take in all (retries, splits, the attempt in progress) before the run fails.'),
+  timeout: duration.default('30s').describe('Per request: how long Pinterest may take for its whole answer, headers and body, before the request is retried (an answer that trickles in a byte at a time is cut off too).'),
+  max_retry_time: duration.default('10m').describe('How long one batch may take in all (its retries of 429, 5xx, malformed answers and network errors, its splits, and the attempt in progress) before the run fails; a `Retry-After` longer than what is left fails the run at once.'),
 });
 
 const columns = z.union([columnName, z.array(columnName).min(1)]);
 export const matchSchema = z
   .strictObject(Object.fromEntries(USER_KEYS.map((k) => [k, columns.optional()])) as Record<UserKey, z.ZodOptional<typeof columns>>)
-  .describe('Pinterest user_data keys mapped to source columns (a column or a list of columns).');
+  .describe('User identifiers: Pinterest `user_data` keys mapped to columns (a column or a list of columns).');
 
 const valueMap = z.record(z.string(), z.union([literal, z.null()]));
 export const mappingSchema = z.union([
   columnName.describe('A column name.'),
   z.strictObject({ value: literal.describe('A literal value, the same for every event.') }),
   z.strictObject({
-    column: columnName,
+    column: columnName.describe('The column whose value becomes the field.'),
     map: valueMap.optional().describe('Replace column values: { source value: event value }; null omits the field.'),
     default: literal.optional().describe('Used when the column is null or, with `map`, holds a value the map does not list.'),
     fields: z.record(z.string(), columnName).optional().describe('For custom_data.contents: item field -> key in each source item.'),
@@ -107,11 +107,11 @@ export const mappingSchema = z.union([
 ]);
 
 export const skipSchema = z.record(columnName, z.array(z.union([literal, z.null()])).min(1, 'a list of values, e.g. [test, internal]'))
-  .describe('Rows to leave out on purpose, by column value: { column: [values] }. Counted as skipped, never as rejects; null matches a null column.');
+  .describe('Rows to leave out on purpose, by column value: `{ column: [values] }`. Counted as skipped, never as rejects; `null` matches a null column.');
 
 export const notifySchema = z.strictObject({
   webhook: z.string().regex(/^(https?:\/\/|\$\{)/, 'an http(s) URL').optional()
-    .describe('POST a JSON summary here when a run fails or rejects more than options.max_reject_rate. Treated as a secret.'),
+    .describe('POST a JSON summary here when a run fails or rejects more than `options.max_reject_rate`. Treated as a secret.'),
 });
 
 export const optionsSchema = z.strictObject({
@@ -120,28 +120,30 @@ export const optionsSchema = z.strictObject({
     .regex(/^[A-Za-z]{2}$/, 'a two-letter ISO 3166 country code such as US')
     .refine(isCountryCode, 'not an ISO 3166 country code')
     .optional()
-    .describe('Country for phone numbers written without a country code.'),
-  max_event_age: duration.refine((d) => !DURATION_PATTERN.test(d) || parseDuration(d) > 0, 'must be longer than 0s').default('7d').describe('Older events are rejected locally, before any request.'),
-  max_reject_rate: z.number().min(0).max(1).default(0.05).describe('Share of the rows a run reads (less those settled before and those skipped on purpose) that may be rejected before it exits 3.'),
+    .describe('ISO 3166 country for phone numbers written without a country code (e.g. `US`).'),
+  max_event_age: duration.refine((d) => !DURATION_PATTERN.test(d) || parseDuration(d) > 0, 'must be longer than 0s').default('7d').describe('Older events are rejected locally, before any request (Pinterest does not accept old events).'),
+  max_reject_rate: z.number().min(0).max(1).default(0.05).describe('Share of the rows a run reads that may be rejected; above it, the command exits 3. Rows read again that were settled before, and rows skipped on purpose, do not count.'),
   hashed_columns: z.array(columnName).optional()
-    .describe('Columns that already hold SHA-256 hex digests. Only these columns of match\'s hashed keys may also be mapped into fields sent or stored in clear (primary_key, event_id, custom_data, …); a row whose value there is not 64 hex characters is rejected.'),
+    .describe('Columns that already hold SHA-256 hex. A column a hashed `match` key reads (`em`, `ph`, …) may be used in clear (`primary_key`, `event_id`, any mapping) only when listed here, and then each row\'s value must be 64 hex characters or the row is rejected.'),
 });
 
 export const syncSchema = z
   .strictObject({
-    version: z.literal(1).default(1),
+    version: z.literal(1).default(1).describe('Sync file format version; only `1` exists.'),
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only').optional()
-      .describe('Unique sync name; state is keyed on it. Default: the file name without .yaml.'),
+      .describe('Unique sync name; state is keyed on it. Letters, digits, `_ . -`. Default: the file name without `.yaml`.'),
     schedule: z.string().refine(isCron, 'not a cron expression (five fields: minute hour day month weekday, e.g. "*/30 * * * *")').optional()
-      .describe('Cron expression, UTC unless `timezone` is given.'),
-    timezone: z.string().refine(isTimeZone, 'not an IANA time zone such as Europe/Berlin').optional(),
-    source: sourceSchema,
-    destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 4, timeout: '30s', max_retry_time: '10m' }),
+      .describe('Cron schedule (five fields, or six with seconds), UTC unless `timezone` is given; used by `run --due` and `pinsync schedule`.'),
+    timezone: z.string().refine(isTimeZone, 'not an IANA time zone such as Europe/Berlin').optional()
+      .describe('IANA time zone of `schedule`, e.g. `Europe/Berlin`.'),
+    source: sourceSchema.describe('Where rows come from.'),
+    destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 4, timeout: '30s', max_retry_time: '10m' })
+      .describe('The Pinterest ad account and token. Needed by `validate` and runs, not by `preview`.'),
     match: matchSchema,
-    mappings: z.record(z.string(), mappingSchema),
+    mappings: z.record(z.string(), mappingSchema).describe('Event fields mapped to columns or literals: `{ field: column }`, `{ value: literal }`, or `{ column, map, default, fields }`.'),
     skip: skipSchema.optional(),
-    notify: notifySchema.optional(),
-    options: optionsSchema.default({ max_event_age: '7d', max_reject_rate: 0.05 }),
+    notify: notifySchema.optional().describe('`webhook: URL`: where to POST a JSON summary when a run fails or rejects too much. `PINSYNC_WEBHOOK` sets one for every sync.'),
+    options: optionsSchema.default({ max_event_age: '7d', max_reject_rate: 0.05 }).describe('Normalization and validation settings.'),
   });
 
 export interface SchemaProblem {

@@ -1,5 +1,5 @@
 // JSON text for event values, exactly as JSON.stringify writes them. Events are written as
-// text straight from the row: building an object and stringifying it was a fifth of a run.
+// text straight from the row, not built as objects and stringified (docs/adr/0002-event-json-by-hand.md).
 
 // Printable ASCII other than '"' and '\': the text JSON.stringify leaves as it is.
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;

@@ -166,8 +166,8 @@ export class PinterestClient {
   }
 
   /**
-   * Loads the HTTP client now, while there is time (a run waiting for its first batch), not
-   * before the CLI can start anything: 30-40 ms bundled, 60-90 from node_modules.
+   * Loads the HTTP client now, while a run waits for its first batch, not before the CLI can
+   * start anything (docs/adr/0004-cli-bundle.md).
    */
   warmUp(): void {
     loadUndici().catch(() => undefined);

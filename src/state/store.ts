@@ -184,10 +184,9 @@ function connectionFor(url: string, readOnly: boolean): Knex.Config {
 }
 
 // What every batch writes, twice: the lease and the unsettled count before it is sent; the
-// lease, its rejects and deliveries and the checkpoint once it settles. Through knex each
-// statement is built, compiled and prepared again, which cost about 1 CPU s and 20 MB of
-// peak memory per million events (measured). On SQLite, the default store, they run as
-// statements prepared once per connection; PostgreSQL state keeps the knex code.
+// lease, its rejects and deliveries and the checkpoint once it settles. On SQLite, the default
+// store, they are statements prepared once per connection instead of knex rebuilding each one
+// for every batch (docs/adr/0006-state-store.md); PostgreSQL state keeps the knex code.
 const BATCH_SQL = {
   renewLease: 'UPDATE locks SET expires_at = ? WHERE sync = ? AND token = ?',
   saveUnsettled: `INSERT INTO checkpoints (sync, unsettled_events, updated_at) VALUES (?, ?, ?)
