@@ -15,7 +15,12 @@ const quote = (name: string) => {
   return `\`${name}\``;
 };
 
-const BIGQUERY: Dialect = { quote, text: 'STRING', param: (n) => `@p${n}`, rowComparison: false, integer: 'INT64' };
+const BIGQUERY: Dialect = {
+  quote, text: 'STRING', param: (n) => `@p${n}`, rowComparison: false, integer: 'INT64',
+  // BigQuery casts to DATE only 'YYYY-MM-DD' text; through TIMESTAMP (UTC) it takes cursor text
+  // with a time too, as the other sources do ('2026-11-20 00:00:00.000', a window's start).
+  cast: (value, type) => (type === 'DATE' ? `CAST(CAST(${value} AS TIMESTAMP) AS DATE)` : `CAST(${value} AS ${type})`),
+};
 // Rows asked for per getQueryResults call, at the least: a run's pages are one batch (1,000
 // rows by default), and a round trip per batch would leave the run waiting on Google.
 const MIN_ROWS_PER_CALL = 10_000;
