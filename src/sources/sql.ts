@@ -56,9 +56,15 @@ export interface Dialect {
   rowComparison: boolean;
   /** A 64-bit integer type, for counts. */
   integer: string;
+  /** A checkpoint value (a parameter, cursor text) cast to its column's type; default CAST(value AS type). */
+  cast?(value: string, type: string): string;
 }
 
 export const STANDARD_SQL: Dialect = { quote: quoteIdentifier, text: 'VARCHAR', param: (n) => `$${n}`, rowComparison: true, integer: 'BIGINT' };
+
+function castParam(dialect: Dialect, n: number, type: string): string {
+  return dialect.cast ? dialect.cast(dialect.param(n), type) : `CAST(${dialect.param(n)} AS ${type})`;
+}
 
 /** Columns are referred to through this alias in every query a SQL source runs. */
 export const ALIAS = 'pinsync_source';
@@ -83,7 +89,7 @@ export function planRead(
 
   const filters = [`${key} IS NOT NULL`];
   const values: string[] = [];
-  const p = (n: number, type: string) => `CAST(${dialect.param(n)} AS ${type})`;
+  const p = (n: number, type: string) => castParam(dialect, n, type);
   if (cursor) {
     filters.push(`${cursor} IS NOT NULL`);
     if (after?.cursor != null && after.key !== null) {
@@ -137,7 +143,7 @@ export function planUnreadable(
     : undefined;
   const cursorType = config.cursor === undefined ? undefined : types.get(config.cursor);
   const future = until !== undefined && cursorType !== undefined
-    ? `${ALIAS}.${dialect.quote(config.cursor!)} > CAST(${dialect.param(1)} AS ${cursorType})` : undefined;
+    ? `${ALIAS}.${dialect.quote(config.cursor!)} > ${castParam(dialect, 1, cursorType)}` : undefined;
   if (!nulls && !future) return undefined;
   const where = [nulls, future].filter(Boolean).join(' OR ');
   return {

@@ -25,6 +25,29 @@ export function translate(sql: string): string {
     .replace(/@(\w+)/g, '$$$1');
 }
 
+// What BigQuery's CAST from STRING accepts (GoogleSQL lexical structure: date, datetime and
+// timestamp literals); DuckDB alone would accept more, e.g. a time after a DATE.
+const DAY = String.raw`\d{4}-\d{1,2}-\d{1,2}`;
+const TIME = String.raw`[ T]\d{1,2}:\d{1,2}:\d{1,2}(\.\d{1,6})?`;
+const ZONE = String.raw`(Z|[+-]\d{1,2}(:\d{1,2})?| ?UTC| [A-Za-z_]+(/[A-Za-z_]+)+)`;
+const CASTS: Record<string, RegExp> = {
+  DATE: new RegExp(`^${DAY}$`),
+  DATETIME: new RegExp(`^${DAY}(${TIME})?$`),
+  TIMESTAMP: new RegExp(`^${DAY}(${TIME})?${ZONE}?$`, 'i'),
+  INT64: /^[+-]?\d+$/,
+};
+
+/** The first text `sql` casts (a parameter's value or a string literal) that BigQuery would refuse, as its error message. */
+export function refusedCast(sql: string, params: Record<string, string>): string | undefined {
+  for (const m of sql.matchAll(/CAST\((?:@(\w+)|'((?:[^']|'')*)') AS (\w+)\)/gi)) {
+    const type = m[3]!.toUpperCase();
+    const value = m[1] !== undefined ? params[m[1]] : m[2]!.replace(/''/g, "'");
+    if (value === undefined || value === null || !CASTS[type]) continue;
+    if (!CASTS[type]!.test(value)) return `Invalid ${type === 'INT64' ? 'integer' : type.toLowerCase()} value: '${value}'`;
+  }
+  return undefined;
+}
+
 function fieldOf(name: string, type: DuckDBType): Field {
   switch (type.typeId) {
     case DuckDBTypeId.LIST: return { ...fieldOf(name, (type as DuckDBListType).valueType), mode: 'REPEATED' };
@@ -139,6 +162,8 @@ export class FakeBigQuery {
     }
     const params: Record<string, string> = {};
     for (const p of query.queryParameters ?? []) params[p.name] = p.parameterValue?.value;
+    const refused = refusedCast(sql, params);
+    if (refused) return this.error(res, 400, 'invalidQuery', refused);
     try {
       const result = await this.connection!.runAndReadAll(translate(sql), params);
       const fields = result.columnNames().map((name, i) => fieldOf(name, result.columnTypes()[i]!));

@@ -69,14 +69,6 @@ describe('BigQuery source', () => {
     expect(job.configuration.query.query).toContain('CAST(@p1 AS TIMESTAMP)');
   });
 
-  it('leaves out rows after the read bound, reads a date cursor from its day, and counts key repeats', async () => {
-    const source = new BigquerySource(config({ table: 'orders', cursor: 'updated_at' }));
-    expect((await readAll(source, { until: '2026-11-20 10:00:00.000002' })).map((r) => r.order_id)).toEqual(['1', '2', '10']);
-    const byDay = new BigquerySource(config({ table: 'orders', cursor: 'birthday' }));
-    expect((await readAll(byDay, { after: { cursor: '1990-03-05', key: null, inclusive: true }, until: '2026-11-30' })).map((r) => r.order_id)).toEqual(['1']);
-    expect(await new BigquerySource(config({ table: 'big', primary_key: 'id' })).checkKey(1000)).toEqual({ checked: 1000, distinctKeys: 1000, most: 1 });
-  });
-
   it('streams pages with pageToken instead of buffering the result', async () => {
     const source = new BigquerySource(config({ table: 'big', primary_key: 'id', cursor: 'ts' }));
     await source.columns();

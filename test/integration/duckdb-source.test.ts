@@ -27,7 +27,6 @@ beforeAll(async () => {
     (2, '2026-11-20 10:00:00.000002', 1234567890.12, [], 'b@example.com'),
     (3, '2026-11-20 10:00:00.000002', 5.00, NULL, 'c@example.com'),
     (4, '2026-11-20 10:00:00.000003', 7.25, ['D'], 'd@example.com')`);
-  await connection.run(`CREATE TABLE big AS SELECT i AS id, TIMESTAMP '2026-01-01' + to_seconds(i) AS ts FROM range(10000) t(i)`);
   connection.closeSync();
   instance.closeSync();
   writeFileSync(path.join(dir, 'leads.csv'), 'lead_id,created,score\nL2,2026-11-20 09:00:00,3.50\nL1,2026-11-20 09:00:00,1.25\n');
@@ -50,47 +49,7 @@ async function readAll(source: DuckdbSource, options: Parameters<DuckdbSource['r
 }
 
 describe('DuckDB source', () => {
-  it('reads a table in (cursor, primary key) order with exact decimals and lists', async () => {
-    const source = new DuckdbSource(config({ path: dbFile, table: 'analytics.Orders', cursor: 'updated_at' }), dir);
-    expect(await source.columns()).toEqual(['id', 'updated_at', 'total', 'skus', 'email']);
-    const rows = await readAll(source);
-    expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 10, 4]);
-    expect(rows.map((r) => r.total)).toEqual(['19.99', '1234567890.12', '5.00', '0.10', '7.25']);
-    expect(rows[3]!.skus).toEqual(['B', 'C']);
-    expect(rows[0]!.updated_at).toBeInstanceOf(Date);
-    expect(source.positionOf(rows[1]!.row)).toEqual({ cursor: '2026-11-20 10:00:00.000002', key: '2' });
-    expect(await source.unreadableRows()).toEqual({ missing: 0, future: 0 });
-    expect(rows[1]!.row).toHaveLength(5 + 2);
-    await source.close();
-    await source.close();
-  });
-
-  it('returns only the requested columns, in the requested order', async () => {
-    const source = new DuckdbSource(config({ path: dbFile, table: 'analytics.Orders', cursor: 'updated_at' }), dir);
-    const rows = await readAll(source, { columns: ['email', 'id'] });
-    expect(rows[0]!.row.slice(0, 2)).toEqual(['a@example.com', 1]);
-    expect(source.positionOf(rows[0]!.row)).toEqual({ cursor: '2026-11-20 10:00:00.000001', key: '1' });
-    await source.close();
-    await source.close();
-  });
-
-  it('resumes strictly after a position, breaking cursor ties by primary key at microsecond precision', async () => {
-    const source = new DuckdbSource(config({ path: dbFile, table: 'analytics.Orders', cursor: 'updated_at' }), dir);
-    const rows = await readAll(source, { after: { cursor: '2026-11-20 10:00:00.000002', key: '3' } });
-    // Integer key order (3 < 10), not text order.
-    expect(rows.map((r) => r.id)).toEqual([10, 4]);
-    const none = await readAll(source, { after: { cursor: '2026-11-20 10:00:00.000003', key: '4' } });
-    expect(none).toEqual([]);
-    await source.close();
-  });
-
-  it('reads without a cursor in primary key order, and resumes by key', async () => {
-    const source = new DuckdbSource(config({ path: dbFile, table: 'analytics.Orders' }), dir);
-    expect((await readAll(source)).map((r) => r.id)).toEqual([1, 2, 3, 4, 10]);
-    expect((await readAll(source, { after: { cursor: null, key: '3' } })).map((r) => r.id)).toEqual([4, 10]);
-    await source.close();
-  });
-
+  // Order, ties, positions, pages, nulls, counts and errors: the source contract (source-contract.test.ts).
   it('leaves out rows stamped after the bound, reads a date cursor from its day, and counts key repeats', async () => {
     const query = `SELECT * FROM (VALUES (1, TIMESTAMP '2026-11-20 10:00:00', DATE '2026-11-20', 'new'), (2, TIMESTAMP '2099-01-01 00:00:00', DATE '2099-01-01', 'new'),
       (3, 'infinity'::TIMESTAMP, 'infinity'::DATE, 'paid'), (4, TIMESTAMP '2026-11-21 10:00:00', DATE '2026-11-21', 'paid')) t(id, stamped, day, status)`;
@@ -102,16 +61,6 @@ describe('DuckDB source', () => {
     const byStatus = new DuckdbSource(config({ query, primary_key: 'status' }), dir);
     expect(await byStatus.checkKey(1000)).toEqual({ checked: 4, distinctKeys: 2, most: 2 });
     for (const s of [source, byDay, byStatus]) await s.close();
-  });
-
-  it('streams pages of the requested size rather than the whole table', async () => {
-    const source = new DuckdbSource(config({ path: dbFile, table: 'big', cursor: 'ts' }), dir);
-    const sizes: number[] = [];
-    for await (const page of source.read({ pageSize: 3000 })) sizes.push(page.length);
-    expect(sizes.reduce((a, b) => a + b, 0)).toBe(10000);
-    expect(Math.max(...sizes)).toBeLessThan(3000 + 2048);
-    expect(sizes.length).toBeGreaterThanOrEqual(3);
-    await source.close();
   });
 
   it('runs a query over files relative to the sync file folder', async () => {

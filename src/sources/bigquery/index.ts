@@ -6,15 +6,21 @@ import type { BigquerySourceConfig } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import type { Row } from '../../mapping/compile.js';
 import { redactQuoted, registerSecret } from '../../redact.js';
-import { ALIAS, planKeyCheck, planRead, RowLayout, type Dialect } from '../sql.js';
-import { SourceError, RefusedQueryError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
+import { ALIAS, type Dialect } from '../sql.js';
+import { SqlSource } from '../sql-source.js';
+import { SourceError, RefusedQueryError, type ColumnTypes, type Unreadable } from '../types.js';
 
 const quote = (name: string) => {
   if (name.includes('`')) throw new SourceError(`BigQuery names cannot contain backticks: ${name}`);
   return `\`${name}\``;
 };
 
-const BIGQUERY: Dialect = { quote, text: 'STRING', param: (n) => `@p${n}`, rowComparison: false, integer: 'INT64' };
+const BIGQUERY: Dialect = {
+  quote, text: 'STRING', param: (n) => `@p${n}`, rowComparison: false, integer: 'INT64',
+  // BigQuery casts to DATE only 'YYYY-MM-DD' text; through TIMESTAMP (UTC) it takes cursor text
+  // with a time too, as the other sources do ('2026-11-20 00:00:00.000', a window's start).
+  cast: (value, type) => (type === 'DATE' ? `CAST(CAST(${value} AS TIMESTAMP) AS DATE)` : `CAST(${value} AS ${type})`),
+};
 // Rows asked for per getQueryResults call, at the least: a run's pages are one batch (1,000
 // rows by default), and a round trip per batch would leave the run waiting on Google.
 const MIN_ROWS_PER_CALL = 10_000;
@@ -70,13 +76,11 @@ export function explainBigQueryError(error: unknown, config: BigquerySourceConfi
   return new SourceError(`BigQuery failed: ${message}`);
 }
 
-export class BigquerySource implements Source {
+export class BigquerySource extends SqlSource<BigquerySourceConfig> {
   private client?: BigQuery;
-  private types?: Map<string, string>;
-  private layout = new RowLayout();
 
-  constructor(private readonly config: BigquerySourceConfig, known?: ColumnTypes) {
-    if (known) this.types = new Map(known);
+  constructor(config: BigquerySourceConfig, known?: ColumnTypes) {
+    super(config, known, BIGQUERY);
   }
 
   private bigquery(): BigQuery {
@@ -99,8 +103,8 @@ export class BigquerySource implements Source {
     return this.client;
   }
 
-  private relation(): string {
-    if (this.config.query !== undefined) return `(${this.config.query.trim().replace(/;\s*$/, '')}\n)`;
+  protected override relation(): string {
+    if (this.config.query !== undefined) return super.relation();
     const parts = this.config.table!.split('.');
     const full = parts.length === 3 ? parts : parts.length === 2 ? [this.config.project, ...parts] : [this.config.project, this.config.dataset ?? '', ...parts];
     return quote(full.join('.'));
@@ -125,7 +129,8 @@ export class BigquerySource implements Source {
       : `the query is ${statementType ? `a ${statementType} statement` : 'not a SELECT statement'}, which does more than read: write a single SELECT`);
   }
 
-  private async startJob(query: string, params: Record<string, string> = {}): Promise<Job> {
+  private async startJob(query: string, values: readonly string[] = []): Promise<Job> {
+    const params = Object.fromEntries(values.map((v, i) => [`p${i + 1}`, v]));
     if (this.config.query !== undefined) await this.checkReadOnly(query, params);
     try {
       const [job] = await this.bigquery().createQueryJob({
@@ -168,25 +173,14 @@ export class BigquerySource implements Source {
     }
   }
 
-  async columnTypes(): Promise<Map<string, string>> {
-    if (this.types) return this.types;
+  protected async describe(): Promise<Map<string, string>> {
     const job = await this.startJob(`SELECT * FROM ${this.relation()} AS ${ALIAS} LIMIT 0`);
     const { fields } = await this.page(job, 1);
-    this.types = new Map(fields.map((f) => [f.name, f.mode === 'REPEATED' ? `ARRAY<${sqlType(f.type)}>` : sqlType(f.type)]));
-    return this.types;
+    return new Map(fields.map((f) => [f.name, f.mode === 'REPEATED' ? `ARRAY<${sqlType(f.type)}>` : sqlType(f.type)]));
   }
 
-  async columns(): Promise<string[]> {
-    return [...(await this.columnTypes()).keys()];
-  }
-
-  async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
-    const types = await this.columnTypes();
-    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, BIGQUERY, options.until);
-    this.layout = plan.layout;
-    const params = Object.fromEntries(plan.values.map((v, i) => [`p${i + 1}`, v]));
-    const job = await this.startJob(`SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`, params);
-    const pageSize = options.pageSize ?? 5000;
+  protected async *query(sql: string, values: readonly string[], pageSize: number): AsyncIterable<Row[]> {
+    const job = await this.startJob(sql, values);
     // Each call is a round trip to Google: ask for at least MIN_ROWS_PER_CALL rows, hand them
     // out in pages of pageSize, and ask for the next rows while these are mapped.
     const perCall = Math.max(pageSize, MIN_ROWS_PER_CALL);
@@ -205,22 +199,19 @@ export class BigquerySource implements Source {
     }
   }
 
+  /** The first row's raw REST values by column name. */
+  protected async one(sql: string, values: readonly string[] = []): Promise<Record<string, unknown>> {
+    const job = await this.startJob(sql, values);
+    const { fields, rows } = await this.page(job, 1);
+    return Object.fromEntries(fields.map((f, i) => [f.name, rows[0]?.f[i]?.v]));
+  }
+
   /** Not counted: in BigQuery the count would bill a scan of the cursor column on every run. */
-  async unreadableRows(): Promise<Unreadable> {
+  override async unreadableRows(): Promise<Unreadable> {
     return { missing: 0, future: 0 };
   }
 
-  /** BigQuery bills the whole key column whatever the LIMIT; validate --connect says so. */
-  async checkKey(limit: number): Promise<KeyCheck> {
-    const job = await this.startJob(planKeyCheck(this.config, this.relation(), limit, BIGQUERY));
-    const { fields, rows } = await this.page(job, 1);
-    const value = (name: string) => Number(rows[0]?.f[fields.findIndex((f) => f.name === name)]?.v ?? 0);
-    return { checked: value('checked'), distinctKeys: value('distinct_keys'), most: value('most') };
-  }
-
-  positionOf(row: Row): Position {
-    return this.layout.positionOf(row);
-  }
+  // checkKey: BigQuery bills the whole key column whatever the LIMIT; validate --connect says so.
 
   async close(): Promise<void> {
     this.client = undefined;

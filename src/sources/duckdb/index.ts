@@ -6,8 +6,9 @@ import {
 } from '@duckdb/node-api';
 import type { DuckdbSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
-import { ALIAS, countsMissing, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
-import { SourceError, RefusedQueryError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
+import { ALIAS, firstLine } from '../sql.js';
+import { SqlSource } from '../sql-source.js';
+import { SourceError, RefusedQueryError, type ColumnTypes } from '../types.js';
 
 // DECIMAL as exact text (19.99 must not become 19.990000000000002); everything else as JS values.
 const toJs: DuckDBValueConverter<unknown> = (value, type, _self) =>
@@ -50,21 +51,14 @@ async function checkQuery(connection: DuckDBConnection, query: string, wrapped: 
   }
 }
 
-export class DuckdbSource implements Source {
+export class DuckdbSource extends SqlSource<DuckdbSourceConfig> {
   private instance?: DuckDBInstance;
   private connection?: DuckDBConnection;
-  private types?: Map<string, string>;
-  private layout = new RowLayout();
+  protected override readonly defaultPageSize = 2048;
 
   /** @param baseDir directory of the sync file: relative paths (the database, files in queries) resolve from it. */
-  constructor(private readonly config: DuckdbSourceConfig, private readonly baseDir: string, known?: ColumnTypes) {
-    if (known) this.types = new Map(known);
-  }
-
-  private relation(): string {
-    return this.config.table !== undefined
-      ? quoteQualified(this.config.table)
-      : `(${this.config.query!.trim().replace(/;\s*$/, '')}\n)`;
+  constructor(config: DuckdbSourceConfig, private readonly baseDir: string, known?: ColumnTypes) {
+    super(config, known);
   }
 
   private async connect(): Promise<DuckDBConnection> {
@@ -98,34 +92,23 @@ export class DuckdbSource implements Source {
     return connection;
   }
 
-  async columnTypes(): Promise<Map<string, string>> {
-    if (this.types) return this.types;
+  protected async describe(): Promise<Map<string, string>> {
     const connection = await this.connect();
     try {
       const reader = await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${this.relation()} AS ${ALIAS}`);
       const rows = reader.getRowObjectsJS() as { column_name: string; column_type: string }[];
-      this.types = new Map(rows.map((r) => [r.column_name, r.column_type]));
+      return new Map(rows.map((r) => [r.column_name, r.column_type]));
     } catch (error) {
       throw new SourceError(`DuckDB cannot read the source ${this.config.table ? `table ${this.config.table}` : 'query'}: ${firstLine(error)}`);
     }
-    return this.types;
   }
 
-  async columns(): Promise<string[]> {
-    return [...(await this.columnTypes()).keys()];
-  }
-
-  async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
-    const types = await this.columnTypes();
-    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, undefined, options.until);
-    this.layout = plan.layout;
-    const sql = `SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`;
-    const params = plan.values;
+  /** Rows stream chunk by chunk; a page is handed on once it holds at least `pageSize` rows. */
+  protected async *query(sql: string, values: readonly string[], pageSize: number): AsyncIterable<Row[]> {
     const connection = await this.connect();
-    const pageSize = options.pageSize ?? 2048;
     let result;
     try {
-      result = await connection.stream(sql, params);
+      result = await connection.stream(sql, [...values]);
     } catch (error) {
       throw new SourceError(`DuckDB query failed: ${firstLine(error)}`);
     }
@@ -148,31 +131,14 @@ export class DuckdbSource implements Source {
     if (page.length > 0) yield page;
   }
 
-  async unreadableRows(until?: string, after?: Position): Promise<Unreadable> {
-    const types = await this.columnTypes();
-    const plan = planUnreadable(this.config, types, this.relation(), until, undefined, countsMissing(this.config, after));
-    if (!plan) return { missing: 0, future: 0 };
-    const row = await this.one(plan.sql, plan.values);
-    return { missing: Number(row.missing ?? 0), future: Number(row.future ?? 0) };
-  }
-
-  async checkKey(limit: number): Promise<KeyCheck> {
-    const row = await this.one(planKeyCheck(this.config, this.relation(), limit));
-    return { checked: Number(row.checked ?? 0), distinctKeys: Number(row.distinct_keys ?? 0), most: Number(row.most ?? 0) };
-  }
-
-  private async one(sql: string, values: string[] = []): Promise<Record<string, unknown>> {
+  protected async one(sql: string, values: readonly string[] = []): Promise<Record<string, unknown>> {
     const connection = await this.connect();
     try {
-      const reader = await connection.runAndReadAll(sql, values);
+      const reader = await connection.runAndReadAll(sql, [...values]);
       return (reader.getRowObjectsJS()[0] ?? {}) as Record<string, unknown>;
     } catch (error) {
       throw new SourceError(`DuckDB query failed: ${firstLine(error)}`);
     }
-  }
-
-  positionOf(row: Row): Position {
-    return this.layout.positionOf(row);
   }
 
   async close(): Promise<void> {
@@ -182,4 +148,3 @@ export class DuckdbSource implements Source {
     this.instance = undefined;
   }
 }
-

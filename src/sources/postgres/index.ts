@@ -5,8 +5,9 @@ import type { Client, QueryConfig, QueryResultRow } from 'pg';
 import { pg, Cursor } from './driver.js';
 import type { PostgresSourceConfig } from '../../config/schema.js';
 import type { Row } from '../../mapping/compile.js';
-import { ALIAS, countsMissing, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
-import { SourceError, RefusedQueryError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
+import { ALIAS, firstLine } from '../sql.js';
+import { SqlSource } from '../sql-source.js';
+import { SourceError, RefusedQueryError, type ColumnTypes } from '../types.js';
 import { parseTimestamp, parseTimestamptz } from './timestamps.js';
 
 // Timestamps are the one type a run parses on every row; these skip pg's regular expression.
@@ -30,21 +31,12 @@ function refusal(error: unknown): RefusedQueryError | undefined {
   return undefined;
 }
 
-export class PostgresSource implements Source {
+export class PostgresSource extends SqlSource<PostgresSourceConfig> {
   private client?: Client;
   private closed = false;
-  private types?: Map<string, string>;
-  private layout = new RowLayout();
 
-  constructor(private readonly config: PostgresSourceConfig, known?: ColumnTypes) {
-    if (known) this.types = new Map(known);
-  }
-
-  private relation(): string {
-    return this.config.table !== undefined
-      ? quoteQualified(this.config.table)
-      // The newline keeps a trailing -- comment from swallowing the closing parenthesis.
-      : `(${this.config.query!.trim().replace(/;\s*$/, '')}\n)`;
+  constructor(config: PostgresSourceConfig, known?: ColumnTypes) {
+    super(config, known);
   }
 
   private async connect(): Promise<Client> {
@@ -64,6 +56,7 @@ export class PostgresSource implements Source {
       // Cursor text in UTC and ISO order, so a checkpoint means the same thing from any session.
       await client.query("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'");
     } catch (error) {
+      // The connection failed already; its own error is the one to report.
       await client.end().catch(() => undefined);
       throw new SourceError(`cannot connect to PostgreSQL: ${firstLine(error)}`);
     }
@@ -71,8 +64,7 @@ export class PostgresSource implements Source {
     return client;
   }
 
-  async columnTypes(): Promise<Map<string, string>> {
-    if (this.types) return this.types;
+  protected async describe(): Promise<Map<string, string>> {
     const client = await this.connect();
     try {
       const result = await this.readOnly(`SELECT * FROM ${this.relation()} AS ${ALIAS} LIMIT 0`);
@@ -81,12 +73,11 @@ export class PostgresSource implements Source {
         'SELECT format_type(t.oid, t.mod) AS name FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, mod, i) ORDER BY t.i',
         [result.fields.map((f) => f.dataTypeID), result.fields.map((f) => f.dataTypeModifier)],
       );
-      this.types = new Map(result.fields.map((f, i) => [f.name, names.rows[i]?.name ?? 'text']));
+      return new Map(result.fields.map((f, i) => [f.name, names.rows[i]?.name ?? 'text']));
     } catch (error) {
       if (error instanceof SourceError || error instanceof RefusedQueryError) throw error;
       throw new SourceError(`PostgreSQL cannot read the source ${this.config.table ? `table ${this.config.table}` : 'query'}: ${firstLine(error)}`);
     }
-    return this.types;
   }
 
   /**
@@ -94,15 +85,16 @@ export class PostgresSource implements Source {
    * extended protocol, whose Parse takes a single statement (`SELECT 1) x; DROP TABLE t; ...`
    * is refused, never run), inside a READ ONLY transaction that is always rolled back.
    */
-  private async readOnly<R extends QueryResultRow>(text: string, values: unknown[] = []) {
+  private async readOnly<R extends QueryResultRow>(text: string, values: readonly unknown[] = []) {
     const client = await this.connect();
     await this.begin(client);
     try {
       // pg speaks the simple protocol (several statements allowed) unless told otherwise.
-      return await client.query<R>({ text, values, queryMode: 'extended' } as QueryConfig);
+      return await client.query<R>({ text, values: [...values], queryMode: 'extended' } as QueryConfig);
     } catch (error) {
       throw refusal(error) ?? error;
     } finally {
+      // A failed rollback leaves nothing to undo: the transaction was read only.
       await client.query('ROLLBACK').catch(() => undefined);
     }
   }
@@ -119,26 +111,18 @@ export class PostgresSource implements Source {
     }
   }
 
-  async columns(): Promise<string[]> {
-    return [...(await this.columnTypes()).keys()];
-  }
-
-  async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
-    const types = await this.columnTypes();
-    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, undefined, options.until);
-    this.layout = plan.layout;
-    const text = `SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`;
+  protected async *query(text: string, values: readonly string[], pageSize: number): AsyncIterable<Row[]> {
     // One query, sorted once, fetched page by page through a server-side cursor: memory
     // stays flat whatever the table size, and the rows come from one consistent snapshot.
     // pg-cursor speaks the extended protocol (one statement only); the transaction makes it read only.
     const client = await this.connect();
     await this.begin(client);
-    const cursorQuery = client.query(new Cursor<Row>(text, plan.values, { rowMode: 'array' }));
+    const cursorQuery = client.query(new Cursor<Row>(text, [...values], { rowMode: 'array' }));
     try {
       for (;;) {
         let rows: Row[];
         try {
-          rows = await cursorQuery.read(options.pageSize ?? 5000);
+          rows = await cursorQuery.read(pageSize);
         } catch (error) {
           throw refusal(error) ?? new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
         }
@@ -146,43 +130,25 @@ export class PostgresSource implements Source {
         yield rows;
       }
     } finally {
+      // Closing or rolling back a read-only cursor that failed has nothing left to undo.
       await cursorQuery.close().catch(() => undefined);
       await client.query('ROLLBACK').catch(() => undefined);
     }
   }
 
-  async unreadableRows(until?: string, after?: Position): Promise<Unreadable> {
-    const types = await this.columnTypes();
-    const plan = planUnreadable(this.config, types, this.relation(), until, undefined, countsMissing(this.config, after));
-    if (!plan) return { missing: 0, future: 0 };
-    const { sql, values } = plan;
+  protected async one(sql: string, values: readonly string[] = []): Promise<Record<string, unknown>> {
     try {
-      const result = await this.readOnly<{ missing: string; future: string }>(sql, values);
-      return { missing: Number(result.rows[0]?.missing ?? 0), future: Number(result.rows[0]?.future ?? 0) };
+      return (await this.readOnly(sql, values)).rows[0] ?? {};
     } catch (error) {
       if (error instanceof SourceError || error instanceof RefusedQueryError) throw error;
       throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
     }
-  }
-
-  async checkKey(limit: number): Promise<KeyCheck> {
-    try {
-      const result = await this.readOnly<{ checked: string; distinct_keys: string; most: string }>(planKeyCheck(this.config, this.relation(), limit));
-      const row = result.rows[0];
-      return { checked: Number(row?.checked ?? 0), distinctKeys: Number(row?.distinct_keys ?? 0), most: Number(row?.most ?? 0) };
-    } catch (error) {
-      if (error instanceof SourceError || error instanceof RefusedQueryError) throw error;
-      throw new SourceError(`PostgreSQL query failed: ${firstLine(error)}`);
-    }
-  }
-
-  positionOf(row: Row): Position {
-    return this.layout.positionOf(row);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Ending a connection that broke already: nothing is left to release.
     await this.client?.end().catch(() => undefined);
     this.client = undefined;
   }
