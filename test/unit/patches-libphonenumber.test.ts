@@ -31,7 +31,7 @@ describe('libphonenumber with its patterns compiled once', () => {
     const copy = { default: stock };
     expect(cacheLibphonenumberPatterns(() => copy)).toBe(true);
     expect(copy.default).not.toBe(stock);
-    expect(applyPatches()).toEqual({ libphonenumberPatterns: true });
+    expect(applyPatches().libphonenumberPatterns).toBe(true);
     expect(libphonenumberPatternsCached()).toBe(true);
   });
 
