@@ -1,11 +1,7 @@
 // pg and pg-cursor, CommonJS packages, loaded once for the PostgreSQL source's modules.
 import { createRequire } from 'node:module';
-import { installDataRowDecoder } from './data-rows.js';
 
 const require = createRequire(import.meta.url);
 
 export const pg = require('pg') as typeof import('pg').default;
 export const Cursor = require('pg-cursor') as typeof import('pg-cursor');
-
-/** Whether pg's row messages go through pinsync's decoder (see data-rows.ts). */
-export const dataRowDecoderInstalled = installDataRowDecoder();
