@@ -1,10 +1,12 @@
 // Entry point of the built CLI (bin/pinsync.js imports this).
 import { startReaderEarly } from '../engine/reader-thread.js';
+import { applyPatches } from '../patches/index.js';
 import { commandOf } from './command-word.js';
 
 // A run's reading thread takes about a quarter of a second to load, and so do the CLI's own
 // modules: it starts first, and they load together (main.js is imported after it).
 if (commandOf(process.argv.slice(2)) === 'run') startReaderEarly();
+applyPatches();
 const { main } = await import('./main.js');
 
 // A closed pipe (`pinsync preview … | head`) ends output quietly.

@@ -3,6 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { compileMapper } from '../mapping/compile.js';
 import { loadPhoneNumbers, warmUpNormalizers } from '../mapping/normalize.js';
+import { applyPatches } from '../patches/index.js';
 import { createSource } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
 import { readPages, transferablesOfPage, type PageRequest } from './reader.js';
@@ -12,6 +13,7 @@ const port = parentPort!;
 // The thread loads while the CLI's main thread does, and then waits for its start: the time
 // to load what mapping phone numbers needs, and to build each normalizer's tables, instead of
 // in the first page.
+applyPatches();
 loadPhoneNumbers();
 warmUpNormalizers();
 let source: Source | undefined;

@@ -1,13 +1,10 @@
 // Lookup tables for state and country normalization.
 import { createRequire } from 'node:module';
 
-// The regions of libphonenumber's metadata, read from its data file alone: loading the
-// library (20-40 ms) only to list them would make every sync file's check wait for it.
-// Leaving out "001" (non-geographic numbers) is what its getCountries() does; a test checks
-// that the two lists agree.
+// libphonenumber's regions through its public getCountries(), which leaves out "001"
+// (non-geographic numbers). Loaded when a country code is first checked, not before.
 const require = createRequire(import.meta.url);
-const metadataRegions = (): string[] =>
-  Object.keys((require('libphonenumber-js/metadata.min.json') as { countries: Record<string, unknown> }).countries).filter((c) => c !== '001');
+const metadataRegions = (): string[] => (require('libphonenumber-js') as typeof import('libphonenumber-js')).getCountries();
 
 /** A lookup key that ignores case, accents, punctuation and spacing. */
 export function looseKey(text: string): string {

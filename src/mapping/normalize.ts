@@ -6,7 +6,6 @@ import { isIP } from 'node:net';
 import type { CountryCode } from 'libphonenumber-js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import { countryCode, stateCode } from './geo.js';
-import { cacheMetadataPatterns } from './phone-patterns.js';
 
 export interface NormalizeContext {
   /** ISO alpha-2 country for phone numbers written without a country code. */
@@ -129,18 +128,14 @@ export function nanpFastPath(text: string, country: string | undefined): string 
 const nanpNumber = (digits: string): string | undefined => (digits.charCodeAt(1) >= 0x32 ? digits : undefined);
 
 // libphonenumber takes 20-40 ms to load. It is loaded when a number first needs it, or by
-// loadPhoneNumbers(): the CLI's main thread, which only validates sync files and reports,
-// never waits for it before a run can start.
+// loadPhoneNumbers() (a reading thread, while it waits for work). Its patterns are compiled
+// once by a patch the entry points apply (src/patches/).
 const require = createRequire(import.meta.url);
 let phoneNumbers: typeof import('libphonenumber-js') | undefined;
 
 /** Loads libphonenumber now (a reading thread, while it waits for work). */
 export function loadPhoneNumbers(): typeof import('libphonenumber-js') {
-  if (!phoneNumbers) {
-    phoneNumbers = require('libphonenumber-js') as typeof import('libphonenumber-js');
-    cacheMetadataPatterns();
-  }
-  return phoneNumbers;
+  return (phoneNumbers ??= require('libphonenumber-js') as typeof import('libphonenumber-js'));
 }
 
 /**

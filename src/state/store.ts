@@ -117,11 +117,8 @@ function postgresSchema(url: string): { connection: string; schema: string } {
 }
 
 // knex (with lodash, tens of milliseconds to load even from its own bundle chunk) loads only
-// when a state is opened: commands that need none start sooner. knex loads pg as soon as it
-// is created: loaded first as the PostgreSQL source loads it, pg skips its check for
-// Cloudflare Workers (see sources/postgres/driver.ts).
-async function loadKnex(url: string): Promise<typeof knexFactory> {
-  if (isPostgres(url)) await import('../sources/postgres/driver.js');
+// when a state is opened: commands that need none start sooner.
+async function loadKnex(): Promise<typeof knexFactory> {
   return (await import('knex')).default;
 }
 
@@ -316,7 +313,7 @@ export class StateStore {
   /** Opens (and migrates) the state at a SQLite path or a postgres:// URL. */
   static async open(url: string): Promise<StateStore> {
     checkStateLocation(url);
-    const knex = await loadKnex(url);
+    const knex = await loadKnex();
     const config = connectionFor(url, false);
     const db = createKnex(knex, config);
     try {
@@ -341,7 +338,7 @@ export class StateStore {
   static async openReadOnly(url: string): Promise<StateStore | undefined> {
     checkStateLocation(url);
     if (!isPostgres(url) && !existsSync(sqliteFile(url))) return undefined;
-    const knex = await loadKnex(url);
+    const knex = await loadKnex();
     const db = createKnex(knex, connectionFor(url, true));
     let migrated = true;
     try {
