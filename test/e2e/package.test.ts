@@ -55,5 +55,5 @@ describe('bin/pinsync.js in a checkout without a bundle', () => {
     const second = await run(process.execPath, [bin, 'preview', 'syncs/example.yaml', '--limit', '3'], { cwd: checkout });
     expect(second.stderr).not.toContain('building');
     expect(second.stdout).toBe(first.stdout);
-  });
+  }, 120_000); // a build and two runs: slow on a busy machine
 });
