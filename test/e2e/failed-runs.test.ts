@@ -126,7 +126,7 @@ async function expectFailedRun(name: string, extra: Record<string, string>, code
   const status = await statusOf(name, dir);
   expect(status.last_run).toMatchObject({ id: summary.run_id, outcome: 'failed', rows_read: 0 });
   expect(status.last_run.error).toMatch(error);
-  expect(status.last_run.ended_at).not.toBeNull();
+  expect(Date.parse(status.last_run.ended_at)).toBeGreaterThanOrEqual(Date.parse(status.last_run.started_at));
   expect(received).toHaveLength(1);
   expect(received[0]).toMatchObject({ sync: name, event: 'run_failed', outcome: 'failed', exit_code: code, run_id: summary.run_id });
   expect(fake.requests).toBe(0);

@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';
@@ -40,6 +40,14 @@ beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'pinsync-lookback-'));
   mkdirSync(path.join(work, 'syncs'));
   writeFileSync(path.join(work, 'syncs', 'late.yaml'), syncFile('orders', '2h', ['  batch_size: 50', '  max_retry_time: 2s']));
+});
+
+// Each test starts from an empty table, no state and a reset fake.
+beforeEach(async () => {
+  await withClient(dbUrl, (c) => c.query('TRUNCATE orders; DROP TABLE IF EXISTS orders_short'));
+  nextId = 1;
+  for (const file of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(path.join(work, file), { force: true });
+  fake.reset();
 });
 
 afterAll(async () => {
@@ -86,7 +94,16 @@ describe('lookback', () => {
   });
 
   it('prunes the ledger as the checkpoint advances, so it stays small', async () => {
-    // The 100 early rows lay outside the window at once: only the 130 it can reach are kept.
+    await addRows(100, 400);
+    await addRows(100, 30);
+    await run();
+    // The 100 early rows lay outside the window at once: only the 100 recent ones are kept.
+    expect(await ledger()).toBe(100);
+    await addRows(20, 60);
+    await addRows(5, 300);
+    await addRows(10, 0);
+    await run();
+    // Then the 130 it can reach: the recent, the late and the fresh rows.
     expect(await ledger()).toBe(130);
   });
 });
@@ -110,6 +127,8 @@ describe('lookback with a short window', () => {
 
 describe('lookback when a run fails inside the window', () => {
   it('never moves the checkpoint back, so nothing delivered is sent twice', async () => {
+    await addRows(100, 30);
+    expect(await run()).toMatchObject({ rows_read: 100, processed: 100 });
     const before = JSON.parse((await runCli(['status', 'late', '--json'], { cwd: work, env: env() })).stdout)[0].checkpoint;
     await addRows(120, 0);
     fake.delivered.clear();

@@ -77,8 +77,9 @@ beforeEach(() => fake.reset());
 /** Exit 2, one line naming both files and the name, nothing sent. */
 function expectRefused(result: CliResult, name: string, files: [string, string]): void {
   expect(result.code).toBe(2);
-  const line = result.stderr.split('\n').find((l) => l.includes(`sync name '${name}'`));
-  expect(line).toBeDefined();
+  const clashLines = result.stderr.split('\n').filter((l) => l.includes(`sync name '${name}'`));
+  expect(clashLines).toHaveLength(1);
+  const line = clashLines[0];
   expect(line).toContain(path.join('syncs', files[0]));
   expect(line).toContain(path.join('syncs', files[1]));
   expect(fake.requests).toBe(0);

@@ -1,10 +1,10 @@
 // `pinsync run` end to end: the built CLI as a subprocess, a real PostgreSQL, and the
-// fake Pinterest server on 127.0.0.1. Tests run in order and share the table and state.
+// fake Pinterest server on 127.0.0.1. Each test starts from an empty table, no state and a reset fake.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';
@@ -96,16 +96,29 @@ beforeAll(async () => {
   fake = await new FakePinterest().start();
 });
 
+beforeEach(async () => {
+  await withClient(dbUrl, (c) => c.query('TRUNCATE shop.orders'));
+  nextId = 1;
+  for (const file of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(path.join(work, file), { force: true });
+  fake.reset();
+});
+
+/** A first run of `count` rows, so that a test starts from a checkpoint and a recorded run. */
+async function priorRun(count: number): Promise<number[]> {
+  const ids = await addRows(count);
+  expect((await run()).code).toBe(0);
+  fake.reset();
+  return ids;
+}
+
 afterAll(async () => {
   await fake.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
 describe('pinsync run', () => {
-  let firstIds: number[];
-
   it('delivers every sendable row exactly once, rejects the rest locally, and checkpoints', async () => {
-    firstIds = await addRows(2500);
+    const firstIds = await addRows(2500);
     const result = await run(['--json']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -128,6 +141,7 @@ describe('pinsync run', () => {
   });
 
   it('sends only new or changed rows on the next run, and nothing when nothing changed', async () => {
+    const firstIds = await priorRun(200);
     const fresh = await addRows(30);
     const changed = firstIds.slice(100, 120);
     await withClient(dbUrl, (c) => c.query('UPDATE shop.orders SET updated_at = clock_timestamp(), total = total + 1 WHERE order_id = ANY($1::bigint[])', [changed]));
@@ -189,6 +203,7 @@ describe('pinsync run', () => {
   });
 
   it('stops at once on 401, exit 1, saying what is wrong without showing the token', async () => {
+    await priorRun(20);
     const ids = await addRows(20);
     fake.delivered.clear();
     const before = (await status()).checkpoint;
@@ -197,6 +212,7 @@ describe('pinsync run', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('Pinterest refused the access token (401');
     expect(result.stdout + result.stderr).not.toContain('pina_WRONG_token_value');
+    expect(before).toMatchObject({ key: '20' });
     expect((await status()).checkpoint).toEqual(before);
     expect((await status()).runs[0]).toMatchObject({ outcome: 'failed' });
     // The rows are not lost: the next run with the right token sends them.
@@ -264,9 +280,10 @@ describe('pinsync run', () => {
   });
 
   it('preview --remote-test sends with ?test=true and writes no state; run --dry-run sends nothing', async () => {
+    await priorRun(20);
     const ids = await addRows(10);
-    fake.delivered.clear();
     const before = await status();
+    expect(before.runs).toHaveLength(1);
     const remote = await runCli(['preview', 'syncs/orders.yaml', '--remote-test'], { cwd: work, env: env() });
     expect(remote.code).toBe(0);
     expect(remote.stdout).toContain('test mode');
@@ -280,6 +297,8 @@ describe('pinsync run', () => {
   });
 
   it('reset clears the checkpoint or moves it, and --full-refresh reads from the start', async () => {
+    await priorRun(300);
+    expect((await status()).checkpoint).toMatchObject({ key: '300' });
     const reset = await runCli(['reset', 'syncs/orders.yaml'], { cwd: work, env: env() });
     expect(reset.code).toBe(0);
     expect((await status()).checkpoint).toBeNull();
@@ -288,7 +307,8 @@ describe('pinsync run', () => {
     expect(JSON.parse(all.stdout).rows_read).toBe(nextId - 1);
     const latest = await withClient(dbUrl, async (c) => (await c.query("SELECT (max(updated_at) - interval '1 microsecond')::text AS t FROM shop.orders")).rows[0].t as string);
     await runCli(['reset', 'pg_orders', '--to', latest], { cwd: work, env: env() });
-    expect(JSON.parse((await run(['--json'])).stdout).rows_read).toBeGreaterThanOrEqual(1);
+    const after = await withClient(dbUrl, async (c) => (await c.query('SELECT count(*)::int AS n FROM shop.orders WHERE updated_at > $1::timestamptz', [latest])).rows[0].n as number);
+    expect(JSON.parse((await run(['--json'])).stdout).rows_read).toBe(after);
     expect(JSON.parse((await run(['--json', '--full-refresh'])).stdout).rows_read).toBe(nextId - 1);
   });
 });

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { type CliResult, runCli } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';
 
@@ -64,15 +64,28 @@ const env = (extra: Record<string, string> = {}) => ({
 });
 const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { cwd: work, env: env(extra) });
 
+/** No state and a reset fake: a test (or a describe's setup) that runs the sync starts from here. */
+function freshState(): void {
+  for (const file of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(path.join(work, file), { force: true });
+  fake.reset();
+}
+
+/** The first run of the orders, with L0007 failed by Pinterest. */
+async function runWithOneFailure(): Promise<CliResult> {
+  fake.failEvents.set('L0007', 'Invalid event');
+  const result = await cli(['run', 'orders', '--json']);
+  fake.failEvents.clear();
+  return result;
+}
+
 // 30 test orders skipped; of the other 270, every 6th (45, those not also test orders) has no email.
 const SKIPPED = 30;
 const REJECTED_LOCALLY = Array.from({ length: 300 }, (_, i) => i + 1).filter((i) => i % 6 === 0 && i % 10 !== 0).length;
 
 describe('skip: rows left out on purpose', () => {
   it('are counted as skipped, never as rejects, and never sent', async () => {
-    fake.failEvents.set('L0007', 'Invalid event');
-    const result = await cli(['run', 'orders', '--json']);
-    fake.failEvents.clear();
+    freshState();
+    const result = await runWithOneFailure();
     const summary = JSON.parse(result.stdout);
     expect(summary).toMatchObject({ rows_read: 300, skipped: SKIPPED, rejected_local: REJECTED_LOCALLY, rejected_pinterest: 1 });
     expect(summary.processed).toBe(300 - SKIPPED - REJECTED_LOCALLY - 1);
@@ -92,6 +105,11 @@ describe('skip: rows left out on purpose', () => {
 });
 
 describe('status: rejects a user can find', () => {
+  beforeAll(async () => {
+    freshState();
+    expect((await runWithOneFailure()).code).toBe(0);
+  });
+
   it('counts the last run\'s rejects by stage and reason, lists the first ones, and says how many more', async () => {
     const text = (await cli(['status', 'orders', '--rejects', '5'])).stdout;
     expect(text).toContain(`rejects of run 1: ${REJECTED_LOCALLY + 1}, by reason:`);
@@ -127,12 +145,13 @@ describe('status: rejects a user can find', () => {
 
 describe('output details', () => {
   it('logs a run that rejects too much at warn, and its start line carries run_id', async () => {
+    freshState();
     writeFileSync(path.join(work, 'syncs', 'orders.yaml'), SYNC.replace('max_reject_rate: 0.2', 'max_reject_rate: 0.01'));
     const result = await cli(['--log-format', 'json', 'run', 'orders', '--full-refresh']);
     writeFileSync(path.join(work, 'syncs', 'orders.yaml'), SYNC);
     expect(result.code).toBe(3);
     const lines = result.stderr.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.find((l) => l.phase === 'start')).toMatchObject({ sync: 'orders', run_id: 2 });
+    expect(lines.find((l) => l.phase === 'start')).toMatchObject({ sync: 'orders', run_id: 1 });
     expect(lines.find((l) => l.phase === 'finish')).toMatchObject({ level: 'warn', exit_code: 3 });
   });
 

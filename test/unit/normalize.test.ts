@@ -162,10 +162,11 @@ describe('warm-up samples', () => {
   it('are each accepted by their normalizer, so warming up reaches the tables a first page would build', () => {
     const entries = Object.entries(WARM_UP_SAMPLES) as [keyof typeof NORMALIZERS, readonly string[]][];
     expect(entries.map(([key]) => key)).toEqual(expect.arrayContaining(['em', 'ph', 'country']));
-    for (const [key, samples] of entries) {
-      for (const sample of samples) expect(norm(key, sample), `${key}: ${sample}`).toBeDefined();
-    }
-    expect(() => warmUpNormalizers()).not.toThrow();
+    expect(Object.fromEntries(entries.map(([key, samples]) => [key, samples.map((sample) => norm(key, sample))]))).toEqual({
+      em: ['someone@example.com'], ph: ['14155550101', '442079460958'], ge: ['f'], db: ['19900131'], ct: ['sanfrancisco'],
+      st: ['ca'], zp: ['94105'], country: ['us'], client_ip_address: ['192.0.2.1'],
+    });
+    expect(warmUpNormalizers()).toBeUndefined();
   });
 });
 
