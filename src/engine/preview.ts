@@ -4,12 +4,10 @@ import type { Position } from '../sources/index.js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import type { Ledger } from './ledger.js';
 import { SeenIds } from './seen-ids.js';
+import { DUPLICATE_EVENT_ID, reasonLabel } from './reasons.js';
 import { textAt } from './packed-texts.js';
 import type { LocalPipeline } from './pipeline.js';
 import { positionAt, rowCount, type ReadPage } from './reader.js';
-
-/** A second event with an event_id this run already sent: Pinterest would keep only one of them. */
-export const DUPLICATE_EVENT_ID: Reason = { field: 'event_id', problem: 'duplicate event_id: primary_key is not unique' };
 
 export interface MapStats {
   rowsRead: number;
@@ -36,15 +34,6 @@ export interface PreviewOptions {
   /** Each event's JSON text: the bytes a run would send for it. */
   onEvent(json: string): void | Promise<void>;
   onReject(key: string, reasons: Reason[]): void;
-}
-
-export function reasonLabel(reason: Reason): string {
-  return `${reason.field}: ${reason.problem}`;
-}
-
-/** All of a row's reasons, with their safe details, on one line. */
-export function describeReasons(reasons: readonly Reason[]): string {
-  return reasons.map((r) => (r.detail ? `${reasonLabel(r)} (${r.detail})` : reasonLabel(r))).join('; ');
 }
 
 /** Row i's event as the JSON text a run sends for it. */
