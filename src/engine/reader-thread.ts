@@ -45,7 +45,7 @@ let early: { worker: Worker; gone: boolean } | undefined;
 
 /**
  * Starts a reading thread before the CLI's own modules load, so that the two load at the same
- * time; the next threadReader() takes it over. Until then it keeps no process alive.
+ * time; the next threadPipeline() takes it over. Until then it keeps no process alive.
  */
 export function startReaderEarly(): void {
   if (early) return;
