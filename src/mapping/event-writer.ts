@@ -5,12 +5,14 @@ import type { EncodeOutcome, MappingDefinition, Reason, Row, Skipped } from './c
 import { Invalid } from './convert.js';
 import type { UserDataWriter } from './identifiers.js';
 import { isPlainText, jsonValue } from './json.js';
-import { FIRST_FIELDS, NOT_HEX, notHex, type MappingPlan } from './plan.js';
+import {
+  FIRST_FIELDS, memberStart, NOT_HEX, notHex, OBJECT_END, OPEN_NOTHING, OPEN_QUOTE, type MappingPlan, type Open,
+} from './plan.js';
 
 const SKIPPED: Skipped = { skipped: true };
 const ALL_REQUIRED = (1 << FIRST_FIELDS.length) - 1;
 const FUTURE_SKEW_SECONDS = 300;
-const USER_DATA = '"user_data":';
+const USER_DATA = memberStart('"user_data":');
 
 export function eventWriter(plan: MappingPlan, userData: UserDataWriter, options: MappingDefinition['options'], now: () => number): (row: Row) => EncodeOutcome {
   const { fields, skip, primaryKey, primaryKeyHex } = plan;
@@ -22,6 +24,7 @@ export function eventWriter(plan: MappingPlan, userData: UserDataWriter, options
       (reasons ??= []).push(reason);
     };
     let json = '{';
+    let open: Open = OPEN_NOTHING;
     // The group whose object is open, and whether it has a field yet.
     let openGroup: string | undefined;
     let groupEmpty = true;
@@ -31,7 +34,8 @@ export function eventWriter(plan: MappingPlan, userData: UserDataWriter, options
     let userDataPlaced = false;
     for (const field of fields) {
       if (!userDataPlaced && field.requiredBit === 0) {
-        json += (json.length > 1 ? ',' : '') + USER_DATA + userData.write(row);
+        json += (json.length > 1 ? USER_DATA.next[open]! : USER_DATA.first) + userData.write(row);
+        open = OPEN_NOTHING;
         userDataPlaced = true;
       }
       const value = field.read(row);
@@ -47,22 +51,38 @@ export function eventWriter(plan: MappingPlan, userData: UserDataWriter, options
       }
       if (reasons) continue;
       if (field.group !== openGroup) {
-        if (openGroup) json += '}';
+        if (openGroup) {
+          json += OBJECT_END[open]!;
+          open = OPEN_NOTHING;
+        }
         if (field.group) {
-          json += (json.length > 1 ? ',' : '') + field.groupStart;
+          json += json.length > 1 ? field.groupStart.next[open]! : field.groupStart.first;
+          open = OPEN_NOTHING;
           groupEmpty = true;
         }
         openGroup = field.group;
       }
       const first = openGroup ? groupEmpty : json.length === 1;
       groupEmpty = false;
-      const sep = first ? '' : ',';
-      if (field.literal) json += sep + field.literal;
-      else if (typeof value === 'string' && isPlainText(value)) json += `${sep}${field.member}"${value}"`;
-      else json += sep + field.member + jsonValue(value);
+      if (field.literal) {
+        json += first ? field.literal.first : field.literal.next[open]!;
+        open = OPEN_NOTHING;
+      } else if (typeof value === 'string' && isPlainText(value)) {
+        json += (first ? field.quotedName.first : field.quotedName.next[open]!) + value;
+        open = OPEN_QUOTE;
+      } else {
+        json += (first ? field.name.first : field.name.next[open]!) + jsonValue(value);
+        open = OPEN_NOTHING;
+      }
     }
-    if (openGroup) json += '}';
-    if (!userDataPlaced) json += (json.length > 1 ? ',' : '') + USER_DATA + userData.write(row);
+    if (openGroup) {
+      json += OBJECT_END[open]!;
+      open = OPEN_NOTHING;
+    }
+    if (!userDataPlaced) {
+      json += (json.length > 1 ? USER_DATA.next[open]! : USER_DATA.first) + userData.write(row);
+      open = OPEN_NOTHING;
+    }
 
     if (present !== ALL_REQUIRED) {
       FIRST_FIELDS.forEach((required, i) => {
@@ -80,6 +100,6 @@ export function eventWriter(plan: MappingPlan, userData: UserDataWriter, options
       if (eventTime > nowSeconds + FUTURE_SKEW_SECONDS) fail({ field: 'event_time', problem: 'in the future' });
       else if (eventTime < nowSeconds - maxAgeSeconds) fail({ field: 'event_time', problem: `older than options.max_event_age (${options.max_event_age})` });
     }
-    return reasons ? { reasons } : { json: `${json}}`, eventId: eventId! };
+    return reasons ? { reasons } : { json: json + OBJECT_END[open]!, eventId: eventId! };
   };
 }

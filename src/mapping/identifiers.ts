@@ -5,7 +5,7 @@ import type { Row } from './compile.js';
 import { isSha256Hex, sha256Hex } from './hash.js';
 import { isPlainText } from './json.js';
 import { NORMALIZERS, type NormalizeContext } from './normalize.js';
-import { MEMO_LIMIT, type IdentifierPlan } from './plan.js';
+import { MEMO_LIMIT, OBJECT_END, OPEN_LIST, OPEN_NOTHING, OPEN_QUOTE, type IdentifierPlan, type Open } from './plan.js';
 
 // Keys that can match an event alone; otherwise it needs both client_ip_address and client_user_agent.
 const MATCHING_KEYS: ReadonlySet<UserKey> = new Set(['em', 'hashed_maids']);
@@ -30,6 +30,7 @@ export class UserDataWriter {
   write(row: Row): string {
     this.currentRow = row;
     let json = '{';
+    let open: Open = OPEN_NOTHING;
     let hasIp = false;
     let hasAgent = false;
     this.matchable = false;
@@ -41,7 +42,13 @@ export class UserDataWriter {
           const value = plan.normalize(Array.isArray(raw) ? raw[0] : raw, this.ctx);
           if (value === undefined) this.drop(plan.key);
           else {
-            json += (json.length > 1 ? ',' : '') + plan.member + (isPlainText(value) ? `"${value}"` : JSON.stringify(value));
+            if (isPlainText(value)) {
+              json += (json.length > 1 ? plan.quotedStart.next[open]! : plan.quotedStart.first) + value;
+              open = OPEN_QUOTE;
+            } else {
+              json += (json.length > 1 ? plan.start.next[open]! : plan.start.first) + JSON.stringify(value);
+              open = OPEN_NOTHING;
+            }
             if (plan.key === 'client_ip_address') hasIp = true;
             else if (plan.key === 'client_user_agent') hasAgent = true;
             else if (MATCHING_KEYS.has(plan.key)) this.matchable = true;
@@ -66,11 +73,12 @@ export class UserDataWriter {
         list = hashes?.join('","');
       }
       if (list === undefined) continue;
-      json += `${json.length > 1 ? ',' : ''}${plan.member}["${list}"]`;
+      json += (json.length > 1 ? plan.start.next[open]! : plan.start.first) + list;
+      open = OPEN_LIST;
       if (MATCHING_KEYS.has(plan.key)) this.matchable = true;
     }
     if (hasIp && hasAgent) this.matchable = true;
-    return `${json}}`;
+    return json + OBJECT_END[open]!;
   }
 
   private drop(key: UserKey): void {
