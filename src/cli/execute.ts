@@ -1,15 +1,14 @@
 // One sync, start to finish, as `run` and `schedule` both do it: load, lock, run, report, notify.
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
-import { compileForSource, locateRefusal } from '../engine/prepare.js';
+import { locateRefusal, openPipeline } from '../engine/prepare.js';
 import { rejectRate, runSync, type RunSummary } from '../engine/run.js';
 import { readUntil } from '../engine/cursor.js';
-import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
-import { mappingDefinition } from '../mapping/compile.js';
+import { threadPipeline } from '../engine/reader-thread.js';
+import type { Pipeline } from '../engine/pipeline.js';
 import { ConfigError, LockedError, PinsyncError, SourceError } from '../errors.js';
 import { formatProblem, loadSyncFile } from '../config/load.js';
 import { PinterestClient } from '../pinterest/client.js';
-import { createSource, type Source } from '../sources/index.js';
 import type { CursorKind } from '../sources/cursor.js';
 import type { Position } from '../sources/types.js';
 import type { SyncLock } from '../state/lock.js';
@@ -72,7 +71,7 @@ export interface Executed {
 }
 
 export async function executeSync(file: string, options: ExecuteOptions): Promise<Executed> {
-  const reader = threadReader();
+  const reader = threadPipeline();
   try {
     return await executeWith(reader, file, options);
   } finally {
@@ -96,7 +95,7 @@ function summaryOf(startedAt: Date, runId: number | undefined, checkpoint: Posit
 
 const QUIT_ERROR = 'the process quit (a second signal, or the end of PINSYNC_STOP_GRACE) before the batches in flight settled; the next run resends them';
 
-async function executeWith(reader: ThreadReader, file: string, options: ExecuteOptions): Promise<Executed> {
+async function executeWith(reader: Pipeline, file: string, options: ExecuteOptions): Promise<Executed> {
   const { store, reporter } = options;
   // Problems in the file itself are not a run: nothing was tried (exit 2, no record).
   const loaded = await loadSyncFile(file, { requireDestination: true });
@@ -127,7 +126,6 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
   }
   const client = clientFor(sync, { test: options.test });
   const progress = reporter.format === 'human' ? progressReporter(sync.name) : { update: () => undefined, stop: () => undefined };
-  let source: Source | undefined;
   let runId: number | undefined;
   let latest: RunCounts | undefined;
   // If the process must quit mid-run: the record says interrupted (not killed), the lock is free.
@@ -143,23 +141,20 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
       // The record starts with the lock held, before the source is opened: a run that cannot reach it is a failed run.
       runId = store ? await store.startRun(sync.name) : undefined;
       reporter.started(sync.name, runId);
-      let columnTypes: [string, string][];
       let cursorKind: CursorKind | undefined;
       // From a checkpoint the run reads only what follows it; so does the count (see warnUnreadable).
       const after = options.fullRefresh ? undefined : (await (store ?? options.readState)?.checkpoint(sync.name))?.position;
       try {
-        source = await createSource(sync);
-        ({ cursorKind } = await compileForSource(sync, loaded, source));
-        await warnUnreadable(sync, source, readUntil(cursorKind, Date.now()), (message) => reporter.warn(sync.name, message), after);
-        // The run reads on its own thread, with its own connection; this one has served its purpose.
-        columnTypes = [...await source.columnTypes()];
-        await source.close();
+        // The reading thread opens the source and compiles the mapper, once; its problems come back placed in the file.
+        const now = Date.now();
+        const opening = await openPipeline(reader, sync, loaded, { now, after });
+        cursorKind = opening.cursorKind;
+        await warnUnreadable(sync, { unreadableRows: async () => opening.unreadable! }, readUntil(cursorKind, now), (message) => reporter.warn(sync.name, message), after);
       } catch (error) {
         // A driver's own error (pg's "Invalid URL") says nothing of where it came from.
         if (error instanceof PinsyncError) throw error;
         throw new SourceError(`cannot open the ${sync.source.type} source: ${(error as Error).message.split('\n')[0]}; check source in ${sync.file}`);
       }
-      reader.configure({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync), columnTypes });
       client.warmUp();
       const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
       summary = await runSync({
@@ -187,7 +182,6 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
     progress.stop();
     // The reading thread's query ends before the lock lets the next run start.
     await reader.close();
-    await source?.close();
     await lock?.release().catch(() => undefined);
     await client.close();
   }

@@ -7,12 +7,12 @@ import { cursorKind, cursorTextAt, type CursorKind } from '../sources/cursor.js'
 const CLOCK_SKEW_MS = 60_000;
 
 export interface CursorProblem {
-  path: PropertyKey[];
+  path: (string | number)[];
   message: string;
 }
 
 /** The cursor's kind, or the problems that make the sync unsafe to run (reported as config errors). */
-export function checkCursor(sync: SyncDefinition, types: ReadonlyMap<string, string>): { kind?: CursorKind; problems: CursorProblem[] } {
+export function checkCursor(sync: Pick<SyncDefinition, 'source'>, types: ReadonlyMap<string, string>): { kind?: CursorKind; problems: CursorProblem[] } {
   const column = sync.source.cursor;
   if (column === undefined) return { problems: [] };
   const type = types.get(column);

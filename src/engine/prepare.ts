@@ -1,12 +1,12 @@
 // Binds a validated sync to its source: checks mapped columns exist and the cursor is one
-// that can be checkpointed, and compiles the mapper.
+// that can be checkpointed, and compiles the mapper; problems are placed in the sync file.
 import { formatProblem, loadSyncFile, type LoadedSync } from '../config/load.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { ConfigError, RefusedQueryError } from '../errors.js';
-import { compileMapper, type Mapper } from '../mapping/compile.js';
+import { mappingDefinition, type CompileProblem, type Mapper } from '../mapping/compile.js';
 import { createSource, type Source } from '../sources/index.js';
 import type { CursorKind } from '../sources/cursor.js';
-import { checkCursor } from './cursor.js';
+import { bindSource, type OpenOptions, type Opening, type Pipeline } from './pipeline.js';
 
 export interface Compiled {
   mapper: Mapper;
@@ -24,26 +24,38 @@ export function locateRefusal(error: unknown, loaded: Pick<LoadedSync, 'problemA
   return new ConfigError([problem], formatProblem(problem));
 }
 
+/** Compile problems placed in the sync file, in the file's order. */
+function placed(problems: CompileProblem[], loaded: Pick<LoadedSync, 'problemAt'>): ConfigError {
+  return new ConfigError(problems.map((p) => loaded.problemAt(p.path, p.message)).sort((a, b) => a.line - b.line || a.col - b.col));
+}
+
 export async function compileForSource(
   sync: SyncDefinition,
   loaded: Pick<LoadedSync, 'problemAt'>,
   source: Source,
   now?: () => number,
 ): Promise<Compiled> {
-  let types: Map<string, string>;
+  let bound: Awaited<ReturnType<typeof bindSource>>;
   try {
+    bound = await bindSource(source, sync, mappingDefinition(sync), now);
+  } catch (error) {
     // The first query a source runs checks the sync's own (describe): most refusals come from here.
-    types = await source.columnTypes();
+    throw locateRefusal(error, loaded);
+  }
+  if (!bound.mapper || bound.problems.length > 0) throw placed(bound.problems, loaded);
+  return { mapper: bound.mapper, ...(bound.cursorKind ? { cursorKind: bound.cursorKind } : {}) };
+}
+
+/** Opens a sync's pipeline: a problem in the sync file is a ConfigError placed in it (exit 2). */
+export async function openPipeline(pipeline: Pipeline, sync: SyncDefinition, loaded: Pick<LoadedSync, 'problemAt'>, options: OpenOptions): Promise<Opening> {
+  let opening: Opening;
+  try {
+    opening = await pipeline.open({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync) }, options);
   } catch (error) {
     throw locateRefusal(error, loaded);
   }
-  const { mapper, problems } = compileMapper(sync, { available: [...types.keys()], now });
-  const cursor = checkCursor(sync, types);
-  const all = [...problems, ...cursor.problems];
-  if (!mapper || all.length > 0) {
-    throw new ConfigError(all.map((p) => loaded.problemAt(p.path, p.message)).sort((a, b) => a.line - b.line || a.col - b.col));
-  }
-  return { mapper, ...(cursor.kind ? { cursorKind: cursor.kind } : {}) };
+  if (opening.problems.length > 0) throw placed(opening.problems, loaded);
+  return opening;
 }
 
 export interface OpenedSync extends Compiled {

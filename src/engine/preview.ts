@@ -1,13 +1,13 @@
-// The dry run: read -> map, handing each event or rejection to the caller. No state, no network.
-import type { Mapper, Reason, Row } from '../mapping/compile.js';
-import { encodeChecked } from '../mapping/encode.js';
-import type { Position, Source } from '../sources/index.js';
+// The dry run: read -> map (the run's own pipeline), handing each event or rejection to the caller. No state, no network.
+import type { Reason } from '../mapping/compile.js';
+import type { Position } from '../sources/index.js';
 import type { UserKey } from '../pinterest/event-schema.js';
 import type { Ledger } from './ledger.js';
 import { SeenIds } from './seen-ids.js';
-
-/** A second event with an event_id this run already sent: Pinterest would keep only one of them. */
-export const DUPLICATE_EVENT_ID: Reason = { field: 'event_id', problem: 'duplicate event_id: primary_key is not unique' };
+import { DUPLICATE_EVENT_ID, reasonLabel } from './reasons.js';
+import { textAt } from './packed-texts.js';
+import type { LocalPipeline } from './pipeline.js';
+import { positionAt, rowCount, type ReadPage } from './reader.js';
 
 export interface MapStats {
   rowsRead: number;
@@ -36,73 +36,63 @@ export interface PreviewOptions {
   onReject(key: string, reasons: Reason[]): void;
 }
 
-export function reasonLabel(reason: Reason): string {
-  return `${reason.field}: ${reason.problem}`;
+/** Row i's event as the JSON text a run sends for it. */
+function eventText(page: ReadPage, i: number): string {
+  return Buffer.from(page.json.buffer, page.json.byteOffset + page.offsets[i]!, page.offsets[i + 1]! - page.offsets[i]! - 1).toString('utf8');
 }
 
-/** All of a row's reasons, with their safe details, on one line. */
-export function describeReasons(reasons: readonly Reason[]): string {
-  return reasons.map((r) => (r.detail ? `${reasonLabel(r)} (${r.detail})` : reasonLabel(r))).join('; ');
-}
-
-export async function previewSync(source: Source, mapper: Mapper, options: PreviewOptions): Promise<MapStats> {
+/** Reads and maps through the run's own pipeline (opened), handing out what a run would send. */
+export async function previewSync(pipeline: LocalPipeline, options: PreviewOptions): Promise<MapStats> {
   const stats: MapStats = {
-    rowsRead: 0, alreadyDelivered: 0, events: 0, rejected: 0, skipped: 0, rejectsByReason: new Map(), droppedIdentifiers: mapper.droppedIdentifiers,
+    rowsRead: 0, alreadyDelivered: 0, events: 0, rejected: 0, skipped: 0, rejectsByReason: new Map(), droppedIdentifiers: new Map(),
   };
   const limit = options.limit ?? Infinity;
   if (limit <= 0) return stats;
   const ledger = options.ledger;
   // The same rules as a run: settled rows are left out, a repeated event_id is a reject.
   const seen = new SeenIds();
-  for await (const page of source.read({ after: options.after, until: options.until, columns: mapper.columns })) {
-    // Mapped in slices no longer than the events still wanted: with --limit, the counts
-    // (dropped identifiers among them) cover the rows read, not the whole page.
-    for (let from = 0; from < page.length;) {
-      const slice = page.slice(from, from + Math.min(page.length - from, limit - stats.events));
-      from += slice.length;
-      if (await previewRows(slice)) return stats;
-    }
-  }
-  return stats;
-
-  /** Hands out a slice of rows; true once the limit is reached. */
-  async function previewRows(rows: Row[]): Promise<boolean> {
-    const outcomes = rows.map((row) => encodeChecked(mapper, row));
+  // Mapped in slices no longer than the events still wanted: with --limit, the counts
+  // (dropped identifiers among them) cover the rows read, not the whole page.
+  for await (const page of pipeline.pages({ after: options.after, until: options.until }, () => limit - stats.events)) {
+    stats.droppedIdentifiers = new Map(page.dropped);
+    const rows = rowCount(page);
     const digests = ledger?.active
-      ? outcomes.map((o, i) => {
-        const position = source.positionOf(rows[i]!);
-        return ledger.rowDigest(o.json !== undefined ? o.eventId : null, mapper.keyOf(rows[i]!), position);
-      })
+      ? Array.from({ length: rows }, (_, i) => ledger.rowDigest(textAt(page.eventIds, i), textAt(page.keys, i)!, positionAt(page, i)))
       : [];
     const known = ledger?.active ? await ledger.known(digests) : new Set<string>();
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
+    let nextReject = 0;
+    let nextSkipped = 0;
+    for (let i = 0; i < rows; i++) {
       stats.rowsRead++;
-      const outcome = outcomes[i]!;
+      // Rows without an event are, in row order, either skipped on purpose or rejected.
+      const hasEvent = page.offsets[i + 1] !== page.offsets[i];
+      const skipped = !hasEvent && page.skipped[nextSkipped] === i;
+      if (skipped) nextSkipped++;
+      const rowReasons = hasEvent || skipped ? undefined : page.rejects[nextReject++]![1];
+      const firstOfId = !hasEvent || seen.add(textAt(page.eventIds, i)!);
       const digest = digests[i];
-      const firstOfId = outcome.json === undefined || seen.add(outcome.eventId);
       if (digest !== undefined && known.has(digest)) {
         stats.alreadyDelivered++;
         continue;
       }
-      if (outcome.skipped) {
+      if (skipped) {
         stats.skipped++;
         continue;
       }
-      const reasons = outcome.json === undefined ? outcome.reasons : firstOfId ? undefined : [DUPLICATE_EVENT_ID];
+      const reasons = rowReasons ?? (firstOfId ? undefined : [DUPLICATE_EVENT_ID]);
       if (!reasons) {
         stats.events++;
-        await options.onEvent(outcome.json!);
-        if (stats.events >= limit) return true;
+        await options.onEvent(eventText(page, i));
+        if (stats.events >= limit) return stats;
       } else {
         stats.rejected++;
         for (const reason of reasons) {
           const label = reasonLabel(reason);
           stats.rejectsByReason.set(label, (stats.rejectsByReason.get(label) ?? 0) + 1);
         }
-        options.onReject(mapper.keyOf(row), reasons);
+        options.onReject(textAt(page.keys, i)!, reasons);
       }
     }
-    return false;
   }
+  return stats;
 }

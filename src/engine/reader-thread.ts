@@ -3,23 +3,21 @@
 // only batches, sends and checkpoints. Event bytes are transferred between threads, not copied.
 import { setImmediate } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import type { SyncDefinition } from '../config/schema.js';
-import type { MappingDefinition } from '../mapping/compile.js';
-import { SourceError, RefusedQueryError } from '../errors.js';
-import type { PageReader, PageRequest, ReadPage } from './reader.js';
+import { SourceError } from '../errors.js';
+import type { OpenOptions, Opening, Pipeline, PipelineSetup } from './pipeline.js';
+import type { PageRequest, ReadPage } from './reader.js';
+import { fromThreadError, type ThreadError } from './thread-errors.js';
 
-/** What the reading thread needs: the source and the mapping, never the destination's token. */
-export interface ReaderSetup extends Pick<SyncDefinition, 'source' | 'file'> {
-  mapping: MappingDefinition;
-  /** The source's columns and types, as the main thread described them: not asked again, and the mapper lays rows out the same way. */
-  columnTypes: [string, string][];
-}
-
-export type ToReader = { type: 'start'; setup: ReaderSetup; request: PageRequest; credit: number } | { type: 'more' } | { type: 'close' };
+export type ToReader =
+  | { type: 'open'; setup: PipelineSetup; options: OpenOptions }
+  | { type: 'start'; request: PageRequest; credit: number }
+  | { type: 'more' }
+  | { type: 'close' };
 export type FromReader =
+  | { type: 'opened'; opening: Opening }
   | { type: 'page'; page: ReadPage }
   | { type: 'end' }
-  | { type: 'error'; name: string; message: string }
+  | { type: 'error'; error: ThreadError }
   | { type: 'closed' };
 
 // Pages read ahead of the sender: enough to keep both threads busy, few enough to keep memory flat.
@@ -34,21 +32,11 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 25
 // native driver (DuckDB) stopped in the middle of a fetch aborts the whole process.
 const EXIT_WAIT_MS = 10_000;
 
-function errorFrom(name: string, message: string): Error {
-  // Only source errors have a meaning of their own (exit 1, the warehouse's message; 2, a query that would write).
-  return name === 'SourceError' ? new SourceError(message) : name === 'RefusedQueryError' ? new RefusedQueryError(message) : new Error(message);
-}
-
 function threadFailure(error: Error & { code?: string }): Error {
   if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
     return new SourceError('the reading thread ran out of memory: rows are very wide; lower destination.batch_size (a page holds that many rows), or select fewer or narrower columns');
   }
   return new Error(`the reading thread failed: ${error.message}`);
-}
-
-export interface ThreadReader extends PageReader {
-  /** What to read; given before `pages`. */
-  configure(setup: ReaderSetup): void;
 }
 
 const newWorker = () => new Worker(new URL('./reader-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS });
@@ -57,7 +45,7 @@ let early: { worker: Worker; gone: boolean } | undefined;
 
 /**
  * Starts a reading thread before the CLI's own modules load, so that the two load at the same
- * time; the next threadReader() takes it over. Until then it keeps no process alive.
+ * time; the next threadPipeline() takes it over. Until then it keeps no process alive.
  */
 export function startReaderEarly(): void {
   if (early) return;
@@ -77,13 +65,13 @@ function takeWorker(): Worker {
 }
 
 /**
- * Starts the reading thread at once (or takes over the one started early), so that it loads
- * while the main thread reads the sync file, takes the lock and describes the source; it
- * reads once it is configured.
+ * The pipeline on a reading thread, started at once (or the one started early taken over), so
+ * that it loads while the main thread reads the sync file and takes the lock; the thread opens
+ * the source and compiles the mapper when asked to open, then reads.
  */
-export function threadReader(): ThreadReader {
+export function threadPipeline(): Pipeline {
   const worker = takeWorker();
-  let setup: ReaderSetup | undefined;
+  let opened = false;
   const inbox: FromReader[] = [];
   const waiters = new Set<() => void>();
   const wakeAll = () => {
@@ -115,16 +103,21 @@ export function threadReader(): ThreadReader {
 
   let closing: Promise<void> | undefined;
   return {
-    configure(value) {
-      setup = value;
+    async open(setup, options) {
+      worker.postMessage({ type: 'open', setup, options } satisfies ToReader);
+      const message = await next();
+      if (message.type === 'error') throw fromThreadError(message.error);
+      if (message.type !== 'opened') throw new Error(`the reading thread answered ${message.type} to open`);
+      opened = true;
+      return message.opening;
     },
     async *pages(request) {
-      if (!setup) throw new Error('the reading thread was not configured');
-      worker.postMessage({ type: 'start', setup, request, credit: PAGES_AHEAD } satisfies ToReader);
+      if (!opened) throw new Error('the reading thread was not opened');
+      worker.postMessage({ type: 'start', request, credit: PAGES_AHEAD } satisfies ToReader);
       for (;;) {
         const message = await next();
         if (message.type === 'end') return;
-        if (message.type === 'error') throw errorFrom(message.name, message.message);
+        if (message.type === 'error') throw fromThreadError(message.error);
         if (message.type !== 'page') continue;
         worker.postMessage({ type: 'more' } satisfies ToReader);
         // Pages arrive as messages, which Node delivers in long runs without returning to the

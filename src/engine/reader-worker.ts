@@ -1,13 +1,12 @@
-// The reading thread: opens the sync's source, compiles its mapper, and sends mapped pages to
+// The reading thread: opens the sync's pipeline (source and mapper), and sends mapped pages to
 // the main thread as long as it has credit (pages the main thread is ready to take).
 import { parentPort } from 'node:worker_threads';
-import { compileMapper } from '../mapping/compile.js';
 import { loadPhoneNumbers, warmUpNormalizers } from '../mapping/normalize.js';
 import { applyPatches } from '../patches/index.js';
-import { createSource } from '../sources/index.js';
-import type { Source } from '../sources/types.js';
-import { readPages, transferablesOfPage, type PageRequest } from './reader.js';
-import type { FromReader, ReaderSetup, ToReader } from './reader-thread.js';
+import { localPipeline } from './pipeline.js';
+import { transferablesOfPage, type PageRequest } from './reader.js';
+import type { FromReader, ToReader } from './reader-thread.js';
+import { toThreadError } from './thread-errors.js';
 
 const port = parentPort!;
 // The thread loads while the CLI's main thread does, and then waits for its start: the time
@@ -16,11 +15,12 @@ const port = parentPort!;
 applyPatches();
 loadPhoneNumbers();
 warmUpNormalizers();
-let source: Source | undefined;
+const pipeline = localPipeline();
 let credit = 0;
 let closing = false;
 let wake: () => void = () => undefined;
-let reading: Promise<void> = Promise.resolve();
+// What the thread is doing (opening, then reading): closing waits for it.
+let busy: Promise<void> = Promise.resolve();
 
 const send = (message: FromReader) => {
   if (message.type === 'page') port.postMessage(message, transferablesOfPage(message.page));
@@ -28,16 +28,12 @@ const send = (message: FromReader) => {
 };
 
 const sendError = (error: unknown) => {
-  const { name = 'Error', message = String(error) } = (error ?? {}) as Partial<Error>;
-  if (!closing) send({ type: 'error', name, message });
+  if (!closing) send({ type: 'error', error: toThreadError(error) });
 };
 
-async function read(setup: ReaderSetup, request: PageRequest): Promise<void> {
+async function read(request: PageRequest): Promise<void> {
   try {
-    source = await createSource(setup, setup.columnTypes);
-    const { mapper, problems } = compileMapper(setup.mapping, { available: setup.columnTypes.map(([name]) => name) });
-    if (!mapper) throw new Error(`the mapping does not compile: ${problems.map((p) => p.message).join('; ')}`);
-    for await (const page of readPages(source, mapper, request)) {
+    for await (const page of pipeline.pages(request)) {
       while (credit === 0 && !closing) await new Promise<void>((resolve) => (wake = resolve));
       if (closing) return;
       credit--;
@@ -50,9 +46,11 @@ async function read(setup: ReaderSetup, request: PageRequest): Promise<void> {
 }
 
 port.on('message', (message: ToReader) => {
-  if (message.type === 'start') {
+  if (message.type === 'open') {
+    busy = pipeline.open(message.setup, message.options).then((opening) => send({ type: 'opened', opening }), sendError);
+  } else if (message.type === 'start') {
     credit = message.credit;
-    reading = read(message.setup, message.request);
+    busy = read(message.request);
   } else if (message.type === 'more') {
     credit++;
     wake();
@@ -61,8 +59,9 @@ port.on('message', (message: ToReader) => {
     // middle of a fetch. Then the source closes, and the thread ends by itself.
     closing = true;
     wake();
-    void reading
-      .then(() => source?.close())
+    void busy
+      .then(() => pipeline.close())
+      // A source that fails to close has nothing left to read: the thread ends all the same.
       .catch(() => undefined)
       .finally(() => {
         send({ type: 'closed' });

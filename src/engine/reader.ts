@@ -1,6 +1,6 @@
 // What a run reads: source pages, mapped, hashed and serialized, with what the sending side
 // needs of each row (its event bytes, event_id, primary key and position) and nothing else.
-import type { Mapper } from '../mapping/compile.js';
+import type { Mapper, Row } from '../mapping/compile.js';
 import { encodePage, type EncodedPage } from '../mapping/encode.js';
 import type { Position, Source } from '../sources/types.js';
 import { packTexts, textAt, transferablesOf, type PackedTexts } from './packed-texts.js';
@@ -18,7 +18,8 @@ export interface ReadPage extends Omit<EncodedPage, 'eventIds'> {
 export interface PageRequest {
   /** Resume strictly after this position. */
   after?: Position;
-  pageSize: number;
+  /** Rows per source page (the source's default when absent). */
+  pageSize?: number;
   /** Leave out rows whose cursor is later than this (see engine/cursor.ts). */
   until?: string;
 }
@@ -58,23 +59,35 @@ export function transferablesOfPage(page: ReadPage): ArrayBuffer[] {
   ];
 }
 
-export async function* readPages(source: Source, mapper: Mapper, request: PageRequest): AsyncGenerator<ReadPage> {
+/**
+ * Source pages, mapped. `rowsWanted` (a preview's --limit) bounds how many rows of a source page
+ * each mapped page covers, so that what is counted covers the rows read, not the whole page.
+ */
+export async function* readPages(source: Source, mapper: Mapper, request: PageRequest, rowsWanted?: () => number): AsyncGenerator<ReadPage> {
   for await (const rows of readAhead(source.read({ after: request.after, until: request.until, columns: mapper.columns, pageSize: request.pageSize }))) {
-    const cursors = new Array<string | null>(rows.length);
-    const positionKeys = new Array<string | null>(rows.length);
-    const keys = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const position = source.positionOf(rows[i]!);
-      cursors[i] = position.cursor;
-      positionKeys[i] = position.key;
-      keys[i] = mapper.keyOf(rows[i]!);
+    for (let from = 0; from < rows.length;) {
+      const count = Math.min(rows.length - from, Math.max(1, rowsWanted?.() ?? Infinity));
+      yield mapRows(source, mapper, from === 0 && count === rows.length ? rows : rows.slice(from, from + count));
+      from += count;
     }
-    const encoded = encodePage(mapper, rows);
-    yield {
-      ...encoded,
-      eventIds: packTexts(encoded.eventIds), keys: packTexts(keys), cursors: packTexts(cursors), positionKeys: packTexts(positionKeys),
-    };
   }
+}
+
+function mapRows(source: Source, mapper: Mapper, rows: readonly Row[]): ReadPage {
+  const cursors = new Array<string | null>(rows.length);
+  const positionKeys = new Array<string | null>(rows.length);
+  const keys = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const position = source.positionOf(rows[i]!);
+    cursors[i] = position.cursor;
+    positionKeys[i] = position.key;
+    keys[i] = mapper.keyOf(rows[i]!);
+  }
+  const encoded = encodePage(mapper, rows);
+  return {
+    ...encoded,
+    eventIds: packTexts(encoded.eventIds), keys: packTexts(keys), cursors: packTexts(cursors), positionKeys: packTexts(positionKeys),
+  };
 }
 
 /**

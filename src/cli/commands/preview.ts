@@ -1,8 +1,12 @@
-import { locateRefusal, openSync } from '../../engine/prepare.js';
+import { loadSyncFile } from '../../config/load.js';
+import { ConfigError } from '../../errors.js';
+import { locateRefusal, openPipeline } from '../../engine/prepare.js';
+import { localPipeline } from '../../engine/pipeline.js';
 import { openStateReadOnly } from '../state.js';
 import { openLedger } from '../../engine/ledger.js';
 import { readUntil } from '../../engine/cursor.js';
-import { describeReasons, previewSync } from '../../engine/preview.js';
+import { previewSync } from '../../engine/preview.js';
+import { describeReasons } from '../../engine/reasons.js';
 import { rejectRate } from '../../engine/run.js';
 import type { Event } from '../../mapping/compile.js';
 import { resolveSyncFile } from '../resolve.js';
@@ -26,19 +30,24 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
   const file = resolveSyncFile(syncArg, options.syncsDir);
   if (options.remoteTest) return remoteTest(file, options);
   // Preview never needs destination credentials.
-  const { sync, source, mapper, cursorKind, loaded } = await openSync(file, { requireDestination: false });
+  const loaded = await loadSyncFile(file, { requireDestination: false });
+  if (!loaded.sync) throw new ConfigError(loaded.problems);
+  const sync = loaded.sync;
+  const pipeline = localPipeline();
   let state: Awaited<ReturnType<typeof openStateReadOnly>>;
   try {
+    const now = Date.now();
+    const { cursorKind, unreadable } = await openPipeline(pipeline, sync, loaded, { now });
     const write = lineWriter(process.stdout);
     const table = options.format === 'table' ? tableFormatter() : undefined;
     if (table) await write(table.header());
-    const until = readUntil(cursorKind, Date.now());
-    await warnUnreadable(sync, source, until, (message) => process.stderr.write(`warning: ${sync.name}: ${message}\n`));
+    const until = readUntil(cursorKind, now);
+    await warnUnreadable(sync, { unreadableRows: async () => unreadable! }, until, (message) => process.stderr.write(`warning: ${sync.name}: ${message}\n`));
     // What a run would send: from the checkpoint (and its lookback), less what the ledger holds.
     state = options.fullRefresh ? undefined : await openStateReadOnly(options.state);
     const checkpoint = await state?.checkpoint(sync.name);
     const ledger = state ? await openLedger(sync, state, { consult: true, record: false, cursorKind, checkpoint }) : undefined;
-    const stats = await previewSync(source, mapper, {
+    const stats = await previewSync(pipeline, {
       after: ledger?.start,
       until,
       ledger,
@@ -60,7 +69,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
     throw locateRefusal(error, loaded);
   } finally {
     await state?.close();
-    await source.close();
+    await pipeline.close();
   }
 }
 
