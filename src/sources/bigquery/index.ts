@@ -76,6 +76,7 @@ export function explainBigQueryError(error: unknown, config: BigquerySourceConfi
   return new SourceError(`BigQuery failed: ${message}`);
 }
 
+/** checkKey (from SqlSource): BigQuery bills the whole key column whatever the LIMIT; validate --connect says so. */
 export class BigquerySource extends SqlSource<BigquerySourceConfig> {
   private client?: BigQuery;
 
@@ -210,8 +211,6 @@ export class BigquerySource extends SqlSource<BigquerySourceConfig> {
   override async unreadableRows(): Promise<Unreadable> {
     return { missing: 0, future: 0 };
   }
-
-  // checkKey: BigQuery bills the whole key column whatever the LIMIT; validate --connect says so.
 
   async close(): Promise<void> {
     this.client = undefined;
