@@ -6,7 +6,7 @@ import { rejectRate, runSync, type RunSummary } from '../engine/run.js';
 import { readUntil } from '../engine/cursor.js';
 import { threadReader, type ThreadReader } from '../engine/reader-thread.js';
 import { mappingDefinition } from '../mapping/compile.js';
-import { ConfigError, LockedError, PinsyncError, SourceError } from '../errors.js';
+import { ConfigError, LockedError, PinsyncError, SourceError } from '../core/errors.js';
 import { formatProblem, loadSyncFile } from '../config/load.js';
 import { PinterestClient } from '../pinterest/client.js';
 import { createSource, type Source } from '../sources/index.js';

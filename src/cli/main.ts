@@ -1,8 +1,8 @@
 // The pinsync program: commands are thin; every error is mapped to an exit code here, once.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { formatProblem } from '../config/load.js';
-import { ConfigError, PinsyncError } from '../errors.js';
-import { redact } from '../redact.js';
+import { ConfigError, PinsyncError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 import { previewCommand } from './commands/preview.js';
 import { schemaCommand } from './commands/schema.js';
 import { validateCommand } from './commands/validate.js';

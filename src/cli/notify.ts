@@ -1,8 +1,8 @@
 // Webhook notices: a JSON summary POSTed when a run fails or rejects too much.
 import type { SyncDefinition } from '../config/schema.js';
 import type { RunSummary } from '../engine/run.js';
-import { redact, registerSecret } from '../redact.js';
-import { loadUndici } from '../undici.js';
+import { redact, registerSecret } from '../core/redact.js';
+import { loadUndici } from '../core/undici.js';
 import { runSummaryJson, userAgent } from './output.js';
 import type { Reporter } from './report.js';
 

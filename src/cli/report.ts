@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type { SyncDefinition } from '../config/schema.js';
 import type { RunSummary } from '../engine/run.js';
-import { redact } from '../redact.js';
+import { redact } from '../core/redact.js';
 import { formatRunSummary, runSummaryJson } from './output.js';
 import { countColumns } from '../state/store.js';
 

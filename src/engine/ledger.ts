@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
-import { SourceError } from '../errors.js';
+import { SourceError } from '../core/errors.js';
 import { cursorTextAt, type CursorKind } from '../sources/cursor.js';
 import type { Position, Source } from '../sources/types.js';
 import type { Checkpoint, StateStore } from '../state/store.js';

@@ -2,7 +2,7 @@
 import type { Mapper, Reason, Row } from '../mapping/compile.js';
 import { encodeChecked } from '../mapping/encode.js';
 import type { Position, Source } from '../sources/index.js';
-import type { UserKey } from '../pinterest/event-schema.js';
+import type { UserKey } from '../core/event-schema.js';
 import type { Ledger } from './ledger.js';
 import { SeenIds } from './seen-ids.js';
 

@@ -5,7 +5,7 @@ import { setImmediate } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { SyncDefinition } from '../config/schema.js';
 import type { MappingDefinition } from '../mapping/compile.js';
-import { SourceError, RefusedQueryError } from '../errors.js';
+import { SourceError, RefusedQueryError } from '../core/errors.js';
 import type { PageReader, PageRequest, ReadPage } from './reader.js';
 
 /** What the reading thread needs: the source and the mapping, never the destination's token. */

@@ -2,14 +2,15 @@
 // The checkpoint only moves over the contiguous prefix of settled batches, and is saved
 // after each one, so a crash at any moment loses nothing.
 import type { SyncDefinition } from '../config/schema.js';
-import { EncodedEvents, type EncodedPage } from '../mapping/encode.js';
+import type { EncodedPage } from '../mapping/encode.js';
+import { EncodedEvents } from '../core/encoded-events.js';
 import { pageOfRows, positionAt, rowCount, type PageReader, type ReadPage } from './reader.js';
 import { textAt } from './packed-texts.js';
 import type { EventResult, SendOptions } from '../pinterest/client.js';
 import type { Position } from '../sources/types.js';
 import { ZERO_COUNTS, type LedgerEntry, type RejectRecord, type RunCounts, type StateStore } from '../state/store.js';
 import { cursorMs, openLedger } from './ledger.js';
-import type { UserKey } from '../pinterest/event-schema.js';
+import type { UserKey } from '../core/event-schema.js';
 import { describeReasons, DUPLICATE_EVENT_ID, reasonLabel } from './preview.js';
 import type { CursorKind } from '../sources/cursor.js';
 import { readUntil } from './cursor.js';

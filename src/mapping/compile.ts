@@ -1,19 +1,17 @@
 // Compiles a sync's match and mappings once into a fast row -> event function.
 // Pure: no I/O, no clock except the one passed in.
-import { HASHED_USER_KEYS, type UserKey } from '../pinterest/event-schema.js';
+import { HASHED_USER_KEYS, type UserKey } from '../core/event-schema.js';
 import type { MappingSpec, SyncDefinition } from '../config/schema.js';
 import { parseDuration } from '../config/duration.js';
-import { suggest } from '../config/suggest.js';
-import { CONTENT_ITEM_FIELDS, EVENT_FIELDS, type FieldSpec } from './fields.js';
-import {
-  Invalid, SCALAR_CONVERTERS, toEnum, toObjectList, toText, type Converted,
-} from './convert.js';
+import { suggest } from '../core/suggest.js';
+import { EVENT_FIELDS, fieldConverter, type FieldSpec } from '../core/fields.js';
+import { Invalid, toText, type Converted } from '../core/convert.js';
+import type { Row } from '../core/types.js';
 import { NORMALIZERS, type NormalizeContext, type Normalizer } from './normalize.js';
 import { isSha256Hex, sha256Hex } from './hash.js';
 import { isPlainText, jsonValue } from './json.js';
 
-/** One source row: values in the order of the mapper's `columns` (arrays index faster than keyed objects). */
-export type Row = readonly unknown[];
+export type { Row } from '../core/types.js';
 export type Event = Record<string, unknown>;
 
 /** Why a row cannot become an event. Never carries a raw identifier. */
@@ -58,39 +56,6 @@ export interface CompileOptions {
   available?: readonly string[];
   /** Clock in milliseconds, for the event-time window. */
   now?: () => number;
-}
-
-type ItemFields = Record<string, string> | undefined;
-
-/** The converter for one field, enums and contents included. */
-export function fieldConverter(field: FieldSpec, itemFields?: ItemFields, literal = false): (value: unknown) => Converted<unknown> {
-  if (field.kind === 'enum') {
-    const values = field.values ?? [];
-    // A literal's problem is read once, in the sync file: it lists every allowed value.
-    const options = { aliases: field.aliases, list: literal };
-    return (value) => toEnum(value, values, options);
-  }
-  if (field.kind === 'contents') return (value) => toContents(value, itemFields);
-  return field.convert ?? SCALAR_CONVERTERS[field.kind];
-}
-
-const itemConverters = [...CONTENT_ITEM_FIELDS.values()].map((f) => [f.path, fieldConverter(f)] as const);
-
-function toContents(value: unknown, rename: ItemFields): Converted<Record<string, unknown>[]> {
-  const items = toObjectList(value);
-  if (items === undefined || items instanceof Invalid) return items;
-  const out: Record<string, unknown>[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const source = items[i]!;
-    const item: Record<string, unknown> = {};
-    for (const [name, convert] of itemConverters) {
-      const converted = convert(source[rename?.[name] ?? name]);
-      if (converted instanceof Invalid) return new Invalid(`item ${i + 1} ${name}: ${converted.message}`);
-      if (converted !== undefined) item[name] = converted;
-    }
-    if (Object.keys(item).length > 0) out.push(item);
-  }
-  return out.length > 0 ? out : undefined;
 }
 
 interface FieldPlan {

@@ -2,9 +2,9 @@
 // can be retried, and returns one result per event. The token is sent, never shown.
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Agent, Dispatcher } from 'undici';
-import { loadUndici, type Undici } from '../undici.js';
-import { AuthError, RetriesExhaustedError } from '../errors.js';
-import { EncodedEvents } from '../mapping/encode.js';
+import { loadUndici, type Undici } from '../core/undici.js';
+import { AuthError, RetriesExhaustedError } from '../core/errors.js';
+import { EncodedEvents } from '../core/encoded-events.js';
 
 export const DEFAULT_API_URL = 'https://api.pinterest.com/v5';
 

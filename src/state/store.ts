@@ -5,11 +5,11 @@ import * as path from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
 import type knexFactory from 'knex';
 import type { Knex } from 'knex';
-import type { Position } from '../sources/types.js';
+import type { Position } from '../core/types.js';
 import { MIGRATIONS } from './migrations.js';
 import { acquireLock, type LockOptions, type SyncLock } from './lock.js';
-import { redact, redactQuoted } from '../redact.js';
-import { PinsyncError, StateError, UsageError } from '../errors.js';
+import { redact, redactQuoted } from '../core/redact.js';
+import { PinsyncError, StateError, UsageError } from '../core/errors.js';
 import { postgresUrlProblem } from '../config/postgres-url.js';
 
 export interface Checkpoint {

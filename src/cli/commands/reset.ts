@@ -2,7 +2,7 @@ import { loadSyncFile } from '../../config/load.js';
 import type { SyncDefinition } from '../../config/schema.js';
 import { cursorMs, forgetRowsAfter } from '../../engine/ledger.js';
 import { locateRefusal, openSync } from '../../engine/prepare.js';
-import { ConfigError, UsageError } from '../../errors.js';
+import { ConfigError, UsageError } from '../../core/errors.js';
 import { cursorKind, cursorTextAt } from '../../sources/cursor.js';
 import { createSource } from '../../sources/index.js';
 import type { Position } from '../../sources/types.js';

@@ -1,4 +1,4 @@
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../core/errors.js';
 import { executeSync, worseExit } from '../execute.js';
 import { createReporter, type LogFormat } from '../report.js';
 import { loadNamed, reportClashes, type Clash, type NamedFile } from '../names.js';

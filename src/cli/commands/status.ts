@@ -5,7 +5,7 @@ import { listSyncFiles, resolveSyncFile } from '../resolve.js';
 import { existsSync } from 'node:fs';
 import type { SyncDefinition } from '../../config/schema.js';
 import { isDue, nextScheduled } from '../schedule-times.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../core/errors.js';
 
 /** Rejects of the last run listed when `--rejects` is not given. */
 export const DEFAULT_REJECTS_SHOWN = 100;

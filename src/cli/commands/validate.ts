@@ -1,6 +1,6 @@
 import { formatProblem, loadSyncFile, type Problem } from '../../config/load.js';
 import { compileForSource, locateRefusal } from '../../engine/prepare.js';
-import { ConfigError, PinsyncError } from '../../errors.js';
+import { ConfigError, PinsyncError } from '../../core/errors.js';
 import { createSource, type Source } from '../../sources/index.js';
 import { listSyncFiles } from '../resolve.js';
 import { plural } from '../output.js';

@@ -5,7 +5,7 @@ import {
   DuckDBConnection, DuckDBInstance, DuckDBTypeId, JSDuckDBValueConverter, StatementType, type DuckDBValueConverter, type JS,
 } from '@duckdb/node-api';
 import type { DuckdbSourceConfig } from '../../config/schema.js';
-import type { Row } from '../../mapping/compile.js';
+import type { Row } from '../../core/types.js';
 import { ALIAS, countsMissing, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
 import { SourceError, RefusedQueryError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
 

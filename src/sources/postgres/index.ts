@@ -4,7 +4,7 @@
 import type { Client, QueryConfig, QueryResultRow } from 'pg';
 import { pg, Cursor } from './driver.js';
 import type { PostgresSourceConfig } from '../../config/schema.js';
-import type { Row } from '../../mapping/compile.js';
+import type { Row } from '../../core/types.js';
 import { ALIAS, countsMissing, firstLine, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout } from '../sql.js';
 import { SourceError, RefusedQueryError, type ColumnTypes, type KeyCheck, type Position, type ReadOptions, type Source, type Unreadable } from '../types.js';
 import { parseTimestamp, parseTimestamptz } from './timestamps.js';
