@@ -3,6 +3,7 @@ import { isCountryCode, isoCodes } from '../core/countries.js';
 
 /** A lookup key that ignores case, accents, punctuation and spacing. */
 export function looseKey(text: string): string {
+  // eslint-disable-next-line no-control-regex -- all of ASCII, controls included
   if (/^[\x00-\x7f]*$/.test(text)) return text.toLowerCase().replace(/[^a-z0-9]+/g, '');
   return text
     .normalize('NFD')

@@ -18,6 +18,7 @@ export interface NormalizeContext {
 
 export type Normalizer = (raw: unknown, ctx: NormalizeContext) => string | undefined;
 
+// eslint-disable-next-line no-control-regex -- all of ASCII, controls included
 const ASCII = /^[\x00-\x7f]*$/;
 
 /** Trimmed text in Unicode NFC, as Pinterest hashes it. */

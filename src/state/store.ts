@@ -121,6 +121,7 @@ function postgresSchema(url: string): { connection: string; schema: string } {
 // is created: loaded first as the PostgreSQL source loads it, pg skips its check for
 // Cloudflare Workers (see sources/postgres/driver.ts).
 async function loadKnex(url: string): Promise<typeof knexFactory> {
+  // eslint-disable-next-line boundaries/dependencies -- a sideways import (state -> sources) that src/patches/ is to replace (issue #21)
   if (isPostgres(url)) await import('../sources/postgres/driver.js');
   return (await import('knex')).default;
 }
@@ -214,6 +215,7 @@ function batchStatements(conn: Database): BatchStatements {
 // PostgreSQL text cannot hold a NUL, and neither store keeps a lone UTF-16 surrogate (UTF-8
 // has none): a key from DuckDB can hold either. A checkpoint is bound back into the source's
 // query, so such text is stored escaped (JSON after a marker) and read back byte-identical.
+// eslint-disable-next-line no-control-regex -- NUL is the very character to find
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const ESCAPED = '\u0001pinsync-json:';
 
