@@ -174,6 +174,7 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
       // The reading thread's refusal of the query, placed at source.query like the others.
       if (summary.error) summary.error = locateRefusal(summary.error, loaded) as Error;
     } catch (error) {
+      // The run has failed already; a state that cannot say where it stands leaves the summary's checkpoint empty.
       const checkpoint = store ? ((await store.checkpoint(sync.name).catch(() => undefined))?.position ?? null) : null;
       summary = summaryOf(startedAt, runId, checkpoint, latest, { error: locateRefusal(error, loaded) });
       // Best effort: a state that failed may not take the record either.
@@ -188,6 +189,7 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
     // The reading thread's query ends before the lock lets the next run start.
     await reader.close();
     await source?.close();
+    // A lock that cannot be released expires (PINSYNC_LOCK_TTL); the run's own outcome is what to report.
     await lock?.release().catch(() => undefined);
     await client.close();
   }

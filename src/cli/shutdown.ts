@@ -18,6 +18,7 @@ export function whileRunning(quitting: (code: number) => Promise<void>): () => v
 }
 
 async function quit(code: number): Promise<never> {
+  // Each quitter settles what it can before the process exits; one that fails must not hold up the others.
   const pending = [...onQuit].map((quitting) => quitting(code).catch(() => undefined));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(pending), new Promise((resolve) => (timer = setTimeout(resolve, QUIT_WAIT_MS)))]);

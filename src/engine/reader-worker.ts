@@ -61,6 +61,7 @@ port.on('message', (message: ToReader) => {
     wake();
     void reading
       .then(() => source?.close())
+      // A failed read was reported when it failed, and a failed close changes nothing now: the thread ends either way.
       .catch(() => undefined)
       .finally(() => {
         send({ type: 'closed' });

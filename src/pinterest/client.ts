@@ -170,6 +170,7 @@ export class PinterestClient {
    * start anything (docs/adr/0004-cli-bundle.md).
    */
   warmUp(): void {
+    // Only a head start: a failure to load shows, and is reported, when the first batch loads it again.
     loadUndici().catch(() => undefined);
   }
 

@@ -331,6 +331,7 @@ export class StateStore {
       await db.migrate.latest({ migrationSource: MIGRATIONS, tableName: 'pinsync_migrations' });
     } catch (error) {
       // The pool's timers (reaping, idle connections) would keep the process alive.
+      // Opening failed, and that error is the one to report; destroying the pool is tidying up.
       await db.destroy().catch(() => undefined);
       throw error;
     }
@@ -353,6 +354,7 @@ export class StateStore {
         migrated = false;
       });
     } catch (error) {
+      // Opening failed, and that error is the one to report; destroying the pool is tidying up.
       await db.destroy().catch(() => undefined);
       throw error;
     }

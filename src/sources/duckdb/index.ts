@@ -77,6 +77,7 @@ export class DuckdbSource implements Source {
       connection = await this.instance.connect();
       await connection.run(`SET file_search_path = ${quoteString(this.baseDir)}`);
       // Cursor text and checkpoint casts in UTC, as with every source.
+      // Without the ICU extension DuckDB has no TimeZone setting, and its times are in UTC already.
       await connection.run("SET TimeZone = 'UTC'").catch(() => undefined);
       // No setting changes after these, whatever runs next.
       await connection.run('SET lock_configuration = true');

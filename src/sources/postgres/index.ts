@@ -64,6 +64,7 @@ export class PostgresSource implements Source {
       // Cursor text in UTC and ISO order, so a checkpoint means the same thing from any session.
       await client.query("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'");
     } catch (error) {
+      // The connection failed: closing what is left of it can fail too, and the SourceError below says why.
       await client.end().catch(() => undefined);
       throw new SourceError(`cannot connect to PostgreSQL: ${firstLine(error)}`);
     }
@@ -103,6 +104,7 @@ export class PostgresSource implements Source {
     } catch (error) {
       throw refusal(error) ?? error;
     } finally {
+      // Ends the read-only transaction; on a broken connection there is nothing to roll back, and the query's own error is thrown.
       await client.query('ROLLBACK').catch(() => undefined);
     }
   }
@@ -146,6 +148,7 @@ export class PostgresSource implements Source {
         yield rows;
       }
     } finally {
+      // Closing the cursor and ending the read-only transaction free the server; when the connection broke there is nothing to free.
       await cursorQuery.close().catch(() => undefined);
       await client.query('ROLLBACK').catch(() => undefined);
     }
@@ -183,6 +186,7 @@ export class PostgresSource implements Source {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Closing after reading: a connection the server already dropped has nothing left to end.
     await this.client?.end().catch(() => undefined);
     this.client = undefined;
   }
