@@ -19,6 +19,7 @@ import { userAgent, warnUnreadable } from './output.js';
 import { progressReporter } from './progress.js';
 import type { Reporter } from './report.js';
 import { whileRunning } from './shutdown.js';
+import { ExitCode } from '../core/types.js';
 
 /** A Pinterest client for a sync's destination; the token never leaves it. */
 export function clientFor(sync: SyncDefinition, overrides: { test?: boolean } = {}): PinterestClient {
@@ -41,16 +42,18 @@ export function lockTtlFromEnv(): number | undefined {
   return text ? parseDuration(text) * 1000 : undefined;
 }
 
-/** 1 if the run failed, 3 if it rejected too much, else 0. */
-export function exitCodeOf(sync: SyncDefinition, summary: RunSummary): number {
-  if (summary.error) return summary.error instanceof PinsyncError ? summary.error.exitCode : 1;
-  if (summary.interrupted) return 0;
-  return rejectRate(summary) > sync.options.max_reject_rate ? 3 : 0;
+/** The error's code if the run failed, rejectsExceeded if it rejected too much, else success. */
+export function exitCodeOf(sync: SyncDefinition, summary: RunSummary): ExitCode {
+  if (summary.error) return summary.error instanceof PinsyncError ? summary.error.exitCode : ExitCode.failed;
+  if (summary.interrupted) return ExitCode.success;
+  return rejectRate(summary) > sync.options.max_reject_rate ? ExitCode.rejectsExceeded : ExitCode.success;
 }
 
-/** The worse of two exit codes: 1 (failed), then 2 (invalid), 4 (locked), 3 (too many rejects), 0. */
-export function worseExit(a: number, b: number): number {
-  const rank = (code: number) => [0, 3, 4, 2, 1].indexOf(code);
+const BEST_TO_WORST: readonly ExitCode[] = [ExitCode.success, ExitCode.rejectsExceeded, ExitCode.locked, ExitCode.invalid, ExitCode.failed];
+
+/** The worse of two exit codes: failed, then invalid, locked, rejectsExceeded, success. */
+export function worseExit(a: ExitCode, b: ExitCode): ExitCode {
+  const rank = (code: ExitCode) => BEST_TO_WORST.indexOf(code);
   return rank(b) > rank(a) ? b : a;
 }
 
@@ -68,7 +71,7 @@ export interface ExecuteOptions {
 export interface Executed {
   sync?: SyncDefinition;
   summary?: RunSummary;
-  exitCode: number;
+  exitCode: ExitCode;
 }
 
 export async function executeSync(file: string, options: ExecuteOptions): Promise<Executed> {
@@ -102,7 +105,7 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
   const loaded = await loadSyncFile(file, { requireDestination: true });
   if (!loaded.sync) {
     for (const p of loaded.problems) reporter.error(loaded.name, formatProblem(p), 'config');
-    return { exitCode: 2 };
+    return { exitCode: ExitCode.invalid };
   }
   const sync = loaded.sync;
   const shown = options.test ? { ...sync, destination: { ...sync.destination, test: true } } : sync;
@@ -120,7 +123,7 @@ async function executeWith(reader: ThreadReader, file: string, options: ExecuteO
   } catch (error) {
     if (error instanceof LockedError) {
       reporter.error(sync.name, error.message, 'locked');
-      return { sync, exitCode: 4 };
+      return { sync, exitCode: ExitCode.locked };
     }
     // The state failed: a run that could not start, reported (and notified) like any failed run.
     return conclude(summaryOf(startedAt, undefined, null, undefined, { error }));

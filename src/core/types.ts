@@ -35,5 +35,8 @@ export const ExitCode = {
   rejectsExceeded: 3,
   /** Another run holds the sync's lock; this one did nothing. */
   locked: 4,
+  /** A second SIGINT or SIGTERM quit at once: the shell's 128 + the signal's number. */
+  sigint: 130,
+  sigterm: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
