@@ -1,4 +1,4 @@
-// Lint: typescript-eslint's recommended rules, and the layers of src/ (CONTRIBUTING.md, "Layers"):
+// Lint: typescript-eslint's recommended rules, and the layers of src/ (CONTRIBUTING.md, under Layout):
 // cli -> engine -> {sources, mapping, pinterest, state} -> config -> core. A layer may import any
 // layer below it, never one above, and the four middle layers never import each other; no cycles.
 import js from '@eslint/js';
