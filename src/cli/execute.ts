@@ -6,7 +6,7 @@ import { rejectRate, runSync, type RunSummary } from '../engine/run.js';
 import { readUntil } from '../engine/cursor.js';
 import { threadPipeline } from '../engine/reader-thread.js';
 import type { Pipeline } from '../engine/pipeline.js';
-import { ConfigError, LockedError, PinsyncError, SourceError } from '../errors.js';
+import { ConfigError, LockedError, PinsyncError, SourceError } from '../core/errors.js';
 import { formatProblem, loadSyncFile } from '../config/load.js';
 import { PinterestClient } from '../pinterest/client.js';
 import type { CursorKind } from '../sources/cursor.js';
@@ -18,6 +18,7 @@ import { userAgent, warnUnreadable } from './output.js';
 import { progressReporter } from './progress.js';
 import type { Reporter } from './report.js';
 import { whileRunning } from './shutdown.js';
+import { ExitCode } from '../core/types.js';
 
 /** A Pinterest client for a sync's destination; the token never leaves it. */
 export function clientFor(sync: SyncDefinition, overrides: { test?: boolean } = {}): PinterestClient {
@@ -40,16 +41,18 @@ export function lockTtlFromEnv(): number | undefined {
   return text ? parseDuration(text) * 1000 : undefined;
 }
 
-/** 1 if the run failed, 3 if it rejected too much, else 0. */
-export function exitCodeOf(sync: SyncDefinition, summary: RunSummary): number {
-  if (summary.error) return summary.error instanceof PinsyncError ? summary.error.exitCode : 1;
-  if (summary.interrupted) return 0;
-  return rejectRate(summary) > sync.options.max_reject_rate ? 3 : 0;
+/** The error's code if the run failed, rejectsExceeded if it rejected too much, else success. */
+export function exitCodeOf(sync: SyncDefinition, summary: RunSummary): ExitCode {
+  if (summary.error) return summary.error instanceof PinsyncError ? summary.error.exitCode : ExitCode.failed;
+  if (summary.interrupted) return ExitCode.success;
+  return rejectRate(summary) > sync.options.max_reject_rate ? ExitCode.rejectsExceeded : ExitCode.success;
 }
 
-/** The worse of two exit codes: 1 (failed), then 2 (invalid), 4 (locked), 3 (too many rejects), 0. */
-export function worseExit(a: number, b: number): number {
-  const rank = (code: number) => [0, 3, 4, 2, 1].indexOf(code);
+const BEST_TO_WORST: readonly ExitCode[] = [ExitCode.success, ExitCode.rejectsExceeded, ExitCode.locked, ExitCode.invalid, ExitCode.failed];
+
+/** The worse of two exit codes: failed, then invalid, locked, rejectsExceeded, success. */
+export function worseExit(a: ExitCode, b: ExitCode): ExitCode {
+  const rank = (code: ExitCode) => BEST_TO_WORST.indexOf(code);
   return rank(b) > rank(a) ? b : a;
 }
 
@@ -67,7 +70,7 @@ export interface ExecuteOptions {
 export interface Executed {
   sync?: SyncDefinition;
   summary?: RunSummary;
-  exitCode: number;
+  exitCode: ExitCode;
 }
 
 export async function executeSync(file: string, options: ExecuteOptions): Promise<Executed> {
@@ -101,7 +104,7 @@ async function executeWith(reader: Pipeline, file: string, options: ExecuteOptio
   const loaded = await loadSyncFile(file, { requireDestination: true });
   if (!loaded.sync) {
     for (const p of loaded.problems) reporter.error(loaded.name, formatProblem(p), 'config');
-    return { exitCode: 2 };
+    return { exitCode: ExitCode.invalid };
   }
   const sync = loaded.sync;
   const shown = options.test ? { ...sync, destination: { ...sync.destination, test: true } } : sync;
@@ -119,7 +122,7 @@ async function executeWith(reader: Pipeline, file: string, options: ExecuteOptio
   } catch (error) {
     if (error instanceof LockedError) {
       reporter.error(sync.name, error.message, 'locked');
-      return { sync, exitCode: 4 };
+      return { sync, exitCode: ExitCode.locked };
     }
     // The state failed: a run that could not start, reported (and notified) like any failed run.
     return conclude(summaryOf(startedAt, undefined, null, undefined, { error }));
@@ -169,6 +172,7 @@ async function executeWith(reader: Pipeline, file: string, options: ExecuteOptio
       // The reading thread's refusal of the query, placed at source.query like the others.
       if (summary.error) summary.error = locateRefusal(summary.error, loaded) as Error;
     } catch (error) {
+      // The run has failed already; a state that cannot say where it stands leaves the summary's checkpoint empty.
       const checkpoint = store ? ((await store.checkpoint(sync.name).catch(() => undefined))?.position ?? null) : null;
       summary = summaryOf(startedAt, runId, checkpoint, latest, { error: locateRefusal(error, loaded) });
       // Best effort: a state that failed may not take the record either.
@@ -182,6 +186,7 @@ async function executeWith(reader: Pipeline, file: string, options: ExecuteOptio
     progress.stop();
     // The reading thread's query ends before the lock lets the next run start.
     await reader.close();
+    // A lock that cannot be released expires (PINSYNC_LOCK_TTL); the run's own outcome is what to report.
     await lock?.release().catch(() => undefined);
     await client.close();
   }

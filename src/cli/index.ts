@@ -2,6 +2,7 @@
 import { startReaderEarly } from '../engine/reader-thread.js';
 import { applyPatches } from '../patches/index.js';
 import { commandOf } from './command-word.js';
+import { ExitCode } from '../core/types.js';
 
 // A run's reading thread takes about a quarter of a second to load, and so do the CLI's own
 // modules: it starts first, and they load together (main.js is imported after it).
@@ -11,7 +12,7 @@ const { main } = await import('./main.js');
 
 // A closed pipe (`pinsync preview … | head`) ends output quietly.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(0);
+  if (error.code === 'EPIPE') process.exit(ExitCode.success);
   throw error;
 });
 

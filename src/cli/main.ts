@@ -1,8 +1,8 @@
 // The pinsync program: commands are thin; every error is mapped to an exit code here, once.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { formatProblem } from '../config/load.js';
-import { ConfigError, PinsyncError } from '../errors.js';
-import { redact } from '../redact.js';
+import { ConfigError, PinsyncError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 import { previewCommand } from './commands/preview.js';
 import { schemaCommand } from './commands/schema.js';
 import { validateCommand } from './commands/validate.js';
@@ -12,6 +12,7 @@ import { resetCommand } from './commands/reset.js';
 import { VERSION } from './output.js';
 import type { LogFormat } from './report.js';
 import { scheduleCommand } from './commands/schedule.js';
+import { ExitCode } from '../core/types.js';
 
 
 function positiveInteger(text: string): number {
@@ -25,7 +26,7 @@ function rejectsToList(text: string): number | 'all' {
   return text === 'all' ? 'all' : positiveInteger(text);
 }
 
-export function buildProgram(setExit: (code: number) => void): Command {
+export function buildProgram(setExit: (code: ExitCode) => void): Command {
   const program = new Command('pinsync')
     .description('Sync conversion events from your data warehouse to the Pinterest Conversions API')
     .version(VERSION)
@@ -107,8 +108,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let exitCode = 0;
+export async function main(argv: string[]): Promise<ExitCode> {
+  let exitCode: ExitCode = ExitCode.success;
   const program = buildProgram((code) => {
     exitCode = code;
   });
@@ -120,10 +121,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function reportError(error: unknown): number {
+/** Prints what went wrong, once, and returns the exit code for it. */
+export function reportError(error: unknown): ExitCode {
   if (error instanceof CommanderError) {
     // Help and version are not errors; commander has printed the usage problem already.
-    return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? 0 : 2;
+    return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? ExitCode.success : ExitCode.invalid;
   }
   if (error instanceof ConfigError) {
     for (const problem of error.problems) process.stderr.write(`${formatProblem(problem)}\n`);
@@ -133,7 +135,11 @@ function reportError(error: unknown): number {
     process.stderr.write(`pinsync: ${redact(error.message)}\n`);
     return error.exitCode;
   }
-  process.stderr.write(`pinsync: internal error: ${redact(error instanceof Error ? error.message : String(error))}\n`);
+  // Anything else is a bug in pinsync: one line that says so and how to report it.
+  const message = redact(error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
+  process.stderr.write(
+    `pinsync: internal error: ${message} (a bug in pinsync, exit ${ExitCode.failed}: please report it on pinsync's issue tracker with this line and the stack trace that PINSYNC_DEBUG=1 prints)\n`,
+  );
   if (process.env.PINSYNC_DEBUG && error instanceof Error) process.stderr.write(`${redact(error.stack ?? '')}\n`);
-  return 1;
+  return ExitCode.failed;
 }

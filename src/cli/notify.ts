@@ -1,17 +1,18 @@
 // Webhook notices: a JSON summary POSTed when a run fails or rejects too much.
 import type { SyncDefinition } from '../config/schema.js';
 import type { RunSummary } from '../engine/run.js';
-import { redact, registerSecret } from '../redact.js';
-import { loadUndici } from '../undici.js';
+import { redact, registerSecret } from '../core/redact.js';
+import { loadUndici } from '../core/undici.js';
 import { runSummaryJson, userAgent } from './output.js';
 import type { Reporter } from './report.js';
+import { ExitCode } from '../core/types.js';
 
 /** Posts the run's summary to the sync's webhook (or PINSYNC_WEBHOOK) if it failed (before reading too) or exceeded the reject rate. */
-export async function notifyIfNeeded(sync: SyncDefinition, summary: RunSummary, exitCode: number, reporter: Reporter): Promise<void> {
+export async function notifyIfNeeded(sync: SyncDefinition, summary: RunSummary, exitCode: ExitCode, reporter: Reporter): Promise<void> {
   registerSecret(process.env.PINSYNC_WEBHOOK);
   const url = sync.notify?.webhook ?? process.env.PINSYNC_WEBHOOK;
   // A failure is one whatever its exit code (a mapped column the source no longer has is a 2).
-  const event = summary.error ? 'run_failed' : exitCode === 3 && !summary.interrupted ? 'rejects_exceeded' : undefined;
+  const event = summary.error ? 'run_failed' : exitCode === ExitCode.rejectsExceeded && !summary.interrupted ? 'rejects_exceeded' : undefined;
   if (!url || !event) return;
   const body = redact(JSON.stringify({ ...runSummaryJson(sync, summary, exitCode), event }));
   try {

@@ -8,6 +8,7 @@ import type { RunSummary } from '../engine/run.js';
 import type { Position, Source } from '../sources/types.js';
 import { countColumns } from '../state/store.js';
 import { DROP_REASONS } from '../mapping/normalize.js';
+import { ExitCode } from '../core/types.js';
 
 /** Writes text, waiting for 'drain' when the stream's buffer is full, so memory stays flat. */
 export function lineWriter(stream: Writable): (line: string) => void | Promise<void> {
@@ -65,9 +66,9 @@ export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
   return lines.join('\n');
 }
 
-export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: number): Record<string, unknown> {
+export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: ExitCode): Record<string, unknown> {
   return {
-    sync: sync.name, run_id: s.runId ?? null, outcome: s.error ? 'failed' : s.interrupted ? 'interrupted' : exitCode === 3 ? 'rejects_exceeded' : 'succeeded', exit_code: exitCode,
+    sync: sync.name, run_id: s.runId ?? null, outcome: s.error ? 'failed' : s.interrupted ? 'interrupted' : exitCode === ExitCode.rejectsExceeded ? 'rejects_exceeded' : 'succeeded', exit_code: exitCode,
     ...countColumns(s), duration_ms: s.durationMs,
     events_per_s: s.durationMs > 0 ? Math.round(s.eventsSent / (s.durationMs / 1000)) : 0,
     checkpoint: s.checkpoint, rejects_by_reason: Object.fromEntries(s.rejectsByReason),

@@ -5,9 +5,10 @@ import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type { SyncDefinition } from '../config/schema.js';
 import type { RunSummary } from '../engine/run.js';
-import { redact } from '../redact.js';
+import { redact } from '../core/redact.js';
 import { formatRunSummary, runSummaryJson } from './output.js';
 import { countColumns } from '../state/store.js';
+import { ExitCode } from '../core/types.js';
 
 export type LogFormat = 'human' | 'json';
 
@@ -18,7 +19,7 @@ export interface Reporter {
   readonly format: LogFormat;
   /** A run began; `runId` is its record (none for a remote test). */
   started(sync: string, runId?: number): void;
-  finished(sync: SyncDefinition, summary: RunSummary, exitCode: number): void;
+  finished(sync: SyncDefinition, summary: RunSummary, exitCode: ExitCode): void;
   warn(sync: string | undefined, message: string): void;
   error(sync: string | undefined, message: string, phase?: string): void;
   info(message: string, fields?: Record<string, unknown>): void;
@@ -32,7 +33,7 @@ export interface ReporterOptions {
 
 export function createReporter(options: ReporterOptions): Reporter {
   const summaries = options.jsonSummaries
-    ? (sync: SyncDefinition, s: RunSummary, code: number) => process.stdout.write(`${redact(JSON.stringify(runSummaryJson(sync, s, code)))}\n`)
+    ? (sync: SyncDefinition, s: RunSummary, code: ExitCode) => process.stdout.write(`${redact(JSON.stringify(runSummaryJson(sync, s, code)))}\n`)
     : undefined;
   if (options.format === 'json') {
     const pino = require('pino') as typeof import('pino').default;
@@ -51,7 +52,7 @@ export function createReporter(options: ReporterOptions): Reporter {
         };
         if (s.error) log.error(fields, 'run failed');
         // Too many rejects is a finished run that needs a look.
-        else if (code === 3) log.warn(fields, 'run finished, rejecting more than options.max_reject_rate');
+        else if (code === ExitCode.rejectsExceeded) log.warn(fields, 'run finished, rejecting more than options.max_reject_rate');
         else log.info(fields, 'run finished');
         summaries?.(sync, s, code);
       },

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 
 export function listSyncFiles(syncsDir: string): string[] {
   if (!existsSync(syncsDir)) throw new UsageError(`syncs directory '${syncsDir}' does not exist (set --syncs-dir)`);

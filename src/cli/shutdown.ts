@@ -4,20 +4,22 @@
 // next run resends what was in flight. Before quitting, each run still under way ends its
 // record as interrupted (within QUIT_WAIT_MS), so `status` does not call it killed.
 import { parseDuration } from '../config/duration.js';
+import { ExitCode } from '../core/types.js';
 
 // How long a quit waits for the runs' records: a state store that hangs must not hold it.
 const QUIT_WAIT_MS = 2_000;
 
 /** What each run under way does if the process quits before it ends. */
-const onQuit = new Set<(code: number) => Promise<void>>();
+const onQuit = new Set<(code: ExitCode) => Promise<void>>();
 
 /** Registers what to do (record the run as interrupted) if the process quits mid-run; returns the unregistration. */
-export function whileRunning(quitting: (code: number) => Promise<void>): () => void {
+export function whileRunning(quitting: (code: ExitCode) => Promise<void>): () => void {
   onQuit.add(quitting);
   return () => onQuit.delete(quitting);
 }
 
-async function quit(code: number): Promise<never> {
+async function quit(code: ExitCode): Promise<never> {
+  // Each quitter settles what it can before the process exits; one that fails must not hold up the others.
   const pending = [...onQuit].map((quitting) => quitting(code).catch(() => undefined));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(pending), new Promise((resolve) => (timer = setTimeout(resolve, QUIT_WAIT_MS)))]);
@@ -30,7 +32,7 @@ export function onShutdown(stop: () => void, say: (message: string) => void = (m
   let asked = false;
   let quitting = false;
   const handler = (signal: NodeJS.Signals) => {
-    const code = signal === 'SIGINT' ? 130 : 143;
+    const code = signal === 'SIGINT' ? ExitCode.sigint : ExitCode.sigterm;
     // A signal while the runs' records are being ended: quit now.
     if (quitting) process.exit(code);
     if (asked) {

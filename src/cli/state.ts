@@ -1,4 +1,4 @@
-import { PinsyncError, StateError, UsageError } from '../errors.js';
+import { PinsyncError, StateError, UsageError } from '../core/errors.js';
 import { describeState, describeStateFailure, StateStore } from '../state/store.js';
 
 export const DEFAULT_STATE = '.pinsync/state.db';

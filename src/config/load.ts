@@ -6,17 +6,11 @@ import * as path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { crossCheck, syncSchema, SOURCE_TYPES, type SyncDefinition } from './schema.js';
-import { suggest } from './suggest.js';
-import { redact, registerSecret } from '../redact.js';
+import { suggest } from '../core/suggest.js';
+import { redact, registerSecret } from '../core/redact.js';
+import type { Problem } from '../core/types.js';
 
-export interface Problem {
-  file: string;
-  line: number;
-  col: number;
-  /** Dotted key path in the file, e.g. `source.cursor`; empty for the whole file. */
-  path: string;
-  message: string;
-}
+export type { Problem } from '../core/types.js';
 
 export function formatProblem(p: Problem): string {
   return redact(`${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`);

@@ -1,14 +1,13 @@
 // The sync file (version 1). One zod schema serves validation, the TypeScript types,
 // and `pinsync schema` (JSON Schema for editors).
 import { z } from 'zod';
-import { HASHED_USER_KEYS, USER_KEYS, type UserKey } from '../pinterest/event-schema.js';
-import { CONTENT_ITEM_FIELDS, EVENT_FIELDS, REQUIRED_EVENT_FIELDS } from '../mapping/fields.js';
-import { isCountryCode } from '../mapping/geo.js';
+import { HASHED_USER_KEYS, USER_KEYS, type UserKey } from '../core/event-schema.js';
+import { CONTENT_ITEM_FIELDS, EVENT_FIELDS, fieldConverter, REQUIRED_EVENT_FIELDS } from '../core/fields.js';
+import { isCountryCode } from '../core/countries.js';
 import { Cron } from 'croner';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
-import { suggest } from './suggest.js';
-import { Invalid } from '../mapping/convert.js';
-import { fieldConverter } from '../mapping/compile.js';
+import { suggest } from '../core/suggest.js';
+import { Invalid } from '../core/convert.js';
 import { postgresUrlProblem } from './postgres-url.js';
 
 function isCron(expression: string): boolean {

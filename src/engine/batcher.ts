@@ -1,7 +1,8 @@
 // Rows of mapped pages into batches: each row is sent (an event), rejected locally, skipped on
 // purpose, or left out as settled by an earlier run (the ledger); a batch closes at the
 // batch size, of events or of rows that send nothing.
-import { EncodedEvents, type EncodedPage } from '../mapping/encode.js';
+import type { EncodedPage } from '../mapping/encode.js';
+import { EncodedEvents } from '../core/encoded-events.js';
 import type { EventResult } from '../pinterest/client.js';
 import type { Position } from '../sources/types.js';
 import type { LedgerEntry, RejectRecord, RunCounts } from '../state/store.js';

@@ -1,6 +1,6 @@
 // Sends batches, at most `concurrency` of them between the checkpoint and the reader (sending,
 // or waiting for an earlier batch to commit), and hands each one's results to the committer.
-import type { EncodedEvents } from '../mapping/encode.js';
+import type { EncodedEvents } from '../core/encoded-events.js';
 import type { EventResult, SendOptions } from '../pinterest/client.js';
 import type { RunCounts, StateStore } from '../state/store.js';
 import type { Batch } from './batcher.js';

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import type { SyncDefinition } from '../config/schema.js';
-import { SourceError } from '../errors.js';
+import { SourceError } from '../core/errors.js';
 import { cursorTextAt, type CursorKind } from '../sources/cursor.js';
 import type { Position, Source } from '../sources/types.js';
 import type { Checkpoint, StateStore } from '../state/store.js';
@@ -117,6 +117,7 @@ export async function openLedger(sync: SyncDefinition, store: StateStore | undef
   if (window && !since && checkpoint) {
     // First run that keeps this ledger: it knows nothing before the checkpoint (or, for a
     // ledger kept before `since` existed, before its oldest entry).
+    // A state that cannot tell starts the ledger at the checkpoint, as one with no entries does (the safe, narrower window).
     const oldest = await store.oldestLedgerEntry(sync.name).catch(() => null);
     since = oldest !== null && kind ? { cursor: cursorTextAt(oldest, kind), key: null, inclusive: true } : checkpoint;
     if (writable) await store.saveLedgerSince(sync.name, since);

@@ -2,7 +2,7 @@
 // that can be checkpointed, and compiles the mapper; problems are placed in the sync file.
 import { formatProblem, loadSyncFile, type LoadedSync } from '../config/load.js';
 import type { SyncDefinition } from '../config/schema.js';
-import { ConfigError, RefusedQueryError } from '../errors.js';
+import { ConfigError, RefusedQueryError } from '../core/errors.js';
 import { mappingDefinition, type CompileProblem, type Mapper } from '../mapping/compile.js';
 import { createSource, type Source } from '../sources/index.js';
 import type { CursorKind } from '../sources/cursor.js';

@@ -1,7 +1,7 @@
 // The dry run: read -> map (the run's own pipeline), handing each event or rejection to the caller. No state, no network.
 import type { Reason } from '../mapping/compile.js';
 import type { Position } from '../sources/index.js';
-import type { UserKey } from '../pinterest/event-schema.js';
+import type { UserKey } from '../core/event-schema.js';
 import type { Ledger } from './ledger.js';
 import { SeenIds } from './seen-ids.js';
 import { DUPLICATE_EVENT_ID, reasonLabel } from './reasons.js';

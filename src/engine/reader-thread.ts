@@ -3,7 +3,7 @@
 // only batches, sends and checkpoints. Event bytes are transferred between threads, not copied.
 import { setImmediate } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { SourceError } from '../errors.js';
+import { SourceError } from '../core/errors.js';
 import type { OpenOptions, Opening, Pipeline, PipelineSetup } from './pipeline.js';
 import type { PageRequest, ReadPage } from './reader.js';
 import { fromThreadError, type ThreadError } from './thread-errors.js';

@@ -5,7 +5,7 @@ import type { SyncDefinition } from '../config/schema.js';
 import type { Position } from '../sources/types.js';
 import { ZERO_COUNTS, type RunCounts, type StateStore } from '../state/store.js';
 import { openLedger, type Ledger } from './ledger.js';
-import type { UserKey } from '../pinterest/event-schema.js';
+import type { UserKey } from '../core/event-schema.js';
 import type { CursorKind } from '../sources/cursor.js';
 import { readUntil } from './cursor.js';
 import { Batcher } from './batcher.js';

@@ -3,7 +3,7 @@
 import type { Problem } from '../config/load.js';
 import {
   AuthError, ConfigError, LockedError, PinsyncError, RefusedQueryError, RetriesExhaustedError, SourceError, StateError, UsageError,
-} from '../errors.js';
+} from '../core/errors.js';
 
 /** An error as it crosses a thread boundary. */
 export interface ThreadError {

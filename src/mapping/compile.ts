@@ -2,9 +2,9 @@
 // Pure: no I/O, no clock except the one passed in.
 // The parts: plan.ts (which columns, which fields and identifiers), identifiers.ts (normalize
 // and hash, as user_data text), event-writer.ts (the event's JSON text).
-import type { UserKey } from '../pinterest/event-schema.js';
+import type { UserKey } from '../core/event-schema.js';
 import type { SyncDefinition } from '../config/schema.js';
-import { toText } from './convert.js';
+import { toText } from '../core/convert.js';
 import { eventWriter } from './event-writer.js';
 import { UserDataWriter } from './identifiers.js';
 import { notHex, planMapping } from './plan.js';

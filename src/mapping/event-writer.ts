@@ -2,7 +2,7 @@
 // an object and stringifying it was a fifth of a run), or the reasons it cannot be one.
 import { parseDuration } from '../config/duration.js';
 import type { EncodeOutcome, MappingDefinition, Reason, Row, Skipped } from './compile.js';
-import { Invalid } from './convert.js';
+import { Invalid } from '../core/convert.js';
 import type { UserDataWriter } from './identifiers.js';
 import { isPlainText, jsonValue } from './json.js';
 import {

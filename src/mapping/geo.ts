@@ -1,13 +1,9 @@
 // Lookup tables for state and country normalization.
-import { createRequire } from 'node:module';
-
-// libphonenumber's regions through its public getCountries(), which leaves out "001"
-// (non-geographic numbers). Loaded when a country code is first checked, not before.
-const require = createRequire(import.meta.url);
-const metadataRegions = (): string[] => (require('libphonenumber-js') as typeof import('libphonenumber-js')).getCountries();
+import { isCountryCode, isoCodes } from '../core/countries.js';
 
 /** A lookup key that ignores case, accents, punctuation and spacing. */
 export function looseKey(text: string): string {
+  // eslint-disable-next-line no-control-regex -- all of ASCII, controls included
   if (/^[\x00-\x7f]*$/.test(text)) return text.toLowerCase().replace(/[^a-z0-9]+/g, '');
   return text
     .normalize('NFD')
@@ -68,11 +64,6 @@ export function stateCode(name: string): string | undefined {
   return stateByName.get(key);
 }
 
-// ISO 3166-1 alpha-2: libphonenumber's regions, less its two non-ISO ones, plus the
-// uninhabited territories that have no phone numbering plan. (Intl alone also names
-// retired codes such as DD and UK, which must not win over DE and GB.)
-const NOT_ISO = new Set(['AC', 'TA']);
-const NO_PHONE_PLAN = ['AQ', 'BV', 'GS', 'HM', 'PN', 'TF', 'UM'];
 const COUNTRY_ALIASES: Record<string, string> = {
   usa: 'us', us: 'us', 'u.s.': 'us', 'u.s.a.': 'us', america: 'us', 'united states of america': 'us',
   uk: 'gb', 'great britain': 'gb', britain: 'gb', england: 'gb', scotland: 'gb', wales: 'gb',
@@ -92,15 +83,11 @@ const COUNTRY_ALIASES: Record<string, string> = {
   jpn: 'jp', chn: 'cn', ita: 'it', esp: 'es', nld: 'nl', irl: 'ie', nzl: 'nz',
 };
 
-let codes: string[] | undefined;
-let lowerCaseCodes: Set<string> | undefined;
 let aliasByKey: Map<string, string> | undefined;
 // The languages most warehouses hold, English first: where two languages give one name to
 // different countries, the earlier language wins.
 const LANGUAGES = ['en', 'de', 'fr', 'es', 'it', 'nl', 'pt'];
 const namesByLanguage: Map<string, string>[] = [];
-
-const isoCodes = (): string[] => (codes ??= [...metadataRegions().filter((c) => !NOT_ISO.has(c)), ...NO_PHONE_PLAN]);
 
 // One language's country names, from the ICU data Node ships: 2-3 ms each once the first
 // has loaded that data (about 10 ms), built only as far as a lookup needs (most columns hold
@@ -142,10 +129,4 @@ export function countryCode(text: string): string | undefined {
   // ISO style "Moldova, Republic of": the part before the comma names the country.
   const comma = text.indexOf(',');
   return comma > 0 ? codeByName(looseKey(text.slice(0, comma))) : undefined;
-}
-
-/** Whether a two-letter code names a country. */
-export function isCountryCode(code: string): boolean {
-  lowerCaseCodes ??= new Set(isoCodes().map((c) => c.toLowerCase()));
-  return lowerCaseCodes.has(code.toLowerCase());
 }

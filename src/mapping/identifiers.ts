@@ -1,6 +1,6 @@
 // A row's identifiers as user_data JSON text: each value normalized and (for the hashed keys)
 // SHA-256 hashed; unusable values are left out and counted.
-import type { UserKey } from '../pinterest/event-schema.js';
+import type { UserKey } from '../core/event-schema.js';
 import type { Row } from './compile.js';
 import { isSha256Hex, sha256Hex } from './hash.js';
 import { isPlainText } from './json.js';

@@ -4,7 +4,8 @@
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import type { CountryCode } from 'libphonenumber-js';
-import type { UserKey } from '../pinterest/event-schema.js';
+import type { UserKey } from '../core/event-schema.js';
+import { scalarText } from '../core/convert.js';
 import { countryCode, stateCode } from './geo.js';
 
 export interface NormalizeContext {
@@ -16,22 +17,7 @@ export interface NormalizeContext {
 
 export type Normalizer = (raw: unknown, ctx: NormalizeContext) => string | undefined;
 
-/** Source value as trimmed text; undefined for null, blank, or non-scalar values. */
-export function scalarText(raw: unknown): string | undefined {
-  let text: string;
-  if (typeof raw === 'string') text = raw;
-  else if (typeof raw === 'number') text = Number.isFinite(raw) ? String(raw) : '';
-  else if (typeof raw === 'bigint') text = raw.toString();
-  else return undefined;
-  // Most values have nothing to trim: an ASCII character other than a space or a control at
-  // each end means trim() would return the same text (it removes only whitespace and line
-  // terminators, all of them at or below 0x20 or above 0x7f).
-  const first = text.charCodeAt(0);
-  const last = text.charCodeAt(text.length - 1);
-  if (!(first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f)) text = text.trim();
-  return text === '' ? undefined : text;
-}
-
+// eslint-disable-next-line no-control-regex -- all of ASCII, controls included
 const ASCII = /^[\x00-\x7f]*$/;
 
 /** Trimmed text in Unicode NFC, as Pinterest hashes it. */

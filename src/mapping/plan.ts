@@ -1,12 +1,14 @@
 // The plan of a mapper: which columns a row carries (in order), which event fields are written
 // from which columns, and which identifiers. Column names are checked against the source here.
-import { HASHED_USER_KEYS, type UserKey } from '../pinterest/event-schema.js';
+import { HASHED_USER_KEYS, type UserKey } from '../core/event-schema.js';
 import type { MappingSpec } from '../config/schema.js';
-import { suggest } from '../config/suggest.js';
-import { CONTENT_ITEM_FIELDS, EVENT_FIELDS, type FieldSpec } from './fields.js';
+import { suggest } from '../core/suggest.js';
+import { EVENT_FIELDS, fieldConverter, type FieldSpec } from '../core/fields.js';
+
+export { fieldConverter };
 import {
-  Invalid, SCALAR_CONVERTERS, toEnum, toObjectList, type Converted,
-} from './convert.js';
+  Invalid, type Converted,
+} from '../core/convert.js';
 import { NORMALIZERS, type Normalizer } from './normalize.js';
 import { isSha256Hex } from './hash.js';
 import { jsonValue } from './json.js';
@@ -57,7 +59,6 @@ export interface MappingPlan {
   problems: CompileProblem[];
 }
 
-type ItemFields = Record<string, string> | undefined;
 
 /**
  * What the last value written left open, for the next piece to close: nothing, a string's
@@ -87,37 +88,6 @@ export const FIRST_FIELDS = ['event_name', 'action_source', 'event_time', 'event
 // names), and how many values to remember per key: the most common arrive first.
 const MEMOIZED_KEYS: readonly UserKey[] = ['ge', 'st', 'country', 'ct', 'fn', 'ln'];
 export const MEMO_LIMIT = 4096;
-
-/** The converter for one field, enums and contents included. */
-export function fieldConverter(field: FieldSpec, itemFields?: ItemFields, literal = false): (value: unknown) => Converted<unknown> {
-  if (field.kind === 'enum') {
-    const values = field.values ?? [];
-    // A literal's problem is read once, in the sync file: it lists every allowed value.
-    const options = { aliases: field.aliases, list: literal };
-    return (value) => toEnum(value, values, options);
-  }
-  if (field.kind === 'contents') return (value) => toContents(value, itemFields);
-  return field.convert ?? SCALAR_CONVERTERS[field.kind];
-}
-
-const itemConverters = [...CONTENT_ITEM_FIELDS.values()].map((f) => [f.path, fieldConverter(f)] as const);
-
-function toContents(value: unknown, rename: ItemFields): Converted<Record<string, unknown>[]> {
-  const items = toObjectList(value);
-  if (items === undefined || items instanceof Invalid) return items;
-  const out: Record<string, unknown>[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const source = items[i]!;
-    const item: Record<string, unknown> = {};
-    for (const [name, convert] of itemConverters) {
-      const converted = convert(source[rename?.[name] ?? name]);
-      if (converted instanceof Invalid) return new Invalid(`item ${i + 1} ${name}: ${converted.message}`);
-      if (converted !== undefined) item[name] = converted;
-    }
-    if (Object.keys(item).length > 0) out.push(item);
-  }
-  return out.length > 0 ? out : undefined;
-}
 
 type ColumnAt = (name: string, path: (string | number)[]) => number;
 

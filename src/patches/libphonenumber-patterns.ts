@@ -12,7 +12,7 @@ export interface HelperModule { default?: unknown }
 // The stock helper, to the letter (comments and spacing aside): anchor the pattern, no flags,
 // test the text. Anything else, and the replacement might not be equivalent.
 const STOCK_SOURCE = /^function matchesEntirely\((\w+), (\w+)\) \{ \1 = \1 \|\| ''; return new RegExp\('\^\(\?:' \+ \2 \+ '\)\$'\)\.test\(\1\); \}$/;
-const sourceOf = (f: Function): string => Function.prototype.toString.call(f).replace(/\/\/[^\n]*\n/g, '').replace(/\s+/g, ' ');
+const sourceOf = (f: (...args: never[]) => unknown): string => Function.prototype.toString.call(f).replace(/\/\/[^\n]*\n/g, '').replace(/\s+/g, ' ');
 
 /** libphonenumber-js's own matchesEntirely module (a build path its exports map does not list), if it is there. */
 export function libphonenumberHelper(): HelperModule | undefined {

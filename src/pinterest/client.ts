@@ -2,9 +2,9 @@
 // can be retried, and returns one result per event. The token is sent, never shown.
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Agent, Dispatcher } from 'undici';
-import { loadUndici, type Undici } from '../undici.js';
-import { AuthError, RetriesExhaustedError } from '../errors.js';
-import { EncodedEvents } from '../mapping/encode.js';
+import { loadUndici, type Undici } from '../core/undici.js';
+import { AuthError, RetriesExhaustedError } from '../core/errors.js';
+import { EncodedEvents } from '../core/encoded-events.js';
 
 export const DEFAULT_API_URL = 'https://api.pinterest.com/v5';
 
@@ -170,6 +170,7 @@ export class PinterestClient {
    * start anything (docs/adr/0004-cli-bundle.md).
    */
   warmUp(): void {
+    // Only a head start: a failure to load shows, and is reported, when the first batch loads it again.
     loadUndici().catch(() => undefined);
   }
 

@@ -1,7 +1,7 @@
 // What every SQL source shares: the keyset read, the counts and the key check planned once
 // (sql.ts), column types described once, checkpoint positions. A source adds its driver:
 // how to describe the relation, run a query as pages, run a query for one row, and close.
-import type { Row } from '../mapping/compile.js';
+import type { Row } from '../core/types.js';
 import { ALIAS, countsMissing, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout, STANDARD_SQL, type Dialect, type KeysetConfig } from './sql.js';
 import type { ColumnTypes, KeyCheck, Position, ReadOptions, Source, Unreadable } from './types.js';
 

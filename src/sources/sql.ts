@@ -1,5 +1,5 @@
-import type { Row } from '../mapping/compile.js';
-import { redactQuoted } from '../redact.js';
+import type { Row } from '../core/types.js';
+import { redactQuoted } from '../core/redact.js';
 import { SourceError, type Position } from './types.js';
 
 // SQL text helpers shared by the SQL sources. Identifiers from sync files are always

@@ -1,18 +1,9 @@
 // The contract every source (DuckDB, PostgreSQL, BigQuery) implements, so the engine
 // never depends on one warehouse.
-import type { Row } from '../mapping/compile.js';
+import type { Position, Row } from '../core/types.js';
 
-export { SourceError, RefusedQueryError } from '../errors.js';
-
-/** Where reading resumes: strictly after this (cursor, primary key) pair. */
-export interface Position {
-  /** Cursor value as exact text (full timestamp precision); null when the sync has no cursor. */
-  cursor: string | null;
-  /** Primary key value as text; null means after every row at this cursor value (`reset --to`). */
-  key: string | null;
-  /** With a null key: from this cursor value on, its own rows included (coarse cursors re-read their last value). */
-  inclusive?: boolean;
-}
+export { SourceError, RefusedQueryError } from '../core/errors.js';
+export type { Position } from '../core/types.js';
 
 export interface ReadOptions {
   /** Columns each row carries, in this order (default: all of them). */

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Knex } from 'knex';
-import { LockedError, StateError } from '../errors.js';
+import { LockedError, StateError } from '../core/errors.js';
 
 export interface LockHolder {
   host: string;

@@ -5,11 +5,11 @@ import * as path from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
 import type knexFactory from 'knex';
 import type { Knex } from 'knex';
-import type { Position } from '../sources/types.js';
+import type { Position } from '../core/types.js';
 import { MIGRATIONS } from './migrations.js';
 import { acquireLock, type LockOptions, type SyncLock } from './lock.js';
-import { redact, redactQuoted } from '../redact.js';
-import { PinsyncError, StateError, UsageError } from '../errors.js';
+import { redact, redactQuoted } from '../core/redact.js';
+import { PinsyncError, StateError, UsageError } from '../core/errors.js';
 import { postgresUrlProblem } from '../config/postgres-url.js';
 
 export interface Checkpoint {
@@ -211,6 +211,7 @@ function batchStatements(conn: Database): BatchStatements {
 // PostgreSQL text cannot hold a NUL, and neither store keeps a lone UTF-16 surrogate (UTF-8
 // has none): a key from DuckDB can hold either. A checkpoint is bound back into the source's
 // query, so such text is stored escaped (JSON after a marker) and read back byte-identical.
+// eslint-disable-next-line no-control-regex -- NUL is the very character to find
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const ESCAPED = '\u0001pinsync-json:';
 

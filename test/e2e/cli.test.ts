@@ -5,7 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { conversionEventSchema } from '../../src/pinterest/event-schema.js';
+import { conversionEventSchema } from '../../src/core/event-schema.js';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
 
 let work: string;

@@ -3,7 +3,7 @@
 // results, and can be told to fail in each documented way.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { conversionEventSchema } from '../../src/pinterest/event-schema.js';
+import { conversionEventSchema } from '../../src/core/event-schema.js';
 
 export interface Scripted {
   status: number;

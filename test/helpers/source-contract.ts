@@ -1,7 +1,7 @@
 // The contract every source keeps, run against each one (test/integration/source-contract.test.ts):
 // a new source is a harness that creates these tables in its warehouse and opens the source.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RefusedQueryError, SourceError } from '../../src/errors.js';
+import { RefusedQueryError, SourceError } from '../../src/core/errors.js';
 import { cursorKind, cursorTextAt } from '../../src/sources/cursor.js';
 import type { Position, ReadOptions, Source } from '../../src/sources/types.js';
 import type { Row } from '../../src/mapping/compile.js';

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BigquerySource } from '../../src/sources/bigquery/index.js';
 import type { BigquerySourceConfig } from '../../src/config/schema.js';
-import { RefusedQueryError } from '../../src/errors.js';
+import { RefusedQueryError } from '../../src/core/errors.js';
 import { FakeBigQuery } from '../helpers/fake-bigquery.js';
 
 let fake: FakeBigQuery;

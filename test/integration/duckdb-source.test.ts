@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { DuckdbSource } from '../../src/sources/duckdb/index.js';
-import { SourceError } from '../../src/errors.js';
+import { SourceError } from '../../src/core/errors.js';
 import type { DuckdbSourceConfig } from '../../src/config/schema.js';
 import type { Row } from '../../src/mapping/compile.js';
 

@@ -3,9 +3,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PinterestClient } from '../../src/pinterest/client.js';
-import { AuthError, RetriesExhaustedError } from '../../src/errors.js';
+import { AuthError, RetriesExhaustedError } from '../../src/core/errors.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
-import { EncodedEvents, encodeEvents, MAX_EVENT_BYTES } from '../../src/mapping/encode.js';
+import { encodeEvents, MAX_EVENT_BYTES } from '../../src/mapping/encode.js';
+import { EncodedEvents } from '../../src/core/encoded-events.js';
 import { MAX_REQUEST_BYTES } from '../../src/pinterest/client.js';
 
 let fake: FakePinterest;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresSource } from '../../src/sources/postgres/index.js';
-import { SourceError } from '../../src/errors.js';
+import { SourceError } from '../../src/core/errors.js';
 import type { PostgresSourceConfig } from '../../src/config/schema.js';
 import type { Row } from '../../src/mapping/compile.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import knexFactory from 'knex';
 import { StateStore } from '../../src/state/store.js';
-import { LockedError } from '../../src/errors.js';
+import { LockedError } from '../../src/core/errors.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pinsync-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

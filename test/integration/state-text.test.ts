@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import knexFactory from 'knex';
 import { checkStateLocation, describeStateFailure, fromStorable, readableText, StateStore, toStorable, ZERO_COUNTS } from '../../src/state/store.js';
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/core/errors.js';
 import { freshDatabase } from '../helpers/pg.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pinsync-statetext-'));

@@ -1,8 +1,8 @@
 // Events are written as JSON text straight from the row, not through JSON.stringify: the text
 // must be exactly what JSON.stringify would write, for every kind of field and value.
 import { describe, expect, it } from 'vitest';
-import { compileMapper, fieldConverter, type Row } from '../../src/mapping/compile.js';
-import { EVENT_FIELDS } from '../../src/mapping/fields.js';
+import { compileMapper, type Row } from '../../src/mapping/compile.js';
+import { EVENT_FIELDS, fieldConverter } from '../../src/core/fields.js';
 import { jsonValue } from '../../src/mapping/json.js';
 import { NOW, syncFrom } from '../helpers/sync.js';
 

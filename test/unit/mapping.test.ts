@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { conversionEventSchema } from '../../src/pinterest/event-schema.js';
+import { conversionEventSchema } from '../../src/core/event-schema.js';
 import {
   Invalid, toBoolean, toDecimalString, toInteger, toTextList, toUnixSeconds,
-} from '../../src/mapping/convert.js';
+} from '../../src/core/convert.js';
 import { compileMapper } from '../../src/mapping/compile.js';
-import { EncodedEvents, encodePage, eventOf } from '../../src/mapping/encode.js';
+import { encodePage, eventOf } from '../../src/mapping/encode.js';
+import { EncodedEvents } from '../../src/core/encoded-events.js';
 import { mapperFrom, NOW, syncFrom, withLines } from '../helpers/sync.js';
 
 const T = Math.floor(NOW / 1000);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { getCountries } from 'libphonenumber-js';
 import { describe, expect, it } from 'vitest';
-import { isCountryCode } from '../../src/mapping/geo.js';
+import { isCountryCode } from '../../src/core/countries.js';
 import { NORMALIZERS, WARM_UP_SAMPLES, warmUpNormalizers } from '../../src/mapping/normalize.js';
 import { sha256Hex } from '../../src/mapping/hash.js';
 import { mapperFrom, NOW, withLines } from '../helpers/sync.js';

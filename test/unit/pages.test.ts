@@ -1,7 +1,8 @@
 // Pages as the main thread holds them: packed row texts, and what a batch keeps of a page.
 import { describe, expect, it } from 'vitest';
 import { compileMapper } from '../../src/mapping/compile.js';
-import { EncodedEvents, encodePage } from '../../src/mapping/encode.js';
+import { encodePage } from '../../src/mapping/encode.js';
+import { EncodedEvents } from '../../src/core/encoded-events.js';
 import { packTexts, textAt } from '../../src/engine/packed-texts.js';
 import { pageOfRows, positionAt, type ReadPage } from '../../src/engine/reader.js';
 import { NOW, syncFrom, withLines } from '../helpers/sync.js';

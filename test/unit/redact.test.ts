@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redact, redactQuoted, registerSecret } from '../../src/redact.js';
+import { redact, redactQuoted, registerSecret } from '../../src/core/redact.js';
 
 describe('redact', () => {
   it('masks a registered secret, also where JSON escaped it', () => {

@@ -4,7 +4,7 @@ import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
   AuthError, ConfigError, LockedError, PinsyncError, RefusedQueryError, RetriesExhaustedError, SourceError, StateError, UsageError,
-} from '../../src/errors.js';
+} from '../../src/core/errors.js';
 import { fromThreadError, toThreadError } from '../../src/engine/thread-errors.js';
 
 /** Through a real message port, as between the threads. */

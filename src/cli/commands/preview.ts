@@ -1,5 +1,5 @@
 import { loadSyncFile } from '../../config/load.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../core/errors.js';
 import { locateRefusal, openPipeline } from '../../engine/prepare.js';
 import { localPipeline } from '../../engine/pipeline.js';
 import { openStateReadOnly } from '../state.js';
@@ -14,6 +14,7 @@ import { formatStats, lineWriter, warnUnreadable } from '../output.js';
 import { executeSync } from '../execute.js';
 import { createReporter } from '../report.js';
 import { tableFormatter } from '../table.js';
+import { ExitCode } from '../../core/types.js';
 
 export interface PreviewCommandOptions {
   syncsDir: string;
@@ -26,7 +27,7 @@ export interface PreviewCommandOptions {
   state?: string;
 }
 
-export async function previewCommand(syncArg: string, options: PreviewCommandOptions): Promise<number> {
+export async function previewCommand(syncArg: string, options: PreviewCommandOptions): Promise<ExitCode> {
   const file = resolveSyncFile(syncArg, options.syncsDir);
   if (options.remoteTest) return remoteTest(file, options);
   // Preview never needs destination credentials.
@@ -62,9 +63,9 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
     // A --limit sample is too small to judge the reject rate by.
     if (options.limit === undefined && rate > sync.options.max_reject_rate) {
       process.stderr.write(`rejected ${(rate * 100).toFixed(1)}% of rows read${stats.alreadyDelivered > 0 ? ' and not settled before' : ''}, above options.max_reject_rate ${sync.options.max_reject_rate}\n`);
-      return 3;
+      return ExitCode.rejectsExceeded;
     }
-    return 0;
+    return ExitCode.success;
   } catch (error) {
     throw locateRefusal(error, loaded);
   } finally {
@@ -74,7 +75,7 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
 }
 
 /** Pinterest validates every batch (?test=true) but records nothing; pinsync writes no state. */
-async function remoteTest(file: string, options: PreviewCommandOptions): Promise<number> {
+async function remoteTest(file: string, options: PreviewCommandOptions): Promise<ExitCode> {
   // Where a run would start, and what its ledger would leave out, exactly as plain preview.
   const readState = await openStateReadOnly(options.state);
   try {

@@ -2,13 +2,14 @@ import { loadSyncFile } from '../../config/load.js';
 import type { SyncDefinition } from '../../config/schema.js';
 import { cursorMs, forgetRowsAfter } from '../../engine/ledger.js';
 import { locateRefusal, openSync } from '../../engine/prepare.js';
-import { ConfigError, UsageError } from '../../errors.js';
+import { ConfigError, UsageError } from '../../core/errors.js';
 import { cursorKind, cursorTextAt } from '../../sources/cursor.js';
 import { createSource } from '../../sources/index.js';
 import type { Position } from '../../sources/types.js';
 import { resolveSyncFile } from '../resolve.js';
 import { openState } from '../state.js';
 import { lockTtlFromEnv } from '../execute.js';
+import { ExitCode } from '../../core/types.js';
 
 export interface ResetOptions {
   syncsDir: string;
@@ -87,7 +88,7 @@ async function positionFor(sync: SyncDefinition, value: string): Promise<Positio
 }
 
 /** Clears a sync's checkpoint, or moves it so the next run reads rows after `--to`. */
-export async function resetCommand(syncArg: string, options: ResetOptions): Promise<number> {
+export async function resetCommand(syncArg: string, options: ResetOptions): Promise<ExitCode> {
   const file = resolveSyncFile(syncArg, options.syncsDir);
   // Without its sync file the cursor is unknown, and a checkpoint saved without it would resend everything.
   const loaded = await loadSyncFile(file, { requireDestination: false });
@@ -124,7 +125,7 @@ export async function resetCommand(syncArg: string, options: ResetOptions): Prom
     process.stdout.write(position
       ? `${sync.name}: the next run sends every row whose ${sync.source.cursor ? `${sync.source.cursor}` : `primary key ${sync.source.primary_key}`} is after ${options.to}, and none at or before it\n`
       : `${sync.name}: checkpoint and ledger cleared; the next run reads and sends every row\n`);
-    return 0;
+    return ExitCode.success;
   } finally {
     await store.close();
   }

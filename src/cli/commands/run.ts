@@ -1,4 +1,4 @@
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../core/errors.js';
 import { executeSync, worseExit } from '../execute.js';
 import { createReporter, type LogFormat } from '../report.js';
 import { loadNamed, reportClashes, type Clash, type NamedFile } from '../names.js';
@@ -8,6 +8,7 @@ import { isDue } from '../schedule-times.js';
 import { onShutdown } from '../shutdown.js';
 import { openState } from '../state.js';
 import { previewCommand } from './preview.js';
+import { ExitCode } from '../../core/types.js';
 
 export interface RunCommandOptions {
   syncsDir: string;
@@ -41,13 +42,13 @@ async function clashesInFolder(named: NamedFile[], syncsDir: string): Promise<Cl
   return clashes.filter((clash) => names.has(clash.name));
 }
 
-export async function runCommand(syncArgs: string[], options: RunCommandOptions): Promise<number> {
+export async function runCommand(syncArgs: string[], options: RunCommandOptions): Promise<ExitCode> {
   const modes = [syncArgs.length > 0, options.all === true, options.due === true].filter(Boolean).length;
   if (modes !== 1) throw new UsageError('name the syncs to run, or give --all or --due (one of them)');
   const files = syncArgs.length > 0 ? syncArgs.map((s) => resolveSyncFile(s, options.syncsDir)) : listSyncFiles(options.syncsDir);
   if (options.dryRun) {
     // A dry run is a preview of each sync.
-    let worst = 0;
+    let worst: ExitCode = ExitCode.success;
     for (const file of files) {
       worst = worseExit(worst, await previewCommand(file, { syncsDir: options.syncsDir, format: 'ndjson', state: options.state, fullRefresh: options.fullRefresh }));
     }
@@ -57,14 +58,14 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
   // Before anything runs: two files of one name would share a checkpoint.
   const { named, clashes } = await loadNamed(files, { requireDestination: false });
   const shared = clashes.length === 0 && syncArgs.length > 0 ? await clashesInFolder(named, options.syncsDir) : clashes;
-  if (reportClashes(shared, (name, line) => reporter.error(name, line, 'config'))) return 2;
+  if (reportClashes(shared, (name, line) => reporter.error(name, line, 'config'))) return ExitCode.invalid;
   const store = await openState(options.state);
   const stop = new AbortController();
   const release = onShutdown(() => {
     reporter.info('stopping: no more reading; settling the batches in flight and saving checkpoints (signal again to quit now)');
     stop.abort('signal');
   }, (message) => reporter.error(undefined, message, 'shutdown'));
-  let worst = 0;
+  let worst: ExitCode = ExitCode.success;
   try {
     let targets = named;
     if (options.due) {
@@ -89,7 +90,7 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
       } catch (error) {
         // One sync's failure must not end the others (nor close the store under them).
         reporter.error(loaded.name, `${file}: ${(error as Error).message}`);
-        worst = worseExit(worst, 1);
+        worst = worseExit(worst, ExitCode.failed);
       }
     });
   } finally {

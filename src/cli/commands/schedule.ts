@@ -11,6 +11,7 @@ import { listSyncFiles } from '../resolve.js';
 import { isDue } from '../schedule-times.js';
 import { onShutdown } from '../shutdown.js';
 import { openState } from '../state.js';
+import { ExitCode } from '../../core/types.js';
 
 export interface ScheduleOptions {
   syncsDir: string;
@@ -19,7 +20,7 @@ export interface ScheduleOptions {
   parallel?: number;
 }
 
-export async function scheduleCommand(options: ScheduleOptions): Promise<number> {
+export async function scheduleCommand(options: ScheduleOptions): Promise<ExitCode> {
   const reporter = createReporter({ format: options.logFormat });
   const scheduled: { file: string; sync: SyncDefinition }[] = [];
   let invalid = 0;
@@ -36,11 +37,11 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
   // A scheduler that silently skipped a broken sync would hide it for days.
   if (invalid > 0) {
     reporter.error(undefined, 'the scheduler starts only when every sync file is valid');
-    return 2;
+    return ExitCode.invalid;
   }
   if (scheduled.length === 0) {
     reporter.error(undefined, `no sync in ${options.syncsDir} has a schedule`);
-    return 2;
+    return ExitCode.invalid;
   }
 
   const store = await openState(options.state);
@@ -94,5 +95,5 @@ export async function scheduleCommand(options: ScheduleOptions): Promise<number>
   release();
   await store.close();
   reporter.info('scheduler stopped', { phase: 'stopped' });
-  return 0;
+  return ExitCode.success;
 }

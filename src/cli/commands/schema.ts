@@ -1,6 +1,7 @@
 import { syncJsonSchema } from '../../config/schema.js';
+import { ExitCode } from '../../core/types.js';
 
-export function schemaCommand(): number {
+export function schemaCommand(): ExitCode {
   process.stdout.write(`${JSON.stringify(syncJsonSchema(), null, 2)}\n`);
-  return 0;
+  return ExitCode.success;
 }

@@ -5,7 +5,8 @@ import { listSyncFiles, resolveSyncFile } from '../resolve.js';
 import { existsSync } from 'node:fs';
 import type { SyncDefinition } from '../../config/schema.js';
 import { isDue, nextScheduled } from '../schedule-times.js';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../../core/errors.js';
+import { ExitCode } from '../../core/types.js';
 
 /** Rejects of the last run listed when `--rejects` is not given. */
 export const DEFAULT_REJECTS_SHOWN = 100;
@@ -53,7 +54,7 @@ async function lastRunRejects(store: StateStore | undefined, run: RunRecord | un
   return { total, byReason, listed, more: total - listed.length };
 }
 
-export async function statusCommand(syncName: string | undefined, options: StatusOptions): Promise<number> {
+export async function statusCommand(syncName: string | undefined, options: StatusOptions): Promise<ExitCode> {
   // Reading needs no write access: a state that does not exist yet has no runs.
   const store = await openStateReadOnly(options.state);
   try {
@@ -93,7 +94,7 @@ export async function statusCommand(syncName: string | undefined, options: Statu
         last_run_rejects_not_listed: r.rejects.more,
         last_run_rejects_by_reason: r.rejects.byReason,
       })), null, 2)}\n`);
-      return 0;
+      return ExitCode.success;
     }
     if (report.length === 0) process.stdout.write('no runs recorded yet\n');
     for (const r of report) {
@@ -108,7 +109,7 @@ export async function statusCommand(syncName: string | undefined, options: Statu
       }
       writeRejects(r.name, r.runs[0], r.rejects, options);
     }
-    return 0;
+    return ExitCode.success;
   } finally {
     await store?.close();
   }

@@ -1,9 +1,10 @@
 import { formatProblem, loadSyncFile, type Problem } from '../../config/load.js';
 import { compileForSource, locateRefusal } from '../../engine/prepare.js';
-import { ConfigError, PinsyncError } from '../../errors.js';
+import { ConfigError, PinsyncError } from '../../core/errors.js';
 import { createSource, type Source } from '../../sources/index.js';
 import { listSyncFiles } from '../resolve.js';
 import { plural } from '../output.js';
+import { ExitCode } from '../../core/types.js';
 
 export interface ValidateOptions {
   syncsDir: string;
@@ -23,11 +24,11 @@ async function repeatedKeyProblem(column: string, source: Source): Promise<strin
     + 'Each row needs its own key (it becomes event_id): choose a unique column, or build one in a query';
 }
 
-export async function validateCommand(files: string[], options: ValidateOptions): Promise<number> {
+export async function validateCommand(files: string[], options: ValidateOptions): Promise<ExitCode> {
   const targets = files.length > 0 ? files : listSyncFiles(options.syncsDir);
   if (targets.length === 0) {
     process.stderr.write(`no sync files in ${options.syncsDir}\n`);
-    return 2;
+    return ExitCode.invalid;
   }
   const problems: Problem[] = [];
   const names = new Map<string, string>();
@@ -66,7 +67,7 @@ export async function validateCommand(files: string[], options: ValidateOptions)
   const invalid = targets.length - valid;
   if (invalid > 0) {
     process.stderr.write(`${plural(invalid, 'invalid file')} of ${targets.length}, ${plural(problems.length, 'problem')}\n`);
-    return 2;
+    return ExitCode.invalid;
   }
-  return 0;
+  return ExitCode.success;
 }

@@ -4,8 +4,8 @@ import { BigQuery, type Job, type QueryResultsOptions } from '@google-cloud/bigq
 import { OAuth2Client } from 'google-auth-library';
 import type { BigquerySourceConfig } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
-import type { Row } from '../../mapping/compile.js';
-import { redactQuoted, registerSecret } from '../../redact.js';
+import type { Row } from '../../core/types.js';
+import { redactQuoted, registerSecret } from '../../core/redact.js';
 import { ALIAS, type Dialect } from '../sql.js';
 import { SqlSource } from '../sql-source.js';
 import { SourceError, RefusedQueryError, type ColumnTypes, type Unreadable } from '../types.js';

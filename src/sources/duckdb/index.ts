@@ -5,7 +5,7 @@ import {
   DuckDBConnection, DuckDBInstance, DuckDBTypeId, JSDuckDBValueConverter, StatementType, type DuckDBValueConverter, type JS,
 } from '@duckdb/node-api';
 import type { DuckdbSourceConfig } from '../../config/schema.js';
-import type { Row } from '../../mapping/compile.js';
+import type { Row } from '../../core/types.js';
 import { ALIAS, firstLine } from '../sql.js';
 import { SqlSource } from '../sql-source.js';
 import { SourceError, RefusedQueryError, type ColumnTypes } from '../types.js';

@@ -4,7 +4,7 @@
 import type { Client, QueryConfig, QueryResultRow } from 'pg';
 import { pg, Cursor } from './driver.js';
 import type { PostgresSourceConfig } from '../../config/schema.js';
-import type { Row } from '../../mapping/compile.js';
+import type { Row } from '../../core/types.js';
 import { ALIAS, firstLine } from '../sql.js';
 import { SqlSource } from '../sql-source.js';
 import { SourceError, RefusedQueryError, type ColumnTypes } from '../types.js';

@@ -1,9 +1,24 @@
 // Conversion of source values to the API's types. Converters return the value, or an
 // Invalid carrying a message that never contains a raw value unless it is safe to show.
-import type { FieldKind } from '../pinterest/event-schema.js';
-import { scalarText } from './normalize.js';
-import { suggest } from '../config/suggest.js';
-import { isSafeToShow } from '../redact.js';
+import type { FieldKind } from './event-schema.js';
+import { suggest } from './suggest.js';
+import { isSafeToShow } from './redact.js';
+
+/** Source value as trimmed text; undefined for null, blank, or non-scalar values. */
+export function scalarText(raw: unknown): string | undefined {
+  let text: string;
+  if (typeof raw === 'string') text = raw;
+  else if (typeof raw === 'number') text = Number.isFinite(raw) ? String(raw) : '';
+  else if (typeof raw === 'bigint') text = raw.toString();
+  else return undefined;
+  // Most values have nothing to trim: an ASCII character other than a space or a control at
+  // each end means trim() would return the same text (it removes only whitespace and line
+  // terminators, all of them at or below 0x20 or above 0x7f).
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(text.length - 1);
+  if (!(first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f)) text = text.trim();
+  return text === '' ? undefined : text;
+}
 
 export class Invalid {
   constructor(readonly message: string) {}

@@ -3,8 +3,10 @@
 import { z } from 'zod';
 import {
   contentItemSchema, eventFieldsSchema, type FieldKind,
-} from '../pinterest/event-schema.js';
-import { toCurrency, type Converted } from './convert.js';
+} from './event-schema.js';
+import {
+  Invalid, SCALAR_CONVERTERS, toCurrency, toEnum, toObjectList, type Converted,
+} from './convert.js';
 
 export interface FieldSpec {
   /** Dotted path as written in a sync file, e.g. `custom_data.value`. */
@@ -63,3 +65,36 @@ export const EVENT_FIELDS = catalog(eventFieldsSchema.shape as Record<string, z.
 export const CONTENT_ITEM_FIELDS = catalog(contentItemSchema.shape as Record<string, z.ZodType>);
 
 export const REQUIRED_EVENT_FIELDS = ['event_name', 'action_source', 'event_time', 'event_id'] as const;
+
+type ItemFields = Record<string, string> | undefined;
+
+/** The converter for one field, enums and contents included. */
+export function fieldConverter(field: FieldSpec, itemFields?: ItemFields, literal = false): (value: unknown) => Converted<unknown> {
+  if (field.kind === 'enum') {
+    const values = field.values ?? [];
+    // A literal's problem is read once, in the sync file: it lists every allowed value.
+    const options = { aliases: field.aliases, list: literal };
+    return (value) => toEnum(value, values, options);
+  }
+  if (field.kind === 'contents') return (value) => toContents(value, itemFields);
+  return field.convert ?? SCALAR_CONVERTERS[field.kind];
+}
+
+const itemConverters = [...CONTENT_ITEM_FIELDS.values()].map((f) => [f.path, fieldConverter(f)] as const);
+
+function toContents(value: unknown, rename: ItemFields): Converted<Record<string, unknown>[]> {
+  const items = toObjectList(value);
+  if (items === undefined || items instanceof Invalid) return items;
+  const out: Record<string, unknown>[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const source = items[i]!;
+    const item: Record<string, unknown> = {};
+    for (const [name, convert] of itemConverters) {
+      const converted = convert(source[rename?.[name] ?? name]);
+      if (converted instanceof Invalid) return new Invalid(`item ${i + 1} ${name}: ${converted.message}`);
+      if (converted !== undefined) item[name] = converted;
+    }
+    if (Object.keys(item).length > 0) out.push(item);
+  }
+  return out.length > 0 ? out : undefined;
+}
