@@ -1,14 +1,9 @@
 #!/usr/bin/env node
-// Bundles the CLI for start-up: `pinsync run` loaded about 150 files before it could start,
-// most of them small modules of zod, yaml and commander, and Node's module loader spent about
-// 60 ms more on them than on one bundle. Entry points: the CLI and the reading thread, with
-// shared chunks, all in dist/bundle (the CLI finds the reading thread's file beside its own).
-// Packages with native parts, or that load only when needed (drivers, pino, libphonenumber),
-// stay outside, loaded from node_modules. knex is bundled, in a chunk of its own loaded when a
-// state is opened: with lodash it was about 360 small files, and opening a state (on a run's
-// path to its first request) took 30-45 ms longer.
-// undici too, in a chunk of its own loaded with the first batch: from node_modules it took
-// 60-70 ms to load, bundled 35-40, on the main thread just when the first page arrives.
+// Bundles the CLI and its reading thread for start-up (docs/adr/0004-cli-bundle.md), with shared
+// chunks, all in dist/bundle (the CLI finds the reading thread's file beside its own). Packages
+// with native parts, or loaded only when needed (drivers, pino, libphonenumber), stay in
+// node_modules; knex and undici get chunks of their own, loaded when a state is opened and with
+// the first batch.
 // No source maps: the bundle is not minified, so a stack keeps function names, and esbuild's
 // `// src/...` comments above each module tell which file a line of a chunk comes from.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

@@ -22,11 +22,8 @@ export type FromReader =
 
 // Pages read ahead of the sender: enough to keep both threads busy, few enough to keep memory flat.
 const PAGES_AHEAD = 4;
-// Mapping allocates many short-lived strings: a young generation larger than V8's default
-// means far fewer scavenges (measured: about a fifth less CPU for a run); 32 MB keeps most
-// of that gain for half the memory of 64 MB. The old generation is bounded: V8 grows a heap
-// with a small bound in smaller steps (measured: 40 MB less peak memory than at 1 GB), and
-// several runs in one process (--parallel) cannot each take gigabytes.
+// A larger young generation for mapping's short-lived strings, a bounded old one so --parallel
+// runs cannot each take gigabytes (docs/adr/0008-pages-and-heap.md).
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 32, maxOldGenerationSizeMb: 256 };
 // The thread ends by itself once its source is closed. Stopping it is the last resort: a
 // native driver (DuckDB) stopped in the middle of a fetch aborts the whole process.

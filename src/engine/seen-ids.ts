@@ -1,7 +1,7 @@
 // The event_ids a run has seen, to refuse a second event with the same id (Pinterest would keep
 // only one: a primary key that is not unique). Held as 64-bit fingerprints in open-addressing
-// tables, 8 bytes a slot: about 64 MiB at 5M events, where a Set of strings would take ~400 MiB.
-// Two different ids share a fingerprint with odds of about n²/2^65 (1 in 10^6 at 5M events).
+// tables, 8 bytes a slot: a fraction of a Set of strings (docs/adr/0005-seen-ids.md).
+// Two different ids share a fingerprint with odds of about n²/2^65.
 // The fingerprints are spread over 256 tables that grow one at a time, so growing never holds
 // an old and a new copy of everything at once.
 

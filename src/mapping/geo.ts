@@ -89,8 +89,8 @@ let aliasByKey: Map<string, string> | undefined;
 const LANGUAGES = ['en', 'de', 'fr', 'es', 'it', 'nl', 'pt'];
 const namesByLanguage: Map<string, string>[] = [];
 
-// One language's country names, from the ICU data Node ships: 2-3 ms each once the first
-// has loaded that data (about 10 ms), built only as far as a lookup needs (most columns hold
+// One language's country names, from the ICU data Node ships, built only when first needed
+// (docs/adr/0004-cli-bundle.md) and only as far as a lookup needs (most columns hold
 // codes, aliases or English names), and never for checking a code (a sync file's default_country).
 function namesIn(language: string): Map<string, string> {
   const byName = new Map<string, string>();

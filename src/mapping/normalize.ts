@@ -113,7 +113,7 @@ export function nanpFastPath(text: string, country: string | undefined): string 
  */
 const nanpNumber = (digits: string): string | undefined => (digits.charCodeAt(1) >= 0x32 ? digits : undefined);
 
-// libphonenumber takes 20-40 ms to load. It is loaded when a number first needs it, or by
+// libphonenumber is slow to load (docs/adr/0004-cli-bundle.md): loaded when a number first needs it, or by
 // loadPhoneNumbers() (a reading thread, while it waits for work). Its patterns are compiled
 // once by a patch the entry points apply (src/patches/).
 const require = createRequire(import.meta.url);
@@ -275,7 +275,7 @@ export const NORMALIZERS: Record<UserKey, Normalizer> = {
 
 // Made-up identifiers, one or two per normalizer whose first use builds something: the
 // country names from ICU, libphonenumber's metadata for a region, the regular expressions.
-// A reading thread normalizes them while it waits for its start (20-25 ms), which its first
+// A reading thread normalizes them while it waits for its start (docs/adr/0004-cli-bundle.md), which its first
 // page would otherwise spend. Each must be accepted, or it would stop short of those tables.
 export const WARM_UP_SAMPLES: Partial<Record<UserKey, readonly string[]>> = {
   em: [' Someone@Example.com'],
