@@ -6,6 +6,9 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Two files at a time on two cores (vitest's default is one fewer than the cores): most e2e
+    // time is spent waiting on the CLI's processes, PostgreSQL and the fake servers.
+    maxWorkers: 2,
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { BIN, runCli } from '../helpers/cli.js';
+import Database from 'better-sqlite3';
+import { BIN, runCli, waitUntil } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 
 let work: string;
@@ -41,6 +42,20 @@ afterAll(async () => {
   await fake.stop();
   rmSync(work, { recursive: true, force: true });
 });
+
+/** Runs recorded as running in a SQLite state file (0 while the file or its tables are not there yet). */
+function runningRuns(file: string): number {
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare("SELECT count(*) AS n FROM runs WHERE outcome = 'running'").get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
+}
 
 const env = (state = 'state.db') => ({
   PINTEREST_API_URL: fake.url, PINTEREST_AD_ACCOUNT_ID: fake.adAccountId, PINTEREST_ACCESS_TOKEN: fake.token,
@@ -233,7 +248,8 @@ mappings:
     const child = spawn(process.execPath, [BIN, 'run', 'stale'], { cwd: work, env: { ...process.env, ...env('stale.db') } });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     child.stderr.on('data', () => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // The signal goes once the run is under way (its run is recorded), not at a fixed time.
+    await waitUntil(() => runningRuns(path.join(work, 'stale.db')) > 0);
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     const status = await runCli(['status', 'stale', '--json'], { cwd: work, env: env('stale.db') });

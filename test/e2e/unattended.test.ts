@@ -123,13 +123,16 @@ describe('one run per sync', () => {
     await createTable('together_sqlite');
     const dir = dirWith({ 'together_sqlite.yaml': sync('together_sqlite') });
     await addRows('together_sqlite', 2000);
-    fake.latencyMs = 250;
+    // 20 batches, 4 at a time, 1 s each: the first run holds the lock for about 5 s after its first request.
+    fake.latencyMs = 1000;
     const local = { PINSYNC_STATE: path.join(dir, 'state.db') };
     const a = start(['run', 'together_sqlite'], dir, local);
-    await until(() => fake.delivered.size > 0);
+    await until(() => fake.requests > 0);
     const b = await runCli(['run', 'together_sqlite'], { cwd: dir, env: env(local) });
     expect(b.code).toBe(4);
-    expect((await a.done).code).toBe(0);
+    const done = await a.done;
+    expect(done.stderr).toBe('');
+    expect(done.code).toBe(0);
     expect(fake.delivered.size).toBe(2000);
   });
 
