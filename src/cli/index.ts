@@ -4,8 +4,8 @@ import { applyPatches } from '../patches/index.js';
 import { commandOf } from './command-word.js';
 import { ExitCode } from '../core/types.js';
 
-// A run's reading thread takes about a quarter of a second to load, and so do the CLI's own
-// modules: it starts first, and they load together (main.js is imported after it).
+// A run's reading thread is slow to load, and so are the CLI's own modules: it starts first, and
+// they load together, main.js imported after it (docs/adr/0004-cli-bundle.md).
 if (commandOf(process.argv.slice(2)) === 'run') startReaderEarly();
 applyPatches();
 const { main } = await import('./main.js');

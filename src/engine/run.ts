@@ -88,6 +88,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   });
   // Rows stamped later than now wait for a later run.
   const until = readUntil(options.cursorKind, startedAt.getTime());
+  // Only chooses a progress message; a state that cannot answer fails the run at its first write.
   const deliveredBefore = (await state?.hasProcessed(sync.name).catch(() => false)) ?? false;
 
   const control = new RunControl(options.signal);

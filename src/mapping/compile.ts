@@ -9,10 +9,9 @@ import { eventWriter } from './event-writer.js';
 import { UserDataWriter } from './identifiers.js';
 import { notHex, planMapping } from './plan.js';
 
-export { fieldConverter } from './plan.js';
+import type { Row } from '../core/types.js';
 
-/** One source row: values in the order of the mapper's `columns` (arrays index faster than keyed objects). */
-export type Row = readonly unknown[];
+export type { Row };
 export type Event = Record<string, unknown>;
 
 /** Why a row cannot become an event. Never carries a raw identifier. */

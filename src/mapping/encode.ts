@@ -80,7 +80,7 @@ export function encodePage(mapper: Mapper, rows: readonly Row[]): EncodedPage {
         json.copy(grown, 0, 0, length);
         json = grown;
       }
-      // Measured: one conversion per event beats joining the page's texts and converting once.
+      // One UTF-8 conversion per event, not one per page (docs/adr/0002-event-json-by-hand.md).
       // There is room for all of it (write would cut it short silently otherwise).
       const bytes = json.write(text, length, 'utf8');
       if (bytes > MAX_EVENT_BYTES) {

@@ -1,5 +1,5 @@
-// A row as the event's JSON text, written straight from the row in the plan's order (building
-// an object and stringifying it was a fifth of a run), or the reasons it cannot be one.
+// A row as the event's JSON text, written straight from the row in the plan's order instead of
+// building an object and stringifying it (docs/adr/0002-event-json-by-hand.md), or the reasons it cannot be one.
 import { parseDuration } from '../config/duration.js';
 import type { EncodeOutcome, MappingDefinition, Reason, Row, Skipped } from './compile.js';
 import { Invalid } from '../core/convert.js';

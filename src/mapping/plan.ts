@@ -4,8 +4,6 @@ import { HASHED_USER_KEYS, type UserKey } from '../core/event-schema.js';
 import type { MappingSpec } from '../config/schema.js';
 import { suggest } from '../core/suggest.js';
 import { EVENT_FIELDS, fieldConverter, type FieldSpec } from '../core/fields.js';
-
-export { fieldConverter };
 import {
   Invalid, type Converted,
 } from '../core/convert.js';
@@ -63,7 +61,8 @@ export interface MappingPlan {
 /**
  * What the last value written left open, for the next piece to close: nothing, a string's
  * closing quote, or a digest list's `"]`. Written with the next member's start, they make one
- * piece instead of two: an event is built from fewer strings (each one an allocation).
+ * piece instead of two: an event is built from fewer strings (each one an allocation; kept on
+ * measurement, docs/adr/0002-event-json-by-hand.md).
  */
 export type Open = 0 | 1 | 2;
 export const OPEN_NOTHING = 0;

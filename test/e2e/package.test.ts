@@ -1,6 +1,6 @@
 // The npm package ships what runs and nothing else; a checkout builds its bundle on first use.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +54,14 @@ describe('bin/pinsync.js in a checkout without a bundle', () => {
 
     const second = await run(process.execPath, [bin, 'preview', 'syncs/example.yaml', '--limit', '3'], { cwd: checkout });
     expect(second.stderr).not.toContain('building');
+    expect(second.stderr).not.toContain('older than src/');
     expect(second.stdout).toBe(first.stdout);
-  }, 120_000); // a build and two runs: slow on a busy machine
+
+    // After a change to src/ (a git pull), the bundle is not rebuilt under a run that may use it: a warning says so.
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(path.join(checkout, 'src/cli/main.ts'), later, later);
+    const stale = await run(process.execPath, [bin, 'preview', 'syncs/example.yaml', '--limit', '3'], { cwd: checkout });
+    expect(stale.stderr.split('\n')[0]).toBe('pinsync: warning: dist/bundle is older than src/ (after a git pull?); run `npm run build`');
+    expect(stale.stdout).toBe(first.stdout);
+  }, 120_000); // a build and three runs: slow on a busy machine
 });

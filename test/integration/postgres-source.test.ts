@@ -85,7 +85,7 @@ describe('PostgreSQL source', () => {
   });
 
   it('reads text exactly: multi-byte, empty, NULL and long values, beside plain ASCII', async () => {
-    // Rows come through pinsync's own decoding of pg's row messages (data-rows.ts).
+    // pg's own decoding here; pinsync's patched decoder is compared with it in patches-pg-data-rows.test.ts.
     const values = [
       ['plain ascii', 'user@example.com', 'x'.repeat(200)],
       ['Chloé', '東京', '🎉 party'],

@@ -70,7 +70,8 @@ export class DuckdbSource extends SqlSource<DuckdbSourceConfig> {
       this.instance = await DuckDBInstance.create(file, this.config.path ? { access_mode: 'READ_ONLY' } : {});
       connection = await this.instance.connect();
       await connection.run(`SET file_search_path = ${quoteString(this.baseDir)}`);
-      // Cursor text and checkpoint casts in UTC, as with every source.
+      // Cursor text and checkpoint casts in UTC, as with every source. Without the ICU extension
+      // DuckDB has no TimeZone setting, and its times are in UTC already: a refusal is safe.
       await connection.run("SET TimeZone = 'UTC'").catch(() => undefined);
       // No setting changes after these, whatever runs next.
       await connection.run('SET lock_configuration = true');
