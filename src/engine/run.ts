@@ -15,7 +15,6 @@ import { ReasonCounts } from './reasons.js';
 import type { PageReader } from './reader.js';
 import { RunControl, UnsettledEvents } from './run-control.js';
 
-export type { EventSender } from './dispatcher.js';
 
 export interface RunProgress extends RunCounts {
   batchesSettled: number;

@@ -1,6 +1,6 @@
 // Errors cross between threads as plain data (structured clone keeps only Error's own fields);
 // pinsync's classes are rebuilt on the other side, so the exit code and message stay theirs.
-import type { Problem } from '../config/load.js';
+import type { Problem } from '../core/types.js';
 import {
   AuthError, ConfigError, LockedError, PinsyncError, RefusedQueryError, RetriesExhaustedError, SourceError, StateError, UsageError,
 } from '../core/errors.js';

@@ -3,7 +3,7 @@
 import { HASHED_USER_KEYS, type UserKey } from '../core/event-schema.js';
 import type { MappingSpec } from '../config/schema.js';
 import { suggest } from '../core/suggest.js';
-import { EVENT_FIELDS, fieldConverter, type FieldSpec } from '../core/fields.js';
+import { EVENT_FIELDS, fieldConverter, REQUIRED_EVENT_FIELDS, type FieldSpec } from '../core/fields.js';
 import {
   Invalid, type Converted,
 } from '../core/convert.js';
@@ -82,7 +82,7 @@ export const memberStart = (text: string): MemberStart => ({ first: text, next: 
 
 export const GROUPS = new Set(['custom_data', 'app_info', 'device_info']);
 /** The required fields, written first, each with a bit of its own (FieldPlan.requiredBit). */
-export const FIRST_FIELDS = ['event_name', 'action_source', 'event_time', 'event_id'];
+export const FIRST_FIELDS: readonly string[] = REQUIRED_EVENT_FIELDS;
 // Keys whose values repeat across rows (genders, states, countries, cities, first and last
 // names), and how many values to remember per key: the most common arrive first.
 const MEMOIZED_KEYS: readonly UserKey[] = ['ge', 'st', 'country', 'ct', 'fn', 'ln'];
