@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Regenerates the key tables of docs/reference.md and docs/sources.md from the sync file's
+// Regenerates the key tables of docs/reference.md, docs/sources.md and the source pages from the sync file's
 // schema (see scripts/reference-tables.ts). Usage: npm run docs:reference [-- --check]
 // With --check it writes nothing and exits 1 when a page is not in step with the schema.
 // The TypeScript sources are compiled on the fly with esbuild, so no build is needed.
@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const PAGES = ['docs/reference.md', 'docs/sources.md'];
+const PAGES = ['docs/reference.md', 'docs/sources.md', 'docs/snowflake.md', 'docs/redshift.md'];
 const check = process.argv.includes('--check');
 
 const bundled = await build({

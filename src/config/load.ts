@@ -346,7 +346,9 @@ export function parseSync(text: string, file: string, options: LoadOptions = {})
   if (problems.length > 0 || !parsed.success) return { name, problems, problemAt: located };
   registerSecret(parsed.data.destination.access_token);
   registerSecret(parsed.data.notify?.webhook);
-  if (parsed.data.source.type === 'postgres') registerSecret(parsed.data.source.password);
+  const source = parsed.data.source;
+  if (source.type === 'postgres' || source.type === 'redshift') registerSecret(source.password);
+  if (source.type === 'snowflake') for (const secret of [source.password, source.oauth_token, source.private_key_passphrase]) registerSecret(secret);
   return { name, sync: { ...parsed.data, name, file: path.resolve(file) }, problems, problemAt: located };
 }
 

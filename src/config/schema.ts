@@ -72,8 +72,37 @@ export const bigquerySourceSchema = z.strictObject({
   ...sourceCommon,
 });
 
-export const sourceSchema = z.discriminatedUnion('type', [duckdbSourceSchema, postgresSourceSchema, bigquerySourceSchema]);
-export const SOURCE_TYPES = ['duckdb', 'postgres', 'bigquery'] as const;
+export const snowflakeSourceSchema = z.strictObject({
+  type: z.literal('snowflake'),
+  account: z.string().min(1).describe('Account identifier, e.g. `myorg-myaccount` (as in `https://myorg-myaccount.snowflakecomputing.com`), or `${SNOWFLAKE_ACCOUNT}`.'),
+  user: z.string().min(1).optional().describe('User to connect as (a service user, usually). Needed with `private_key_file` and `password`.'),
+  private_key_file: z.string().min(1).optional().describe('Key-pair authentication (the usual choice for service users): the PEM private key file, relative to the sync file. Give one of `private_key_file`, `password`, `oauth_token`.'),
+  private_key_passphrase: z.string().optional().describe('Passphrase of an encrypted private key; write `${ENV_VAR}`. Never printed.'),
+  password: z.string().optional().describe('Password authentication; write `${ENV_VAR}`. Never printed.'),
+  oauth_token: z.string().min(1).optional().describe('OAuth access token authentication; write `${ENV_VAR}`. Never printed.'),
+  warehouse: z.string().min(1).optional().describe('Virtual warehouse that runs (and pays for) the query. Default: the user\'s default warehouse.'),
+  database: z.string().min(1).optional().describe('Database for a table name without one. Default: the user\'s default.'),
+  schema: z.string().min(1).optional().describe('Schema for a table name without one. Default: the user\'s default.'),
+  role: z.string().min(1).optional().describe('Role to use. Default: the user\'s default role.'),
+  statement_timeout: duration.default('10m').describe('How long Snowflake may run the query (STATEMENT_TIMEOUT_IN_SECONDS) before it cancels it.'),
+  ...sourceCommon,
+});
+
+export const redshiftSourceSchema = z.strictObject({
+  type: z.literal('redshift'),
+  url: z.string().min(1).optional().describe('Connection string, e.g. `${REDSHIFT_URL}` (`postgres://user:password@cluster.abc123.us-east-1.redshift.amazonaws.com:5439/dev`); a password in it must be percent-encoded. Never printed.'),
+  host: z.string().min(1).optional().describe('Cluster or workgroup endpoint host, instead of `url`.'),
+  port: z.number().int().min(1).max(65535).optional().describe('Port, instead of `url` (Redshift\'s default: 5439).'),
+  database: z.string().min(1).optional().describe('Database name, instead of `url`.'),
+  user: z.string().min(1).optional().describe('User to connect as, instead of `url`.'),
+  password: z.string().optional().describe('Password, instead of `url`; write `${ENV_VAR}`. Never printed.'),
+  ssl: z.union([z.boolean(), z.enum(['require', 'no-verify'])]).default(true)
+    .describe('`true` (default) or `require`: TLS with certificate checks; `no-verify`: TLS without them; `false`: no TLS.'),
+  ...sourceCommon,
+});
+
+export const sourceSchema = z.discriminatedUnion('type', [duckdbSourceSchema, postgresSourceSchema, bigquerySourceSchema, snowflakeSourceSchema, redshiftSourceSchema]);
+export const SOURCE_TYPES = ['duckdb', 'postgres', 'bigquery', 'snowflake', 'redshift'] as const;
 
 export const destinationSchema = z.strictObject({
   ad_account_id: z
@@ -162,9 +191,23 @@ export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
   if (source && (source.table === undefined) === (source.query === undefined)) {
     problems.push({ path: ['source'], message: 'give exactly one of `table` or `query`' });
   }
-  if (source?.type === 'postgres' && typeof source.url === 'string' && source.url !== '') {
+  if ((source?.type === 'postgres' || source?.type === 'redshift') && typeof source.url === 'string' && source.url !== '') {
     const problem = postgresUrlProblem(source.url);
     if (problem) problems.push({ path: ['source', 'url'], message: problem });
+  }
+  if (source?.type === 'snowflake') {
+    const given = ['private_key_file', 'password', 'oauth_token'].filter((k) => source[k] !== undefined);
+    if (given.length !== 1) {
+      problems.push({ path: ['source'], message: given.length === 0
+        ? 'give one way to authenticate: private_key_file (key pair, for service users), password, or oauth_token'
+        : `give one way to authenticate, not ${given.join(' and ')}` });
+    }
+    if (source.user === undefined && source.oauth_token === undefined) {
+      problems.push({ path: ['source'], message: 'give the `user` to connect as' });
+    }
+    if (source.private_key_passphrase !== undefined && source.private_key_file === undefined) {
+      problems.push({ path: ['source', 'private_key_passphrase'], message: 'a passphrase goes with private_key_file' });
+    }
   }
   if (source && source.lookback !== undefined && source.cursor === undefined) {
     problems.push({ path: ['source', 'lookback'], message: 'lookback re-reads a window before the checkpoint, so it needs a `cursor`' });
@@ -273,6 +316,8 @@ export type SourceConfig = z.output<typeof sourceSchema>;
 export type DuckdbSourceConfig = z.output<typeof duckdbSourceSchema>;
 export type PostgresSourceConfig = z.output<typeof postgresSourceSchema>;
 export type BigquerySourceConfig = z.output<typeof bigquerySourceSchema>;
+export type SnowflakeSourceConfig = z.output<typeof snowflakeSourceSchema>;
+export type RedshiftSourceConfig = z.output<typeof redshiftSourceSchema>;
 export type MappingSpec = z.output<typeof mappingSchema>;
 
 /** JSON Schema of the sync file, for editors (yaml-language-server and the like). */

@@ -11,7 +11,7 @@ import { checkCursor, readUntil } from './cursor.js';
 import { readPages, type PageRequest, type ReadPage } from './reader.js';
 
 /** What the pipeline needs of a sync: the source and the mapping, never the destination's token. */
-export interface PipelineSetup extends Pick<SyncDefinition, 'source' | 'file'> {
+export interface PipelineSetup extends Pick<SyncDefinition, 'source' | 'file' | 'name'> {
   mapping: MappingDefinition;
 }
 

@@ -50,7 +50,7 @@ export async function compileForSource(
 export async function openPipeline(pipeline: Pipeline, sync: SyncDefinition, loaded: Pick<LoadedSync, 'problemAt'>, options: OpenOptions): Promise<Opening> {
   let opening: Opening;
   try {
-    opening = await pipeline.open({ source: sync.source, file: sync.file, mapping: mappingDefinition(sync) }, options);
+    opening = await pipeline.open({ source: sync.source, file: sync.file, name: sync.name, mapping: mappingDefinition(sync) }, options);
   } catch (error) {
     throw locateRefusal(error, loaded);
   }

@@ -209,7 +209,7 @@ describe('sync file validation', () => {
 
   it('names the allowed source types', () => {
     expect(problemsOf(VALID.replace('type: duckdb', 'type: dukdb'), ENV)).toEqual([
-      "sync.yaml:3:9: source.type: must be one of duckdb, postgres, bigquery; did you mean 'duckdb'?",
+      "sync.yaml:3:9: source.type: must be one of duckdb, postgres, bigquery, snowflake, redshift; did you mean 'duckdb'?",
     ]);
   });
 

@@ -1,4 +1,4 @@
-// docs/reference.md and docs/sources.md hold key tables generated from the sync file's schema;
+// docs/reference.md, docs/sources.md, docs/snowflake.md and docs/redshift.md hold key tables generated from the sync file's schema;
 // they must be in step with it (`npm run docs:reference` regenerates them).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ describe('the key tables of the docs', () => {
   it.each([
     ['reference.md', ['sync', 'source', 'destination', 'options']],
     ['sources.md', ['source.duckdb', 'source.postgres', 'source.bigquery']],
+    ['snowflake.md', ['source.snowflake']],
+    ['redshift.md', ['source.redshift']],
   ])('%s is in step with src/config/schema.ts (npm run docs:reference)', (name, markers) => {
     const text = page(name);
     expect(markersOf(text)).toEqual(markers);
@@ -32,7 +34,7 @@ describe('the key tables of the docs', () => {
 
   it('splits the source keys into shared ones and each type\'s own', () => {
     const rendered = renderKeyTables('<!-- keys:source -->\n<!-- /keys -->\n<!-- keys:source.bigquery -->\n<!-- /keys -->', schema);
-    expect(rendered).toContain('| `type` | `duckdb` or `postgres` or `bigquery` | required |');
+    expect(rendered).toContain('| `type` | `duckdb` or `postgres` or `bigquery` or `snowflake` or `redshift` | required |');
     expect(rendered).toContain('| `project` | text | required |');
     expect(rendered).toContain('| `job_timeout` | duration | `10m` |');
     expect(rendered.match(/\| `cursor` \|/g)).toHaveLength(1);
