@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { planRead } from '../../src/sources/sql.js';
 import { inlined, literal, REDSHIFT_SQL, typeName } from '../../src/sources/redshift/sql.js';
-import { withRedshiftPort } from '../../src/sources/redshift/index.js';
+import { parseSuper, withRedshiftPort } from '../../src/sources/redshift/index.js';
 
 // A type modifier as the server sends it: the declared size, plus 4 (numeric: precision << 16 | scale, plus 4).
 const numeric = (p: number, s: number) => ((p << 16) | s) + 4;
@@ -55,5 +55,14 @@ describe('Redshift connection strings', () => {
       .toBe('postgres://u:p%2Fq@cluster.abc.us-east-1.redshift.amazonaws.com:5439/dev?sslmode=verify-full');
     expect(withRedshiftPort('postgres://u:p@host:5440/dev')).toBe('postgres://u:p@host:5440/dev');
     expect(withRedshiftPort('not a url')).toBe('not a url');
+  });
+});
+
+describe('Redshift SUPER values', () => {
+  it('reads JSON text as values, and keeps any other text as text', () => {
+    expect(parseSuper('[{"id":"A","quantity":2}]')).toEqual([{ id: 'A', quantity: 2 }]);
+    expect(parseSuper('"abc"')).toBe('abc');
+    expect(parseSuper('null')).toBeNull();
+    expect(parseSuper('not json')).toBe('not json');
   });
 });

@@ -17,11 +17,20 @@ import { inlined, REDSHIFT_SQL, SUPER_OID, typeName } from './sql.js';
 export const FETCH_MAX = 1000;
 const CURSOR = 'pinsync_read';
 
+/** A SUPER value from its JSON text; any other text stays text rather than failing the read. */
+export function parseSuper(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 const PARSERS = new Map<number, (text: string) => unknown>([
   [pg.types.builtins.TIMESTAMPTZ, parseTimestamptz],
   [pg.types.builtins.TIMESTAMP, parseTimestamp],
-  // SUPER values arrive as JSON text; contents and content_ids need them as arrays and objects.
-  [SUPER_OID, (text) => JSON.parse(text) as unknown],
+  // SUPER values arrive as JSON text (Redshift's SUPER ingestion guide); contents and content_ids need arrays and objects.
+  [SUPER_OID, parseSuper],
 ]);
 
 /** The url with Redshift's port when it names none (pg would use PostgreSQL's 5432). */
