@@ -6,6 +6,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { BigquerySource } from '../../src/sources/bigquery/index.js';
 import { DuckdbSource } from '../../src/sources/duckdb/index.js';
 import { PostgresSource } from '../../src/sources/postgres/index.js';
+import { RedshiftSource } from '../../src/sources/redshift/index.js';
 import { FakeBigQuery } from '../helpers/fake-bigquery.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';
 import { sourceContract, type HarnessDialect, type SourceHarness } from '../helpers/source-contract.js';
@@ -33,6 +34,35 @@ function postgres(): SourceHarness {
     teardown: async () => undefined,
     open: (options) => new PostgresSource({ type: 'postgres', url, ...options }),
     described: { int: 'integer', timestamp: 'timestamp with time zone', decimal: 'numeric(12,2)', list: 'text[]', text: 'text', date: 'date' },
+    key: (n) => n,
+    decimal: (d) => d,
+    timestamp: (t) => `${t}+00`,
+    chunk: 0,
+    countsUnreadable: true,
+  };
+}
+
+// Redshift's SQL and protocol against the embedded PostgreSQL: a JSON column stands in for SUPER
+// (both are JSON text on the wire), VARCHAR(256) for Redshift's TEXT.
+function redshift(): SourceHarness {
+  let url = '';
+  const dialect: HarnessDialect = {
+    types: { int: 'integer', timestamp: 'timestamptz', decimal: 'numeric(12,2)', list: 'json', text: 'varchar(256)', date: 'date' },
+    list: (items) => `'${JSON.stringify(items)}'`,
+    series: (name, rows) => `CREATE TABLE ${name} AS SELECT i AS id, timestamptz '2026-01-01 00:00:00+00' + i * interval '1 second' AS ts FROM generate_series(1, ${rows}) i`,
+  };
+  return {
+    name: 'Redshift',
+    dialect,
+    async setup(statements) {
+      url = await freshDatabase('source_contract_redshift');
+      await withClient(url, async (c) => {
+        for (const sql of statements(dialect)) await c.query(sql);
+      });
+    },
+    teardown: async () => undefined,
+    open: (options) => new RedshiftSource({ type: 'redshift', url, ssl: false, ...options }),
+    described: dialect.types,
     key: (n) => n,
     decimal: (d) => d,
     timestamp: (t) => `${t}+00`,
@@ -104,5 +134,6 @@ function bigquery(): SourceHarness {
 }
 
 sourceContract(postgres());
+sourceContract(redshift());
 sourceContract(duckdb());
 sourceContract(bigquery());

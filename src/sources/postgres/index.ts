@@ -20,7 +20,7 @@ const FAST_PARSERS = new Map<number, (text: string) => Date>([
  * Why PostgreSQL refused to run the sync's SQL, if it was for doing more than one read: then
  * the sync file is at fault (exit 2), not the warehouse. Undefined for any other failure.
  */
-function refusal(error: unknown): RefusedQueryError | undefined {
+export function refusal(error: unknown): RefusedQueryError | undefined {
   const { code, message = '' } = (error ?? {}) as { code?: string; message?: string };
   if (code === '42601' && /multiple commands/.test(message)) {
     return new RefusedQueryError('the query holds more than one statement: a sync runs exactly one SELECT; remove the semicolons between statements');
