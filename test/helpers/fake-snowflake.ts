@@ -20,7 +20,7 @@
 //
 // Extra knobs beyond the agreed API: `options.database`, `asyncAfterMs`, `timestampTzColumns`,
 // `requests` (method + path of every request), `sessionList` (each session's state).
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomUUID, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
@@ -54,7 +54,7 @@ interface Session {
   schema?: string;
   role: string;
   parameters: Record<string, unknown>;
-  connection: DuckDBConnection;
+  connection?: DuckDBConnection;
   closed: boolean;
 }
 
@@ -63,7 +63,7 @@ interface RowType {
   precision: number | null; scale: number | null; length: number | null; byteLength: number | null; collation: null;
 }
 
-interface StoredResult { rows: (string | null)[][]; chunks: [number, number][] }
+interface StoredResult { rows: (string | null)[][]; chunks: [number, number][]; fetched: Set<number> }
 
 /** What the stand-in answers a failed query or login with. */
 export class SnowflakeFault extends Error {
@@ -396,6 +396,8 @@ export class FakeSnowflake {
   timestampTzColumns = new Set<string>();
   readonly requests: { method: string; path: string }[] = [];
   readonly sessionList: Session[] = [];
+  /** The stand-in's own failures (answered 500), for debugging a test. */
+  readonly errors: Error[] = [];
 
   private readonly chunkRows: number;
   private readonly database: string;
@@ -426,6 +428,7 @@ export class FakeSnowflake {
     await this.main.run(`ATTACH ':memory:' AS "${duckName(this.database)}"; USE "${duckName(this.database)}"; SET TimeZone = 'UTC'`);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
+        this.errors.push(error as Error);
         if (!res.headersSent) this.send(res, 500, { success: false, code: '000603', message: `fake-snowflake: ${(error as Error).message}`, data: null });
       });
     });
@@ -437,7 +440,7 @@ export class FakeSnowflake {
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    for (const session of this.sessionList) session.connection.closeSync();
+    for (const session of this.sessionList) session.connection?.closeSync();
     this.main?.closeSync();
     this.db?.closeSync();
   }
@@ -529,7 +532,7 @@ export class FakeSnowflake {
       id: this.nextSessionId++, token: `session-${randomUUID()}`, masterToken: `master-${randomUUID()}`, user: this.user, authenticator,
       warehouse: warehouse && this.warehouses.has(warehouse.toUpperCase()) ? warehouse.toUpperCase() : undefined,
       database: database?.toUpperCase(), schema: schema?.toUpperCase(), role: role.toUpperCase(), parameters,
-      connection: undefined as unknown as DuckDBConnection, closed: false,
+      closed: false,
     };
     this.sessionList.push(session);
     this.sessions.opened++;
@@ -555,7 +558,7 @@ export class FakeSnowflake {
     const ok = verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), this.publicKey, Buffer.from(signature, 'base64url'));
     if (!ok) return 'bad signature';
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { iss?: string; sub?: string };
-    const fingerprint = `SHA256:${createHash('sha256').update(createPublicKey(this.publicKey).export({ format: 'der', type: 'spki' })).digest('base64')}`;
+    const fingerprint = `SHA256:${createHash('sha256').update(this.publicKey.export({ format: 'der', type: 'spki' })).digest('base64')}`;
     const who = `${this.account.toUpperCase()}.${this.user}`;
     if (loginName.toUpperCase() !== this.user) return 'wrong user';
     if (claims.sub !== who || claims.iss !== `${who}.${fingerprint}`) return 'wrong claims';
@@ -566,13 +569,15 @@ export class FakeSnowflake {
   // Queries
 
   private async connectionOf(session: Session): Promise<DuckDBConnection> {
-    if (!session.connection) {
-      session.connection = await this.db!.connect();
+    let connection = session.connection;
+    if (!connection) {
+      connection = session.connection = await this.db!.connect();
       const db = duckName(session.database ?? this.database);
-      await session.connection.run(`USE "${db}"${session.schema ? `."${duckName(session.schema)}"` : ''}`).catch(() => session.connection.run(`USE "${duckName(this.database)}"`));
+      const use = `USE "${db}"${session.schema ? `."${duckName(session.schema)}"` : ''}`;
+      await connection.run(use).catch(() => connection!.run(`USE "${duckName(this.database)}"`));
     }
-    await session.connection.run(`SET TimeZone = '${String(session.parameters.TIMEZONE).replace(/'/g, "''")}'`);
-    return session.connection;
+    await connection.run(`SET TimeZone = '${String(session.parameters.TIMEZONE).replace(/'/g, "''")}'`);
+    return connection;
   }
 
   private async queryRequest(session: Session, body: Record<string, any>): Promise<Record<string, unknown>> {
@@ -718,7 +723,7 @@ export class FakeSnowflake {
   private answer(session: Session, queryId: string, parameters: Record<string, unknown>, rowtype: RowType[], rows: (string | null)[][], statementTypeId: number): Record<string, unknown> {
     const inline = rows.slice(0, this.chunkRows);
     const chunks: { url: string; rowCount: number; uncompressedSize: number; compressedSize: number }[] = [];
-    const stored: StoredResult = { rows, chunks: [] };
+    const stored: StoredResult = { rows, chunks: [], fetched: new Set() };
     for (let start = this.chunkRows; start < rows.length; start += this.chunkRows) {
       const end = Math.min(rows.length, start + this.chunkRows);
       stored.chunks.push([start, end]);
@@ -745,7 +750,9 @@ export class FakeSnowflake {
     if (!stored || !range) return this.send(res, 404, '<Error><Code>NoSuchKey</Code></Error>', 'application/xml');
     this.chunkDownloads++;
     const text = stored.rows.slice(range[0], range[1]).map((row) => JSON.stringify(row)).join(',');
-    if (n === stored.chunks.length - 1) this.results.delete(queryId);
+    // The driver fetches chunks in parallel, in any order: the result goes once each was served.
+    stored.fetched.add(n);
+    if (stored.fetched.size === stored.chunks.length) this.results.delete(queryId);
     this.send(res, 200, text, 'application/octet-stream');
   }
 
@@ -773,6 +780,7 @@ export class FakeSnowflake {
       });
       sql = out + sql.slice(last);
     }
+    await this.checkObjects(connection, sqlText);
     const known = await this.catalogNames(connection);
     const defined = new Set<string>();
     for (const m of sqlText.matchAll(/\bAS\s+"((?:[^"]|"")*)"/gi)) defined.add(m[1]!.replace(/""/g, '"'));
@@ -784,7 +792,9 @@ export class FakeSnowflake {
       const name = unquote(token.text);
       if (name.startsWith('__sf_text_')) { out += token.text; return; }
       const duck = duckName(name);
-      if (!known.has(duck) && !defined.has(name)) {
+      // An all-lower-case DuckDB name is a Snowflake upper-case name, so "email" matches nothing.
+      const exists = known.has(duck) && (duck === name.toLowerCase() ? !/[a-z]/.test(name) : true);
+      if (!exists && !defined.has(name)) {
         const next = tokens[i + 1];
         const prev = out.trimEnd();
         const object = (next?.kind === 'code' && next.text.startsWith('.')) || /\b(from|join)$/i.test(prev);
@@ -793,12 +803,35 @@ export class FakeSnowflake {
       }
       out += `"${duck.replace(/"/g, '""')}"`;
     });
-    for (const table of this.deniedTables) {
-      if (new RegExp(`(^|[."\\s])${table.toLowerCase()}("|\\b)`).test(out.toLowerCase())) {
-        throw new SnowflakeFault('002003', `SQL compilation error:\nObject '${table}' does not exist or not authorized.`, '02000');
+    return { sql: out, textColumns };
+  }
+
+  /**
+   * Each table a query reads (after FROM or JOIN) must exist under its exact name, as Snowflake
+   * resolves names (DuckDB alone would match "ORDERS" to "Orders"), and the role must be allowed it.
+   */
+  private async checkObjects(connection: DuckDBConnection, sqlText: string): Promise<void> {
+    const blank = tokenize(sqlText).map((t) => (t.kind === 'string' || t.kind === 'comment' ? ' '.repeat(t.text.length) : t.text)).join('');
+    const ident = String.raw`(?:"(?:[^"]|"")*"|[A-Za-z_][\w$]*)`;
+    const chains = [...blank.matchAll(new RegExp(String.raw`\b(?:FROM|JOIN)\s+(${ident}(?:\s*\.\s*${ident}){0,2})`, 'gi'))];
+    if (!chains.length) return;
+    const reader = await connection.runAndReadAll(`
+      SELECT database_name, schema_name, table_name FROM duckdb_tables()
+      UNION ALL SELECT database_name, schema_name, view_name FROM duckdb_views()`);
+    const tables = reader.getRows().map((r) => r.map(String) as [string, string, string]);
+    const current = (await connection.runAndReadAll('SELECT current_database(), current_schema()')).getRows()[0]!.map(String);
+    for (const chain of chains) {
+      const parts = [...chain[1]!.matchAll(new RegExp(ident, 'g'))].map((m) => m[0]);
+      const names = parts.map((p) => (p.startsWith('"') ? unquote(p) : p.toUpperCase()));
+      if (!parts[0]!.startsWith('"') && /^(SELECT|LATERAL|TABLE|VALUES)$/i.test(parts[0]!)) continue;
+      const [table, schema, database] = [...names].reverse().map((n) => duckName(n)) as [string, string?, string?];
+      if (parts.length === 1 && /^(range|generate_series|unnest|read_\w+)$/i.test(parts[0]!)) continue;
+      const found = tables.some(([d, sch, t]) => t === table && sch === (schema ?? current[1]) && d === (database ?? current[0]));
+      const cte = new RegExp(String.raw`\b${parts[0]!.replace(/[^\w]/g, '')}\s+AS\s*\(`, 'i').test(blank);
+      if ((!found && !(parts.length === 1 && cte)) || this.deniedTables.has(names.at(-1)!)) {
+        throw new SnowflakeFault('002003', `SQL compilation error:\nObject '${names.join('.')}' does not exist or not authorized.`, '02000');
       }
     }
-    return { sql: out, textColumns };
   }
 
   /** Every name in the DuckDB catalog, exactly as DuckDB holds it. */
