@@ -1,0 +1,253 @@
+// What is Snowflake's own in the Snowflake source, against the stand-in (test/helpers/fake-snowflake.ts)
+// through the real driver: each login, the session it sets (query tag, timeout, formats), a result
+// read in several chunks, types, upper-case names, the errors a user meets, a refused write.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SnowflakeSourceConfig } from '../../src/config/schema.js';
+import { RefusedQueryError, SourceError } from '../../src/core/errors.js';
+import { SnowflakeSource } from '../../src/sources/snowflake/index.js';
+import type { Row } from '../../src/core/types.js';
+import type { Source } from '../../src/sources/types.js';
+import { FakeSnowflake } from '../helpers/fake-snowflake.js';
+
+let fake: FakeSnowflake;
+let dir: string;
+const opened: Source[] = [];
+
+beforeAll(async () => {
+  fake = await new FakeSnowflake({ chunkRows: 1000 }).start();
+  process.env.PINSYNC_SNOWFLAKE_URL = fake.url;
+  dir = mkdtempSync(path.join(tmpdir(), 'pinsync-snowflake-'));
+  await fake.exec('CREATE SCHEMA analytics');
+  await fake.exec(`CREATE TABLE analytics.orders AS SELECT i AS id, TIMESTAMP '2026-01-01 00:00:00' + to_microseconds(i * 1000001) AS updated_at,
+    'u' || i || '@example.com' AS email FROM range(5000) t(i)`);
+  await fake.exec(`CREATE TABLE analytics.types (id BIGINT, amount DECIMAL(38, 2), big DECIMAL(38, 0), ratio DOUBLE, ntz TIMESTAMP_NS, ltz TIMESTAMPTZ,
+    day DATE, flag BOOLEAN, v JSON, items STRUCT(sku VARCHAR, qty INTEGER)[], o STRUCT(k VARCHAR))`);
+  await fake.exec(`INSERT INTO analytics.types VALUES
+    (1, 12345678901234567890123456789012.34, 98765432109876543210987654321, 1.5, TIMESTAMP_NS '2026-11-20 10:00:00.123456789', TIMESTAMPTZ '2026-11-20 10:00:00.000001+00',
+      DATE '2024-02-29', true, '{"a":[1,2]}', [{'sku': 'A1', 'qty': 2}], {'k': 'v'}),
+    (2, 0.10, 2, NULL, TIMESTAMP_NS '2026-11-20 10:00:00.123456790', TIMESTAMPTZ '2026-11-20 10:00:00.000002+00', NULL, NULL, NULL, NULL, NULL)`);
+  await fake.exec('CREATE SCHEMA sales; CREATE TABLE sales."Orders" (id BIGINT, "Email" VARCHAR)');
+  await fake.exec(`INSERT INTO sales."Orders" VALUES (7, 'a@example.com')`);
+  await fake.exec('CREATE TABLE analytics.secrets (id BIGINT)');
+});
+
+afterAll(async () => {
+  for (const source of opened) await source.close();
+  delete process.env.PINSYNC_SNOWFLAKE_URL;
+  await fake.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function open(extra: Partial<SnowflakeSourceConfig> = {}, sync = 'orders_sync'): SnowflakeSource {
+  const source = new SnowflakeSource({
+    type: 'snowflake', account: fake.account, user: fake.user, password: fake.password, warehouse: 'PINSYNC_WH', database: 'PINSYNC_DB',
+    statement_timeout: '10m', table: 'analytics.orders', primary_key: 'id', ...extra,
+  } as SnowflakeSourceConfig, sync);
+  opened.push(source);
+  return source;
+}
+
+async function rows(source: Source, pageSize = 1000): Promise<Row[]> {
+  const all: Row[] = [];
+  for await (const page of source.read({ pageSize })) all.push(...page);
+  return all;
+}
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(() => { throw new Error('it worked'); }, (e: Error) => e);
+}
+
+const keyFile = (name: string, pem: string) => {
+  const file = path.join(dir, name);
+  writeFileSync(file, pem);
+  return file;
+};
+
+const selects = () => fake.queries.filter((q) => !q.describeOnly && /^SELECT/i.test(q.sqlText));
+
+describe('snowflake source: logins and the session', () => {
+  it('logs in with a key pair, plain or encrypted, with an OAuth token and a password', async () => {
+    const plain = open({ password: undefined, private_key_file: keyFile('plain.p8', fake.privateKeyPem) });
+    const encrypted = open({ password: undefined, private_key_file: keyFile('enc.p8', fake.encryptedPrivateKeyPem('k3y-pass')), private_key_passphrase: 'k3y-pass' });
+    const oauth = open({ password: undefined, oauth_token: fake.oauthToken });
+    for (const source of [plain, encrypted, oauth, open()]) {
+      expect(await source.columns()).toEqual(['id', 'updated_at', 'email']);
+      await source.close();
+    }
+  });
+
+  it('tags every query with the sync, in UTC with nanosecond timestamps and the statement timeout, one statement each', async () => {
+    const before = fake.queries.length;
+    const source = open({ statement_timeout: '90s', cursor: 'updated_at' }, 'nightly_orders');
+    await rows(source);
+    await source.close();
+    const mine = fake.queries.slice(before);
+    expect(mine.length).toBeGreaterThan(0);
+    for (const query of mine) {
+      expect(query.queryTag).toBe('pinsync:nightly_orders');
+      expect(query.warehouse).toBe('PINSYNC_WH');
+    }
+    const read = mine.filter((q) => !q.describeOnly && /^SELECT/.test(q.sqlText));
+    expect(read).toHaveLength(1);
+    expect(read[0]!.parameters).toMatchObject({
+      TIMEZONE: 'UTC', STATEMENT_TIMEOUT_IN_SECONDS: 90, MULTI_STATEMENT_COUNT: 1, QUERY_TAG: 'pinsync:nightly_orders',
+      TIMESTAMP_NTZ_OUTPUT_FORMAT: 'YYYY-MM-DD HH24:MI:SS.FF9', TIMESTAMP_LTZ_OUTPUT_FORMAT: 'YYYY-MM-DD HH24:MI:SS.FF9',
+      TIMESTAMP_TZ_OUTPUT_FORMAT: 'YYYY-MM-DD HH24:MI:SS.FF9 TZH:TZM',
+    });
+    expect(read[0]!.sqlText).toMatch(/FROM "ANALYTICS"\."ORDERS" AS pinsync_source .*ORDER BY pinsync_source\."UPDATED_AT", pinsync_source\."ID"$/);
+  });
+
+  it('reads a 5,000-row table in one query whose result comes in several chunks, in pages', async () => {
+    const chunks = fake.chunkDownloads;
+    const queries = selects().length;
+    const source = open({ cursor: 'updated_at' });
+    const sizes: number[] = [];
+    const ids: unknown[] = [];
+    for await (const page of source.read({ pageSize: 700, columns: ['id'] })) {
+      sizes.push(page.length);
+      for (const row of page) ids.push(row[0]);
+    }
+    expect(ids).toEqual(Array.from({ length: 5000 }, (_, i) => String(i)));
+    expect(sizes).toEqual([...Array(7).fill(700), 100]);
+    expect(fake.chunkDownloads - chunks).toBeGreaterThan(1);
+    expect(selects().length - queries).toBe(1);
+  });
+
+  it('closes its session, and close() twice is safe; a source never used opens none', async () => {
+    const { opened: openedBefore, closed } = fake.sessions;
+    const source = open();
+    await source.columns();
+    await source.close();
+    await source.close();
+    await open().close();
+    expect(fake.sessions.opened - openedBefore).toBe(1);
+    expect(fake.sessions.closed - closed).toBe(1);
+  });
+});
+
+describe('snowflake source: types and names', () => {
+  it('describes Snowflake type names as a CAST takes them', async () => {
+    expect([...(await open({ table: 'analytics.types' }).columnTypes())]).toEqual([
+      ['id', 'NUMBER(38,0)'], ['amount', 'NUMBER(38,2)'], ['big', 'NUMBER(38,0)'], ['ratio', 'FLOAT'], ['ntz', 'TIMESTAMP_NTZ'], ['ltz', 'TIMESTAMP_LTZ'],
+      ['day', 'DATE'], ['flag', 'BOOLEAN'], ['v', 'VARIANT'], ['items', 'ARRAY'], ['o', 'OBJECT'],
+    ]);
+  });
+
+  it('reads NUMBER as exact text, FLOAT as a number, timestamps as Dates, VARIANT, ARRAY and OBJECT as JSON values', async () => {
+    const [first, second] = await rows(open({ table: 'analytics.types' }));
+    expect(first).toEqual([
+      '1', '12345678901234567890123456789012.34', '98765432109876543210987654321', 1.5,
+      new Date('2026-11-20T10:00:00.123Z'), new Date('2026-11-20T10:00:00.000Z'), '2024-02-29', true,
+      { a: [1, 2] }, [{ sku: 'A1', qty: 2 }], { k: 'v' }, '1',
+    ]);
+    // A plain Date: it serializes as ISO, not in Snowflake's text format.
+    expect(JSON.stringify(first![4])).toBe('"2026-11-20T10:00:00.123Z"');
+    expect(second).toEqual(['2', '0.10', '2', null, new Date('2026-11-20T10:00:00.123Z'), new Date('2026-11-20T10:00:00.000Z'), null, null, null, null, null, '2']);
+  });
+
+  it('keeps every nanosecond (NTZ) and microsecond (LTZ) of a timestamp cursor in positions, and resumes after them', async () => {
+    for (const [cursor, first, second] of [
+      ['ntz', '2026-11-20 10:00:00.123456789', '2026-11-20 10:00:00.123456790'],
+      ['ltz', '2026-11-20 10:00:00.000001000', '2026-11-20 10:00:00.000002000'],
+    ] as const) {
+      const source = open({ table: 'analytics.types', cursor });
+      const read = await rows(source);
+      expect(read.map((r) => source.positionOf(r))).toEqual([{ cursor: first, key: '1' }, { cursor: second, key: '2' }]);
+      const after: Row[] = [];
+      for await (const page of source.read({ after: { cursor: first, key: '1' } })) after.push(...page);
+      expect(after.map((r) => r[0])).toEqual(['2']);
+    }
+  });
+
+  it('shows upper-case columns in lower case, finds keys written either way, and reads mixed-case names exactly', async () => {
+    const source = open({ primary_key: 'ID', cursor: 'UPDATED_AT' });
+    expect(await source.columns()).toEqual(['id', 'updated_at', 'email']);
+    expect((await rows(source)).length).toBe(5000);
+    const quoted = open({ table: 'sales.Orders' });
+    expect(await quoted.columns()).toEqual(['id', 'Email']);
+    expect(await rows(quoted)).toEqual([['7', 'a@example.com', '7']]);
+    expect(fake.queries.at(-1)!.sqlText).toContain('FROM "SALES"."Orders" AS pinsync_source');
+    await expect(open({ table: 'sales.orders' }).columns()).rejects.toThrow(/cannot find it, or the role may not read it/);
+  });
+});
+
+describe('snowflake source: errors a user meets', () => {
+  const secret = (e: Error) => {
+    for (const value of [fake.password, fake.oauthToken, 'k3y-pass', 'wrong-password', 'not-a-token']) expect(e.message).not.toContain(value);
+    expect(e.message.split('\n')).toHaveLength(1);
+    expect(e).toBeInstanceOf(SourceError);
+    return e.message;
+  };
+
+  it('names the fix for a wrong account, password, key, passphrase or token', async () => {
+    expect(secret(await failure(open({ password: 'wrong-password' }).columns())))
+      .toMatch(/^Snowflake refused the login of user PINSYNC on account acme-test: check source\.account .*source\.user and source\.password$/);
+    expect(secret(await failure(open({ account: 'other-account' }).columns()))).toMatch(/refused the login of user PINSYNC on account other-account: check source\.account/);
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    expect(secret(await failure(open({ password: undefined, private_key_file: keyFile('other.p8', other) }).columns())))
+      .toMatch(/^Snowflake refused the key pair of user PINSYNC on account acme-test: register the public key .*RSA_PUBLIC_KEY/);
+    expect(secret(await failure(open({ password: undefined, private_key_file: keyFile('enc2.p8', fake.encryptedPrivateKeyPem('k3y-pass')), private_key_passphrase: 'wrong-password' }).columns())))
+      .toMatch(/^pinsync could not read the private key in source\.private_key_file: .*passphrase/);
+    expect(secret(await failure(open({ password: undefined, private_key_file: path.join(dir, 'missing.p8') }).columns())))
+      .toMatch(/^cannot read source\.private_key_file \(.*missing\.p8\): ENOENT/);
+    expect(secret(await failure(open({ password: undefined, oauth_token: 'not-a-token' }).columns())))
+      .toMatch(/^Snowflake refused the OAuth token on account acme-test: it is invalid or expired/);
+  });
+
+  it('names the fix for no warehouse, a table the role may not read, bad SQL and a statement timeout', async () => {
+    expect(secret(await failure(rows(open({ warehouse: 'NOT_A_WH' })))))
+      .toMatch(/^Snowflake has no running warehouse for the query: set source\.warehouse/);
+    fake.deniedTables.add('SECRETS');
+    try {
+      expect(secret(await failure(open({ table: 'analytics.secrets' }).columns())))
+        .toMatch(/^Snowflake cannot find it, or the role may not read it: .*grant the role USAGE on the database and schema and SELECT on the table$/);
+    } finally {
+      fake.deniedTables.clear();
+    }
+    expect(secret(await failure(open({ table: undefined, query: 'SELEC id FROM analytics.orders' }).columns()))).toMatch(/^Snowflake rejected the SQL: /);
+    fake.queryDelayMs = 1500;
+    try {
+      expect(secret(await failure(rows(open({ statement_timeout: '1s' })))))
+        .toMatch(/^Snowflake cancelled the query after source\.statement_timeout \(1s\): raise it/);
+    } finally {
+      fake.queryDelayMs = 0;
+    }
+  });
+
+  it('names the fix when Snowflake cannot be reached', async () => {
+    const url = process.env.PINSYNC_SNOWFLAKE_URL;
+    // A port nothing listens on.
+    const closed = await new FakeSnowflake().start();
+    process.env.PINSYNC_SNOWFLAKE_URL = closed.url;
+    await closed.stop();
+    try {
+      expect(secret(await failure(open().columns()))).toMatch(/^could not reach Snowflake for account acme-test: check source\.account/);
+    } finally {
+      process.env.PINSYNC_SNOWFLAKE_URL = url;
+    }
+  });
+
+  it('refuses a query that writes, or holds a second statement, before anything runs', async () => {
+    const before = fake.queries.length;
+    const write = await failure(open({ table: undefined, query: 'DELETE FROM analytics.orders WHERE true' }).columns());
+    expect(write).toBeInstanceOf(RefusedQueryError);
+    expect(write.message).toMatch(/^the query writes .*write a single SELECT$/);
+    const two = await failure(open({ table: undefined, query: 'SELECT 1 AS id) AS x; DELETE FROM analytics.orders WHERE true; SELECT * FROM (SELECT 1 AS id' }).columns());
+    expect(two).toBeInstanceOf(RefusedQueryError);
+    expect(fake.queries.slice(before).every((q) => q.describeOnly || /^ALTER SESSION/.test(q.sqlText))).toBe(true);
+    expect(await open({ table: 'analytics.orders' }).columns()).toEqual(['id', 'updated_at', 'email']);
+    expect(fake.queries.filter((q) => /^DELETE/.test(q.sqlText)).every((q) => q.describeOnly)).toBe(true);
+    expect((await rows(open())).length).toBe(5000);
+  });
+});
+
+describe('snowflake source: nothing left behind', () => {
+  it('writes no snowflake.log in the working directory', async () => {
+    await rows(open({ cursor: 'updated_at' }));
+    expect(existsSync(path.join(process.cwd(), 'snowflake.log'))).toBe(false);
+  });
+});
