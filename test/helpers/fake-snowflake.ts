@@ -63,7 +63,7 @@ interface RowType {
   precision: number | null; scale: number | null; length: number | null; byteLength: number | null; collation: null;
 }
 
-interface StoredResult { rows: (string | null)[][]; chunks: [number, number][]; fetched: Set<number> }
+interface StoredResult { rows: string[]; chunks: [number, number][]; fetched: Set<number> }
 
 /** What the stand-in answers a failed query or login with. */
 export class SnowflakeFault extends Error {
@@ -216,73 +216,6 @@ function selectItems(sql: string): { start: number; end: number }[] | undefined 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Snowflake's text for dates and times (CAST(x AS VARCHAR) under the session's output formats).
-
-const zoneFormatters = new Map<string, Intl.DateTimeFormat>();
-
-/** The offset in minutes east of UTC of a time zone at an instant. */
-export function zoneOffsetMinutes(zone: string, epochMs: number): number {
-  if (/^(UTC|GMT|Etc\/UTC|Z)$/i.test(zone)) return 0;
-  let formatter = zoneFormatters.get(zone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
-    });
-    zoneFormatters.set(zone, formatter);
-  }
-  const parts = Object.fromEntries(formatter.formatToParts(new Date(Math.floor(epochMs / 1000) * 1000)).map((p) => [p.type, p.value]));
-  const wall = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second));
-  return Math.round((wall - Math.floor(epochMs / 1000) * 1000) / 60000);
-}
-
-const pad = (n: number | bigint, width = 2) => String(n).padStart(width, '0');
-
-/**
- * A wall-clock time (epoch nanoseconds as if UTC, plus the offset to show) in a Snowflake format:
- * YYYY, YY, MM, MON, DD, DY, HH24, HH12, AM/PM, MI, SS, FF0-FF9 (FF = FF9), TZH, TZM, TZHTZM, quoted text.
- */
-export function formatSnowflake(wallNanos: bigint, offsetMinutes: number, format: string): string {
-  const ns = ((wallNanos % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
-  const ms = Number((wallNanos - ns) / 1_000_000n);
-  const d = new Date(ms);
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-  const sign = offsetMinutes < 0 ? '-' : '+';
-  const abs = Math.abs(offsetMinutes);
-  let out = '';
-  let i = 0;
-  while (i < format.length) {
-    const rest = format.slice(i);
-    let m: RegExpExecArray | null;
-    if (rest[0] === '"') { const end = format.indexOf('"', i + 1); out += format.slice(i + 1, end < 0 ? undefined : end); i = end < 0 ? format.length : end + 1; continue; }
-    if ((m = /^FF(\d)?/i.exec(rest))) { const digits = m[1] === undefined ? 9 : Number(m[1]); out += pad(ns, 9).slice(0, digits); i += m[0].length; continue; }
-    const pairs: [RegExp, () => string][] = [
-      [/^YYYY/i, () => pad(d.getUTCFullYear(), 4)],
-      [/^YY/i, () => pad(d.getUTCFullYear() % 100)],
-      [/^MON/i, () => months[d.getUTCMonth()]!],
-      [/^MM/i, () => pad(d.getUTCMonth() + 1)],
-      [/^DD/i, () => pad(d.getUTCDate())],
-      [/^DY/i, () => days[d.getUTCDay()]!],
-      [/^HH24/i, () => pad(d.getUTCHours())],
-      [/^HH12/i, () => pad(((d.getUTCHours() + 11) % 12) + 1)],
-      [/^HH/i, () => pad(d.getUTCHours())],
-      [/^(AM|PM)/i, () => (d.getUTCHours() < 12 ? 'AM' : 'PM')],
-      [/^MI/i, () => pad(d.getUTCMinutes())],
-      [/^SS/i, () => pad(d.getUTCSeconds())],
-      [/^TZH:TZM/i, () => `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`],
-      [/^TZHTZM/i, () => `${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`],
-      [/^TZH/i, () => `${sign}${pad(Math.floor(abs / 60))}`],
-      [/^TZM/i, () => pad(abs % 60)],
-    ];
-    const hit = pairs.find(([re]) => re.test(rest));
-    if (hit) { out += hit[1](); i += hit[0].exec(rest)![0].length; continue; }
-    out += format[i];
-    i++;
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
 // DuckDB values on Snowflake's wire.
 
 type Kind = 'fixed' | 'real' | 'text' | 'boolean' | 'date' | 'time' | 'timestamp_ntz' | 'timestamp_ltz' | 'timestamp_tz' | 'binary' | 'variant' | 'object' | 'array';
@@ -320,49 +253,6 @@ function rowTypeOf(name: string, type: DuckDBType, kind: Kind, database: string,
     case 'time': case 'timestamp_ntz': case 'timestamp_ltz': case 'timestamp_tz':
       return { ...base, type: kind, precision: 0, scale: 9, length: null, byteLength: null };
     default: return { ...base, type: kind, precision: null, scale: null, length: null, byteLength: null };
-  }
-}
-
-/** Epoch nanoseconds of a DuckDB timestamp value. */
-function epochNanos(value: DuckDBValue): bigint {
-  const v = value as unknown as { micros?: bigint; nanos?: bigint; millis?: bigint; seconds?: bigint };
-  if (v.nanos !== undefined) return v.nanos;
-  if (v.micros !== undefined) return v.micros * 1000n;
-  if (v.millis !== undefined) return v.millis * 1_000_000n;
-  return (v.seconds ?? 0n) * 1_000_000_000n;
-}
-
-function epochText(nanos: bigint): string {
-  const ns = ((nanos % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
-  return `${(nanos - ns) / 1_000_000_000n}.${pad(ns, 9)}`;
-}
-
-function jsonOf(value: DuckDBValue): unknown {
-  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? Number(value) : value;
-  const v = value as unknown as { items?: DuckDBValue[]; entries?: Record<string, DuckDBValue> | { key: DuckDBValue; value: DuckDBValue }[] };
-  if (Array.isArray(v.items)) return v.items.map(jsonOf);
-  if (Array.isArray(v.entries)) return Object.fromEntries(v.entries.map((e) => [String(e.key), jsonOf(e.value)]));
-  if (v.entries) return Object.fromEntries(Object.entries(v.entries).map(([k, e]) => [k, jsonOf(e)]));
-  const text = String(value);
-  const n = Number(text);
-  return text !== '' && Number.isFinite(n) && /^-?\d/.test(text) ? n : text;
-}
-
-function wire(value: DuckDBValue, kind: Kind, offsetOf: (epochMs: number) => number): string | null {
-  if (value === null) return null;
-  switch (kind) {
-    case 'boolean': return value ? '1' : '0';
-    case 'date': return String((value as unknown as { days: number }).days);
-    case 'time': return epochText((value as unknown as { micros: bigint }).micros * 1000n);
-    case 'timestamp_ntz': case 'timestamp_ltz': return epochText(epochNanos(value));
-    case 'timestamp_tz': {
-      const nanos = epochNanos(value);
-      return `${epochText(nanos)} ${offsetOf(Number(nanos / 1_000_000n)) + 1440}`;
-    }
-    case 'binary': return Buffer.from((value as unknown as { bytes: Uint8Array }).bytes).toString('hex').toUpperCase();
-    case 'array': case 'object': return JSON.stringify(jsonOf(value), null, 2);
-    case 'real': return String(value);
-    default: return String(value);
   }
 }
 
@@ -619,7 +509,7 @@ export class FakeSnowflake {
       }
       const sql = statements[0] ?? '';
       const control = this.sessionCommand(session, sql);
-      if (control) return this.answer(session, queryId, parameters, control.rowtype, control.rows, control.statementTypeId);
+      if (control) return this.answer(session, queryId, parameters, control.rowtype, [JSON.stringify([control.message])], control.statementTypeId);
       const delay = describeOnly ? 0 : this.queryDelayMs;
       const timeout = Number(parameters.STATEMENT_TIMEOUT_IN_SECONDS ?? 0);
       if (!describeOnly && !session.warehouse) {
@@ -638,11 +528,11 @@ export class FakeSnowflake {
   }
 
   /** ALTER SESSION, USE: changes the session; undefined for anything else. */
-  private sessionCommand(session: Session, sql: string): { rowtype: RowType[]; rows: (string | null)[][]; statementTypeId: number } | undefined {
+  private sessionCommand(session: Session, sql: string): { rowtype: RowType[]; message: string; statementTypeId: number } | undefined {
     const text = sql.trim();
     const status = (message: string, statementTypeId: number) => ({
       rowtype: [{ name: 'status', database: '', schema: '', table: '', nullable: true, collation: null, ...TEXT_TYPE }] as RowType[],
-      rows: [[message]], statementTypeId,
+      message, statementTypeId,
     });
     let m: RegExpExecArray | null;
     if ((m = /^ALTER\s+SESSION\s+SET\s+([\s\S]+)$/i.exec(text))) {
@@ -678,39 +568,41 @@ export class FakeSnowflake {
     const connection = await this.connectionOf(session);
     const { sql, textColumns } = await this.translate(connection, sqlText);
     const values = Object.keys(bindings).sort((a, b) => Number(a) - Number(b)).map((k) => bindValue(bindings[k]!));
-    let reader;
+    const statementTypeId = statementTypeOf(sqlText);
     try {
-      if (describeOnly) {
-        const prepared = await connection.prepare(sql);
-        const names = Array.from({ length: prepared.columnCount }, (_, i) => prepared.columnName(i));
-        const types = Array.from({ length: prepared.columnCount }, (_, i) => prepared.columnType(i));
-        const rowtype = this.rowtypes(session, names, types, textColumns);
-        return this.answer(session, queryId, parameters, rowtype.map((r) => r.rowType), [], statementTypeOf(sqlText));
+      const prepared = await connection.prepare(sql);
+      const names = Array.from({ length: prepared.columnCount }, (_, i) => prepared.columnName(i));
+      const types = Array.from({ length: prepared.columnCount }, (_, i) => prepared.columnType(i));
+      const columns = this.rowtypes(session, names, types, textColumns, statementTypeId);
+      const rowtype = columns.map((c) => c.rowType);
+      if (describeOnly) return this.answer(session, queryId, parameters, rowtype, [], statementTypeId);
+      if (statementTypeId !== 0x1000) {
+        // Writes and DDL: DuckDB's own answer (a count, or nothing), as text.
+        const reader = await connection.runAndReadAll(sql, values.length ? values : undefined);
+        const rows = reader.getRowsJS().map((r) => JSON.stringify(r.map((v) => (v === null ? null : String(v)))));
+        return this.answer(session, queryId, parameters, rowtype, rows, statementTypeId);
       }
-      reader = await connection.runAndReadAll(sql, values.length ? values : undefined);
+      // DuckDB writes each row's JSON text itself: far faster than converting values in JS.
+      const wires = columns.map((column, i) => `coalesce(to_json(${wireSql(`"__c${i}"`, column.text ? 'text' : column.kind, column.sourceKind, parameters)}), 'null')`);
+      const row = wires.length ? `'[' || ${wires.join(" || ',' || ")} || ']'` : "'[]'";
+      const wrapped = `SELECT ${row} FROM (${sql}\n) AS __sf(${columns.map((_, i) => `"__c${i}"`).join(', ')})`;
+      const reader = await connection.runAndReadAll(wrapped, values.length ? values : undefined);
+      return this.answer(session, queryId, parameters, rowtype, reader.getColumnsJS()[0] as string[], statementTypeId);
     } catch (error) {
+      if (error instanceof SnowflakeFault) throw error;
       throw explainDuckDB(error);
     }
-    const names = reader.columnNames();
-    const types = reader.columnTypes();
-    const columns = this.rowtypes(session, names, types, textColumns);
-    const zone = String(parameters.TIMEZONE ?? 'UTC');
-    const offsetOf = (epochMs: number) => zoneOffsetMinutes(zone, epochMs);
-    const convert = columns.map((column) => (column.text
-      ? (v: DuckDBValue) => snowflakeText(v, column.sourceKind, parameters)
-      : (v: DuckDBValue) => wire(v, column.kind, offsetOf)));
-    const rows = reader.getRows().map((row) => row.map((value, i) => convert[i]!(value)));
-    return this.answer(session, queryId, parameters, columns.map((c) => c.rowType), rows, statementTypeOf(sqlText));
   }
 
-  private rowtypes(session: Session, names: string[], types: DuckDBType[], textColumns: Map<string, string>) {
+  private rowtypes(session: Session, names: string[], types: DuckDBType[], textColumns: Map<string, string>, statementTypeId: number) {
     const database = session.database ?? this.database;
     const schema = session.schema ?? '';
+    const dml = DML_COLUMNS[statementTypeId];
     return names.map((name, i) => {
       const type = types[i]!;
       let kind = kindOf(type);
       const textName = textColumns.get(name);
-      const shown = textName ?? snowflakeName(name);
+      const shown = dml && names.length === 1 ? dml : textName ?? snowflakeName(name);
       if (kind === 'timestamp_ltz' && this.timestampTzColumns.has(shown)) kind = 'timestamp_tz';
       if (textName !== undefined) {
         return { kind: 'text' as Kind, sourceKind: kind, text: true, rowType: rowTypeOf(shown, type, 'text', database, schema) };
@@ -719,13 +611,13 @@ export class FakeSnowflake {
     });
   }
 
-  /** A successful answer, the first chunk inline and the rest as chunk URLs. */
-  private answer(session: Session, queryId: string, parameters: Record<string, unknown>, rowtype: RowType[], rows: (string | null)[][], statementTypeId: number): Record<string, unknown> {
-    const inline = rows.slice(0, this.chunkRows);
+  /** A successful answer (each row as its JSON text), the first chunk inline and the rest as chunk URLs. */
+  private answer(session: Session, queryId: string, parameters: Record<string, unknown>, rowtype: RowType[], rows: string[], statementTypeId: number): Record<string, unknown> {
+    const total = rows.length;
     const chunks: { url: string; rowCount: number; uncompressedSize: number; compressedSize: number }[] = [];
     const stored: StoredResult = { rows, chunks: [], fetched: new Set() };
-    for (let start = this.chunkRows; start < rows.length; start += this.chunkRows) {
-      const end = Math.min(rows.length, start + this.chunkRows);
+    for (let start = this.chunkRows; start < total; start += this.chunkRows) {
+      const end = Math.min(total, start + this.chunkRows);
       stored.chunks.push([start, end]);
       chunks.push({ url: `${this.url}/chunks/${queryId}/${chunks.length}`, rowCount: end - start, uncompressedSize: (end - start) * 64, compressedSize: (end - start) * 16 });
     }
@@ -733,7 +625,7 @@ export class FakeSnowflake {
     return {
       data: {
         parameters: Object.entries(parameters).map(([name, value]) => ({ name, value })),
-        rowtype, rowset: inline, total: rows.length, returned: rows.length, queryId,
+        rowtype, rowset: JSON.parse(`[${rows.slice(0, this.chunkRows).join(',')}]`) as unknown[], total, returned: total, queryId,
         databaseProvider: null, finalDatabaseName: session.database ?? null, finalSchemaName: session.schema ?? null,
         finalWarehouseName: session.warehouse ?? null, finalRoleName: session.role,
         numberOfBinds: 0, arrayBindSupported: false, statementTypeId, version: 1, sendResultTime: Date.now(),
@@ -749,7 +641,8 @@ export class FakeSnowflake {
     const range = stored?.chunks[n];
     if (!stored || !range) return this.send(res, 404, '<Error><Code>NoSuchKey</Code></Error>', 'application/xml');
     this.chunkDownloads++;
-    const text = stored.rows.slice(range[0], range[1]).map((row) => JSON.stringify(row)).join(',');
+    // A chunk is rows separated by commas, without the enclosing brackets (the driver adds them).
+    const text = stored.rows.slice(range[0], range[1]).join(',');
     // The driver fetches chunks in parallel, in any order: the result goes once each was served.
     stored.fetched.add(n);
     if (stored.fetched.size === stored.chunks.length) this.results.delete(queryId);
@@ -844,6 +737,85 @@ export class FakeSnowflake {
   }
 }
 
+const DML_COLUMNS: Record<number, string> = {
+  0x3100: 'number of rows inserted', 0x3200: 'number of rows updated', 0x3300: 'number of rows deleted', 0x3400: 'number of rows inserted',
+};
+
+/** nanoseconds since the epoch (a BIGINT expression) as Snowflake's "seconds.fraction" text. */
+function epochTextSql(nanos: string): string {
+  const frac = `(((${nanos}) % 1000000000 + 1000000000) % 1000000000)`;
+  return `CAST(((${nanos}) - ${frac}) // 1000000000 AS VARCHAR) || '.' || lpad(CAST(${frac} AS VARCHAR), 9, '0')`;
+}
+
+const sqlText = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/** Minutes east of UTC of a TIMESTAMPTZ in the session's TimeZone (DuckDB's, set from Snowflake's TIMEZONE). */
+const offsetSql = (x: string) => `CAST((epoch(CAST(${x} AS TIMESTAMP)) - epoch(${x})) // 60 AS BIGINT)`;
+
+/**
+ * SQL that writes a wall-clock TIMESTAMP (and an offset in minutes) in a Snowflake format: YYYY, YY,
+ * MM, MON, DD, DY, HH24, HH12, AM/PM, MI, SS, FF0-FF9 (FF = FF9), TZH:TZM, TZHTZM, TZH, TZM, "text".
+ */
+export function formatSql(wall: string, offset: string, format: string): string {
+  const pieces: string[] = [];
+  const sign = `CASE WHEN ${offset} < 0 THEN '-' ELSE '+' END`;
+  const hours = `lpad(CAST(abs(${offset}) // 60 AS VARCHAR), 2, '0')`;
+  const minutes = `lpad(CAST(abs(${offset}) % 60 AS VARCHAR), 2, '0')`;
+  const tokens: [RegExp, (m: RegExpExecArray) => string][] = [
+    [/^"([^"]*)"/, (m) => sqlText(m[1]!)],
+    [/^FF(\d)?/i, (m) => `substr(strftime(${wall}, '%n'), 1, ${m[1] ?? 9})`],
+    [/^YYYY/i, () => `strftime(${wall}, '%Y')`], [/^YY/i, () => `strftime(${wall}, '%y')`],
+    [/^MON/i, () => `strftime(${wall}, '%b')`], [/^MM/i, () => `strftime(${wall}, '%m')`],
+    [/^DD/i, () => `strftime(${wall}, '%d')`], [/^DY/i, () => `strftime(${wall}, '%a')`],
+    [/^HH24/i, () => `strftime(${wall}, '%H')`], [/^HH12/i, () => `strftime(${wall}, '%I')`], [/^HH/i, () => `strftime(${wall}, '%H')`],
+    [/^(AM|PM)/i, () => `strftime(${wall}, '%p')`], [/^MI/i, () => `strftime(${wall}, '%M')`], [/^SS/i, () => `strftime(${wall}, '%S')`],
+    [/^TZH:TZM/i, () => `${sign} || ${hours} || ':' || ${minutes}`], [/^TZHTZM/i, () => `${sign} || ${hours} || ${minutes}`],
+    [/^TZH/i, () => `${sign} || ${hours}`], [/^TZM/i, () => minutes],
+  ];
+  let literal = '';
+  for (let i = 0; i < format.length;) {
+    const rest = format.slice(i);
+    const hit = tokens.map(([re, sql]) => [re.exec(rest), sql] as const).find(([m]) => m);
+    if (!hit) { literal += format[i]; i++; continue; }
+    if (literal) { pieces.push(sqlText(literal)); literal = ''; }
+    pieces.push(`(${hit[1](hit[0]!)})`);
+    i += hit[0]![0].length;
+  }
+  if (literal) pieces.push(sqlText(literal));
+  return pieces.length ? pieces.join(' || ') : "''";
+}
+
+/** SQL giving a column's text on Snowflake's wire (VARCHAR or NULL). */
+function wireSql(x: string, kind: Kind, sourceKind: Kind, parameters: Record<string, unknown>): string {
+  const fallback = String(parameters.TIMESTAMP_OUTPUT_FORMAT || 'YYYY-MM-DD HH24:MI:SS.FF3 TZHTZM');
+  if (kind === 'text' && sourceKind !== 'text') {
+    // CAST(x AS VARCHAR) as Snowflake writes it, under the session's output formats.
+    switch (sourceKind) {
+      case 'timestamp_ntz': return formatSql(x, '0', String(parameters.TIMESTAMP_NTZ_OUTPUT_FORMAT || fallback));
+      case 'timestamp_ltz': return formatSql(`CAST(${x} AS TIMESTAMP)`, offsetSql(x), String(parameters.TIMESTAMP_LTZ_OUTPUT_FORMAT || fallback));
+      case 'timestamp_tz': return formatSql(`CAST(${x} AS TIMESTAMP)`, offsetSql(x), String(parameters.TIMESTAMP_TZ_OUTPUT_FORMAT || fallback));
+      case 'date': return formatSql(`CAST(${x} AS TIMESTAMP)`, '0', String(parameters.DATE_OUTPUT_FORMAT || 'YYYY-MM-DD'));
+      case 'time': return formatSql(`(DATE '1970-01-01' + ${x})`, '0', String(parameters.TIME_OUTPUT_FORMAT || 'HH24:MI:SS'));
+      case 'boolean': return `CASE WHEN ${x} THEN 'true' WHEN NOT ${x} THEN 'false' END`;
+      case 'binary': return `hex(${x})`;
+      case 'array': case 'object': return `CAST(to_json(${x}) AS VARCHAR)`;
+      default: return `CAST(${x} AS VARCHAR)`;
+    }
+  }
+  switch (kind) {
+    case 'boolean': return `CASE WHEN ${x} THEN '1' WHEN NOT ${x} THEN '0' END`;
+    case 'date': return `CAST(${x} - DATE '1970-01-01' AS VARCHAR)`;
+    case 'time': return epochTextSql(`date_diff('microsecond', TIME '00:00:00', ${x}) * 1000`);
+    case 'timestamp_ntz': case 'timestamp_ltz': return epochTextSql(`epoch_ns(${x})`);
+    // TIMESTAMP_TZ: "seconds.fraction offset", the offset in minutes plus 1440.
+    case 'timestamp_tz': return `${epochTextSql(`epoch_ns(${x})`)} || ' ' || CAST(${offsetSql(x)} + 1440 AS VARCHAR)`;
+    case 'binary': return `hex(${x})`;
+    case 'array': case 'object': return `CAST(to_json(${x}) AS VARCHAR)`;
+    case 'variant': return `CAST(CAST(${x} AS JSON) AS VARCHAR)`;
+    default: return `CAST(${x} AS VARCHAR)`;
+  }
+}
+
 function bindValue(bind: { type: string; value: unknown }): DuckDBValue {
   const value = bind.value;
   if (value === null || value === undefined) return null;
@@ -873,30 +845,6 @@ function statementTypeOf(sql: string): number {
 /** The column name Snowflake gives an unaliased expression: its text, unquoted parts upper-cased. */
 function snowflakeExpressionName(text: string): string {
   return tokenize(text).map((t) => (t.kind === 'code' ? t.text.toUpperCase().replace(/\s+/g, ' ') : t.text)).join('');
-}
-
-/** CAST(value AS VARCHAR) as Snowflake writes it under the session's output formats. */
-function snowflakeText(value: DuckDBValue, kind: Kind, parameters: Record<string, unknown>): string | null {
-  if (value === null) return null;
-  const fmt = (name: string) => String(parameters[name] || parameters.TIMESTAMP_OUTPUT_FORMAT || 'YYYY-MM-DD HH24:MI:SS.FF3 TZHTZM');
-  switch (kind) {
-    case 'timestamp_ntz': return formatSnowflake(epochNanos(value), 0, fmt('TIMESTAMP_NTZ_OUTPUT_FORMAT'));
-    case 'timestamp_ltz': case 'timestamp_tz': {
-      const nanos = epochNanos(value);
-      const offset = zoneOffsetMinutes(String(parameters.TIMEZONE ?? 'UTC'), Number(nanos / 1_000_000n));
-      const format = fmt(kind === 'timestamp_ltz' ? 'TIMESTAMP_LTZ_OUTPUT_FORMAT' : 'TIMESTAMP_TZ_OUTPUT_FORMAT');
-      return formatSnowflake(nanos + BigInt(offset) * 60_000_000_000n, offset, format);
-    }
-    case 'date': {
-      const days = (value as unknown as { days: number }).days;
-      return formatSnowflake(BigInt(days) * 86_400_000_000_000n, 0, String(parameters.DATE_OUTPUT_FORMAT || 'YYYY-MM-DD'));
-    }
-    case 'time': return formatSnowflake((value as unknown as { micros: bigint }).micros * 1000n, 0, String(parameters.TIME_OUTPUT_FORMAT || 'HH24:MI:SS'));
-    case 'boolean': return value ? 'true' : 'false';
-    case 'binary': return Buffer.from((value as unknown as { bytes: Uint8Array }).bytes).toString('hex').toUpperCase();
-    case 'array': case 'object': return JSON.stringify(jsonOf(value));
-    default: return String(value);
-  }
 }
 
 /** A DuckDB error as the Snowflake error a user would meet. */
