@@ -17,7 +17,8 @@ const blocksOf = (page: string) => [...readFileSync(path.join(ROOT, page), 'utf8
 // over the README and every docs/*.md page together.
 const readmeBlocks = blocksOf('README.md');
 const blocks = pages.flatMap(blocksOf);
-const env = { PINTEREST_AD_ACCOUNT_ID: '549757463328', PINTEREST_ACCESS_TOKEN: 'token', WAREHOUSE_URL: 'postgres://localhost/warehouse' };
+const env = { PINTEREST_AD_ACCOUNT_ID: '549757463328', PINTEREST_ACCESS_TOKEN: 'token', WAREHOUSE_URL: 'postgres://localhost/warehouse',
+  SNOWFLAKE_ACCOUNT: 'myorg-myaccount', SNOWFLAKE_KEY_PASSPHRASE: 'passphrase' };
 
 const BASE = `version: 1
 source: { type: duckdb, table: orders, primary_key: order_id }

@@ -1,7 +1,7 @@
 // The errors a user meets reading from Snowflake, each one sentence with the fix. Driver messages
 // are cut to their first line with quoted values masked; no credential is ever in them.
 import type { SnowflakeSourceConfig } from '../../config/schema.js';
-import { firstLine } from '../sql.js';
+import { redactQuoted } from '../../core/redact.js';
 import { RefusedQueryError, SourceError } from '../types.js';
 
 interface DriverError { code?: string | number; sqlState?: string; message?: string; cause?: unknown }
@@ -13,6 +13,12 @@ function authKeys(config: SnowflakeSourceConfig): string {
   return 'source.password';
 }
 
+/** Snowflake's message on one line (it puts the object or the syntax error on the second), quoted values that could be data masked. */
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return redactQuoted(text.split('\n').map((line) => line.trim()).filter(Boolean).join(' ')).replace(/\.$/, '').slice(0, 300);
+}
+
 const NETWORK = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|socket hang up|Network error|Request to Snowflake failed/i;
 
 /** One clear sentence with the fix, for the errors a user can meet. */
@@ -20,7 +26,7 @@ export function explainSnowflakeError(error: unknown, config: SnowflakeSourceCon
   if (error instanceof SourceError || error instanceof RefusedQueryError) return error;
   const e = (error ?? {}) as DriverError;
   const code = String(e.code ?? '');
-  const message = firstLine(error);
+  const message = oneLine(error);
   const account = `account ${config.account}`;
   switch (code) {
     case '390100': // wrong password, or an account that is not this one
