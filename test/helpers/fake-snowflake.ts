@@ -357,7 +357,11 @@ export class FakeSnowflake {
     this.requests.push({ method: req.method ?? '', path: url.pathname });
     const path = url.pathname;
 
-    if (path === '/session/v1/login-request') return this.send(res, 200, this.login(body, url.searchParams));
+    if (path === '/session/v1/login-request') {
+      // Snowflake routes by account: one it does not know answers the login with a bare HTTP 403.
+      if (String(body.data?.ACCOUNT_NAME ?? '').toLowerCase() !== this.account) return this.send(res, 403, '<html><body>Forbidden</body></html>', 'text/html');
+      return this.send(res, 200, this.login(body, url.searchParams));
+    }
     const chunk = /^\/chunks\/([^/]+)\/(\d+)$/.exec(path);
     if (req.method === 'GET' && chunk) return this.chunk(res, chunk[1]!, Number(chunk[2]));
 
@@ -398,10 +402,6 @@ export class FakeSnowflake {
     const authenticator = String(data.AUTHENTICATOR ?? 'SNOWFLAKE').toUpperCase();
     const loginName = String(data.LOGIN_NAME ?? '');
     const fail = (code: string, message: string) => ({ data: { nextAction: 'RETRY_LOGIN', authnMethod: authenticator, signInOptions: {} }, code, message, success: false, headers: null });
-    if (String(data.ACCOUNT_NAME ?? '').toLowerCase() !== this.account) {
-      // Snowflake routes by host; for an account it does not know under this host it answers as for a bad user or password.
-      return fail('390100', 'Incorrect username or password was specified.');
-    }
     if (authenticator === 'SNOWFLAKE_JWT') {
       const problem = this.checkJwt(String(data.TOKEN ?? ''), loginName);
       if (problem) return fail('390144', 'JWT token is invalid.');

@@ -75,8 +75,8 @@ function stream(c: snowflake.Connection, sqlText: string, binds: snowflake.Binds
   });
 }
 
-function failure(c: snowflake.Connection, sqlText: string, binds: snowflake.Binds = []): Promise<snowflake.SnowflakeError> {
-  return stream(c, sqlText, binds).then(() => { throw new Error('query worked'); }, (e: snowflake.SnowflakeError) => e);
+function failure(c: snowflake.Connection, sqlText: string, binds: snowflake.Binds = [], extra: Record<string, unknown> = {}): Promise<snowflake.SnowflakeError> {
+  return stream(c, sqlText, binds, extra).then(() => { throw new Error('query worked'); }, (e: snowflake.SnowflakeError) => e);
 }
 
 function destroy(c: snowflake.Connection): Promise<void> {
@@ -117,11 +117,12 @@ describe('fake snowflake: logins', () => {
     expect(error.code).toBe('390303');
   });
 
-  it('refuses a wrong password and an unknown account as Snowflake does', async () => {
+  it('refuses a wrong password, and an unknown account with HTTP 403, as Snowflake does', async () => {
     const wrong = await loginError({ password: 'wrong' });
     expect(wrong.code).toBe('390100');
     expect(wrong.message).toBe('Incorrect username or password was specified.');
-    expect((await loginError({ account: 'other-account' })).code).toBe('390100');
+    const unknown = await loginError({ account: 'other-account' });
+    expect([unknown.code, unknown.message]).toEqual([401002, 'Request to Snowflake failed.']);
   });
 });
 
@@ -171,6 +172,20 @@ describe('fake snowflake: errors', () => {
     await destroy(t);
   });
 
+  it('times out a query the driver fetches asynchronously', async () => {
+    fake.queryDelayMs = 1500;
+    fake.asyncAfterMs = 100;
+    const t = await connect();
+    try {
+      const error = await failure(t, 'SELECT id FROM analytics.orders LIMIT 1', [], { parameters: { STATEMENT_TIMEOUT_IN_SECONDS: 1 } });
+      expect(error.code).toBe('000630');
+    } finally {
+      fake.queryDelayMs = 0;
+      fake.asyncAfterMs = 1000;
+      await destroy(t);
+    }
+  });
+
   it('refuses two statements in one query text by default', async () => {
     const error = await failure(c, 'SELECT 1; SELECT 2');
     expect(error.code).toBe('000008');
@@ -203,6 +218,15 @@ describe('fake snowflake: queries', () => {
     });
     expect(columns.map((col) => [col.getName(), col.getType(), col.getScale()])).toEqual([['ID', 'fixed', 0], ['UPDATED_AT', 'timestamp_ntz', 9], ['TOTAL', 'fixed', 2]]);
     expect(fake.queries.at(-1)!.describeOnly).toBe(true);
+  });
+
+  it('tells the driver which statements write (statementTypeId), as Snowflake does', async () => {
+    const updated = (sqlText: string) => new Promise<number>((resolve, reject) => {
+      c.execute({ sqlText, complete: (err, statement) => (err ? reject(err) : resolve(statement.getNumUpdatedRows()!)) });
+    });
+    await fake.exec('CREATE TABLE analytics.scratch (id BIGINT)');
+    expect(await updated('INSERT INTO analytics.scratch VALUES (1), (2)')).toBe(2);
+    expect(await updated('SELECT id FROM analytics.scratch')).toBe(-1);
   });
 
   it('fetches a long query asynchronously', async () => {
