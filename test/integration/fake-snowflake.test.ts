@@ -1,6 +1,6 @@
 // The Snowflake stand-in, driven by the real snowflake-sdk (no pinsync code): each way to log in, a
 // result in several chunks, each type as the driver parses it, the errors a user meets.
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import snowflake from 'snowflake-sdk';
 import { FakeSnowflake } from '../helpers/fake-snowflake.js';
@@ -108,6 +108,25 @@ describe('fake snowflake: logins', () => {
     const error = await loginError({ authenticator: 'SNOWFLAKE_JWT', password: undefined, privateKey: other });
     expect(error.code).toBe('390144');
     expect(error.message).toBe('JWT token is invalid.');
+  });
+
+  it('checks the JWT signature, not only its claims', async () => {
+    // A token claiming the registered key's fingerprint but signed by another key: what no driver sends.
+    const fingerprint = createHash('sha256').update(createPublicKey(fake.privateKeyPem).export({ format: 'der', type: 'spki' })).digest('base64');
+    const who = `${fake.account.toUpperCase()}.${fake.user}`;
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const unsigned = `${part({ alg: 'RS256', typ: 'JWT' })}.${part({ iss: `${who}.SHA256:${fingerprint}`, sub: who, iat: Date.now(), exp: Date.now() + 60_000 })}`;
+    const forge = (key: string) => `${unsigned}.${sign('RSA-SHA256', Buffer.from(unsigned), key).toString('base64url')}`;
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const login = async (token: string) => {
+      const response = await fetch(`${fake.url}/session/v1/login-request`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ data: { ACCOUNT_NAME: fake.account, LOGIN_NAME: fake.user, AUTHENTICATOR: 'SNOWFLAKE_JWT', TOKEN: token } }),
+      });
+      return (await response.json()) as { success: boolean; code: string | null };
+    };
+    expect(await login(forge(other))).toMatchObject({ success: false, code: '390144' });
+    expect(await login(forge(fake.privateKeyPem))).toMatchObject({ success: true });
   });
 
   it('logs in with an OAuth token and refuses a bad one', async () => {
