@@ -58,6 +58,7 @@ describe('snowflake errors', () => {
     expect(explain('000630').message).toBe('Snowflake cancelled the query after source.statement_timeout (10m): raise it, use a larger warehouse, or read less (a cursor, a narrower query)');
     expect(explain('000008')).toBeInstanceOf(RefusedQueryError);
     expect(explainSnowflakeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), config).message).toMatch(/^could not reach Snowflake/);
+    expect(explainSnowflakeError(Object.assign(new Error('Request to Snowflake failed.'), { code: 401002, response: { status: 403 } }), config).message).toMatch(/^Snowflake does not know account acme-prod: check source\.account/);
     expect(explain('001003', 'SQL compilation error:\nsyntax error').message).toBe('Snowflake rejected the SQL: SQL compilation error: syntax error');
     for (const code of ['390100', '390144', '000606', '000630', '001003']) {
       expect(explain(code)).toBeInstanceOf(SourceError);

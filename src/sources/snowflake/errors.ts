@@ -4,7 +4,7 @@ import type { SnowflakeSourceConfig } from '../../config/schema.js';
 import { redactQuoted } from '../../core/redact.js';
 import { RefusedQueryError, SourceError } from '../types.js';
 
-interface DriverError { code?: string | number; sqlState?: string; message?: string; cause?: unknown }
+interface DriverError { code?: string | number; sqlState?: string; message?: string; cause?: unknown; response?: { status?: number; statusCode?: number } }
 
 /** The login the sync file asked for, as the fix names it. */
 function authKeys(config: SnowflakeSourceConfig): string {
@@ -44,6 +44,11 @@ export function explainSnowflakeError(error: unknown, config: SnowflakeSourceCon
     case '000008':
       return new RefusedQueryError('the query holds more than one statement: a sync runs exactly one SELECT; remove the semicolons between statements');
     default:
+  }
+  // Snowflake answers a login for an account it does not know under that host with a bare HTTP 403 (driver code 401002).
+  const status = e.response?.status ?? e.response?.statusCode;
+  if (code === '401002' && (status === 403 || status === 404)) {
+    return new SourceError(`Snowflake does not know ${account}: check source.account (the part before .snowflakecomputing.com, e.g. myorg-myaccount)`);
   }
   // The driver reads the key file itself: a wrong passphrase or a file that is not a PEM key fails here.
   if (/private ?key|passphrase|decrypt|PEM|bad base64|asn1|DECODER/i.test(e.message ?? '')) {
