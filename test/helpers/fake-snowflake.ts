@@ -55,6 +55,7 @@ interface Session {
   role: string;
   parameters: Record<string, unknown>;
   connection?: DuckDBConnection;
+  macros?: boolean;
   closed: boolean;
 }
 
@@ -168,6 +169,7 @@ function translateTypes(code: string): string {
     .replace(/\bAS\s+(STRING|TEXT)\b/gi, 'AS VARCHAR')
     .replace(/\bAS\s+(FLOAT[48]?|REAL|DOUBLE PRECISION)\b/gi, 'AS DOUBLE')
     .replace(/\bAS\s+BINARY\b/gi, 'AS BLOB')
+    .replace(/\b(CURRENT_TIMESTAMP|CURRENT_DATE|CURRENT_TIME|SYSDATE)\s*\(\s*\)/gi, (_all, f: string) => (/^SYSDATE$/i.test(f) ? "(now() AT TIME ZONE 'UTC')" : f))
     .replace(/:(\d+)\b/g, '$$$1');
 }
 
@@ -467,6 +469,12 @@ export class FakeSnowflake {
       await connection.run(use).catch(() => connection!.run(`USE "${duckName(this.database)}"`));
     }
     await connection.run(`SET TimeZone = '${String(session.parameters.TIMEZONE).replace(/'/g, "''")}'`);
+    if (!session.macros) {
+      // A few Snowflake functions a hand-written query is likely to use.
+      await connection.run(`CREATE TEMP MACRO parse_json(x) AS CAST(x AS JSON); CREATE TEMP MACRO to_varchar(x) AS CAST(x AS VARCHAR);
+        CREATE TEMP MACRO to_json_text(x) AS CAST(x AS VARCHAR); CREATE TEMP MACRO zeroifnull(x) AS coalesce(x, 0); CREATE TEMP MACRO nvl(a, b) AS coalesce(a, b)`);
+      session.macros = true;
+    }
     return connection;
   }
 
@@ -823,7 +831,11 @@ function bindValue(bind: { type: string; value: unknown }): DuckDBValue {
     case 'BOOLEAN': return String(value).toLowerCase() === 'true' || value === '1';
     case 'FIXED': return /^-?\d+$/.test(String(value)) ? BigInt(String(value)) : Number(value);
     case 'REAL': return Number(value);
-    default: return String(value);
+    default: {
+      // Snowflake reads '... 10:00:00.123 +00:00' (a space before the offset, as TZH:TZM formats write it); DuckDB wants none.
+      const text = String(value);
+      return /^\d{4}-\d\d-\d\d[ T][\d:.]+\s+[+-]\d\d(:?\d\d)?$/.test(text) ? text.replace(/\s+([+-]\d\d(:?\d\d)?)$/, '$1') : text;
+    }
   }
 }
 
@@ -851,6 +863,13 @@ function snowflakeExpressionName(text: string): string {
 function explainDuckDB(error: unknown): SnowflakeFault {
   const message = (error as Error).message.split('\n')[0]!;
   let m: RegExpExecArray | null;
+  if ((m = /(?:Scalar|Table) Function with name "?(\w+)"? does not exist/i.exec(message))) {
+    return new SnowflakeFault('002140', `SQL compilation error:\nUnknown function ${m[1]!.toUpperCase()}`, '42601');
+  }
+  if ((m = /Could not convert string '([^']*)' to (\w+)/i.exec(message))) {
+    const what = /INT|DECIMAL|DOUBLE|FLOAT/i.test(m[2]!) ? ['100038', 'Numeric value'] : /DATE$/i.test(m[2]!) ? ['100040', 'Date'] : ['100035', 'Timestamp'];
+    return new SnowflakeFault(what[0]!, `${what[1]} '${m[1]}' is not recognized`, '22018');
+  }
   if ((m = /Table with name (\S+) does not exist/i.exec(message)) || (m = /Catalog "?([^"!]+)"? does not exist/i.exec(message)) || (m = /Schema with name "?([^"!\s]+)"? does not exist/i.exec(message))) {
     return new SnowflakeFault('002003', `SQL compilation error:\nObject '${snowflakeName(m[1]!.replace(/"/g, ''))}' does not exist or not authorized.`, '02000');
   }

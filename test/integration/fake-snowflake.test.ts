@@ -305,5 +305,9 @@ describe('fake snowflake: types', () => {
       WHERE (updated_at > CAST(? AS TIMESTAMP_NTZ(9)) OR (updated_at = CAST(? AS TIMESTAMP_NTZ(9)) AND id > CAST(? AS NUMBER(38, 0))))
       ORDER BY updated_at, id LIMIT 2`, ['2026-01-01 00:00:01.000001', '2026-01-01 00:00:01.000001', '0']);
     expect(rows).toEqual([{ ID: 1, CURSOR: '2026-01-01 00:00:01.000' }, { ID: 2, CURSOR: '2026-01-01 00:00:02.000' }]);
+    // A TIMESTAMP_LTZ cursor as 'YYYY-MM-DD HH24:MI:SS.FF9 TZH:TZM' writes it: a space before the offset.
+    const ltz = await stream(c, 'SELECT n FROM analytics.types WHERE ltz >= CAST(? AS TIMESTAMP_LTZ(9)) AND ltz < CAST(? AS TIMESTAMP_LTZ(9))',
+      ['2026-11-20 10:00:00.123456000 +00:00', '2026-11-20 02:00:00.123457000 -08:00']);
+    expect(ltz).toEqual([{ N: 12.34 }]);
   });
 });
