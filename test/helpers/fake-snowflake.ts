@@ -8,18 +8,40 @@
 // GET /chunks/<id>/<n>, POST /session?delete=true, /session/heartbeat, /session/token-request,
 // /telemetry/send, POST /queries/v1/abort-request.
 //
+// Driver setup for tests: `snowflake.configure({ logLevel: 'OFF' })` (else it writes snowflake.log in
+// the cwd), env SNOWFLAKE_DISABLE_PLATFORM_DETECTION=true (else every login probes the cloud metadata
+// addresses 169.254.169.254 and metadata.google.internal for 200 ms), and optionally
+// SF_TELEMETRY_DISABLE_CONNECTION_SHAPE=true (one /telemetry/send per login; accepted anyway). Over
+// http:// the driver does no OCSP/CRL checks. It reads sf_client_config.json (easy logging) from its
+// own directory and $HOME only if one exists; SF_CLIENT_CONFIG_FILE points elsewhere.
+//
 // Names: a DuckDB name in lower case is a Snowflake upper-case (unquoted) name; a DuckDB name with an
-// upper-case letter is a Snowflake quoted name, case and all. Fixtures are DuckDB SQL (exec), in the
-// database `options.database` (default PINSYNC_DB, DuckDB catalog pinsync_db).
+// upper-case letter is a Snowflake quoted name, case and all. DuckDB itself matches names in any case,
+// so one schema cannot hold both "Orders" and orders: put the quoted one in another schema. Quoted
+// names in a query must match exactly (tables after FROM/JOIN by their full path; columns against any
+// column of the catalog), else 002003 / 000904 as Snowflake answers. Fixtures are DuckDB SQL (exec),
+// in the database `options.database` (default PINSYNC_DB, DuckDB catalog pinsync_db).
+//
+// SQL: Snowflake type names (NUMBER(p,s), TIMESTAMP_NTZ/LTZ/TZ(n), VARIANT/OBJECT/ARRAY, STRING/TEXT,
+// FLOAT), `?` and `:1` binds, ALTER SESSION SET/UNSET, USE WAREHOUSE/DATABASE/SCHEMA/ROLE. A
+// top-level `CAST(x AS VARCHAR)` select item is written as Snowflake writes it, under the session's
+// TIMESTAMP_*_OUTPUT_FORMAT / DATE / TIME formats and TIMEZONE (defaults: FF3, America/Los_Angeles);
+// a CAST to text anywhere else is DuckDB's. Everything else is DuckDB's dialect.
 //
 // Types on the wire: DuckDB TIMESTAMP/TIMESTAMP_NS = TIMESTAMP_NTZ(9), TIMESTAMPTZ = TIMESTAMP_LTZ(9),
-// DECIMAL(p,s) = NUMBER(p,s), integers = NUMBER(38,0), DOUBLE = FLOAT, VARCHAR = TEXT, JSON and STRUCT
-// = OBJECT/VARIANT, LIST = ARRAY, BLOB = BINARY, DATE, TIME(9), BOOLEAN. A column named in
+// DECIMAL(p,s) = NUMBER(p,s), integers = NUMBER(38,0), DOUBLE = FLOAT, VARCHAR = TEXT, JSON = VARIANT,
+// STRUCT/MAP = OBJECT, LIST = ARRAY, BLOB = BINARY, DATE, TIME(9), BOOLEAN. A column named in
 // `timestampTzColumns` (upper-case result name) is TIMESTAMP_TZ(9): DuckDB keeps no offset, so its
 // values carry the session TIMEZONE's offset at that instant.
 //
+// Faults: `warehouses` (000606), `deniedTables` (002003), `queryDelayMs` (000630 past
+// STATEMENT_TIMEOUT_IN_SECONDS; past `asyncAfterMs` the answer is 333334 and the driver polls
+// getResultUrl), MULTI_STATEMENT_COUNT (000008). Logins: 390100 (password), 390144 (JWT), 390303
+// (OAuth), HTTP 403 for another account (the driver's 401002 "Request to Snowflake failed.").
+// `queries[].binds` is the driver's bindings map: { '1': { type: 'TEXT', value: '...' }, ... }.
+//
 // Extra knobs beyond the agreed API: `options.database`, `asyncAfterMs`, `timestampTzColumns`,
-// `requests` (method + path of every request), `sessionList` (each session's state).
+// `requests` (method + path of every request), `sessionList` (each session's state), `errors`.
 import { createHash, createPrivateKey, generateKeyPairSync, randomUUID, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
