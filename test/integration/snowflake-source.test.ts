@@ -11,11 +11,14 @@ import { RefusedQueryError, SourceError } from '../../src/core/errors.js';
 import { SnowflakeSource } from '../../src/sources/snowflake/index.js';
 import type { Row } from '../../src/core/types.js';
 import type { Source } from '../../src/sources/types.js';
+import { runCli } from '../helpers/cli.js';
 import { FakeSnowflake } from '../helpers/fake-snowflake.js';
 
 let fake: FakeSnowflake;
 let dir: string;
 const opened: Source[] = [];
+// Within options.max_event_age of now, with milliseconds.
+const PURCHASED_AT = Math.floor(Date.now() / 1000) * 1000 - 3_600_000 + 250;
 
 beforeAll(async () => {
   fake = await new FakeSnowflake({ chunkRows: 1000 }).start();
@@ -33,6 +36,10 @@ beforeAll(async () => {
   await fake.exec('CREATE SCHEMA sales; CREATE TABLE sales."Orders" (id BIGINT, "Email" VARCHAR)');
   await fake.exec(`INSERT INTO sales."Orders" VALUES (7, 'a@example.com')`);
   await fake.exec('CREATE TABLE analytics.secrets (id BIGINT)');
+  await fake.exec(`CREATE TABLE analytics.purchases (order_id BIGINT, updated_at TIMESTAMP, email VARCHAR, total DECIMAL(12, 2),
+    items STRUCT(sku VARCHAR, qty INTEGER, price DECIMAL(10, 2))[], skus VARCHAR[])`);
+  await fake.exec(`INSERT INTO analytics.purchases VALUES (101, TIMESTAMP '${new Date(PURCHASED_AT).toISOString().replace('T', ' ').replace('Z', '')}', 'Buyer@Example.com', 19.99,
+    [{'sku': 'A1', 'qty': 2, 'price': 9.99}], ['A1', 'B2'])`);
 });
 
 afterAll(async () => {
@@ -246,6 +253,42 @@ describe('snowflake source: errors a user meets', () => {
 });
 
 describe('snowflake source: nothing left behind', () => {
+  it('previews events through the CLI: time, exact value, contents and content_ids from Snowflake types; no log file, no password', async () => {
+    const work = mkdtempSync(path.join(dir, 'cli-'));
+    writeFileSync(path.join(work, 'sf.yaml'), `version: 1
+name: sf_purchases
+source:
+  type: snowflake
+  account: \${SNOWFLAKE_ACCOUNT}
+  user: PINSYNC
+  password: \${SNOWFLAKE_PASSWORD}
+  warehouse: PINSYNC_WH
+  database: PINSYNC_DB
+  table: analytics.purchases
+  primary_key: ORDER_ID
+  cursor: updated_at
+match: { em: email }
+mappings:
+  event_name: { value: checkout }
+  action_source: { value: web }
+  event_time: updated_at
+  custom_data.value: total
+  custom_data.contents: { column: items, fields: { id: sku, quantity: qty, item_price: price } }
+  custom_data.content_ids: skus
+`);
+    const result = await runCli(['preview', 'sf.yaml'], {
+      cwd: work, env: { SNOWFLAKE_ACCOUNT: fake.account, SNOWFLAKE_PASSWORD: fake.password, PINSYNC_SNOWFLAKE_URL: fake.url },
+    });
+    expect(result.stderr).not.toContain(fake.password);
+    expect(result.code).toBe(0);
+    const event = JSON.parse(result.stdout.trim().split('\n')[0]!) as Record<string, any>;
+    expect(event).toMatchObject({
+      event_name: 'checkout', event_id: '101', event_time: (PURCHASED_AT - 250) / 1000,
+      custom_data: { value: '19.99', content_ids: ['A1', 'B2'], contents: [{ id: 'A1', quantity: 2, item_price: '9.99' }] },
+    });
+    expect(existsSync(path.join(work, 'snowflake.log'))).toBe(false);
+  });
+
   it('writes no snowflake.log in the working directory', async () => {
     await rows(open({ cursor: 'updated_at' }));
     expect(existsSync(path.join(process.cwd(), 'snowflake.log'))).toBe(false);
