@@ -78,6 +78,7 @@ interface Session {
   parameters: Record<string, unknown>;
   connection?: DuckDBConnection;
   macros?: boolean;
+  queue: Promise<void>;
   closed: boolean;
 }
 
@@ -446,7 +447,7 @@ export class FakeSnowflake {
       id: this.nextSessionId++, token: `session-${randomUUID()}`, masterToken: `master-${randomUUID()}`, user: this.user, authenticator,
       warehouse: warehouse && this.warehouses.has(warehouse.toUpperCase()) ? warehouse.toUpperCase() : undefined,
       database: database?.toUpperCase(), schema: schema?.toUpperCase(), role: role.toUpperCase(), parameters,
-      closed: false,
+      queue: Promise.resolve(), closed: false,
     };
     this.sessionList.push(session);
     this.sessions.opened++;
@@ -482,7 +483,7 @@ export class FakeSnowflake {
   // -------------------------------------------------------------------------------------------
   // Queries
 
-  private async connectionOf(session: Session): Promise<DuckDBConnection> {
+  private async connectionOf(session: Session, parameters: Record<string, unknown>): Promise<DuckDBConnection> {
     let connection = session.connection;
     if (!connection) {
       connection = session.connection = await this.db!.connect();
@@ -490,7 +491,7 @@ export class FakeSnowflake {
       const use = `USE "${db}"${session.schema ? `."${duckName(session.schema)}"` : ''}`;
       await connection.run(use).catch(() => connection!.run(`USE "${duckName(this.database)}"`));
     }
-    await connection.run(`SET TimeZone = '${String(session.parameters.TIMEZONE).replace(/'/g, "''")}'`);
+    await connection.run(`SET TimeZone = '${String(parameters.TIMEZONE ?? 'UTC').replace(/'/g, "''")}'`);
     if (!session.macros) {
       // A few Snowflake functions a hand-written query is likely to use.
       await connection.run(`CREATE TEMP MACRO parse_json(x) AS CAST(x AS JSON); CREATE TEMP MACRO to_varchar(x) AS CAST(x AS VARCHAR);
@@ -550,7 +551,10 @@ export class FakeSnowflake {
         throw new SnowflakeFault('000630', `Statement reached its statement or warehouse timeout of ${timeout} second(s) and was canceled.`, '57014');
       }
       if (delay > 0) await sleep(delay);
-      return await this.select(session, queryId, sql, bindings, parameters, describeOnly);
+      // One DuckDB connection per session: its statements take turns, as the session's SET TimeZone must hold for each.
+      const turn = session.queue.then(() => this.select(session, queryId, sql, bindings, parameters, describeOnly));
+      session.queue = turn.then(() => undefined, () => undefined);
+      return await turn;
     } catch (error) {
       if (error instanceof SnowflakeFault) return snowflakeError(error.code, error.message, error.sqlState, queryId);
       throw error;
@@ -595,7 +599,7 @@ export class FakeSnowflake {
     session: Session, queryId: string, sqlText: string, bindings: Record<string, { type: string; value: unknown }>,
     parameters: Record<string, unknown>, describeOnly: boolean,
   ): Promise<Record<string, unknown>> {
-    const connection = await this.connectionOf(session);
+    const connection = await this.connectionOf(session, parameters);
     const { sql, textColumns } = await this.translate(connection, sqlText);
     const values = Object.keys(bindings).sort((a, b) => Number(a) - Number(b)).map((k) => bindValue(bindings[k]!));
     const statementTypeId = statementTypeOf(sqlText);

@@ -300,6 +300,13 @@ describe('fake snowflake: types', () => {
     await destroy(s);
   });
 
+  it('answers concurrent queries of one session, each under its own parameters', async () => {
+    const sql = 'SELECT CAST(ltz AS VARCHAR) AS s FROM analytics.types WHERE n IS NOT NULL';
+    const zones = ['UTC', 'Asia/Tokyo', 'America/New_York'];
+    const answers = await Promise.all(zones.map((TIMEZONE) => stream(c, sql, [], { parameters: { TIMEZONE, TIMESTAMP_LTZ_OUTPUT_FORMAT: 'YYYY-MM-DD HH24:MI:SS TZH:TZM' } })));
+    expect(answers.map(([row]) => row!.S)).toEqual(['2026-11-20 10:00:00 +00:00', '2026-11-20 19:00:00 +09:00', '2026-11-20 05:00:00 -05:00']);
+  });
+
   it('compares a cursor bound as text cast to the column types', async () => {
     const rows = await stream(c, `SELECT id, CAST(updated_at AS VARCHAR) AS cursor FROM analytics.orders
       WHERE (updated_at > CAST(? AS TIMESTAMP_NTZ(9)) OR (updated_at = CAST(? AS TIMESTAMP_NTZ(9)) AND id > CAST(? AS NUMBER(38, 0))))
