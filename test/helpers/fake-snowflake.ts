@@ -31,8 +31,9 @@
 // Types on the wire: DuckDB TIMESTAMP/TIMESTAMP_NS = TIMESTAMP_NTZ(9), TIMESTAMPTZ = TIMESTAMP_LTZ(9),
 // DECIMAL(p,s) = NUMBER(p,s), integers = NUMBER(38,0), DOUBLE = FLOAT, VARCHAR = TEXT, JSON = VARIANT,
 // STRUCT/MAP = OBJECT, LIST = ARRAY, BLOB = BINARY, DATE, TIME(9), BOOLEAN. A column named in
-// `timestampTzColumns` (upper-case result name) is TIMESTAMP_TZ(9): DuckDB keeps no offset, so its
-// values carry the session TIMEZONE's offset at that instant.
+// `timestampTzColumns` (upper-case column name -> minutes east of UTC, or null) is TIMESTAMP_TZ(9):
+// DuckDB keeps no offset per value, so its values carry that fixed offset (null: the session
+// TIMEZONE's offset at each instant), on the wire and in CAST(x AS VARCHAR).
 //
 // Faults: `warehouses` (000606), `deniedTables` (002003), `queryDelayMs` (000630 past
 // STATEMENT_TIMEOUT_IN_SECONDS; past `asyncAfterMs` the answer is 333334 and the driver polls
@@ -308,7 +309,7 @@ export class FakeSnowflake {
   /** A query still running after this long is answered with 333334 and fetched from getResultUrl. */
   asyncAfterMs = 1000;
   /** Result column names (upper case) served as TIMESTAMP_TZ rather than TIMESTAMP_LTZ. */
-  timestampTzColumns = new Set<string>();
+  timestampTzColumns = new Map<string, number | null>();
   readonly requests: { method: string; path: string }[] = [];
   readonly sessionList: Session[] = [];
   /** The stand-in's own failures (answered 500), for debugging a test. */
@@ -600,14 +601,14 @@ export class FakeSnowflake {
     parameters: Record<string, unknown>, describeOnly: boolean,
   ): Promise<Record<string, unknown>> {
     const connection = await this.connectionOf(session, parameters);
-    const { sql, textColumns } = await this.translate(connection, sqlText);
+    const { sql, textColumns, textSources } = await this.translate(connection, sqlText);
     const values = Object.keys(bindings).sort((a, b) => Number(a) - Number(b)).map((k) => bindValue(bindings[k]!));
     const statementTypeId = statementTypeOf(sqlText);
     try {
       const prepared = await connection.prepare(sql);
       const names = Array.from({ length: prepared.columnCount }, (_, i) => prepared.columnName(i));
       const types = Array.from({ length: prepared.columnCount }, (_, i) => prepared.columnType(i));
-      const columns = this.rowtypes(session, names, types, textColumns, statementTypeId);
+      const columns = this.rowtypes(session, names, types, textColumns, textSources, statementTypeId);
       const rowtype = columns.map((c) => c.rowType);
       if (describeOnly) return this.answer(session, queryId, parameters, rowtype, [], statementTypeId);
       if (statementTypeId !== 0x1000) {
@@ -617,7 +618,7 @@ export class FakeSnowflake {
         return this.answer(session, queryId, parameters, rowtype, rows, statementTypeId);
       }
       // DuckDB writes each row's JSON text itself: far faster than converting values in JS.
-      const wires = columns.map((column, i) => `coalesce(to_json(${wireSql(`"__c${i}"`, column.text ? 'text' : column.kind, column.sourceKind, parameters)}), 'null')`);
+      const wires = columns.map((column, i) => `coalesce(to_json(${wireSql(`"__c${i}"`, column.text ? 'text' : column.kind, column.sourceKind, parameters, column.tzOffset)}), 'null')`);
       const row = wires.length ? `'[' || ${wires.join(" || ',' || ")} || ']'` : "'[]'";
       const wrapped = `SELECT ${row} FROM (${sql}\n) AS __sf(${columns.map((_, i) => `"__c${i}"`).join(', ')})`;
       const reader = await connection.runAndReadAll(wrapped, values.length ? values : undefined);
@@ -628,7 +629,7 @@ export class FakeSnowflake {
     }
   }
 
-  private rowtypes(session: Session, names: string[], types: DuckDBType[], textColumns: Map<string, string>, statementTypeId: number) {
+  private rowtypes(session: Session, names: string[], types: DuckDBType[], textColumns: Map<string, string>, textSources: Map<string, string>, statementTypeId: number) {
     const database = session.database ?? this.database;
     const schema = session.schema ?? '';
     const dml = DML_COLUMNS[statementTypeId];
@@ -637,11 +638,13 @@ export class FakeSnowflake {
       let kind = kindOf(type);
       const textName = textColumns.get(name);
       const shown = dml && names.length === 1 ? dml : textName ?? snowflakeName(name);
-      if (kind === 'timestamp_ltz' && this.timestampTzColumns.has(shown)) kind = 'timestamp_tz';
+      const source = textName !== undefined ? textSources.get(name) : shown;
+      const tzOffset = source !== undefined ? this.timestampTzColumns.get(source) : undefined;
+      if (kind === 'timestamp_ltz' && tzOffset !== undefined) kind = 'timestamp_tz';
       if (textName !== undefined) {
-        return { kind: 'text' as Kind, sourceKind: kind, text: true, rowType: rowTypeOf(shown, type, 'text', database, schema) };
+        return { kind: 'text' as Kind, sourceKind: kind, text: true, tzOffset, rowType: rowTypeOf(shown, type, 'text', database, schema) };
       }
-      return { kind, sourceKind: kind, text: false, rowType: rowTypeOf(shown, type, kind, database, schema) };
+      return { kind, sourceKind: kind, text: false, tzOffset, rowType: rowTypeOf(shown, type, kind, database, schema) };
     });
   }
 
@@ -688,8 +691,9 @@ export class FakeSnowflake {
    * would match them in any case); top-level CAST(x AS VARCHAR) items are left for the stand-in to
    * write as Snowflake does (textColumns: DuckDB alias -> Snowflake column name).
    */
-  private async translate(connection: DuckDBConnection, sqlText: string): Promise<{ sql: string; textColumns: Map<string, string> }> {
+  private async translate(connection: DuckDBConnection, sqlText: string): Promise<{ sql: string; textColumns: Map<string, string>; textSources: Map<string, string> }> {
     const textColumns = new Map<string, string>();
+    const textSources = new Map<string, string>();
     let sql = sqlText;
     const items = selectItems(sql);
     if (items) {
@@ -702,6 +706,9 @@ export class FakeSnowflake {
         const alias = m[2] === undefined ? snowflakeExpressionName(text.trim()) : m[2].startsWith('"') ? unquote(m[2]) : m[2].toUpperCase();
         const duck = `__sf_text_${i}`;
         textColumns.set(duck, alias);
+        // The column a CAST reads, when it reads one (its last name), for timestampTzColumns.
+        const read = /("(?:[^"]|"")*"|[A-Za-z_]\w*)\s*$/.exec(m[1]!)?.[1];
+        if (read) textSources.set(duck, read.startsWith('"') ? unquote(read) : read.toUpperCase());
         out += sql.slice(last, item.start) + ` (${m[1]}) AS "${duck}" `;
         last = item.end;
       });
@@ -730,7 +737,7 @@ export class FakeSnowflake {
       }
       out += `"${duck.replace(/"/g, '""')}"`;
     });
-    return { sql: out, textColumns };
+    return { sql: out, textColumns, textSources };
   }
 
   /**
@@ -820,14 +827,17 @@ export function formatSql(wall: string, offset: string, format: string): string 
 }
 
 /** SQL giving a column's text on Snowflake's wire (VARCHAR or NULL). */
-function wireSql(x: string, kind: Kind, sourceKind: Kind, parameters: Record<string, unknown>): string {
+function wireSql(x: string, kind: Kind, sourceKind: Kind, parameters: Record<string, unknown>, tzOffset?: number | null): string {
+  // A TIMESTAMP_TZ column's offset: fixed, or the session TIMEZONE's at each instant.
+  const tz = (v: string) => (tzOffset == null ? offsetSql(v) : String(tzOffset));
+  const tzWall = (v: string) => (tzOffset == null ? `CAST(${v} AS TIMESTAMP)` : `(CAST(${v} AT TIME ZONE 'UTC' AS TIMESTAMP) + to_minutes(${tzOffset}))`);
   const fallback = String(parameters.TIMESTAMP_OUTPUT_FORMAT || 'YYYY-MM-DD HH24:MI:SS.FF3 TZHTZM');
   if (kind === 'text' && sourceKind !== 'text') {
     // CAST(x AS VARCHAR) as Snowflake writes it, under the session's output formats.
     switch (sourceKind) {
       case 'timestamp_ntz': return formatSql(x, '0', String(parameters.TIMESTAMP_NTZ_OUTPUT_FORMAT || fallback));
       case 'timestamp_ltz': return formatSql(`CAST(${x} AS TIMESTAMP)`, offsetSql(x), String(parameters.TIMESTAMP_LTZ_OUTPUT_FORMAT || fallback));
-      case 'timestamp_tz': return formatSql(`CAST(${x} AS TIMESTAMP)`, offsetSql(x), String(parameters.TIMESTAMP_TZ_OUTPUT_FORMAT || fallback));
+      case 'timestamp_tz': return formatSql(tzWall(x), tz(x), String(parameters.TIMESTAMP_TZ_OUTPUT_FORMAT || fallback));
       case 'date': return formatSql(`CAST(${x} AS TIMESTAMP)`, '0', String(parameters.DATE_OUTPUT_FORMAT || 'YYYY-MM-DD'));
       case 'time': return formatSql(`(DATE '1970-01-01' + ${x})`, '0', String(parameters.TIME_OUTPUT_FORMAT || 'HH24:MI:SS'));
       case 'boolean': return `CASE WHEN ${x} THEN 'true' WHEN NOT ${x} THEN 'false' END`;
@@ -842,7 +852,7 @@ function wireSql(x: string, kind: Kind, sourceKind: Kind, parameters: Record<str
     case 'time': return epochTextSql(`date_diff('microsecond', TIME '00:00:00', ${x}) * 1000`);
     case 'timestamp_ntz': case 'timestamp_ltz': return epochTextSql(`epoch_ns(${x})`);
     // TIMESTAMP_TZ: "seconds.fraction offset", the offset in minutes plus 1440.
-    case 'timestamp_tz': return `${epochTextSql(`epoch_ns(${x})`)} || ' ' || CAST(${offsetSql(x)} + 1440 AS VARCHAR)`;
+    case 'timestamp_tz': return `${epochTextSql(`epoch_ns(${x})`)} || ' ' || CAST(${tz(x)} + 1440 AS VARCHAR)`;
     case 'binary': return `hex(${x})`;
     case 'array': case 'object': return `CAST(to_json(${x}) AS VARCHAR)`;
     case 'variant': return `CAST(CAST(${x} AS JSON) AS VARCHAR)`;

@@ -268,7 +268,7 @@ describe('fake snowflake: types', () => {
   afterAll(async () => { await destroy(c); fake.timestampTzColumns.clear(); });
 
   it('sends each type as Snowflake does, parsed by the driver', async () => {
-    fake.timestampTzColumns.add('TZ');
+    fake.timestampTzColumns.set('TZ', null);
     const [row, nulls] = await stream(c, 'SELECT *, ltz AS tz FROM analytics.types ORDER BY n NULLS LAST');
     expect(row).toMatchObject({ N: 12.34, I: 42, F: 1.5, T: 'héllo', B: true, TM: '13:14:15', V: { a: [1, 2] }, A: [1, 2], O: { k: 'v' } });
     expect(row!.D.toISOString()).toBe('2024-02-29T00:00:00.000Z');
@@ -298,6 +298,15 @@ describe('fake snowflake: types', () => {
     expect(row!.NTZ.toJSON()).toBe(row!.A);
     expect(row!.LTZ.toJSON()).toBe(row!.B);
     await destroy(s);
+  });
+
+  it('gives TIMESTAMP_TZ values their own offset, on the wire and as text', async () => {
+    fake.timestampTzColumns.set('TZ2', 120);
+    const [row] = await stream(c, `SELECT tz2, CAST(tz2 AS VARCHAR) AS tz2_text FROM (SELECT ltz AS tz2 FROM analytics.types WHERE n IS NOT NULL)`, [],
+      { parameters: { TIMESTAMP_TZ_OUTPUT_FORMAT: 'YYYY-MM-DD HH24:MI:SS.FF9 TZH:TZM' } });
+    expect(row!.TZ2.getTimezone()).toBe(120);
+    expect(row!.TZ2.toJSON()).toBe('2026-11-20 12:00:00.123456000 +02:00');
+    expect(row!.TZ2_TEXT).toBe(row!.TZ2.toJSON());
   });
 
   it('answers concurrent queries of one session, each under its own parameters', async () => {
