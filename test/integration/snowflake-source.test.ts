@@ -36,6 +36,7 @@ beforeAll(async () => {
   await fake.exec('CREATE SCHEMA sales; CREATE TABLE sales."Orders" (id BIGINT, "Email" VARCHAR)');
   await fake.exec(`INSERT INTO sales."Orders" VALUES (7, 'a@example.com')`);
   await fake.exec('CREATE TABLE analytics.secrets (id BIGINT)');
+  await fake.exec(`CREATE TABLE analytics.wide AS SELECT i AS id, TIMESTAMP '2026-01-01' + to_seconds(i) AS ts FROM range(10000) t(i)`);
   await fake.exec(`CREATE TABLE analytics.purchases (order_id BIGINT, updated_at TIMESTAMP, email VARCHAR, total DECIMAL(12, 2),
     items STRUCT(sku VARCHAR, qty INTEGER, price DECIMAL(10, 2))[], skus VARCHAR[])`);
   await fake.exec(`INSERT INTO analytics.purchases VALUES (101, TIMESTAMP '${new Date(PURCHASED_AT).toISOString().replace('T', ' ').replace('Z', '')}', 'Buyer@Example.com', 19.99,
@@ -122,6 +123,22 @@ describe('snowflake source: logins and the session', () => {
     expect(sizes).toEqual([...Array(7).fill(700), 100]);
     expect(fake.chunkDownloads - chunks).toBeGreaterThan(1);
     expect(selects().length - queries).toBe(1);
+  });
+
+  it('downloads result chunks as the reader takes rows, not the whole result ahead of it', async () => {
+    const source = open({ table: 'analytics.wide', cursor: 'ts' });
+    const before = fake.chunkDownloads;
+    const pages = source.read({ pageSize: 100, columns: ['id'] })[Symbol.asyncIterator]();
+    expect((await pages.next()).value).toHaveLength(100);
+    // Time for the driver to fetch ahead as far as it would; then it must wait for the reader.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const ahead = fake.chunkDownloads - before;
+    let read = 100;
+    for (let page = await pages.next(); !page.done; page = await pages.next()) read += page.value.length;
+    expect(read).toBe(10_000);
+    expect(fake.chunkDownloads - before).toBe(9);
+    // The driver prefetches two chunks; a source that buffered the result would have all nine.
+    expect(ahead).toBeLessThan(5);
   });
 
   it('closes its session, and close() twice is safe; a source never used opens none', async () => {
