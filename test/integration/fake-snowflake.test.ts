@@ -94,6 +94,9 @@ describe('fake snowflake: logins', () => {
     expect(rows[4999]).toMatchObject({ ID: 4999, EMAIL: 'u4999@example.com', TOTAL: 49.99 });
     expect(fake.chunkDownloads - before).toBe(4);
     expect(fake.queries.at(-1)).toMatchObject({ warehouse: 'PINSYNC_WH', database: 'PINSYNC_DB', schema: 'ANALYTICS', describeOnly: false });
+    // isValidAsync is a heartbeat.
+    expect(await c.isValidAsync()).toBe(true);
+    expect(fake.requests.at(-1)!.path).toBe('/session/heartbeat');
     await destroy(c);
     expect(fake.sessions.closed).toBe(closed + 1);
   });
