@@ -28,11 +28,13 @@ beforeAll(async () => {
   await fake.exec(`CREATE TABLE analytics.orders AS SELECT i AS id, TIMESTAMP '2026-01-01 00:00:00' + to_microseconds(i * 1000001) AS updated_at,
     'u' || i || '@example.com' AS email FROM range(5000) t(i)`);
   await fake.exec(`CREATE TABLE analytics.types (id BIGINT, amount DECIMAL(38, 2), big DECIMAL(38, 0), ratio DOUBLE, ntz TIMESTAMP_NS, ltz TIMESTAMPTZ,
-    day DATE, flag BOOLEAN, v JSON, items STRUCT(sku VARCHAR, qty INTEGER)[], o STRUCT(k VARCHAR))`);
+    day DATE, flag BOOLEAN, v JSON, items STRUCT(sku VARCHAR, qty INTEGER)[], o STRUCT(k VARCHAR), tz TIMESTAMPTZ)`);
   await fake.exec(`INSERT INTO analytics.types VALUES
     (1, 12345678901234567890123456789012.34, 98765432109876543210987654321, 1.5, TIMESTAMP_NS '2026-11-20 10:00:00.123456789', TIMESTAMPTZ '2026-11-20 10:00:00.000001+00',
-      DATE '2024-02-29', true, '{"a":[1,2]}', [{'sku': 'A1', 'qty': 2}], {'k': 'v'}),
-    (2, 0.10, 2, NULL, TIMESTAMP_NS '2026-11-20 10:00:00.123456790', TIMESTAMPTZ '2026-11-20 10:00:00.000002+00', NULL, NULL, NULL, NULL, NULL)`);
+      DATE '2024-02-29', true, '{"a":[1,2]}', [{'sku': 'A1', 'qty': 2}], {'k': 'v'}, TIMESTAMPTZ '2026-11-20 10:00:00.000001+00'),
+    (2, 0.10, 2, NULL, TIMESTAMP_NS '2026-11-20 10:00:00.123456790', TIMESTAMPTZ '2026-11-20 10:00:00.000002+00', NULL, NULL, NULL, NULL, NULL, TIMESTAMPTZ '2026-11-20 10:00:00.000002+00')`);
+  // TZ: a TIMESTAMP_TZ column whose values carry +01:00.
+  fake.timestampTzColumns.set('TZ', 60);
   await fake.exec('CREATE SCHEMA sales; CREATE TABLE sales."Orders" (id BIGINT, "Email" VARCHAR)');
   await fake.exec(`INSERT INTO sales."Orders" VALUES (7, 'a@example.com')`);
   await fake.exec('CREATE TABLE analytics.secrets (id BIGINT)');
@@ -157,7 +159,7 @@ describe('snowflake source: types and names', () => {
   it('describes Snowflake type names as a CAST takes them', async () => {
     expect([...(await open({ table: 'analytics.types' }).columnTypes())]).toEqual([
       ['id', 'NUMBER(38,0)'], ['amount', 'NUMBER(38,2)'], ['big', 'NUMBER(38,0)'], ['ratio', 'FLOAT'], ['ntz', 'TIMESTAMP_NTZ'], ['ltz', 'TIMESTAMP_LTZ'],
-      ['day', 'DATE'], ['flag', 'BOOLEAN'], ['v', 'VARIANT'], ['items', 'ARRAY'], ['o', 'OBJECT'],
+      ['day', 'DATE'], ['flag', 'BOOLEAN'], ['v', 'VARIANT'], ['items', 'ARRAY'], ['o', 'OBJECT'], ['tz', 'TIMESTAMP_TZ'],
     ]);
   });
 
@@ -166,17 +168,18 @@ describe('snowflake source: types and names', () => {
     expect(first).toEqual([
       '1', '12345678901234567890123456789012.34', '98765432109876543210987654321', 1.5,
       new Date('2026-11-20T10:00:00.123Z'), new Date('2026-11-20T10:00:00.000Z'), '2024-02-29', true,
-      { a: [1, 2] }, [{ sku: 'A1', qty: 2 }], { k: 'v' }, '1',
+      { a: [1, 2] }, [{ sku: 'A1', qty: 2 }], { k: 'v' }, new Date('2026-11-20T10:00:00.000Z'), '1',
     ]);
     // A plain Date: it serializes as ISO, not in Snowflake's text format.
     expect(JSON.stringify(first![4])).toBe('"2026-11-20T10:00:00.123Z"');
-    expect(second).toEqual(['2', '0.10', '2', null, new Date('2026-11-20T10:00:00.123Z'), new Date('2026-11-20T10:00:00.000Z'), null, null, null, null, null, '2']);
+    expect(second).toEqual(['2', '0.10', '2', null, new Date('2026-11-20T10:00:00.123Z'), new Date('2026-11-20T10:00:00.000Z'), null, null, null, null, null, new Date('2026-11-20T10:00:00.000Z'), '2']);
   });
 
-  it('keeps every nanosecond (NTZ) and microsecond (LTZ) of a timestamp cursor in positions, and resumes after them', async () => {
+  it('keeps every nanosecond (NTZ) and microsecond (LTZ, TZ with its offset) of a timestamp cursor in positions, and resumes after them', async () => {
     for (const [cursor, first, second] of [
       ['ntz', '2026-11-20 10:00:00.123456789', '2026-11-20 10:00:00.123456790'],
       ['ltz', '2026-11-20 10:00:00.000001000', '2026-11-20 10:00:00.000002000'],
+      ['tz', '2026-11-20 11:00:00.000001000 +01:00', '2026-11-20 11:00:00.000002000 +01:00'],
     ] as const) {
       const source = open({ table: 'analytics.types', cursor });
       const read = await rows(source);
