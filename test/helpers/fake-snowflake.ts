@@ -539,6 +539,8 @@ export class FakeSnowflake {
       if (wanted !== 0 && statements.length !== wanted) {
         throw new SnowflakeFault('000008', `Actual statement count ${statements.length} did not match the desired statement count ${wanted}.`, '0A000');
       }
+      // Several statements come back as resultIds, one result each: not needed by pinsync, so not served.
+      if (statements.length > 1) throw new SnowflakeFault('000002', 'Unsupported feature: this stand-in runs one statement per request.', '0A000');
       const sql = statements[0] ?? '';
       const control = this.sessionCommand(session, sql);
       if (control) return this.answer(session, queryId, parameters, control.rowtype, [JSON.stringify([control.message])], control.statementTypeId);
