@@ -159,12 +159,17 @@ export class SnowflakeSource extends SqlSource<SnowflakeSourceConfig> {
       }
       // One statement that sets the session: UTC, timestamps with nanoseconds, the timeout, strict JSON.
       const seconds = Math.max(1, Math.ceil(parseDuration(this.config.statement_timeout)));
-      await this.execute(connection, `ALTER SESSION SET TIMEZONE = 'UTC', STATEMENT_TIMEOUT_IN_SECONDS = ${seconds}, `
-        + `TIMESTAMP_NTZ_OUTPUT_FORMAT = '${NTZ_FORMAT}', TIMESTAMP_LTZ_OUTPUT_FORMAT = '${NTZ_FORMAT}', TIMESTAMP_TZ_OUTPUT_FORMAT = '${TZ_FORMAT}', `
-        + `DATE_OUTPUT_FORMAT = 'YYYY-MM-DD', STRICT_JSON_OUTPUT = TRUE, QUERY_TAG = ${literal(this.queryTag())}`, [], {});
+      try {
+        await this.execute(connection, `ALTER SESSION SET TIMEZONE = 'UTC', STATEMENT_TIMEOUT_IN_SECONDS = ${seconds}, `
+          + `TIMESTAMP_NTZ_OUTPUT_FORMAT = '${NTZ_FORMAT}', TIMESTAMP_LTZ_OUTPUT_FORMAT = '${NTZ_FORMAT}', TIMESTAMP_TZ_OUTPUT_FORMAT = '${TZ_FORMAT}', `
+          + `DATE_OUTPUT_FORMAT = 'YYYY-MM-DD', STRICT_JSON_OUTPUT = TRUE, QUERY_TAG = ${literal(this.queryTag())}`, [], {});
+      } catch (error) {
+        await new Promise<void>((resolve) => connection.destroy(() => resolve()));
+        throw error;
+      }
       return connection;
     })();
-    // A failed login is not retried by the next call on this source.
+    // A failed login leaves nothing behind: the next call on this source logs in again.
     this.connection.catch(() => { this.connection = undefined; });
     return this.connection;
   }
