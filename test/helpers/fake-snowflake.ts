@@ -624,7 +624,7 @@ export class FakeSnowflake {
       const row = wires.length ? `'[' || ${wires.join(" || ',' || ")} || ']'` : "'[]'";
       const wrapped = `SELECT ${row} FROM (${sql}\n) AS __sf(${columns.map((_, i) => `"__c${i}"`).join(', ')})`;
       const reader = await connection.runAndReadAll(wrapped, values.length ? values : undefined);
-      return this.answer(session, queryId, parameters, rowtype, reader.getColumnsJS()[0] as string[], statementTypeId);
+      return this.answer(session, queryId, parameters, rowtype, (reader.getColumnsJS()[0] ?? []) as string[], statementTypeId);
     } catch (error) {
       if (error instanceof SnowflakeFault) throw error;
       throw explainDuckDB(error);
