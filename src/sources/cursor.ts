@@ -5,9 +5,9 @@ export type CursorKind = 'timestamp' | 'date' | 'integer';
 
 const TIMESTAMP = /^(timestamp|datetime)/i;
 const DATE = /^date$/i;
-const INTEGER = /^(u?(tiny|small|big|huge)?int(eger)?\d*|int\d+|(small|big)?serial|(numeric|decimal)\(\d+,\s*0\))$/i;
+const INTEGER = /^(u?(tiny|small|big|huge)?int(eger)?\d*|int\d+|(small|big)?serial|(numeric|decimal|number)\(\d+,\s*0\))$/i;
 
-/** The cursor kind of a column type (PostgreSQL, DuckDB or BigQuery spelling); undefined when unusable. */
+/** The cursor kind of a column type (PostgreSQL, DuckDB, BigQuery or Snowflake spelling); undefined when unusable. */
 export function cursorKind(sqlType: string): CursorKind | undefined {
   const type = sqlType.trim();
   if (TIMESTAMP.test(type)) return 'timestamp';

@@ -18,7 +18,8 @@ const blocksOf = (page: string) => [...readFileSync(path.join(ROOT, page), 'utf8
 const readmeBlocks = blocksOf('README.md');
 const blocks = pages.flatMap(blocksOf);
 const env = { PINTEREST_AD_ACCOUNT_ID: '549757463328', PINTEREST_ACCESS_TOKEN: 'token', WAREHOUSE_URL: 'postgres://localhost/warehouse',
-  REDSHIFT_URL: 'postgres://pinsync_reader:password@my-cluster.abc123xyz789.us-east-1.redshift.amazonaws.com:5439/dev' };
+  REDSHIFT_URL: 'postgres://pinsync_reader:password@my-cluster.abc123xyz789.us-east-1.redshift.amazonaws.com:5439/dev',
+  SNOWFLAKE_ACCOUNT: 'myorg-myaccount', SNOWFLAKE_KEY_PASSPHRASE: 'passphrase' };
 
 const BASE = `version: 1
 source: { type: duckdb, table: orders, primary_key: order_id }

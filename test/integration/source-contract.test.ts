@@ -7,7 +7,9 @@ import { BigquerySource } from '../../src/sources/bigquery/index.js';
 import { DuckdbSource } from '../../src/sources/duckdb/index.js';
 import { PostgresSource } from '../../src/sources/postgres/index.js';
 import { RedshiftSource } from '../../src/sources/redshift/index.js';
+import { SnowflakeSource } from '../../src/sources/snowflake/index.js';
 import { FakeBigQuery } from '../helpers/fake-bigquery.js';
+import { FakeSnowflake } from '../helpers/fake-snowflake.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';
 import { sourceContract, type HarnessDialect, type SourceHarness } from '../helpers/source-contract.js';
 
@@ -133,7 +135,41 @@ function bigquery(): SourceHarness {
   };
 }
 
+function snowflake(): SourceHarness {
+  let fake: FakeSnowflake;
+  // The stand-in's fixtures are DuckDB SQL: lower-case names are Snowflake's upper-case ones.
+  const dialect: HarnessDialect = {
+    types: { int: 'BIGINT', timestamp: 'TIMESTAMP', decimal: 'DECIMAL(12,2)', list: 'VARCHAR[]', text: 'VARCHAR', date: 'DATE' },
+    list: (items) => `[${text(items)}]::VARCHAR[]`,
+    series: (name, rows) => `CREATE TABLE ${name} AS SELECT i AS id, TIMESTAMP '2026-01-01 00:00:00' + to_seconds(i) AS ts FROM range(1, ${rows + 1}) t(i)`,
+  };
+  return {
+    name: 'Snowflake',
+    dialect,
+    async setup(statements) {
+      fake = await new FakeSnowflake({ chunkRows: 1000 }).start();
+      process.env.PINSYNC_SNOWFLAKE_URL = fake.url;
+      for (const sql of statements(dialect)) await fake.exec(sql);
+    },
+    async teardown() {
+      delete process.env.PINSYNC_SNOWFLAKE_URL;
+      await fake.stop();
+    },
+    open: (options) => new SnowflakeSource({
+      type: 'snowflake', account: fake.account, user: fake.user, password: fake.password, warehouse: 'PINSYNC_WH', database: 'PINSYNC_DB', statement_timeout: '1m', ...options,
+    }, 'contract'),
+    described: { int: 'NUMBER(38,0)', timestamp: 'TIMESTAMP_NTZ', decimal: 'NUMBER(12,2)', list: 'ARRAY', text: 'VARCHAR', date: 'DATE' },
+    key: String,
+    decimal: (d) => d,
+    // TIMESTAMP_NTZ as text with nanoseconds (FF9).
+    timestamp: (t) => `${t}000`,
+    chunk: 0,
+    countsUnreadable: true,
+  };
+}
+
 sourceContract(postgres());
 sourceContract(redshift());
 sourceContract(duckdb());
 sourceContract(bigquery());
+sourceContract(snowflake());
