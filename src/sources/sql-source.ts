@@ -2,7 +2,7 @@
 // (sql.ts), column types described once, checkpoint positions. A source adds its driver:
 // how to describe the relation, run a query as pages, run a query for one row, and close.
 import type { Row } from '../core/types.js';
-import { ALIAS, countsMissing, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout, STANDARD_SQL, type Dialect, type KeysetConfig } from './sql.js';
+import { ALIAS, countsMissing, queryBody, planKeyCheck, planRead, planUnreadable, quoteQualified, RowLayout, STANDARD_SQL, type Dialect, type KeysetConfig } from './sql.js';
 import type { ColumnTypes, KeyCheck, Position, ReadOptions, Source, Unreadable } from './types.js';
 
 /** The part of every SQL source's configuration this base reads. */
@@ -35,7 +35,7 @@ export abstract class SqlSource<Config extends SqlSourceConfig = SqlSourceConfig
     return this.config.table !== undefined
       ? quoteQualified(this.config.table)
       // The newline keeps a trailing -- comment from swallowing the closing parenthesis.
-      : `(${this.config.query!.trim().replace(/;\s*$/, '')}\n)`;
+      : `(${queryBody(this.config.query!)}\n)`;
   }
 
   async columnTypes(): Promise<Map<string, string>> {

@@ -14,6 +14,20 @@ export function quoteQualified(name: string): string {
   return name.split('.').map(quoteIdentifier).join('.');
 }
 
+/**
+ * The sync's query without what may follow its one statement: semicolons, and line comments
+ * after them (`SELECT … FROM t; -- done`, `…;;`), which would break the subquery it is wrapped in.
+ * A comment holding a quote is left alone: it could be the inside of a string.
+ */
+export function queryBody(query: string): string {
+  let body = query.trim();
+  for (;;) {
+    const next = body.replace(/;\s*$/, '').replace(/;\s*--[^'"\n]*$/, '').trimEnd();
+    if (next === body) return body;
+    body = next;
+  }
+}
+
 /** A driver error's first line, with quoted values that could be personal data masked. */
 export function firstLine(error: unknown): string {
   return redactQuoted((error instanceof Error ? error.message : String(error)).split('\n')[0]!);

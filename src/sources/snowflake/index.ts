@@ -7,7 +7,7 @@ import type { SnowflakeSourceConfig } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
 import type { Row } from '../../core/types.js';
 import { registerSecret } from '../../core/redact.js';
-import { ALIAS, quoteIdentifier, type Dialect } from '../sql.js';
+import { ALIAS, queryBody, quoteIdentifier, type Dialect } from '../sql.js';
 import { SqlSource } from '../sql-source.js';
 import { RefusedQueryError, SourceError, type ColumnTypes } from '../types.js';
 import { explainSnowflakeError } from './errors.js';
@@ -203,7 +203,7 @@ export class SnowflakeSource extends SqlSource<SnowflakeSourceConfig> {
    */
   private async checkReadOnly(connection: Connection): Promise<void> {
     if (this.config.query === undefined || this.readOnlyChecked) return;
-    const statement = await this.execute(connection, this.config.query.trim().replace(/;\s*$/, ''), [], { describeOnly: true });
+    const statement = await this.execute(connection, queryBody(this.config.query), [], { describeOnly: true });
     // -1 for anything but DML; for DML it counts the rows changed (none compiled: the driver throws).
     let updated: number | undefined;
     try {
