@@ -5,6 +5,18 @@ import { SourceError } from '../types.js';
 const NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
 const CERTIFICATE = /CERT|SIGNATURE|ALTNAME|ISSUER/;
 
+const LOST_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * The error of a connection that ended after it was made (the session ended by an administrator or
+ * a restart, the socket reset), or undefined: nothing in the SQL to fix, the run is to be repeated.
+ */
+export function connectionLost(error: unknown, what: string): SourceError | undefined {
+  const { code = '', message = '' } = (error ?? {}) as { code?: string; message?: string };
+  if (!LOST_CODES.has(code) && !/Connection terminated|not queryable|terminating connection/i.test(message)) return undefined;
+  return new SourceError(`the connection to Redshift was lost while reading the ${what} (${firstLine(error)}): run the sync again, it resumes from its last checkpoint; if this repeats, SYS_SESSION_HISTORY shows whether the session timed out or was closed (a restart, a resize, PG_TERMINATE_BACKEND)`);
+}
+
 /** `what`: the table (`table analytics.orders`) or `query`, as the sync file names the source. */
 export function explainRedshiftError(error: unknown, what: string): SourceError {
   const { code = '', message = '' } = (error ?? {}) as { code?: string; message?: string };

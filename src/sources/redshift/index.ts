@@ -10,7 +10,7 @@ import { parseTimestamp, parseTimestamptz } from '../postgres/timestamps.js';
 import { ALIAS, planRead, RowLayout } from '../sql.js';
 import { SqlSource } from '../sql-source.js';
 import { SourceError, type ColumnTypes, type Position, type ReadOptions } from '../types.js';
-import { explainRedshiftError } from './errors.js';
+import { connectionLost, explainRedshiftError } from './errors.js';
 import { inlined, REDSHIFT_SQL, SUPER_OID, typeName } from './sql.js';
 
 /** Rows one FETCH asks for: Redshift's largest count on single-node clusters (its FETCH reference). */
@@ -90,12 +90,23 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
     return client;
   }
 
+  /** The error to report for a statement that failed on an open connection; a lost connection is dropped, so a later statement connects again. */
+  private failure(error: unknown): Error {
+    const lost = connectionLost(error, this.what);
+    if (lost && this.client) {
+      // Ending a connection that broke already: nothing is left to release.
+      void this.client.end().catch(() => undefined);
+      this.client = undefined;
+    }
+    return refusal(error) ?? lost ?? explainRedshiftError(error, this.what);
+  }
+
   /** An explicit READ ONLY transaction for each statement (BEGIN's documented option), always rolled back. */
   private async begin(client: Client): Promise<void> {
     try {
       await client.query('BEGIN READ ONLY');
     } catch (error) {
-      throw explainRedshiftError(error, this.what);
+      throw this.failure(error);
     }
   }
 
@@ -109,7 +120,7 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
     try {
       return await client.query<R>({ text, values: [...values], queryMode: 'extended' } as QueryConfig);
     } catch (error) {
-      throw refusal(error) ?? explainRedshiftError(error, this.what);
+      throw this.failure(error);
     } finally {
       // A failed rollback leaves nothing to undo: the transaction was read only.
       await client.query('ROLLBACK').catch(() => undefined);
@@ -146,7 +157,7 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
     if (values.length > 0) throw new SourceError('the Redshift source writes checkpoint values into its SQL; it binds none');
     const client = await this.connect();
     await this.begin(client);
-    const failed = (error: unknown) => refusal(error) ?? explainRedshiftError(error, this.what);
+    const failed = (error: unknown) => this.failure(error);
     try {
       try {
         await client.query({ text: `DECLARE ${CURSOR} CURSOR FOR ${sql}`, queryMode: 'extended' } as QueryConfig);
