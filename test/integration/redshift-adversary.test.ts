@@ -62,6 +62,9 @@ beforeAll(async () => {
     for (const n of [999, 1000, 1001, 2000, 2001]) {
       await c.query(`CREATE TABLE rows_${n} AS SELECT i AS id, timestamptz '2026-01-01 00:00:00+00' + (i / 7) * interval '1 second' AS at FROM generate_series(1, ${n}) i`);
     }
+    await c.query(`INSERT INTO times VALUES (16, '0044-03-15 12:00:00.000001+00 BC', '0044-03-15 12:00:00.000001 BC', '0044-03-15 BC')`);
+    await c.query(`CREATE TABLE "we""ird" ("k""ey" char(4), "Ünï code" date, "select" integer)`);
+    await c.query(`INSERT INTO "we""ird" VALUES ('a', '2026-01-01', 1), ('a b', '2026-01-01', 2), ('b', '2026-01-01', 3), ('''', '2026-01-02', 4), ('\\', '2026-01-02', 5)`);
     await c.query(`CREATE TABLE holes (id integer, at timestamptz)`);
     await c.query(`INSERT INTO holes VALUES (1, '2026-01-01'), (NULL, '2026-01-02'), (3, NULL), (NULL, NULL), (5, '2026-01-03')`);
     await c.query(`CREATE TABLE huge AS SELECT i AS id, timestamptz '2026-01-01 00:00:00+00' + i * interval '1 second' AS at FROM generate_series(1, 20000) i`);
@@ -132,6 +135,11 @@ describe('the Redshift source against awkward data', () => {
     });
   }
 
+  it('quotes awkward table and column names, and resumes on padded char keys', async () => {
+    const expected = (await withClient(url, (c) => c.query<{ k: string }>('SELECT "k""ey" AS k FROM "we""ird" ORDER BY "Ünï code", "k""ey"'))).rows.map((r) => r.k);
+    await resumesFromEveryRow(open({ table: 'we"ird', primary_key: 'k"ey', cursor: 'Ünï code' }), expected);
+  });
+
   it('leaves out and counts rows with a null key or cursor', async () => {
     const source = open({ table: 'holes', cursor: 'at' });
     expect((await readRows(source)).ids).toEqual([1, 5]);
@@ -197,6 +205,21 @@ describe('a read cut short', () => {
     await withClient(url, (c) => c.query('SELECT pg_terminate_backend($1)', [processId(source)]));
     await expect(source.unreadableRows()).rejects.toThrow(/^the connection to Redshift was lost while reading the table huge /);
     expect(await source.unreadableRows()).toEqual({ missing: 0, future: 0 });
+  });
+});
+
+describe('a query the server cancels', () => {
+  it('says a timeout cancelled it rather than that the SQL is wrong', async () => {
+    // Redshift's statement_timeout and WLM timeouts cancel with SQLSTATE 57014, as PostgreSQL's statement_timeout does.
+    await withClient(url, (c) => c.query(`ALTER DATABASE redshift_adversary SET statement_timeout TO '50ms'`));
+    try {
+      const source = open({ table: undefined, query: 'SELECT id, at FROM huge WHERE pg_sleep(5) IS NOT NULL', cursor: 'at' });
+      const error = await readRows(source).then(() => undefined, (e: unknown) => e as Error);
+      expect(error).toBeInstanceOf(SourceError);
+      expect(error!.message).toMatch(/^Redshift cancelled the read of the query \(canceling statement due to statement timeout\): .*raise the limit for pinsync's user/);
+    } finally {
+      await withClient(url, (c) => c.query('ALTER DATABASE redshift_adversary RESET statement_timeout'));
+    }
   });
 });
 

@@ -33,7 +33,11 @@ export function explainRedshiftError(error: unknown, what: string): SourceError 
   if (code === '28000' || code === '28P01') {
     return new SourceError(`Redshift refused the user name or password (${line}): check source.user and source.password (in a url, the password percent-encoded)`);
   }
-  if (NETWORK.has(code) || /timeout|terminated unexpectedly/i.test(message)) {
+  if (code === '57014') {
+    return new SourceError(`Redshift cancelled the read of the ${what} (${line}): a time limit ended it (statement_timeout, a WLM queue timeout or a query monitoring rule) or an administrator did; raise the limit for pinsync's user, or run the sync again, it resumes from its last checkpoint`);
+  }
+  // pg's own connect timeouts ("timeout expired", "connection timeout"), not a statement's.
+  if (NETWORK.has(code) || /timeout expired|connection timeout|terminated unexpectedly/i.test(message)) {
     return new SourceError(`cannot connect to Redshift (${line}): check the endpoint host and port (5439 unless changed), that the cluster or workgroup is publicly accessible or reachable from this network, and that its VPC security group allows inbound TCP on that port from here`);
   }
   if (code === '3D000') {
