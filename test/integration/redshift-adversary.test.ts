@@ -208,6 +208,16 @@ describe('a read cut short', () => {
   });
 });
 
+describe('an idle socket', () => {
+  it('sends TCP keepalives after a minute of silence, not after the OS default of two hours', async () => {
+    const source = open({ table: 'rows_999' });
+    await source.columnTypes();
+    // What pg hands to socket.setKeepAlive: 0 would leave the OS default, which a NAT gateway's idle timeout (350 s) undercuts.
+    const connection = (source as unknown as { client: { connection: { _keepAlive: boolean; _keepAliveInitialDelayMillis: number } } }).client.connection;
+    expect([connection._keepAlive, connection._keepAliveInitialDelayMillis]).toEqual([true, 60_000]);
+  });
+});
+
 describe('a query the server cancels', () => {
   it('says a timeout cancelled it rather than that the SQL is wrong', async () => {
     // Redshift's statement_timeout and WLM timeouts cancel with SQLSTATE 57014, as PostgreSQL's statement_timeout does.

@@ -69,6 +69,8 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
       connectionTimeoutMillis: 60_000,
       // The leader node may compute for minutes before the first FETCH answers; keep NAT and load balancers from dropping the idle socket.
       keepAlive: true,
+      // Probes after a minute of silence: the OS default (2 hours on Linux) outlasts a NAT gateway's 350 s idle timeout, and a dead peer would hang the read for hours.
+      keepAliveInitialDelayMillis: 60_000,
       types: {
         getTypeParser: ((oid: number, format?: string) =>
           (format !== 'binary' && PARSERS.get(oid)) || pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
