@@ -7,7 +7,7 @@ import type { Row } from '../../core/types.js';
 import { refusal } from '../postgres/index.js';
 import { pg } from '../postgres/driver.js';
 import { parseTimestamp, parseTimestamptz } from '../postgres/timestamps.js';
-import { ALIAS, planRead, RowLayout } from '../sql.js';
+import { ALIAS, firstLine, planRead, RowLayout } from '../sql.js';
 import { SqlSource } from '../sql-source.js';
 import { SourceError, type ColumnTypes, type Position, type ReadOptions } from '../types.js';
 import { connectionLost, explainRedshiftError } from './errors.js';
@@ -61,7 +61,7 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
   private async connect(): Promise<Client> {
     if (this.client) return this.client;
     const { url, host, port, database, user, password, ssl } = this.config;
-    const client = new pg.Client({
+    const options = {
       ...(url ? { connectionString: withRedshiftPort(url) } : { host, port: port ?? 5439, database, user, password }),
       ssl: ssl === 'no-verify' ? { rejectUnauthorized: false } : ssl === 'require' ? true : ssl,
       application_name: 'pinsync',
@@ -75,7 +75,14 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
         getTypeParser: ((oid: number, format?: string) =>
           (format !== 'binary' && PARSERS.get(oid)) || pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
       },
-    });
+    };
+    let client: Client;
+    try {
+      client = new pg.Client(options);
+    } catch (error) {
+      // pg's own "Invalid URL" names neither the key nor the usual cause; the url itself is never shown.
+      throw new SourceError(`source.url is not a connection string (${firstLine(error)}): write it as postgres://user:password@host:5439/database, with any of : / ? # @ % in the user name or password percent-encoded`);
+    }
     // A dropped connection emits 'error' on the client; the next query reports it.
     client.on('error', () => undefined);
     try {
