@@ -202,6 +202,14 @@ describe('a read cut short', () => {
     expect((await readRows(source, { pageSize: 20000 })).ids).toHaveLength(20000);
   });
 
+  it('closes a source whose session the server ended while it was idle', async () => {
+    const source = open({ table: 'rows_999' });
+    await source.columnTypes();
+    await withClient(url, (c) => c.query('SELECT pg_terminate_backend($1)', [processId(source)]));
+    // A hang here fails the test at its timeout.
+    await source.close();
+  });
+
   it('says the connection was lost, in one sentence, when the server ends the session mid-read, and connects again for the next read', async () => {
     const source = open({ table: 'huge', cursor: 'at' });
     let pages = 0;
