@@ -268,6 +268,8 @@ describe('secrets', () => {
       ['a wrong password', at((x) => { x.password = password; })],
       ['a password with an unencoded slash', `postgres://${u.username}:${password}/x@${u.host}/redshift_adversary`],
       ['a password with an unencoded hash', `postgres://${u.username}:${password}#x@${u.host}/redshift_adversary`],
+      ['the console\'s JDBC url', `jdbc:redshift://${u.host}/redshift_adversary;UID=${u.username};PWD=${password}`],
+      ['an endpoint without a scheme', `${u.username}:${password}@${u.host}/redshift_adversary`],
       ['a password with an unencoded percent', `postgres://${u.username}:${password}%zz@${u.host}/redshift_adversary`],
     ];
   };
@@ -276,6 +278,7 @@ describe('secrets', () => {
       const error = await open({ url: bad, table: 'texts' }).columnTypes().then(() => undefined, (e: unknown) => e as Error);
       expect(error, what).toBeInstanceOf(SourceError);
       expect(`${error!.message} ${error!.stack} ${inspect(error)}`, what).not.toContain(password);
+      if (/JDBC|scheme/.test(what)) expect(error!.message, what).toMatch(/^source\.url is not a postgres:\/\/ connection string: write it as postgres:\/\/user:password@endpoint:5439\/dev \(from a JDBC url, replace jdbc:redshift:\/\/ with postgres:\/\//);
       if (/unencoded (slash|hash)/.test(what)) {
         expect(error!.message, what).toMatch(/^source\.url is not a connection string \(Invalid URL\): write it as postgres:\/\/user:password@host:5439\/database, .*percent-encoded$/);
       }

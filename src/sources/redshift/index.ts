@@ -61,6 +61,10 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
   private async connect(): Promise<Client> {
     if (this.client) return this.client;
     const { url, host, port, database, user, password, ssl } = this.config;
+    // pg reads the console's JDBC url, or an endpoint without a scheme, as no host at all, and would try localhost:5432.
+    if (url !== undefined && (/^jdbc:/i.test(url) || !url.includes('://'))) {
+      throw new SourceError('source.url is not a postgres:// connection string: write it as postgres://user:password@endpoint:5439/dev (from a JDBC url, replace jdbc:redshift:// with postgres:// and add the user and percent-encoded password)');
+    }
     const options = {
       ...(url ? { connectionString: withRedshiftPort(url) } : { host, port: port ?? 5439, database, user, password }),
       ssl: ssl === 'no-verify' ? { rejectUnauthorized: false } : ssl === 'require' ? true : ssl,
