@@ -6,6 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RedshiftSourceConfig } from '../../src/config/schema.js';
 import type { Row } from '../../src/core/types.js';
 import { readAhead } from '../../src/engine/reader.js';
+import { connectionLost } from '../../src/sources/redshift/errors.js';
 import { RedshiftSource } from '../../src/sources/redshift/index.js';
 import { SourceError, type Position } from '../../src/sources/types.js';
 import { freshDatabase, withClient } from '../helpers/pg.js';
@@ -200,6 +201,12 @@ describe('a read cut short', () => {
     const state = await withClient(url, (c) => c.query<{ state: string; query: string }>('SELECT state, query FROM pg_stat_activity WHERE pid = $1', [pid]));
     expect(state.rows[0]).toEqual({ state: 'idle', query: 'ROLLBACK' });
     expect((await readRows(source, { pageSize: 20000 })).ids).toHaveLength(20000);
+  });
+
+  it('calls a socket error after connecting (keepalive probes unanswered) a lost connection, not a failure to connect', () => {
+    const timedOut = Object.assign(new Error('read ETIMEDOUT'), { code: 'ETIMEDOUT' });
+    expect(connectionLost(timedOut, 'table huge')?.message).toMatch(/^the connection to Redshift was lost while reading the table huge \(read ETIMEDOUT\): run the sync again/);
+    expect(connectionLost(Object.assign(new Error('syntax error'), { code: '42601' }), 'query')).toBeUndefined();
   });
 
   it('closes a source whose session the server ended while it was idle', async () => {

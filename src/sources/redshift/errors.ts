@@ -5,7 +5,8 @@ import { SourceError } from '../types.js';
 const NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
 const CERTIFICATE = /CERT|SIGNATURE|ALTNAME|ISSUER/;
 
-const LOST_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE']);
+// After the connection was made, a socket error (keepalive probes unanswered: ETIMEDOUT) means it was lost.
+const LOST_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
  * The error of a connection that ended after it was made (the session ended by an administrator or
