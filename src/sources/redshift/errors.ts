@@ -5,6 +5,19 @@ import { SourceError } from '../types.js';
 const NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
 const CERTIFICATE = /CERT|SIGNATURE|ALTNAME|ISSUER/;
 
+// After the connection was made, a socket error (keepalive probes unanswered: ETIMEDOUT) means it was lost.
+const LOST_CODES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * The error of a connection that ended after it was made (the session ended by an administrator or
+ * a restart, the socket reset), or undefined: nothing in the SQL to fix, the run is to be repeated.
+ */
+export function connectionLost(error: unknown, what: string): SourceError | undefined {
+  const { code = '', message = '' } = (error ?? {}) as { code?: string; message?: string };
+  if (!LOST_CODES.has(code) && !/Connection terminated|not queryable|terminating connection/i.test(message)) return undefined;
+  return new SourceError(`the connection to Redshift was lost while reading the ${what} (${firstLine(error)}): run the sync again, it resumes from its last checkpoint; if this repeats, SYS_SESSION_HISTORY shows whether the session timed out or was closed (a restart, a resize, PG_TERMINATE_BACKEND)`);
+}
+
 /** `what`: the table (`table analytics.orders`) or `query`, as the sync file names the source. */
 export function explainRedshiftError(error: unknown, what: string): SourceError {
   const { code = '', message = '' } = (error ?? {}) as { code?: string; message?: string };
@@ -21,7 +34,11 @@ export function explainRedshiftError(error: unknown, what: string): SourceError 
   if (code === '28000' || code === '28P01') {
     return new SourceError(`Redshift refused the user name or password (${line}): check source.user and source.password (in a url, the password percent-encoded)`);
   }
-  if (NETWORK.has(code) || /timeout|terminated unexpectedly/i.test(message)) {
+  if (code === '57014') {
+    return new SourceError(`Redshift cancelled the read of the ${what} (${line}): a time limit ended it (statement_timeout, a WLM queue timeout or a query monitoring rule) or an administrator did; raise the limit for pinsync's user, or run the sync again, it resumes from its last checkpoint`);
+  }
+  // pg's own connect timeouts ("timeout expired", "connection timeout"), not a statement's.
+  if (NETWORK.has(code) || /timeout expired|connection timeout|terminated unexpectedly/i.test(message)) {
     return new SourceError(`cannot connect to Redshift (${line}): check the endpoint host and port (5439 unless changed), that the cluster or workgroup is publicly accessible or reachable from this network, and that its VPC security group allows inbound TCP on that port from here`);
   }
   if (code === '3D000') {

@@ -7,10 +7,10 @@ import type { Row } from '../../core/types.js';
 import { refusal } from '../postgres/index.js';
 import { pg } from '../postgres/driver.js';
 import { parseTimestamp, parseTimestamptz } from '../postgres/timestamps.js';
-import { ALIAS, planRead, RowLayout } from '../sql.js';
+import { ALIAS, firstLine, planRead, RowLayout } from '../sql.js';
 import { SqlSource } from '../sql-source.js';
 import { SourceError, type ColumnTypes, type Position, type ReadOptions } from '../types.js';
-import { explainRedshiftError } from './errors.js';
+import { connectionLost, explainRedshiftError } from './errors.js';
 import { inlined, REDSHIFT_SQL, SUPER_OID, typeName } from './sql.js';
 
 /** Rows one FETCH asks for: Redshift's largest count on single-node clusters (its FETCH reference). */
@@ -61,7 +61,11 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
   private async connect(): Promise<Client> {
     if (this.client) return this.client;
     const { url, host, port, database, user, password, ssl } = this.config;
-    const client = new pg.Client({
+    // pg reads the console's JDBC url, or an endpoint without a scheme, as no host at all, and would try localhost:5432.
+    if (url !== undefined && (/^jdbc:/i.test(url) || !url.includes('://'))) {
+      throw new SourceError('source.url is not a postgres:// connection string: write it as postgres://user:password@endpoint:5439/dev (from a JDBC url, replace jdbc:redshift:// with postgres:// and add the user and percent-encoded password)');
+    }
+    const options = {
       ...(url ? { connectionString: withRedshiftPort(url) } : { host, port: port ?? 5439, database, user, password }),
       ssl: ssl === 'no-verify' ? { rejectUnauthorized: false } : ssl === 'require' ? true : ssl,
       application_name: 'pinsync',
@@ -69,11 +73,20 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
       connectionTimeoutMillis: 60_000,
       // The leader node may compute for minutes before the first FETCH answers; keep NAT and load balancers from dropping the idle socket.
       keepAlive: true,
+      // Probes after a minute of silence: the OS default (2 hours on Linux) outlasts a NAT gateway's 350 s idle timeout, and a dead peer would hang the read for hours.
+      keepAliveInitialDelayMillis: 60_000,
       types: {
         getTypeParser: ((oid: number, format?: string) =>
           (format !== 'binary' && PARSERS.get(oid)) || pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
       },
-    });
+    };
+    let client: Client;
+    try {
+      client = new pg.Client(options);
+    } catch (error) {
+      // pg's own "Invalid URL" names neither the key nor the usual cause; the url itself is never shown.
+      throw new SourceError(`source.url is not a connection string (${firstLine(error)}): write it as postgres://user:password@host:5439/database, with any of : / ? # @ % in the user name or password percent-encoded`);
+    }
     // A dropped connection emits 'error' on the client; the next query reports it.
     client.on('error', () => undefined);
     try {
@@ -90,12 +103,23 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
     return client;
   }
 
+  /** The error to report for a statement that failed on an open connection; a lost connection is dropped, so a later statement connects again. */
+  private failure(error: unknown): Error {
+    const lost = connectionLost(error, this.what);
+    if (lost && this.client) {
+      // Ending a connection that broke already: nothing is left to release.
+      void this.client.end().catch(() => undefined);
+      this.client = undefined;
+    }
+    return refusal(error) ?? lost ?? explainRedshiftError(error, this.what);
+  }
+
   /** An explicit READ ONLY transaction for each statement (BEGIN's documented option), always rolled back. */
   private async begin(client: Client): Promise<void> {
     try {
       await client.query('BEGIN READ ONLY');
     } catch (error) {
-      throw explainRedshiftError(error, this.what);
+      throw this.failure(error);
     }
   }
 
@@ -109,7 +133,7 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
     try {
       return await client.query<R>({ text, values: [...values], queryMode: 'extended' } as QueryConfig);
     } catch (error) {
-      throw refusal(error) ?? explainRedshiftError(error, this.what);
+      throw this.failure(error);
     } finally {
       // A failed rollback leaves nothing to undo: the transaction was read only.
       await client.query('ROLLBACK').catch(() => undefined);
@@ -146,7 +170,7 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
     if (values.length > 0) throw new SourceError('the Redshift source writes checkpoint values into its SQL; it binds none');
     const client = await this.connect();
     await this.begin(client);
-    const failed = (error: unknown) => refusal(error) ?? explainRedshiftError(error, this.what);
+    const failed = (error: unknown) => this.failure(error);
     try {
       try {
         await client.query({ text: `DECLARE ${CURSOR} CURSOR FOR ${sql}`, queryMode: 'extended' } as QueryConfig);
