@@ -168,6 +168,20 @@ describe('snowflake adversary: reads cut short', () => {
   });
 });
 
+describe('snowflake adversary: close during a read', () => {
+  it('close() while a read waits between pages ends the read, without a hang', async () => {
+    const { closed } = fake.sessions;
+    const source = open({ table: 'adv.many' });
+    const pages = source.read({ pageSize: 10 })[Symbol.asyncIterator]();
+    expect((await pages.next()).value).toHaveLength(10);
+    await source.close();
+    expect(fake.sessions.closed - closed).toBe(1);
+    // The rest of the result may still come from chunks already fetched, or the read fails; it must settle.
+    const settled = await (async () => { try { while (!(await pages.next()).done); return 'done'; } catch (e) { return (e as Error).message; } })();
+    expect(typeof settled).toBe('string');
+  });
+});
+
 describe('snowflake adversary: logins', () => {
   const keyFile = (name: string, pem: string, mode = 0o600) => {
     const file = path.join(dir, name);
@@ -198,6 +212,8 @@ describe('snowflake adversary: logins', () => {
       expect(error.message, account).toContain('acme-test');
       expect(error.message, account).not.toContain(fake.password);
     }
+    expect((await failure(open({ account: 'acme test' }).columns())).message)
+      .toBe('source.account (acme test) is not an account identifier: write the part before .snowflakecomputing.com, e.g. myorg-myaccount');
   });
 
   it('writes nothing in $HOME or the working directory while logging in and reading', async () => {
