@@ -720,6 +720,8 @@ export class FakeSnowflake {
     const known = await this.catalogNames(connection);
     const defined = new Set<string>();
     for (const m of sqlText.matchAll(/\bAS\s+"((?:[^"]|"")*)"/gi)) defined.add(m[1]!.replace(/""/g, '"'));
+    // An unquoted alias is its upper-case name (`email AS Contact` is the column CONTACT).
+    for (const m of sqlText.matchAll(/\bAS\s+([A-Za-z_][\w$]*)/gi)) defined.add(m[1]!.toUpperCase());
     const tokens = tokenize(sql);
     let out = '';
     tokens.forEach((token, i) => {

@@ -41,6 +41,10 @@ export function explainSnowflakeError(error: unknown, config: SnowflakeSourceCon
       return new SourceError(`Snowflake cannot find it, or the role may not read it: ${message}. Check source.table (or the query), source.database and source.schema, and grant the role USAGE on the database and schema and SELECT on the table`);
     case '000630':
       return new SourceError(`Snowflake cancelled the query after source.statement_timeout (${timeout}): raise it, use a larger warehouse, or read less (a cursor, a narrower query)`);
+    case '405505': // the driver's easy-logging file (the user's own) is unreadable, malformed or writable by others
+      return new SourceError('the Snowflake driver refused its logging config file sf_client_config.json (in $HOME, or SF_CLIENT_CONFIG_FILE): make it valid JSON and writable only by its owner (chmod 600), or remove it');
+    case '404045': // the driver's own check of the account's form (letters, digits, '-', '_', '.')
+      return new SourceError(`source.account (${config.account}) is not an account identifier: write the part before .snowflakecomputing.com, e.g. myorg-myaccount`);
     case '000008':
       return new RefusedQueryError('the query holds more than one statement: a sync runs exactly one SELECT; remove the semicolons between statements');
     default:

@@ -107,6 +107,11 @@ export class SnowflakeSource extends SqlSource<SnowflakeSourceConfig> {
 
   private options(): ConnectionOptions {
     const c = this.config;
+    // Users paste the URL; the driver wants the identifier and builds the URL from it (or fails on DNS).
+    if (/:\/\/|\/|snowflakecomputing\.com/i.test(c.account)) {
+      const identifier = /^(?:[a-z]+:\/\/)?([^/]+?)\.snowflakecomputing\.com/i.exec(c.account)?.[1];
+      throw new SourceError(`source.account is the account identifier, not a URL: write ${identifier ?? 'the part before .snowflakecomputing.com'}${identifier ? ' (the part before .snowflakecomputing.com)' : ' (e.g. myorg-myaccount)'}`);
+    }
     const auth: Partial<ConnectionOptions> = {};
     if (c.private_key_file !== undefined) {
       let key: string;
@@ -151,8 +156,10 @@ export class SnowflakeSource extends SqlSource<SnowflakeSourceConfig> {
   private connect(): Promise<Connection> {
     this.connection ??= (async () => {
       const snowflake = await loadDriver();
-      const connection = snowflake.createConnection(this.options());
+      let connection: Connection;
       try {
+        // The driver checks the options (the account's form, the private key) here, synchronously.
+        connection = snowflake.createConnection(this.options());
         await new Promise<void>((resolve, reject) => connection.connect((error) => (error ? reject(error) : resolve())));
       } catch (error) {
         throw explainSnowflakeError(error, this.config);
