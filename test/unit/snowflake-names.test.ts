@@ -5,7 +5,7 @@ import { RefusedQueryError, SourceError } from '../../src/core/errors.js';
 import { cursorKind } from '../../src/sources/cursor.js';
 import { explainSnowflakeError } from '../../src/sources/snowflake/errors.js';
 import { converterOf, sqlTypeOf } from '../../src/sources/snowflake/index.js';
-import { exposedName, quoteTable, snowflakeName } from '../../src/sources/snowflake/names.js';
+import { exposedColumns, exposedName, quoteTable, snowflakeName } from '../../src/sources/snowflake/names.js';
 
 describe('snowflake names', () => {
   it('shows an all-upper-case column in lower case and any other as it is', () => {
@@ -58,11 +58,26 @@ describe('snowflake errors', () => {
     expect(explain('000630').message).toBe('Snowflake cancelled the query after source.statement_timeout (10m): raise it, use a larger warehouse, or read less (a cursor, a narrower query)');
     expect(explain('000008')).toBeInstanceOf(RefusedQueryError);
     expect(explainSnowflakeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), config).message).toMatch(/^could not reach Snowflake/);
+    // The same failure once rows are streaming is a lost connection: the account is not at fault.
+    expect(explainSnowflakeError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), config, undefined, true).message)
+      .toMatch(/^the connection to Snowflake was lost while reading rows \(read ECONNRESET\): run the sync again, it resumes from its last checkpoint/);
     expect(explainSnowflakeError(Object.assign(new Error('Request to Snowflake failed.'), { code: 401002, response: { status: 403 } }), config).message).toMatch(/^Snowflake does not know account acme-prod: check source\.account/);
     expect(explain('001003', 'SQL compilation error:\nsyntax error').message).toBe('Snowflake rejected the SQL: SQL compilation error: syntax error');
     for (const code of ['390100', '390144', '000606', '000630', '001003']) {
       expect(explain(code)).toBeInstanceOf(SourceError);
       expect(explain(code).message).not.toContain('hunter2-secret');
     }
+  });
+});
+
+describe('exposedColumns', () => {
+  it('maps each exposed name to its Snowflake column, in order', () => {
+    expect([...exposedColumns(['ID', 'Email', 'CREATED_AT'])]).toEqual([['id', 'ID'], ['Email', 'Email'], ['created_at', 'CREATED_AT']]);
+  });
+
+  it('refuses two columns that would read as one name, naming both and the fix', () => {
+    expect(() => exposedColumns(['ID', 'EMAIL', 'email'])).toThrow(
+      `the Snowflake columns "EMAIL" and "email" both read as 'email' in the sync file: select them under different names in source.query (e.g. "email" AS email_2)`,
+    );
   });
 });

@@ -22,7 +22,8 @@ function oneLine(error: unknown): string {
 const NETWORK = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|socket hang up|Network error|Request to Snowflake failed/i;
 
 /** One clear sentence with the fix, for the errors a user can meet. */
-export function explainSnowflakeError(error: unknown, config: SnowflakeSourceConfig, timeout: string = config.statement_timeout): SourceError | RefusedQueryError {
+/** `midRead`: the error ended a read already streaming, so a network failure is a lost connection, not a wrong account. */
+export function explainSnowflakeError(error: unknown, config: SnowflakeSourceConfig, timeout: string = config.statement_timeout, midRead = false): SourceError | RefusedQueryError {
   if (error instanceof SourceError || error instanceof RefusedQueryError) return error;
   const e = (error ?? {}) as DriverError;
   const code = String(e.code ?? '');
@@ -59,6 +60,7 @@ export function explainSnowflakeError(error: unknown, config: SnowflakeSourceCon
     return new SourceError('pinsync could not read the private key in source.private_key_file: check the file is a PEM private key (PKCS#8) and source.private_key_passphrase is its passphrase');
   }
   if (NETWORK.test(`${e.message ?? ''} ${String((e.cause as { code?: string } | undefined)?.code ?? '')} ${code}`)) {
+    if (midRead) return new SourceError(`the connection to Snowflake was lost while reading rows (${message}): run the sync again, it resumes from its last checkpoint; if it keeps happening, check the network or proxy between this machine and ${account}`);
     return new SourceError(`could not reach Snowflake for ${account}: check source.account (as in https://<account>.snowflakecomputing.com) and that this machine can reach it (network, proxy, firewall)`);
   }
   if (/^(39|08)/.test(code) || /authenticat|login/i.test(e.message ?? '')) {

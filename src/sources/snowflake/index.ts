@@ -11,7 +11,7 @@ import { ALIAS, queryBody, quoteIdentifier, type Dialect } from '../sql.js';
 import { SqlSource } from '../sql-source.js';
 import { RefusedQueryError, SourceError, type ColumnTypes } from '../types.js';
 import { explainSnowflakeError } from './errors.js';
-import { exposedName, quoteTable, snowflakeName } from './names.js';
+import { exposedColumns, exposedName, quoteTable, snowflakeName } from './names.js';
 
 type Sdk = typeof import('snowflake-sdk');
 
@@ -232,13 +232,10 @@ export class SnowflakeSource extends SqlSource<SnowflakeSourceConfig> {
 
   protected async describe(): Promise<Map<string, string>> {
     const statement = await this.statement(`SELECT * FROM ${this.relation()} AS ${ALIAS} LIMIT 0`, [], { describeOnly: true });
-    const types = new Map<string, string>();
-    for (const column of statement.getColumns() ?? []) {
-      const name = exposedName(column.getName());
-      this.described.set(name, column.getName());
-      types.set(name, sqlTypeOf(column));
-    }
-    return types;
+    const columns = statement.getColumns() ?? [];
+    const names = exposedColumns(columns.map((column) => column.getName()));
+    for (const [exposed, name] of names) this.described.set(exposed, name);
+    return new Map([...names.keys()].map((exposed, i) => [exposed, sqlTypeOf(columns[i]!)]));
   }
 
   protected async *query(sql: string, values: readonly string[], pageSize: number): AsyncIterable<Row[]> {
@@ -255,7 +252,8 @@ export class SnowflakeSource extends SqlSource<SnowflakeSourceConfig> {
         }
       }
     } catch (error) {
-      throw explainSnowflakeError(error, this.config);
+      // The query ran and its first rows came: a failure now is mid-read (chunk downloads).
+      throw explainSnowflakeError(error, this.config, undefined, true);
     }
     if (page.length) yield page;
   }

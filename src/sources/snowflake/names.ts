@@ -2,6 +2,7 @@
 // The rule (docs/adr/0013-snowflake-source.md): a name Snowflake stores all in upper case is
 // shown to the sync file in lower case; any other name (created quoted) is shown as it is.
 import { quoteIdentifier } from '../sql.js';
+import { SourceError } from '../types.js';
 
 const isUpper = (name: string) => name === name.toUpperCase();
 const isLower = (name: string) => name === name.toLowerCase();
@@ -9,6 +10,23 @@ const isLower = (name: string) => name === name.toLowerCase();
 /** The name the sync file uses for a Snowflake column. */
 export function exposedName(snowflakeName: string): string {
   return isUpper(snowflakeName) ? snowflakeName.toLowerCase() : snowflakeName;
+}
+
+/**
+ * Each column's exposed name and its Snowflake name, in order. Two columns that would read as one
+ * name (EMAIL and "email") are refused: one of them would otherwise vanish without a word.
+ */
+export function exposedColumns(snowflakeNames: readonly string[]): Map<string, string> {
+  const columns = new Map<string, string>();
+  for (const name of snowflakeNames) {
+    const exposed = exposedName(name);
+    const earlier = columns.get(exposed);
+    if (earlier !== undefined) {
+      throw new SourceError(`the Snowflake columns ${quoteIdentifier(earlier)} and ${quoteIdentifier(name)} both read as '${exposed}' in the sync file: select them under different names in source.query (e.g. ${quoteIdentifier(name)} AS ${exposed}_2)`);
+    }
+    columns.set(exposed, name);
+  }
+  return columns;
 }
 
 /**
