@@ -160,6 +160,8 @@ mappings:
   it('delivers every row once, then only new rows; status shows the checkpoint', async () => {
     expect((await cli(['reset', 'conversions'])).code).toBe(0);
     const first = await cli(['run', 'conversions', '--json']);
+    // Nothing but the summary: no driver warnings or logs on a user's terminal.
+    expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ processed: total, events_sent: total, rejected_local: 0 });
     expect(delivered()).toEqual(ids(1, total));
