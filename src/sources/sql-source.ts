@@ -13,7 +13,8 @@ export interface SqlSourceConfig extends KeysetConfig {
 
 export abstract class SqlSource<Config extends SqlSourceConfig = SqlSourceConfig> implements Source {
   protected types?: Map<string, string>;
-  private layout = new RowLayout();
+  /** Where the current read's key and cursor text sit: set by read(), or by a source that plans its own read. */
+  protected layout = new RowLayout();
   /** Rows per page when the reader does not say. */
   protected readonly defaultPageSize: number = 5000;
 

@@ -7,9 +7,9 @@ import type { Row } from '../../core/types.js';
 import { refusal } from '../postgres/index.js';
 import { pg } from '../postgres/driver.js';
 import { parseTimestamp, parseTimestamptz } from '../postgres/timestamps.js';
-import { ALIAS, firstLine, planRead, RowLayout } from '../sql.js';
+import { ALIAS, firstLine, planRead } from '../sql.js';
 import { SqlSource } from '../sql-source.js';
-import { SourceError, type ColumnTypes, type Position, type ReadOptions } from '../types.js';
+import { SourceError, type ColumnTypes, type ReadOptions } from '../types.js';
 import { connectionLost, explainRedshiftError } from './errors.js';
 import { inlined, REDSHIFT_SQL, SUPER_OID, typeName } from './sql.js';
 
@@ -48,7 +48,6 @@ export function withRedshiftPort(url: string): string {
 export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
   private client?: Client;
   private closed = false;
-  private readLayout = new RowLayout();
 
   constructor(config: RedshiftSourceConfig, known?: ColumnTypes) {
     super(config, known, REDSHIFT_SQL);
@@ -152,13 +151,9 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
     // Planned twice: for its values, then with each value written where its parameter stood.
     const { values } = planRead(this.config, types, columns, options.after, this.dialect, options.until);
     const plan = planRead(this.config, types, columns, options.after, inlined(this.dialect, values), options.until);
-    this.readLayout = plan.layout;
+    this.layout = plan.layout;
     yield* this.query(`SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`,
       [], options.pageSize ?? this.defaultPageSize);
-  }
-
-  override positionOf(row: Row): Position {
-    return this.readLayout.positionOf(row);
   }
 
   /**
