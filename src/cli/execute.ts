@@ -1,14 +1,15 @@
 // One sync, start to finish, as `run` and `schedule` both do it: load, lock, run, report, notify.
 import { parseDuration } from '../config/duration.js';
-import type { SyncDefinition } from '../config/schema.js';
+import { MAX_CONCURRENCY, type SyncDefinition } from '../config/schema.js';
 import { locateRefusal, openPipeline } from '../engine/prepare.js';
-import { rejectRate, runSync, type RunSummary } from '../engine/run.js';
+import { concurrencyFor, rejectRate, runSync, type RunSummary } from '../engine/run.js';
 import { readUntil } from '../engine/cursor.js';
 import { threadPipeline } from '../engine/reader-thread.js';
 import type { Pipeline } from '../engine/pipeline.js';
 import { ConfigError, LockedError, PinsyncError, SourceError } from '../core/errors.js';
 import { formatProblem, loadSyncFile } from '../config/load.js';
-import { PinterestClient } from '../pinterest/client.js';
+import { DEFAULT_API_URL, PinterestClient } from '../pinterest/client.js';
+import { DEFAULT_REQUESTS_PER_MINUTE, sharedBudget, TEST_REQUESTS_PER_MINUTE } from '../pinterest/rate-budget.js';
 import type { CursorKind } from '../sources/cursor.js';
 import type { Position } from '../sources/types.js';
 import type { SyncLock } from '../state/lock.js';
@@ -23,15 +24,23 @@ import { ExitCode } from '../core/types.js';
 /** A Pinterest client for a sync's destination; the token never leaves it. */
 export function clientFor(sync: SyncDefinition, overrides: { test?: boolean } = {}): PinterestClient {
   const { destination } = sync;
+  const apiUrl = process.env.PINTEREST_API_URL || undefined;
+  const test = overrides.test ?? destination.test;
+  const adAccountId = String(destination.ad_account_id);
+  // Test requests have their own, lower limit: their own budget.
+  const perMinute = destination.max_requests_per_minute ?? (test ? TEST_REQUESTS_PER_MINUTE : DEFAULT_REQUESTS_PER_MINUTE);
   return new PinterestClient({
-    adAccountId: String(destination.ad_account_id),
+    adAccountId,
     accessToken: destination.access_token!,
-    apiUrl: process.env.PINTEREST_API_URL || undefined,
-    test: overrides.test ?? destination.test,
+    apiUrl,
+    test,
     userAgent: userAgent(),
     timeoutMs: parseDuration(destination.timeout) * 1000,
     maxRetryMs: parseDuration(destination.max_retry_time) * 1000,
-    connections: destination.concurrency,
+    connections: destination.concurrency === 'auto' ? MAX_CONCURRENCY : destination.concurrency,
+    concurrency: concurrencyFor(destination.concurrency),
+    budget: sharedBudget(`${apiUrl ?? DEFAULT_API_URL}${test ? '?test=true' : ''}`, adAccountId, perMinute),
+    requestsPerMinute: perMinute,
   });
 }
 
@@ -161,7 +170,7 @@ async function executeWith(reader: Pipeline, file: string, options: ExecuteOptio
       client.warmUp();
       const signals = [lock?.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
       summary = await runSync({
-        sync, reader, sender: client, store, readState: options.readState, runId, cursorKind, fullRefresh: options.fullRefresh,
+        sync, reader, sender: client, concurrency: client.concurrency, store, readState: options.readState, runId, cursorKind, fullRefresh: options.fullRefresh,
         testMode: options.test ?? sync.destination.test,
         onProgress: (p) => {
           latest = p;

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { SyncDefinition } from '../config/schema.js';
 import type { MapStats } from '../engine/preview.js';
 import type { RunSummary } from '../engine/run.js';
+import type { ConcurrencyReport } from '../pinterest/concurrency.js';
 import type { Position, Source } from '../sources/types.js';
 import { countColumns } from '../state/store.js';
 import { DROP_REASONS } from '../mapping/normalize.js';
@@ -62,8 +63,24 @@ export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
   if (s.resent > 0) lines.push(`  resent ${s.resent} events an interrupted run had sent (same event_id, so Pinterest deduplicates them)`);
   if (s.alreadyDelivered > 0) lines.push(`  ${s.alreadyDelivered} rows read again were settled before (delivered or rejected) and not sent or counted again`);
   lines.push(`  ${seconds.toFixed(1)}s, ${rate} events/s; checkpoint: ${formatPosition(s.checkpoint)}`);
+  if (s.sending && s.sending.requests > 0) lines.push(`  ${formatSending(s.sending)}`);
   lines.push(...groupedLines('rejected by reason:', s.rejectsByReason, '  '), ...droppedLines(s.droppedIdentifiers, '  '));
   return lines.join('\n');
+}
+
+/** How a run sent: where `auto` settled, and the 429s it met. */
+function formatSending(sending: ConcurrencyReport): string {
+  const concurrency = sending.setting === 'auto'
+    ? `concurrency auto settled at ${sending.settled}${sending.max > sending.settled ? ` (at most ${sending.max})` : ''}`
+    : `concurrency ${sending.setting}`;
+  return `${concurrency}; ${plural(sending.requests, 'request')}, ${sending.throttled} answered 429 (rate-limited)`;
+}
+
+/** The run summary's and the JSON log's `sending` object. */
+export function sendingJson(sending: ConcurrencyReport | undefined): Record<string, unknown> | null {
+  return sending ? {
+    concurrency: sending.setting, settled_concurrency: sending.settled, max_concurrency: sending.max, requests: sending.requests, answered_429: sending.throttled,
+  } : null;
 }
 
 export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: ExitCode): Record<string, unknown> {
@@ -71,7 +88,7 @@ export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: Ex
     sync: sync.name, run_id: s.runId ?? null, outcome: s.error ? 'failed' : s.interrupted ? 'interrupted' : exitCode === ExitCode.rejectsExceeded ? 'rejects_exceeded' : 'succeeded', exit_code: exitCode,
     ...countColumns(s), duration_ms: s.durationMs,
     events_per_s: s.durationMs > 0 ? Math.round(s.eventsSent / (s.durationMs / 1000)) : 0,
-    checkpoint: s.checkpoint, rejects_by_reason: Object.fromEntries(s.rejectsByReason),
+    checkpoint: s.checkpoint, rejects_by_reason: Object.fromEntries(s.rejectsByReason), sending: sendingJson(s.sending),
     error: s.error?.message ?? null,
   };
 }

@@ -232,6 +232,10 @@ function issueProblems(loc: Located, issue: z.core.$ZodIssue, data: unknown, bas
       }
       // A number that fits no branch (maximum_bytes_billed: 1e400) is out of the number branch's range.
       const range = typeof value === 'number' ? numberRange(data, p) : undefined;
+      // A word or a number (concurrency: auto | 1..64): name both.
+      const words = issue.errors.flatMap((branch) => branch.flatMap((i) => (i.code === 'invalid_value' && i.path.length === 0 ? i.values.map(String) : [])));
+      const numbers = words.length > 0 ? numberRange(data, p) : undefined;
+      if (numbers) return [problemAt(loc, p, `must be ${words.join(', ')} or ${numbers}`)];
       if (range) return [problemAt(loc, p, `must be ${range}`)];
       const fitting = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
       if (fitting.length === 1) return fitting[0]!.flatMap((i) => issueProblems(loc, i, data, p));

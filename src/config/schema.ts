@@ -104,6 +104,9 @@ export const redshiftSourceSchema = z.strictObject({
 export const sourceSchema = z.discriminatedUnion('type', [duckdbSourceSchema, postgresSourceSchema, bigquerySourceSchema, snowflakeSourceSchema, redshiftSourceSchema]);
 export const SOURCE_TYPES = ['duckdb', 'postgres', 'bigquery', 'snowflake', 'redshift'] as const;
 
+/** The most requests in flight for one sync: `concurrency: auto`'s cap, and a pinned value's. */
+export const MAX_CONCURRENCY = 64;
+
 export const destinationSchema = z.strictObject({
   ad_account_id: z
     .union([z.string().regex(/^(\d+|\$\{[^}]+\})$/, 'digits only, as shown in Ads Manager'), z.number().int().positive()])
@@ -112,7 +115,10 @@ export const destinationSchema = z.strictObject({
   access_token: z.string().min(1).optional().describe('Conversion access token; write `${PINTEREST_ACCESS_TOKEN}`. Never printed, logged or stored.'),
   test: z.boolean().default(false).describe('Send with `?test=true`: Pinterest validates the events but does not record them. A test-mode run still advances the checkpoint (but records nothing in the ledger): after switching to live, `pinsync reset SYNC` sends everything for real.'),
   batch_size: z.number().int().min(1).max(1000).default(1000).describe('Events per request.'),
-  concurrency: z.number().int().min(1).max(64).default(4).describe('Requests in flight at once.'),
+  concurrency: z.union([z.literal('auto'), z.number().int().min(1).max(MAX_CONCURRENCY)]).default('auto')
+    .describe(`Requests in flight at once. \`auto\` (default): starts at 4 and adapts between 1 and ${MAX_CONCURRENCY}, growing while answers are healthy and the requests in flight are all in use, cutting on 429, 5xx, timeouts and rising latency. A number pins it.`),
+  max_requests_per_minute: z.number().int().min(1).max(120_000).optional()
+    .describe('Requests a minute to this ad account, shared by every sync this process sends to it (the lowest value given wins). Default: 5,000, the Conversions API\'s limit in Pinterest\'s OpenAPI description (600 in test mode, whose limit is 10 a second). A 429 lowers the pace for a while, whatever this says.'),
   timeout: duration.default('30s').describe('Per request: how long Pinterest may take for its whole answer, headers and body, before the request is retried (an answer that trickles in a byte at a time is cut off too).'),
   max_retry_time: duration.default('10m').describe('How long one batch may take in all (its retries of 429, 5xx, malformed answers and network errors, its splits, and the attempt in progress) before the run fails; a `Retry-After` longer than what is left fails the run at once.'),
 });
@@ -165,7 +171,7 @@ export const syncSchema = z
     timezone: z.string().refine(isTimeZone, 'not an IANA time zone such as Europe/Berlin').optional()
       .describe('IANA time zone of `schedule`, e.g. `Europe/Berlin`.'),
     source: sourceSchema.describe('Where rows come from.'),
-    destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 4, timeout: '30s', max_retry_time: '10m' })
+    destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 'auto', timeout: '30s', max_retry_time: '10m' })
       .describe('The Pinterest ad account and token. Needed by `validate` and runs, not by `preview`.'),
     match: matchSchema,
     mappings: z.record(z.string(), mappingSchema).describe('Event fields mapped to columns or literals: `{ field: column }`, `{ value: literal }`, or `{ column, map, default, fields }`.'),

@@ -1,7 +1,9 @@
-// Sends batches, at most `concurrency` of them between the checkpoint and the reader (sending,
-// or waiting for an earlier batch to commit), and hands each one's results to the committer.
+// Sends batches, at most the concurrency's current limit of them between the checkpoint and the
+// reader (sending, or waiting for an earlier batch to commit), and hands each one's results to
+// the committer. With `concurrency: auto` the limit moves as answers come (pinterest/concurrency.ts).
 import type { EncodedEvents } from '../core/encoded-events.js';
 import type { EventResult, SendOptions } from '../pinterest/client.js';
+import type { ConcurrencyLimit } from '../pinterest/concurrency.js';
 import type { RunCounts, StateStore } from '../state/store.js';
 import type { Batch } from './batcher.js';
 import type { Committer } from './committer.js';
@@ -14,7 +16,8 @@ export interface EventSender {
 
 export interface DispatcherOptions {
   syncName: string;
-  concurrency: number;
+  /** Read before every batch: a pinned number, or `auto`'s limit of the moment. */
+  concurrency: Pick<ConcurrencyLimit, 'limit'>;
   sender: EventSender;
   store?: StateStore;
   control: RunControl;
@@ -35,7 +38,7 @@ export class Dispatcher {
     const { syncName, concurrency, store, control, committer, unsettled } = this.options;
     // Events an earlier run left unsettled go one batch at a time: if the first fails again, the
     // batches behind it are not sent (and delivered) once more by every failing run.
-    const allowed = () => (unsettled.resending ? 1 : concurrency);
+    const allowed = () => (unsettled.resending ? 1 : concurrency.limit);
     while (batch.seq - committer.nextToCommit >= allowed() && !control.stopped) await control.whenChanged();
     if (control.stopped) return;
     unsettled.dispatched(batch.events.length);

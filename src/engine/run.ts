@@ -12,12 +12,16 @@ import { Batcher } from './batcher.js';
 import { Committer } from './committer.js';
 import { Dispatcher, type EventSender } from './dispatcher.js';
 import { ReasonCounts } from './reasons.js';
+import { AdaptiveConcurrency, FixedConcurrency, type ConcurrencyLimit, type ConcurrencyReport } from '../pinterest/concurrency.js';
+import { MAX_CONCURRENCY } from '../config/schema.js';
 import type { PageReader } from './reader.js';
 import { RunControl, UnsettledEvents } from './run-control.js';
 
 
 export interface RunProgress extends RunCounts {
   batchesSettled: number;
+  /** Batches the run may have in flight now. */
+  concurrency: number;
 }
 
 export interface RunOptions {
@@ -25,6 +29,8 @@ export interface RunOptions {
   /** Mapped pages of the sync's source (read on a worker thread, for a CLI run). */
   reader: PageReader;
   sender: EventSender;
+  /** Told of every request by the sender; default: from destination.concurrency (a fresh `auto` controller, or the pinned number). */
+  concurrency?: ConcurrencyLimit;
   /** Where checkpoints, runs and rejects go; absent for a remote test, which keeps no state. */
   store?: StateStore;
   /** Without a store (a remote test): state read, never written, for the checkpoint and ledger. */
@@ -58,6 +64,13 @@ export interface RunSummary extends RunCounts {
   error?: Error;
   /** Stopped by a signal (SIGTERM, SIGINT) after settling what was in flight. */
   interrupted?: boolean;
+  /** How it sent: the concurrency it settled at, requests, 429s (absent for a run that never started sending). */
+  sending?: ConcurrencyReport;
+}
+
+/** The concurrency a sync file asks for: pinned, or adaptive up to the cap. */
+export function concurrencyFor(setting: SyncDefinition['destination']['concurrency']): ConcurrencyLimit {
+  return setting === 'auto' ? new AdaptiveConcurrency(MAX_CONCURRENCY) : new FixedConcurrency(setting);
 }
 
 /**
@@ -72,6 +85,7 @@ export function rejectRate(counts: Pick<RunCounts, 'rowsRead' | 'alreadyDelivere
 
 export async function runSync(options: RunOptions): Promise<RunSummary> {
   const { sync, reader, sender, store } = options;
+  const concurrency = options.concurrency ?? concurrencyFor(sync.destination.concurrency);
   const startedAt = new Date();
   const counts: RunCounts = { ...ZERO_COUNTS };
   const reasons = new ReasonCounts();
@@ -96,11 +110,11 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
     syncName: sync.name, store, runId, ledger, started: checkpoint?.position, counts, reasons, unsettled,
     onCommit: (batchesSettled) => {
       control.changed();
-      options.onProgress?.({ ...counts, batchesSettled });
+      options.onProgress?.({ ...counts, batchesSettled, concurrency: concurrency.limit });
     },
   });
   const dispatcher = new Dispatcher({
-    syncName: sync.name, concurrency: sync.destination.concurrency, sender, store, control, committer, unsettled, counts, deliveredBefore,
+    syncName: sync.name, concurrency, sender, store, control, committer, unsettled, counts, deliveredBefore,
   });
   const batcher = new Batcher({ batchSize: sync.destination.batch_size, ledger, priorUnsettled, counts, reasons });
   const stopped = () => control.stopped;
@@ -120,7 +134,7 @@ export async function runSync(options: RunOptions): Promise<RunSummary> {
   await dispatcher.drain();
   await committer.done().catch((error: unknown) => control.record(error));
   control.failIfAbortedWithError();
-  return summarize(options, { counts, reasons, ledger, dropped: batcher.dropped, startedAt, runId, control, committer, unsettled });
+  return { ...await summarize(options, { counts, reasons, ledger, dropped: batcher.dropped, startedAt, runId, control, committer, unsettled }), sending: concurrency.report() };
 }
 
 /** After the last batch: the state's last writes and the run's record, then what the run did. */

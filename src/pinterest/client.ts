@@ -5,6 +5,8 @@ import type { Agent, Dispatcher } from 'undici';
 import { loadUndici, type Undici } from '../core/undici.js';
 import { AuthError, RetriesExhaustedError } from '../core/errors.js';
 import { EncodedEvents } from '../core/encoded-events.js';
+import { FixedConcurrency, type AnswerSignal, type ConcurrencyLimit } from './concurrency.js';
+import type { RateBudget } from './rate-budget.js';
 
 export const DEFAULT_API_URL = 'https://api.pinterest.com/v5';
 
@@ -23,8 +25,14 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** How long one batch may take, retrying 429, 5xx, malformed answers and network errors, the attempt in progress included. */
   maxRetryMs?: number;
-  /** Batches the caller sends at once (destination.concurrency); one keep-alive connection more is kept. */
+  /** Batches the caller sends at most at once (destination.concurrency, or its cap); one keep-alive connection more is kept. */
   connections?: number;
+  /** Told of every request and how it was answered (it sets how many batches the caller sends at once). */
+  concurrency?: ConcurrencyLimit;
+  /** The ad account's shared pace: every request, retries included, waits for its turn. */
+  budget?: RateBudget;
+  /** This sync's ceiling for the budget (destination.max_requests_per_minute); the lowest of the senders' holds. */
+  requestsPerMinute?: number;
   /** Injected for tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<unknown>;
   random?: () => number;
@@ -152,8 +160,13 @@ export class PinterestClient {
   private readonly headers: Record<string, string>;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<unknown>;
   private readonly random: () => number;
+  private readonly leaveBudget: () => void;
+  /** How many batches the caller may send at once: the option's, or a pinned 4. */
+  readonly concurrency: ConcurrencyLimit;
 
   constructor(private readonly options: ClientOptions) {
+    this.concurrency = options.concurrency ?? new FixedConcurrency(4);
+    this.leaveBudget = options.budget && options.requestsPerMinute ? options.budget.join(options.requestsPerMinute) : () => undefined;
     const base = (options.apiUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
     this.url = `${base}/ad_accounts/${encodeURIComponent(options.adAccountId)}/events${options.test ? '?test=true' : ''}`;
     this.headers = {
@@ -248,10 +261,18 @@ export class PinterestClient {
     const dispatcher = (this.dispatcher ??= new Agent({ connections: (this.options.connections ?? 8) + 1, keepAliveTimeout: 30_000, pipelining: 1 }));
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     for (let attempt = 0; ; attempt++) {
-      const left = clock.deadline - Date.now();
+      let left = clock.deadline - Date.now();
       if (left <= 0) throw this.exhausted(clock);
+      if (this.options.budget) {
+        await this.takeTurn(this.options.budget, clock, left);
+        left = clock.deadline - Date.now();
+        if (left <= 0) throw this.exhausted(clock);
+      }
       let answer: Answer | undefined;
       let failure: string;
+      // What the answer says about the load, for the concurrency and the pace: a failure to get one is overload.
+      let load: AnswerSignal = 'overloaded';
+      const inFlight = this.concurrency.started();
       // destination.timeout bounds the whole answer, headers and body (undici's own timeouts
       // are per gap: a byte every few seconds would hold them off for ever); max_retry_time
       // bounds it too, so a late attempt cannot outlast the batch's budget.
@@ -260,6 +281,7 @@ export class PinterestClient {
       try {
         clock.attempts++;
         answer = await this.post(body, request, dispatcher, attemptSignal);
+        load = answer.status === 429 ? 'throttled' : answer.status === 408 || answer.status >= 500 ? 'overloaded' : 'ok';
         if (answer.status === 401) {
           throw new AuthError(`Pinterest refused the access token (401: ${messageOf(answer)}). Check destination.access_token: it must be a current conversion access token for this ad account.`);
         }
@@ -270,6 +292,7 @@ export class PinterestClient {
           // Only a result for every event settles them; anything else is retried like a 5xx.
           const results = perEventResults(answer.body, count);
           if (typeof results !== 'string') return { results };
+          load = 'overloaded';
           failure = `${answer.status} without a result for every event (${answer.text !== undefined ? messageOf(answer) : results})`;
         } else if (answer.status === 422) {
           const results = perEventResults((answer.body as { details?: unknown } | null)?.details, count);
@@ -294,6 +317,9 @@ export class PinterestClient {
             ? `network error: no answer before destination.max_retry_time (${durationText(this.budgetMs)}) ran out`
             : `network error: no answer within ${timeoutMs / 1000}s (destination.timeout)`
           : `network error: ${describeNetworkError(error as Error & { code?: string }, timeoutMs)}`;
+      } finally {
+        this.concurrency.answered(inFlight, load);
+        if (answer) this.options.budget?.answered(load === 'throttled' ? 'throttled' : 'accepted');
       }
       clock.failure = failure;
       const rest = clock.deadline - Date.now();
@@ -309,6 +335,18 @@ export class PinterestClient {
       } catch {
         throw new RetriesExhaustedError(`stopped retrying (last: ${failure}): the run failed elsewhere`);
       }
+    }
+  }
+
+  /** Waits for the ad account's pace; the wait counts towards max_retry_time. */
+  private async takeTurn(budget: RateBudget, clock: BatchClock, left: number): Promise<void> {
+    const signals = [AbortSignal.timeout(left), ...(clock.signal ? [clock.signal] : [])];
+    try {
+      await budget.acquire(this, AbortSignal.any(signals));
+    } catch {
+      if (clock.signal?.aborted) throw new RetriesExhaustedError(`stopped waiting to send${clock.failure ? ` (last: ${clock.failure})` : ''}: the run failed elsewhere`);
+      const last = clock.failure ? ` (last: ${clock.failure})` : '';
+      throw new RetriesExhaustedError(`the batch ran out of destination.max_retry_time (${durationText(this.budgetMs)}) waiting for its turn in this ad account's request budget (destination.max_requests_per_minute, lowered after 429s)${last}; the next run resends it`);
     }
   }
 
@@ -341,6 +379,7 @@ export class PinterestClient {
   }
 
   async close(): Promise<void> {
+    if (!this.closed) this.leaveBudget();
     this.closed = true;
     await this.dispatcher?.close();
   }

@@ -32,7 +32,7 @@ describe('sync file validation', () => {
     expect(loaded.problems).toEqual([]);
     expect(loaded.sync).toMatchObject({
       name: 'web_orders',
-      destination: { ad_account_id: '549757463328', access_token: 'pina_secret_token', batch_size: 1000, concurrency: 4, test: false },
+      destination: { ad_account_id: '549757463328', access_token: 'pina_secret_token', batch_size: 1000, concurrency: 'auto', test: false },
       options: { max_event_age: '7d', max_reject_rate: 0.05 },
     });
   });
@@ -123,7 +123,7 @@ describe('sync file validation', () => {
       'sync.yaml:10:15: destination.batch_size: must be a whole number from 1 to 1000, written without quotes',
     ]);
     expect(problemsOf(text, { ...ENV, CONC: 'many' })).toEqual([
-      'sync.yaml:11:16: destination.concurrency: must be a whole number from 1 to 64, not text',
+      'sync.yaml:11:16: destination.concurrency: must be auto or a whole number from 1 to 64',
     ]);
     const postgres = VALID.replace('type: duckdb', 'type: postgres\n  port: ${PORT}\n  ssl: ${SSL}');
     const pg = parseSync(postgres, 'sync.yaml', { env: { ...ENV, PORT: '5433', SSL: 'false' } });

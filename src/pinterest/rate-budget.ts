@@ -1,0 +1,194 @@
+// One pace of requests per ad account, shared by every sync of this process that sends to it
+// (docs/adr/0014): a token bucket whose rate starts at destination.max_requests_per_minute,
+// drops on a 429 to a little under what Pinterest was accepting, and climbs back slowly.
+// Waiting requests are served in turn, one sync after the other, so no sync starves another.
+
+/** The Conversions API's limit in Pinterest's OpenAPI description: 5,000 calls a minute per ad account. */
+export const DEFAULT_REQUESTS_PER_MINUTE = 5_000;
+/** Test requests (?test=true): 10 a second per app (developers.pinterest.com, rate limits). */
+export const TEST_REQUESTS_PER_MINUTE = 600;
+
+// A burst of at most half a second's worth, so a pace is a pace.
+const BURST_SECONDS = 0.5;
+// After a 429: a little under the rate Pinterest accepted over the last seconds, and at least a
+// cut of the pace itself (a 429 while this process sent little means another client is busy).
+const ACCEPTED_WINDOW_MS = 2_000;
+const UNDER_ACCEPTED = 0.9;
+const PACE_CUT = 0.7;
+// A first 429 (nothing accepted yet, another client busy) cuts to a quarter, not to a standstill.
+const PACE_FLOOR = 0.25;
+// One cut per second: the 429s of one burst are one signal.
+const CUT_INTERVAL_MS = 1_000;
+// Climbing back: 2% of the pace a second, at least 1% of the ceiling a second.
+const CLIMB = 0.02;
+const CLIMB_OF_CEILING = 0.01;
+// Never slower than one request in 10 s, so a run keeps moving (and max_retry_time stays meaningful).
+const SLOWEST = 0.1;
+
+interface Waiter {
+  grant: () => void;
+  fail: (error: unknown) => void;
+}
+
+export interface BudgetReport {
+  /** Requests a second the budget allows now. */
+  pace: number;
+  /** The ceiling, from destination.max_requests_per_minute (the lowest given). */
+  ceiling: number;
+  /** 429s answered to requests of this budget. */
+  throttled: number;
+}
+
+export class RateBudget {
+  private ceilings = new Map<symbol, number>();
+  private ceilingPerSecond: number;
+  private pace: number;
+  private tokens: number;
+  private refilledAt: number;
+  private lastCutAt = -Infinity;
+  private throttledCount = 0;
+  private readonly accepted: number[] = [];
+  // Waiting requests per sender; senders take turns.
+  private readonly queues = new Map<object, Waiter[]>();
+  private turn: object[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(perMinute: number, private readonly now: () => number = () => performance.now()) {
+    this.ceilingPerSecond = perMinute / 60;
+    this.pace = this.ceilingPerSecond;
+    this.tokens = this.capacity;
+    this.refilledAt = now();
+  }
+
+  /** A sender joins with its ceiling; the lowest ceiling of those joined holds. Returns its leave(). */
+  join(perMinute: number): () => void {
+    const key = Symbol('sender');
+    this.ceilings.set(key, perMinute);
+    this.updateCeiling();
+    return () => {
+      this.ceilings.delete(key);
+      this.updateCeiling();
+    };
+  }
+
+  /** Waits for a request's turn; `sender` identifies whose request (a sync's client), for fairness. */
+  acquire(sender: object, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    this.refill();
+    if (this.queues.size === 0 && this.tokens >= 1) {
+      this.tokens -= 1;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        fail: reject,
+      };
+      const onAbort = () => {
+        const queue = this.queues.get(sender);
+        const at = queue?.indexOf(waiter) ?? -1;
+        if (at >= 0) queue!.splice(at, 1);
+        if (queue?.length === 0) this.dropSender(sender);
+        reject(signal!.reason as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const queue = this.queues.get(sender);
+      if (queue) queue.push(waiter);
+      else {
+        this.queues.set(sender, [waiter]);
+        this.turn.push(sender);
+      }
+      this.serve();
+    });
+  }
+
+  /** An answer came: a 429 lowers the pace, anything else counts as accepted. */
+  answered(status: 'accepted' | 'throttled'): void {
+    const now = this.now();
+    if (status === 'accepted') {
+      this.accepted.push(now);
+      this.forgetBefore(now - ACCEPTED_WINDOW_MS);
+      return;
+    }
+    this.throttledCount++;
+    if (now - this.lastCutAt < CUT_INTERVAL_MS) return;
+    this.refill();
+    this.lastCutAt = now;
+    this.forgetBefore(now - ACCEPTED_WINDOW_MS);
+    const acceptedRate = this.accepted.length / (ACCEPTED_WINDOW_MS / 1000);
+    this.pace = Math.max(SLOWEST, Math.min(this.pace * PACE_CUT, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
+    // The burst that drew the 429 is spent.
+    this.tokens = Math.min(this.tokens, 0);
+  }
+
+  report(): BudgetReport {
+    this.refill();
+    return { pace: this.pace, ceiling: this.ceilingPerSecond, throttled: this.throttledCount };
+  }
+
+  private get capacity(): number {
+    return Math.max(1, this.pace * BURST_SECONDS);
+  }
+
+  private updateCeiling(): void {
+    if (this.ceilings.size === 0) return;
+    this.ceilingPerSecond = Math.min(...this.ceilings.values()) / 60;
+    this.pace = Math.min(this.pace, this.ceilingPerSecond);
+  }
+
+  private forgetBefore(time: number): void {
+    let drop = 0;
+    while (drop < this.accepted.length && this.accepted[drop]! < time) drop++;
+    if (drop > 0) this.accepted.splice(0, drop);
+  }
+
+  /** Tokens since the last refill, and the pace climbing back towards the ceiling. */
+  private refill(): void {
+    const now = this.now();
+    const seconds = Math.max(0, now - this.refilledAt) / 1000;
+    this.refilledAt = now;
+    if (this.pace < this.ceilingPerSecond) {
+      const climb = Math.max(this.pace * CLIMB, this.ceilingPerSecond * CLIMB_OF_CEILING) * seconds;
+      this.pace = Math.min(this.ceilingPerSecond, this.pace + climb);
+    }
+    this.tokens = Math.min(this.capacity, this.tokens + this.pace * seconds);
+  }
+
+  private dropSender(sender: object): void {
+    this.queues.delete(sender);
+    this.turn = this.turn.filter((s) => s !== sender);
+  }
+
+  /** Grants tokens to the waiting requests, senders in turn; sleeps until the next token otherwise. */
+  private serve(): void {
+    this.refill();
+    while (this.turn.length > 0 && this.tokens >= 1) {
+      const sender = this.turn.shift()!;
+      const queue = this.queues.get(sender)!;
+      const waiter = queue.shift()!;
+      if (queue.length > 0) this.turn.push(sender);
+      else this.queues.delete(sender);
+      this.tokens -= 1;
+      waiter.grant();
+    }
+    if (this.turn.length === 0 || this.timer) return;
+    const wait = Math.ceil(((1 - this.tokens) / this.pace) * 1000);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.serve();
+    }, Math.max(1, wait));
+  }
+}
+
+const budgets = new Map<string, RateBudget>();
+
+/** This process's budget for one ad account at one API. */
+export function sharedBudget(apiUrl: string, adAccountId: string, perMinute: number): RateBudget {
+  const key = `${apiUrl} ${adAccountId}`;
+  let budget = budgets.get(key);
+  if (!budget) budgets.set(key, (budget = new RateBudget(perMinute)));
+  return budget;
+}
