@@ -11,6 +11,10 @@ export interface Attempt {
   readonly startedAt: number;
   /** Which cut was the last when the request left: one cut per round of requests, not per answer. */
   readonly epoch: number;
+  /** The limit when it left. */
+  readonly limitAtStart: number;
+  /** The most requests in flight at once while it was. */
+  peak: number;
 }
 
 /** What a run reports about its sending. */
@@ -94,7 +98,7 @@ export class FixedConcurrency implements ConcurrencyLimit {
   started(): Attempt {
     this.tally.requests++;
     this.tally.at(this.limit);
-    return { startedAt: 0, epoch: 0 };
+    return { startedAt: 0, epoch: 0, limitAtStart: this.limit, peak: 0 };
   }
 
   answered(_attempt: Attempt, signal: AnswerSignal): void {
@@ -108,7 +112,7 @@ export class FixedConcurrency implements ConcurrencyLimit {
 
 export class AdaptiveConcurrency implements ConcurrencyLimit {
   private window: number;
-  private inFlight = 0;
+  private readonly inFlight = new Set<Attempt>();
   private slowStart = true;
   private epoch = 0;
   private baselineMs: number | undefined;
@@ -125,17 +129,20 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
   }
 
   started(): Attempt {
-    this.inFlight++;
     this.tally.requests++;
     if (this.tally.requests === 1) this.tally.at(this.limit);
-    return { startedAt: this.now(), epoch: this.epoch };
+    const attempt: Attempt = { startedAt: this.now(), epoch: this.epoch, limitAtStart: this.limit, peak: 0 };
+    this.inFlight.add(attempt);
+    for (const other of this.inFlight) other.peak = Math.max(other.peak, this.inFlight.size);
+    return attempt;
   }
 
   answered(attempt: Attempt, signal: AnswerSignal): void {
-    // Every slot was taken when this answer came: more could have been sent (the sync is not
-    // waiting on its reader or on the rate budget).
-    const inUse = this.inFlight >= this.limit;
-    this.inFlight = Math.max(0, this.inFlight - 1);
+    // Every slot was taken at some point while this request was out: the sync could send more
+    // (it is not waiting on its reader or on the rate budget). Answers of one round arrive
+    // together, before the slots refill: the peak, not the moment, says whether they were used.
+    const inUse = attempt.peak >= attempt.limitAtStart;
+    this.inFlight.delete(attempt);
     if (signal === 'throttled') this.tally.throttled++;
     // A cut answers a round of requests once: the answers to requests sent before it say nothing new.
     const fresh = attempt.epoch === this.epoch;
