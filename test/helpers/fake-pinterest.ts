@@ -39,6 +39,8 @@ export class FakePinterest {
   largestBatch = 0;
   /** Request bodies of event posts, as received. */
   readonly bodies: string[] = [];
+  /** When each of `bodies` arrived (performance.now() as its request began), in the same order. */
+  readonly arrivals: number[] = [];
   /** After this many requests, answer 503 to every request. */
   failAfterRequests?: number;
   /** A batch holding one of these events is answered only after this many more milliseconds. */
@@ -85,6 +87,7 @@ export class FakePinterest {
     this.largestBatch = 0;
     this.mostPending = 0;
     this.bodies.length = 0;
+    this.arrivals.length = 0;
   }
 
   /** event_ids delivered more than once. */
@@ -133,6 +136,7 @@ export class FakePinterest {
   }
 
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrivedAt = performance.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     this.requests++;
@@ -160,6 +164,7 @@ export class FakePinterest {
     let data: unknown[];
     const text = Buffer.concat(chunks).toString('utf8');
     this.bodies.push(text);
+    this.arrivals.push(arrivedAt);
     try {
       data = (JSON.parse(text) as { data: unknown[] }).data;
       if (!Array.isArray(data) || data.length === 0 || data.length > 1000) throw new Error('bad data');

@@ -1,0 +1,153 @@
+// How a run paces its requests, end to end through the built CLI: two syncs to one ad account
+// in one `run --all --parallel 2` share one request budget and take turns; a pinned concurrency
+// holds; the 429s a run meets are counted in its summary, its --json and its JSON log.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { FakePinterest } from '../helpers/fake-pinterest.js';
+
+const ROWS = 150;
+const BATCH = 10;
+let work: string;
+let fake: FakePinterest;
+
+/** A sync of `data/<name>.csv`, whose lead ids start with its name. */
+function syncFile(name: string, destination: string): string {
+  return `version: 1
+name: ${name}
+source:
+  type: duckdb
+  query: SELECT * FROM read_csv('data/${name}.csv')
+  primary_key: lead_id
+destination:
+  ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
+  access_token: \${PINTEREST_ACCESS_TOKEN}
+  batch_size: ${BATCH}
+  max_retry_time: 20s
+${destination}
+match:
+  em: email
+mappings:
+  event_name: { value: lead }
+  action_source: { value: offline }
+  event_time: created
+`;
+}
+
+function writeData(name: string): string[] {
+  const ids = Array.from({ length: ROWS }, (_, i) => `${name}-${String(i + 1).padStart(4, '0')}`);
+  const created = new Date(Date.now() - 3600_000).toISOString();
+  writeFileSync(path.join(work, 'syncs', 'data', `${name}.csv`), `lead_id,email,created\n${ids.map((id) => `${id},${id}@example.org,${created}`).join('\n')}\n`);
+  return ids;
+}
+
+const env = () => ({
+  PINTEREST_API_URL: fake.url, PINTEREST_AD_ACCOUNT_ID: fake.adAccountId, PINTEREST_ACCESS_TOKEN: fake.token,
+  PINSYNC_STATE: path.join(work, 'state.db'),
+});
+
+/** Which sync sent each request the fake received, in order of arrival. */
+const senders = () => fake.bodies.map((body) => (JSON.parse(body) as { data: { event_id: string }[] }).data[0]!.event_id.split('-')[0]!);
+
+/** The most requests that arrived within any `ms` milliseconds. */
+function mostWithin(times: number[], ms: number): number {
+  let most = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i]! - times[j]! >= ms) j++;
+    most = Math.max(most, i - j + 1);
+  }
+  return most;
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), 'pinsync-flow-'));
+  mkdirSync(path.join(work, 'syncs', 'data'), { recursive: true });
+  fake = await new FakePinterest().start();
+});
+
+beforeEach(() => {
+  fake.reset();
+  rmSync(path.join(work, 'syncs'), { recursive: true, force: true });
+  mkdirSync(path.join(work, 'syncs', 'data'), { recursive: true });
+  for (const file of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(path.join(work, file), { force: true });
+});
+
+afterAll(async () => {
+  await fake.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('sending: concurrency and the rate budget', () => {
+  it('two syncs to one ad account share one budget and take turns', async () => {
+    const a = writeData('alpha');
+    const b = writeData('beta');
+    // 10 requests a second at most for both together, with a burst of half a second's worth.
+    writeFileSync(path.join(work, 'syncs', 'alpha.yaml'), syncFile('alpha', '  max_requests_per_minute: 600'));
+    writeFileSync(path.join(work, 'syncs', 'beta.yaml'), syncFile('beta', '  max_requests_per_minute: 600'));
+    fake.latencyMs = 50;
+    const result = await runCli(['run', '--all', '--parallel', '2', '--json'], { cwd: work, env: env() });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect([...fake.delivered.keys()].sort()).toEqual([...a, ...b].sort());
+    expect(fake.duplicates()).toEqual([]);
+
+    const summaries = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { sync: string; sending: Record<string, unknown> });
+    expect(summaries.map((s) => s.sync).sort()).toEqual(['alpha', 'beta']);
+    for (const s of summaries) {
+      expect(s.sending).toMatchObject({ concurrency: 'auto', requests: ROWS / BATCH, answered_429: 0 });
+      expect(s.sending.settled_concurrency).toBeGreaterThanOrEqual(1);
+      expect(s.sending.max_concurrency).toBeLessThanOrEqual(64);
+    }
+
+    // The budget holds over any second: 10 a second plus the burst of 5 (one more for timer rounding).
+    expect(fake.arrivals).toHaveLength(2 * ROWS / BATCH);
+    expect(mostWithin(fake.arrivals, 1000)).toBeLessThanOrEqual(16);
+    // 30 requests, 5 of them at once: the rest come no faster than 10 a second.
+    expect(fake.arrivals.at(-1)! - fake.arrivals[0]!).toBeGreaterThanOrEqual(2400);
+
+    // While both were sending, they took turns: neither got much more than the other.
+    const who = senders();
+    const lastOfFirstDone = Math.min(who.lastIndexOf('alpha'), who.lastIndexOf('beta'));
+    const firstOfLastStarted = Math.max(who.indexOf('alpha'), who.indexOf('beta'));
+    const both = who.slice(firstOfLastStarted, lastOfFirstDone + 1);
+    const alpha = both.filter((s) => s === 'alpha').length;
+    expect(both.length).toBeGreaterThanOrEqual(10);
+    expect(Math.min(alpha, both.length - alpha) / Math.max(alpha, both.length - alpha)).toBeGreaterThanOrEqual(0.6);
+  });
+
+  it('a pinned concurrency is never exceeded, and the summary says so', async () => {
+    const ids = writeData('pinned');
+    writeFileSync(path.join(work, 'syncs', 'pinned.yaml'), syncFile('pinned', '  concurrency: 2'));
+    fake.latencyMs = 30;
+    const result = await runCli(['run', 'pinned', '--json'], { cwd: work, env: env() });
+    expect(result.code).toBe(0);
+    expect(fake.delivered.size).toBe(ids.length);
+    expect(fake.mostPending).toBeLessThanOrEqual(2);
+    expect(JSON.parse(result.stdout).sending).toEqual({ concurrency: 2, settled_concurrency: 2, max_concurrency: 2, requests: ROWS / BATCH, answered_429: 0 });
+  });
+
+  it('counts the 429s a run met in its summary and its JSON log, and still delivers every event once', async () => {
+    const ids = writeData('limited');
+    writeFileSync(path.join(work, 'syncs', 'limited.yaml'), syncFile('limited', ''));
+    fake.script.push(
+      { status: 429, retryAfter: '0', body: { code: 8, message: 'This request exceeded a rate limit.' } },
+      { status: 429, retryAfter: '0', body: { code: 8, message: 'This request exceeded a rate limit.' } },
+      { status: 429, retryAfter: '0', body: { code: 8, message: 'This request exceeded a rate limit.' } },
+    );
+    const human = await runCli(['run', 'limited'], { cwd: work, env: env() });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/concurrency auto settled at \d+( \(at most \d+\))?; 18 requests, 3 answered 429 \(rate-limited\)/);
+    expect(fake.delivered.size).toBe(ids.length);
+    expect(fake.duplicates()).toEqual([]);
+
+    fake.reset();
+    rmSync(path.join(work, 'state.db'), { force: true });
+    fake.script.push({ status: 429, retryAfter: '0' }, { status: 503 });
+    const logged = await runCli(['--log-format', 'json', 'run', 'limited'], { cwd: work, env: env() });
+    expect(logged.code).toBe(0);
+    const finish = logged.stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.phase === 'finish');
+    expect(finish?.sending).toMatchObject({ concurrency: 'auto', requests: ROWS / BATCH + 2, answered_429: 1 });
+  });
+});
