@@ -6,7 +6,7 @@ import { loadUndici, type Undici } from '../core/undici.js';
 import { AuthError, RetriesExhaustedError } from '../core/errors.js';
 import { EncodedEvents } from '../core/encoded-events.js';
 import { FixedConcurrency, type AnswerSignal, type ConcurrencyLimit } from './concurrency.js';
-import type { RateBudget } from './rate-budget.js';
+import type { RateBudget, Turn } from './rate-budget.js';
 
 export const DEFAULT_API_URL = 'https://api.pinterest.com/v5';
 
@@ -263,8 +263,9 @@ export class PinterestClient {
     for (let attempt = 0; ; attempt++) {
       let left = clock.deadline - Date.now();
       if (left <= 0) throw this.exhausted(clock);
+      let turn: Turn | undefined;
       if (this.options.budget) {
-        await this.takeTurn(this.options.budget, clock, left);
+        turn = await this.takeTurn(this.options.budget, clock, left);
         left = clock.deadline - Date.now();
         if (left <= 0) throw this.exhausted(clock);
       }
@@ -272,7 +273,7 @@ export class PinterestClient {
       let failure: string;
       // What the answer says about the load, for the concurrency and the pace: a failure to get one is overload.
       let load: AnswerSignal = 'overloaded';
-      const inFlight = this.concurrency.started();
+      const inFlight = this.concurrency.started(turn?.queued);
       // destination.timeout bounds the whole answer, headers and body (undici's own timeouts
       // are per gap: a byte every few seconds would hold them off for ever); max_retry_time
       // bounds it too, so a late attempt cannot outlast the batch's budget.
@@ -319,7 +320,7 @@ export class PinterestClient {
           : `network error: ${describeNetworkError(error as Error & { code?: string }, timeoutMs)}`;
       } finally {
         this.concurrency.answered(inFlight, load);
-        if (answer) this.options.budget?.answered(load === 'throttled' ? 'throttled' : 'accepted');
+        if (turn) this.options.budget!.answered(turn, load === 'throttled' ? 'throttled' : 'accepted');
       }
       clock.failure = failure;
       const rest = clock.deadline - Date.now();
@@ -330,19 +331,22 @@ export class PinterestClient {
       const backoff = this.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
       const wait = Math.max(answer?.retryAfterMs ?? 0, backoff);
       if (wait >= rest || clock.signal?.aborted) throw this.exhausted(clock);
+      this.concurrency.backingOff(true);
       try {
         await this.sleep(wait, clock.signal);
       } catch {
         throw new RetriesExhaustedError(`stopped retrying (last: ${failure}): the run failed elsewhere`);
+      } finally {
+        this.concurrency.backingOff(false);
       }
     }
   }
 
   /** Waits for the ad account's pace; the wait counts towards max_retry_time. */
-  private async takeTurn(budget: RateBudget, clock: BatchClock, left: number): Promise<void> {
+  private async takeTurn(budget: RateBudget, clock: BatchClock, left: number): Promise<Turn> {
     const signals = [AbortSignal.timeout(left), ...(clock.signal ? [clock.signal] : [])];
     try {
-      await budget.acquire(this, AbortSignal.any(signals));
+      return await budget.acquire(this, AbortSignal.any(signals));
     } catch {
       if (clock.signal?.aborted) throw new RetriesExhaustedError(`stopped waiting to send${clock.failure ? ` (last: ${clock.failure})` : ''}: the run failed elsewhere`);
       const last = clock.failure ? ` (last: ${clock.failure})` : '';

@@ -15,6 +15,8 @@ export interface Attempt {
   readonly limitAtStart: number;
   /** The most requests in flight at once while it was. */
   peak: number;
+  /** It waited for the rate budget before leaving: the budget set the pace, not the window. */
+  readonly queued: boolean;
 }
 
 /** What a run reports about its sending. */
@@ -34,8 +36,11 @@ export interface ConcurrencyReport {
 export interface ConcurrencyLimit {
   /** Requests the sync may have in flight now (whole batches; at least 1). */
   readonly limit: number;
-  started(): Attempt;
+  /** A request leaves; `queued`: it waited for the rate budget first. */
+  started(queued?: boolean): Attempt;
   answered(attempt: Attempt, signal: AnswerSignal): void;
+  /** A batch waits to retry (`true`), or is done waiting (`false`): it still holds its slot. */
+  backingOff(waiting: boolean): void;
   report(): ConcurrencyReport;
 }
 
@@ -98,12 +103,14 @@ export class FixedConcurrency implements ConcurrencyLimit {
   started(): Attempt {
     this.tally.requests++;
     this.tally.at(this.limit);
-    return { startedAt: 0, epoch: 0, limitAtStart: this.limit, peak: 0 };
+    return { startedAt: 0, epoch: 0, limitAtStart: this.limit, peak: 0, queued: false };
   }
 
   answered(_attempt: Attempt, signal: AnswerSignal): void {
     if (signal === 'throttled') this.tally.throttled++;
   }
+
+  backingOff(): void {}
 
   report(): ConcurrencyReport {
     return { setting: this.limit, settled: this.limit, max: this.limit, requests: this.tally.requests, throttled: this.tally.throttled };
@@ -113,6 +120,8 @@ export class FixedConcurrency implements ConcurrencyLimit {
 export class AdaptiveConcurrency implements ConcurrencyLimit {
   private window: number;
   private readonly inFlight = new Set<Attempt>();
+  // Batches between a failed attempt and their retry: their slots are taken, not free.
+  private waiting = 0;
   private slowStart = true;
   private epoch = 0;
   private baselineMs: number | undefined;
@@ -128,20 +137,31 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
     return Math.max(1, Math.floor(this.window));
   }
 
-  started(): Attempt {
+  started(queued = false): Attempt {
     this.tally.requests++;
     if (this.tally.requests === 1) this.tally.at(this.limit);
-    const attempt: Attempt = { startedAt: this.now(), epoch: this.epoch, limitAtStart: this.limit, peak: 0 };
+    const attempt: Attempt = { startedAt: this.now(), epoch: this.epoch, limitAtStart: this.limit, peak: 0, queued };
     this.inFlight.add(attempt);
-    for (const other of this.inFlight) other.peak = Math.max(other.peak, this.inFlight.size);
+    this.notePeak();
     return attempt;
   }
 
+  backingOff(waiting: boolean): void {
+    this.waiting = Math.max(0, this.waiting + (waiting ? 1 : -1));
+    if (waiting) this.notePeak();
+  }
+
+  private notePeak(): void {
+    const taken = this.inFlight.size + this.waiting;
+    for (const attempt of this.inFlight) attempt.peak = Math.max(attempt.peak, taken);
+  }
+
   answered(attempt: Attempt, signal: AnswerSignal): void {
-    // Every slot was taken at some point while this request was out: the sync could send more
-    // (it is not waiting on its reader or on the rate budget). Answers of one round arrive
+    // Every slot was taken (sending, or waiting to retry) at some point while this request was
+    // out, and it did not wait for the rate budget: the sync could send more (it is not waiting
+    // on its reader or on the budget). Answers of one round arrive
     // together, before the slots refill: the peak, not the moment, says whether they were used.
-    const inUse = attempt.peak >= attempt.limitAtStart;
+    const inUse = attempt.peak >= attempt.limitAtStart && !attempt.queued;
     this.inFlight.delete(attempt);
     if (signal === 'throttled') this.tally.throttled++;
     // A cut answers a round of requests once: the answers to requests sent before it say nothing new.
@@ -157,9 +177,16 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
       if (fresh) this.cut(LATENCY_CUT);
       return;
     }
-    if (!inUse) return;
-    // Slow start doubles the window every round; after the first cut, one more a round.
-    this.window = Math.min(this.cap, this.window + (this.slowStart ? 1 : 1 / this.window));
+    if (inUse) {
+      // Slow start doubles the window every round; after it, one more a round.
+      this.window = Math.min(this.cap, this.window + (this.slowStart ? 1 : 1 / this.window));
+    } else {
+      // The reader or the budget sets the pace, not the window: slow start is over, and the
+      // window shrinks by one a round towards what is used (RFC 7661 does the same for TCP),
+      // so it holds no batches it does not use and reports the concurrency the run really had.
+      this.slowStart = false;
+      this.window = Math.max(attempt.peak, 1, this.window - 1 / this.window);
+    }
     this.tally.at(this.limit);
   }
 

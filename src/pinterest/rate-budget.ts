@@ -8,14 +8,14 @@ export const DEFAULT_REQUESTS_PER_MINUTE = 5_000;
 /** Test requests (?test=true): 10 a second per app (developers.pinterest.com, rate limits). */
 export const TEST_REQUESTS_PER_MINUTE = 600;
 
-// A burst of at most half a second's worth, so a pace is a pace.
-const BURST_SECONDS = 0.5;
-// After a 429: a little under the rate Pinterest accepted over the last seconds, and at least a
-// cut of the pace itself (a 429 while this process sent little means another client is busy).
+// A burst of at most a tenth of a second's worth: a larger one, saved up while batches wait out a
+// Retry-After, goes over a per-second limit the pace itself keeps under.
+const BURST_SECONDS = 0.1;
+// After a 429: a little under the rate Pinterest accepted over the last seconds (anchored there,
+// so that 429s in a row do not compound), never above the pace, and no lower than a quarter of it
+// (a first 429 with nothing accepted yet is no reason to stop).
 const ACCEPTED_WINDOW_MS = 2_000;
 const UNDER_ACCEPTED = 0.9;
-const PACE_CUT = 0.7;
-// A first 429 (nothing accepted yet, another client busy) cuts to a quarter, not to a standstill.
 const PACE_FLOOR = 0.25;
 // One cut per second: the 429s of one burst are one signal.
 const CUT_INTERVAL_MS = 1_000;
@@ -26,8 +26,14 @@ const CLIMB_OF_CEILING = 0.01;
 const SLOWEST = 0.1;
 
 interface Waiter {
-  grant: () => void;
-  fail: (error: unknown) => void;
+  grant: (at: number) => void;
+}
+
+/** A request's turn: when it was granted, and whether it had to wait for it. */
+export interface Turn {
+  readonly at: number;
+  /** The budget, not the sender, set the pace. */
+  readonly queued: boolean;
 }
 
 export interface BudgetReport {
@@ -47,7 +53,9 @@ export class RateBudget {
   private refilledAt: number;
   private lastCutAt = -Infinity;
   private throttledCount = 0;
-  private readonly accepted: number[] = [];
+  // When the turns of the last seconds were granted, less those answered 429: what Pinterest took
+  // or is taking (a request in flight counts until its answer says otherwise).
+  private readonly granted: number[] = [];
   // Waiting requests per sender; senders take turns.
   private readonly queues = new Map<object, Waiter[]>();
   private turn: object[] = [];
@@ -72,20 +80,19 @@ export class RateBudget {
   }
 
   /** Waits for a request's turn; `sender` identifies whose request (a sync's client), for fairness. */
-  acquire(sender: object, signal?: AbortSignal): Promise<void> {
+  acquire(sender: object, signal?: AbortSignal): Promise<Turn> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     this.refill();
     if (this.queues.size === 0 && this.tokens >= 1) {
       this.tokens -= 1;
-      return Promise.resolve();
+      return Promise.resolve({ at: this.grant(), queued: false });
     }
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<Turn>((resolve, reject) => {
       const waiter: Waiter = {
-        grant: () => {
+        grant: (at) => {
           signal?.removeEventListener('abort', onAbort);
-          resolve();
+          resolve({ at, queued: true });
         },
-        fail: reject,
       };
       const onAbort = () => {
         const queue = this.queues.get(sender);
@@ -105,21 +112,21 @@ export class RateBudget {
     });
   }
 
-  /** An answer came: a 429 lowers the pace, anything else counts as accepted. */
-  answered(status: 'accepted' | 'throttled'): void {
-    const now = this.now();
-    if (status === 'accepted') {
-      this.accepted.push(now);
-      this.forgetBefore(now - ACCEPTED_WINDOW_MS);
-      return;
-    }
+  /** The answer to a request granted `turn`: a 429 lowers the pace. */
+  answered(turn: Turn, status: 'accepted' | 'throttled'): void {
+    if (status === 'accepted') return;
     this.throttledCount++;
+    const refused = this.granted.lastIndexOf(turn.at);
+    if (refused >= 0) this.granted.splice(refused, 1);
+    const now = this.now();
     if (now - this.lastCutAt < CUT_INTERVAL_MS) return;
     this.refill();
     this.lastCutAt = now;
     this.forgetBefore(now - ACCEPTED_WINDOW_MS);
-    const acceptedRate = this.accepted.length / (ACCEPTED_WINDOW_MS / 1000);
-    this.pace = Math.max(SLOWEST, Math.min(this.pace * PACE_CUT, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
+    // Over the seconds there are turns for, and at least one (a per-second limit shows only over a second).
+    const span = Math.min(ACCEPTED_WINDOW_MS, Math.max(1000, now - (this.granted[0] ?? now)));
+    const acceptedRate = this.granted.length / (span / 1000);
+    this.pace = Math.max(SLOWEST, Math.min(this.pace, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
     // The burst that drew the 429 is spent.
     this.tokens = Math.min(this.tokens, 0);
   }
@@ -139,10 +146,17 @@ export class RateBudget {
     this.pace = Math.min(this.pace, this.ceilingPerSecond);
   }
 
+  private grant(): number {
+    const at = this.now();
+    this.granted.push(at);
+    this.forgetBefore(at - ACCEPTED_WINDOW_MS);
+    return at;
+  }
+
   private forgetBefore(time: number): void {
     let drop = 0;
-    while (drop < this.accepted.length && this.accepted[drop]! < time) drop++;
-    if (drop > 0) this.accepted.splice(0, drop);
+    while (drop < this.granted.length && this.granted[drop]! < time) drop++;
+    if (drop > 0) this.granted.splice(0, drop);
   }
 
   /** Tokens since the last refill, and the pace climbing back towards the ceiling. */
@@ -172,7 +186,7 @@ export class RateBudget {
       if (queue.length > 0) this.turn.push(sender);
       else this.queues.delete(sender);
       this.tokens -= 1;
-      waiter.grant();
+      waiter.grant(this.grant());
     }
     if (this.turn.length === 0 || this.timer) return;
     const wait = Math.ceil(((1 - this.tokens) / this.pace) * 1000);
