@@ -79,14 +79,19 @@ export class RateBudget {
     };
   }
 
+  /** A turn now, if one is free and nobody waits; otherwise nothing (then `acquire`). */
+  tryAcquire(): Turn | undefined {
+    this.refill();
+    if (this.queues.size > 0 || this.tokens < 1) return undefined;
+    this.tokens -= 1;
+    return { at: this.grant(), queued: false };
+  }
+
   /** Waits for a request's turn; `sender` identifies whose request (a sync's client), for fairness. */
   acquire(sender: object, signal?: AbortSignal): Promise<Turn> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    this.refill();
-    if (this.queues.size === 0 && this.tokens >= 1) {
-      this.tokens -= 1;
-      return Promise.resolve({ at: this.grant(), queued: false });
-    }
+    const now = this.tryAcquire();
+    if (now) return Promise.resolve(now);
     return new Promise<Turn>((resolve, reject) => {
       const waiter: Waiter = {
         grant: (at) => {
