@@ -273,7 +273,7 @@ export class PinterestClient {
       let failure: string;
       // What the answer says about the load, for the concurrency and the pace: a failure to get one is overload.
       let load: AnswerSignal = 'overloaded';
-      const inFlight = this.concurrency.started(turn?.queued);
+      const inFlight = this.concurrency.started({ queued: turn?.queued ?? false, events: count });
       // destination.timeout bounds the whole answer, headers and body (undici's own timeouts
       // are per gap: a byte every few seconds would hold them off for ever); max_retry_time
       // bounds it too, so a late attempt cannot outlast the batch's budget.

@@ -17,6 +17,8 @@ export interface Attempt {
   peak: number;
   /** It waited for the rate budget before leaving: the budget set the pace, not the window. */
   readonly queued: boolean;
+  /** Events in the request: a part of a split batch answers faster, and says nothing of the queue. */
+  readonly events: number;
 }
 
 /** What a run reports about its sending. */
@@ -36,8 +38,8 @@ export interface ConcurrencyReport {
 export interface ConcurrencyLimit {
   /** Requests the sync may have in flight now (whole batches; at least 1). */
   readonly limit: number;
-  /** A request leaves; `queued`: it waited for the rate budget first. */
-  started(queued?: boolean): Attempt;
+  /** A request of `events` events leaves; `queued`: it waited for the rate budget first. */
+  started(options?: { queued?: boolean; events?: number }): Attempt;
   answered(attempt: Attempt, signal: AnswerSignal): void;
   /** A batch waits to retry (`true`), or is done waiting (`false`): it still holds its slot. */
   backingOff(waiting: boolean): void;
@@ -103,7 +105,7 @@ export class FixedConcurrency implements ConcurrencyLimit {
   started(): Attempt {
     this.tally.requests++;
     this.tally.at(this.limit);
-    return { startedAt: 0, epoch: 0, limitAtStart: this.limit, peak: 0, queued: false };
+    return { startedAt: 0, epoch: 0, limitAtStart: this.limit, peak: 0, queued: false, events: 0 };
   }
 
   answered(_attempt: Attempt, signal: AnswerSignal): void {
@@ -122,6 +124,7 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
   private readonly inFlight = new Set<Attempt>();
   // Batches between a failed attempt and their retry: their slots are taken, not free.
   private waiting = 0;
+  private largest = 0;
   private slowStart = true;
   private epoch = 0;
   private baselineMs: number | undefined;
@@ -137,10 +140,11 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
     return Math.max(1, Math.floor(this.window));
   }
 
-  started(queued = false): Attempt {
+  started({ queued = false, events = 1 }: { queued?: boolean; events?: number } = {}): Attempt {
     this.tally.requests++;
     if (this.tally.requests === 1) this.tally.at(this.limit);
-    const attempt: Attempt = { startedAt: this.now(), epoch: this.epoch, limitAtStart: this.limit, peak: 0, queued };
+    this.largest = Math.max(this.largest, events);
+    const attempt: Attempt = { startedAt: this.now(), epoch: this.epoch, limitAtStart: this.limit, peak: 0, queued, events };
     this.inFlight.add(attempt);
     this.notePeak();
     return attempt;
@@ -159,8 +163,8 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
   answered(attempt: Attempt, signal: AnswerSignal): void {
     // Every slot was taken (sending, or waiting to retry) at some point while this request was
     // out, and it did not wait for the rate budget: the sync could send more (it is not waiting
-    // on its reader or on the budget). Answers of one round arrive
-    // together, before the slots refill: the peak, not the moment, says whether they were used.
+    // on its reader or on the budget). Answers of one round arrive together, before the slots
+    // refill: the peak, not the moment, says whether they were used.
     const inUse = attempt.peak >= attempt.limitAtStart && !attempt.queued;
     this.inFlight.delete(attempt);
     if (signal === 'throttled') this.tally.throttled++;
@@ -170,6 +174,8 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
       if (fresh) this.cut(signal === 'throttled' ? THROTTLED_CUT : OVERLOADED_CUT);
       return;
     }
+    // Only requests of about a full batch measure the latency: a half or a single event alone is faster.
+    if (attempt.events * 2 < this.largest) return;
     const ms = this.now() - attempt.startedAt;
     this.baselineMs = this.baselineMs === undefined ? ms : Math.min(ms, this.baselineMs + (ms - this.baselineMs) * BASELINE_DRIFT);
     this.recentMs = this.recentMs === undefined ? ms : this.recentMs + (ms - this.recentMs) * RECENT_WEIGHT;
