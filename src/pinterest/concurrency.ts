@@ -191,7 +191,8 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
       // window shrinks by one a round towards what is used (RFC 7661 does the same for TCP),
       // so it holds no batches it does not use and reports the concurrency the run really had.
       this.slowStart = false;
-      this.window = Math.max(attempt.peak, 1, this.window - 1 / this.window);
+      // Towards the peak, never up to it: the peak of a request sent before a cut would undo the cut.
+      this.window = Math.min(this.window, Math.max(attempt.peak, 1, this.window - 1 / this.window));
     }
     this.tally.at(this.limit);
   }

@@ -48,7 +48,9 @@ export interface BudgetReport {
 export class RateBudget {
   private ceilings = new Map<symbol, number>();
   private ceilingPerSecond: number;
-  private pace: number;
+  // The pace 429s allow, climbing back; Infinity once back at the ceiling. Kept apart from the
+  // ceiling, so that a sender's lower ceiling leaves with it and a 429's lesson does not.
+  private throttledTo = Infinity;
   private tokens: number;
   private refilledAt: number;
   private lastCutAt = -Infinity;
@@ -63,7 +65,6 @@ export class RateBudget {
 
   constructor(perMinute: number, private readonly now: () => number = () => performance.now()) {
     this.ceilingPerSecond = perMinute / 60;
-    this.pace = this.ceilingPerSecond;
     this.tokens = this.capacity;
     this.refilledAt = now();
   }
@@ -131,7 +132,7 @@ export class RateBudget {
     // Over the seconds there are turns for, and at least one (a per-second limit shows only over a second).
     const span = Math.min(ACCEPTED_WINDOW_MS, Math.max(1000, now - (this.granted[0] ?? now)));
     const acceptedRate = this.granted.length / (span / 1000);
-    this.pace = Math.max(SLOWEST, Math.min(this.pace, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
+    this.throttledTo = Math.max(Math.min(SLOWEST, this.ceilingPerSecond), Math.min(this.pace, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
     // The burst that drew the 429 is spent.
     this.tokens = Math.min(this.tokens, 0);
   }
@@ -141,14 +142,19 @@ export class RateBudget {
     return { pace: this.pace, ceiling: this.ceilingPerSecond, throttled: this.throttledCount };
   }
 
+  /** Requests a second now: the ceiling, or lower after 429s. */
+  private get pace(): number {
+    return Math.min(this.throttledTo, this.ceilingPerSecond);
+  }
+
   private get capacity(): number {
     return Math.max(1, this.pace * BURST_SECONDS);
   }
 
   private updateCeiling(): void {
     if (this.ceilings.size === 0) return;
+    this.refill();
     this.ceilingPerSecond = Math.min(...this.ceilings.values()) / 60;
-    this.pace = Math.min(this.pace, this.ceilingPerSecond);
   }
 
   private grant(): number {
@@ -169,9 +175,10 @@ export class RateBudget {
     const now = this.now();
     const seconds = Math.max(0, now - this.refilledAt) / 1000;
     this.refilledAt = now;
-    if (this.pace < this.ceilingPerSecond) {
+    if (this.throttledTo < this.ceilingPerSecond) {
       const climb = Math.max(this.pace * CLIMB, this.ceilingPerSecond * CLIMB_OF_CEILING) * seconds;
-      this.pace = Math.min(this.ceilingPerSecond, this.pace + climb);
+      this.throttledTo += climb;
+      if (this.throttledTo >= this.ceilingPerSecond) this.throttledTo = Infinity;
     }
     this.tokens = Math.min(this.capacity, this.tokens + this.pace * seconds);
   }
@@ -179,6 +186,11 @@ export class RateBudget {
   private dropSender(sender: object): void {
     this.queues.delete(sender);
     this.turn = this.turn.filter((s) => s !== sender);
+    // Nobody waits: a timer left armed (up to 1/pace seconds) would hold the process after its run.
+    if (this.turn.length === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
   }
 
   /** Grants tokens to the waiting requests, senders in turn; sleeps until the next token otherwise. */

@@ -1,0 +1,63 @@
+// Adversarial cases for the request budget and `concurrency: auto` that only an injected clock
+// can show without timing: what a cut, a ceiling or an aborted wait leaves behind.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AdaptiveConcurrency } from '../../src/pinterest/concurrency.js';
+import { RateBudget } from '../../src/pinterest/rate-budget.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('concurrency: auto after a cut', () => {
+  it('an answer of the round before the cut does not raise the window back', () => {
+    const controller = new AdaptiveConcurrency(64, () => 0);
+    // Four requests that waited for the budget (so the window is not "in use").
+    const attempts = Array.from({ length: 4 }, () => controller.started({ queued: true, events: 10 }));
+    expect(controller.limit).toBe(4);
+    controller.answered(attempts[0]!, 'overloaded');
+    expect(controller.limit).toBe(2);
+    for (const attempt of attempts.slice(1)) controller.answered(attempt, 'ok');
+    expect(controller.limit).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('the rate budget', () => {
+  it('a 429 never raises the pace above a ceiling under one request in 10 s', () => {
+    let now = 0;
+    const budget = new RateBudget(1, () => now);
+    budget.join(1);
+    const turn = budget.tryAcquire()!;
+    now += 1000;
+    budget.answered(turn, 'throttled');
+    expect(budget.report().pace).toBeLessThanOrEqual(budget.report().ceiling);
+  });
+
+  it("a sender's lower ceiling leaves with it; a pace lowered by a 429 does not", () => {
+    let now = 0;
+    const budget = new RateBudget(6, () => now);
+    budget.join(6)();
+    const leave = budget.join(600);
+    expect(budget.report()).toMatchObject({ pace: 10, ceiling: 10 });
+    budget.answered(budget.tryAcquire()!, 'throttled');
+    const lowered = budget.report().pace;
+    expect(lowered).toBeLessThan(10);
+    leave();
+    budget.join(600);
+    expect(budget.report().pace).toBe(lowered);
+    // Joined by a lower ceiling and left again: back to where it was, not to the ceiling.
+    budget.join(60)();
+    expect(budget.report().pace).toBe(lowered);
+  });
+
+  it('no timer is left armed once the last waiting request gives up (it would hold the process)', async () => {
+    vi.useFakeTimers();
+    const budget = new RateBudget(60, () => 0);
+    budget.tryAcquire();
+    const stop = new AbortController();
+    const waiting = budget.acquire({}, stop.signal);
+    expect(vi.getTimerCount()).toBe(1);
+    stop.abort(new Error('the run failed elsewhere'));
+    await expect(waiting).rejects.toThrow('the run failed elsewhere');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
