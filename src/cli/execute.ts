@@ -39,7 +39,8 @@ export function clientFor(sync: SyncDefinition, overrides: { test?: boolean } = 
     maxRetryMs: parseDuration(destination.max_retry_time) * 1000,
     connections: destination.concurrency === 'auto' ? MAX_CONCURRENCY : destination.concurrency,
     concurrency: concurrencyFor(destination.concurrency),
-    budget: sharedBudget(`${apiUrl ?? DEFAULT_API_URL}${test ? '?test=true' : ''}`, adAccountId, perMinute),
+    // Test requests are limited per app, not per ad account (rate-budget.ts): one budget for all of them.
+    budget: test ? sharedBudget(`${apiUrl ?? DEFAULT_API_URL}?test=true`, 'any ad account', perMinute) : sharedBudget(apiUrl ?? DEFAULT_API_URL, adAccountId, perMinute),
     requestsPerMinute: perMinute,
   });
 }

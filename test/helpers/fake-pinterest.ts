@@ -51,6 +51,8 @@ export class FakePinterest {
   mangle?: (body: { num_events_received: number; num_events_processed: number; events: unknown[] }) => unknown;
   /** Dripped answers still open. */
   dripping = 0;
+  /** Ad accounts besides `adAccountId` the token may send to (not cleared by reset). */
+  readonly moreAdAccounts = new Set<string>();
 
   constructor(options: { token?: string; adAccountId?: string } = {}) {
     this.token = options.token ?? 'pina_test_token';
@@ -146,7 +148,7 @@ export class FakePinterest {
     const match = /^\/v5\/ad_accounts\/([^/]+)\/events$/.exec(url.pathname);
     if (req.method !== 'POST' || !match) return this.send(res, 404, { code: 404, message: 'Not found' });
     if (req.headers.authorization !== `Bearer ${this.token}`) return this.send(res, 401, { code: 2, message: 'Authentication failed.' });
-    if (match[1] !== this.adAccountId) return this.send(res, 403, { code: 29, message: 'You are not permitted to access that resource.' });
+    if (match[1] !== this.adAccountId && !this.moreAdAccounts.has(match[1]!)) return this.send(res, 403, { code: 29, message: 'You are not permitted to access that resource.' });
     if (this.failAfterRequests !== undefined && this.requests > this.failAfterRequests) {
       return this.send(res, 503, { code: 4197, message: 'The endpoint has been ramped down and is currently not accepting any traffic.' });
     }
