@@ -118,7 +118,7 @@ export const destinationSchema = z.strictObject({
   concurrency: z.union([z.literal('auto'), z.number().int().min(1).max(MAX_CONCURRENCY)]).default('auto')
     .describe(`Requests in flight at once. \`auto\` (default): starts at 4 and adapts between 1 and ${MAX_CONCURRENCY}, growing while answers are healthy and the requests in flight are all in use, cutting on 429, 5xx, timeouts and rising latency. A number pins it.`),
   max_requests_per_minute: z.number().int().min(1).max(120_000).optional()
-    .describe('Requests a minute to this ad account, shared by every sync this process sends to it (the lowest value given wins). Default: 5,000, the Conversions API\'s limit in Pinterest\'s OpenAPI description (600 in test mode, whose limit is 10 a second). A 429 lowers the pace for a while, whatever this says.'),
+    .describe('Requests a minute to this ad account, shared by every sync this process sends to it (the lowest value among the syncs sending at the moment wins). Default: 5,000, the Conversions API\'s limit in Pinterest\'s OpenAPI description (600 in test mode, whose limit is 10 a second per app: test requests share one budget whatever the ad account). A 429 lowers the pace for a while, whatever this says.'),
   timeout: duration.default('30s').describe('Per request: how long Pinterest may take for its whole answer, headers and body, before the request is retried (an answer that trickles in a byte at a time is cut off too).'),
   max_retry_time: duration.default('10m').describe('How long one batch may take in all (its retries of 429, 5xx, malformed answers and network errors, its splits, and the attempt in progress) before the run fails; a `Retry-After` longer than what is left fails the run at once.'),
 });
