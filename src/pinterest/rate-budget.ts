@@ -155,6 +155,12 @@ export class RateBudget {
     if (this.ceilings.size === 0) return;
     this.refill();
     this.ceilingPerSecond = Math.min(...this.ceilings.values()) / 60;
+    // The next turn's timer was set at the old pace.
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.serve();
+    }
   }
 
   private grant(): number {

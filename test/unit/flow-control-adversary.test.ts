@@ -49,6 +49,24 @@ describe('the rate budget', () => {
     expect(budget.report().pace).toBe(lowered);
   });
 
+  it('a waiting request is served at the new pace as soon as a lower ceiling leaves', async () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const budget = new RateBudget(600, () => now);
+    const leaveLow = budget.join(6);
+    budget.join(600);
+    budget.tryAcquire();
+    let granted = false;
+    // At one request in 10 s, its turn is 10 s away.
+    void budget.acquire({}).then(() => (granted = true));
+    now += 200;
+    leaveLow();
+    // Ten a second now: a turn within a tenth of a second, not at the old pace's 10 s.
+    now += 100;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(granted).toBe(true);
+  });
+
   it('no timer is left armed once the last waiting request gives up (it would hold the process)', async () => {
     vi.useFakeTimers();
     const budget = new RateBudget(60, () => 0);
