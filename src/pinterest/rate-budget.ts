@@ -17,7 +17,10 @@ const BURST_SECONDS = 0.1;
 const ACCEPTED_WINDOW_MS = 2_000;
 const UNDER_ACCEPTED = 0.9;
 const PACE_FLOOR = 0.25;
-// One cut per second: the 429s of one burst are one signal.
+// One cut per second: the 429s of one burst are one signal. And one cut per stretch of refusals:
+// until Pinterest accepts a request again, more 429s (of batches retrying after Retry-After) say
+// nothing new of the rate it takes, and cutting again each second would leave the pace near its
+// floor for a minute after a pause of a few seconds.
 const CUT_INTERVAL_MS = 1_000;
 // Climbing back: 2% of the pace a second, at least 1% of the ceiling a second.
 const CLIMB = 0.02;
@@ -54,6 +57,7 @@ export class RateBudget {
   private tokens: number;
   private refilledAt: number;
   private lastCutAt = -Infinity;
+  private lastAcceptedAt = -Infinity;
   private throttledCount = 0;
   // When the turns of the last seconds were granted, less those answered 429: what Pinterest took
   // or is taking (a request in flight counts until its answer says otherwise).
@@ -120,12 +124,15 @@ export class RateBudget {
 
   /** The answer to a request granted `turn`: a 429 lowers the pace. */
   answered(turn: Turn, status: 'accepted' | 'throttled'): void {
-    if (status === 'accepted') return;
+    const now = this.now();
+    if (status === 'accepted') {
+      this.lastAcceptedAt = now;
+      return;
+    }
     this.throttledCount++;
     const refused = this.granted.lastIndexOf(turn.at);
     if (refused >= 0) this.granted.splice(refused, 1);
-    const now = this.now();
-    if (now - this.lastCutAt < CUT_INTERVAL_MS) return;
+    if (now - this.lastCutAt < CUT_INTERVAL_MS || this.lastAcceptedAt < this.lastCutAt) return;
     this.refill();
     this.lastCutAt = now;
     this.forgetBefore(now - ACCEPTED_WINDOW_MS);

@@ -49,6 +49,36 @@ describe('the rate budget', () => {
     expect(budget.report().pace).toBe(lowered);
   });
 
+  it('a few seconds in which Pinterest refuses every request cut the pace once, not once a second', () => {
+    let now = 0;
+    const budget = new RateBudget(6000, () => now);
+    budget.join(6000);
+    // Four batches out, refused; each retries a second later (Retry-After: 1), refused again, for 6 s.
+    for (let second = 0; second < 6; second++) {
+      const turns = Array.from({ length: 4 }, () => budget.tryAcquire() ?? { at: now, queued: true });
+      now += 100;
+      for (const turn of turns) budget.answered(turn, 'throttled');
+      now += 900;
+    }
+    // The storm passes at a quarter of the pace at most, not at one request in 10 s.
+    expect(budget.report().pace).toBeGreaterThanOrEqual(100 * 0.25);
+  });
+
+  it('a limit far under the pace, with some requests accepted, still brings the pace down to it', () => {
+    let now = 0;
+    const budget = new RateBudget(6000, () => now);
+    budget.join(6000);
+    // Pinterest takes 2 requests a second of the 20 sent, for 10 s.
+    for (let second = 0; second < 10; second++) {
+      for (let i = 0; i < 20; i++) {
+        const turn = budget.tryAcquire() ?? { at: now, queued: true };
+        budget.answered(turn, i < 2 ? 'accepted' : 'throttled');
+        now += 50;
+      }
+    }
+    expect(budget.report().pace).toBeLessThan(5);
+  });
+
   it('a waiting request is served at the new pace as soon as a lower ceiling leaves', async () => {
     vi.useFakeTimers();
     let now = 0;
