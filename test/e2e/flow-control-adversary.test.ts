@@ -128,6 +128,26 @@ describe('every request counted once, whatever its answer', () => {
 });
 
 describe('stopping while batches wait for their turn', () => {
+  it('a batch that fails the run stops the batches waiting for their turn; the next run sends everything once', async () => {
+    // One request a second: the first batch leaves at once, the others wait for their turn.
+    const ids = writeSync('halted', 5 * BATCH, 'max_requests_per_minute: 60');
+    fake.script.push({ status: 429, retryAfter: '3600', body: { code: 8, message: 'This request exceeded a rate limit.' } });
+    const failed = await runCli(['run', 'halted', '--json'], { cwd: work, env: env() });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/Pinterest asked to wait 3600s \(Retry-After/);
+    const summary = JSON.parse(failed.stdout) as { outcome: string; sending: { requests: number; answered_429: number } };
+    expect(summary).toMatchObject({ outcome: 'failed', sending: { requests: fake.requests, answered_429: 1 } });
+    // The waiting batches gave up (the next turn was a second away): nothing else was sent.
+    expect(fake.requests).toBeLessThanOrEqual(2);
+
+    writeSync('halted', 5 * BATCH);
+    const rest = await runCli(['run', 'halted', '--json'], { cwd: work, env: env() });
+    expect(rest.code).toBe(0);
+    expect(JSON.parse(rest.stdout)).toMatchObject({ outcome: 'succeeded', processed: ids.length });
+    expect([...fake.delivered.keys()].sort()).toEqual(ids);
+    expect(fake.duplicates()).toEqual([]);
+  });
+
   it('SIGTERM mid-run settles what was sent; the next run sends the rest, each event once', async () => {
     // Ten requests a second: most batches wait for their turn when the signal comes.
     const ids = writeSync('paced', 20 * BATCH, 'max_requests_per_minute: 600');
