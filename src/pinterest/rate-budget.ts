@@ -17,10 +17,8 @@ const BURST_SECONDS = 0.1;
 const ACCEPTED_WINDOW_MS = 2_000;
 const UNDER_ACCEPTED = 0.9;
 const PACE_FLOOR = 0.25;
-// One cut per second: the 429s of one burst are one signal. And one cut per stretch of refusals:
-// until Pinterest accepts a request again, more 429s (of batches retrying after Retry-After) say
-// nothing new of the rate it takes, and cutting again each second would leave the pace near its
-// floor for a minute after a pause of a few seconds.
+// One cut per second: the 429s of one burst are one signal. And one per stretch of refusals: until
+// Pinterest accepts a request again, more 429s say nothing new of its rate (docs/adr/0014).
 const CUT_INTERVAL_MS = 1_000;
 // Climbing back: 2% of the pace a second, at least 1% of the ceiling a second.
 const CLIMB = 0.02;

@@ -77,11 +77,11 @@ afterAll(async () => {
 
 describe('the request budget, across the syncs of one process', () => {
   it("a sync's low max_requests_per_minute does not hold back the syncs run after it", async () => {
-    // One request a ten seconds for `trickle`; `bulk`, run next in the same process, allows ten a
-    // second. Were trickle's pace left behind, bulk's batches would wait seconds for their turn
-    // and run out of their max_retry_time.
+    // One request in 10 s for `trickle`; `bulk`, run next in the same process, allows ten a second.
+    // Were trickle's pace left behind, bulk's fourth batch would wait about 8 s for its turn and
+    // run out of its max_retry_time.
     writeSync('trickle', 5, 'max_requests_per_minute: 6');
-    const bulk = writeSync('bulk', 15 * BATCH, 'max_requests_per_minute: 600\nmax_retry_time: 2s');
+    const bulk = writeSync('bulk', 15 * BATCH, 'max_requests_per_minute: 600\nmax_retry_time: 4s');
     const result = await runCli(['run', 'trickle', 'bulk', '--json'], { cwd: work, env: env() });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
