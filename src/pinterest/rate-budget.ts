@@ -13,6 +13,8 @@ const BURST_SECONDS = 0.5;
 // After a 429: a little under the rate Pinterest accepted over the last seconds, and at least a
 // cut of the pace itself (a 429 while this process sent little means another client is busy).
 const ACCEPTED_WINDOW_MS = 2_000;
+// ...or over the time since sending began, if shorter (but at least a burst's half second).
+const ACCEPTED_SHORTEST_MS = 500;
 const UNDER_ACCEPTED = 0.9;
 const PACE_CUT = 0.7;
 // A first 429 (nothing accepted yet, another client busy) cuts to a quarter, not to a standstill.
@@ -46,6 +48,9 @@ export class RateBudget {
   private tokens: number;
   private refilledAt: number;
   private lastCutAt = -Infinity;
+  /** When the requests of now began to leave (after a pause longer than the accepted window). */
+  private sendingSince = -Infinity;
+  private lastAcquireAt = -Infinity;
   private throttledCount = 0;
   private readonly accepted: number[] = [];
   // Waiting requests per sender; senders take turns.
@@ -74,6 +79,9 @@ export class RateBudget {
   /** Waits for a request's turn; `sender` identifies whose request (a sync's client), for fairness. */
   acquire(sender: object, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    const now = this.now();
+    if (now - this.lastAcquireAt > ACCEPTED_WINDOW_MS) this.sendingSince = now;
+    this.lastAcquireAt = now;
     this.refill();
     if (this.queues.size === 0 && this.tokens >= 1) {
       this.tokens -= 1;
@@ -92,6 +100,8 @@ export class RateBudget {
         const at = queue?.indexOf(waiter) ?? -1;
         if (at >= 0) queue!.splice(at, 1);
         if (queue?.length === 0) this.dropSender(sender);
+        // Nobody left waiting: no timer either (it would hold a finished process open for up to 1/pace).
+        if (this.turn.length === 0) this.stopTimer();
         reject(signal!.reason as Error);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -118,8 +128,12 @@ export class RateBudget {
     this.refill();
     this.lastCutAt = now;
     this.forgetBefore(now - ACCEPTED_WINDOW_MS);
-    const acceptedRate = this.accepted.length / (ACCEPTED_WINDOW_MS / 1000);
-    this.pace = Math.max(SLOWEST, Math.min(this.pace * PACE_CUT, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
+    // A 429 a second into a run: what was accepted in that second, not spread over two.
+    const span = Math.max(ACCEPTED_SHORTEST_MS, Math.min(ACCEPTED_WINDOW_MS, now - this.sendingSince));
+    const acceptedRate = this.accepted.length / (span / 1000);
+    // SLOWEST is a floor, not a raise: a ceiling below it stays the ceiling.
+    const slowest = Math.min(SLOWEST, this.ceilingPerSecond);
+    this.pace = Math.max(slowest, Math.min(this.pace * PACE_CUT, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
     // The burst that drew the 429 is spent.
     this.tokens = Math.min(this.tokens, 0);
   }
@@ -135,8 +149,22 @@ export class RateBudget {
 
   private updateCeiling(): void {
     if (this.ceilings.size === 0) return;
+    this.refill();
+    // A pace at the ceiling follows it (up too, when the sender with the lowest leaves); a pace
+    // that 429s lowered keeps climbing back on its own.
+    const atCeiling = this.pace >= this.ceilingPerSecond;
     this.ceilingPerSecond = Math.min(...this.ceilings.values()) / 60;
-    this.pace = Math.min(this.pace, this.ceilingPerSecond);
+    this.pace = atCeiling ? this.ceilingPerSecond : Math.min(this.pace, this.ceilingPerSecond);
+    // Waiting requests are timed at the new pace.
+    if (this.timer) {
+      this.stopTimer();
+      this.serve();
+    }
+  }
+
+  private stopTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private forgetBefore(time: number): void {
