@@ -165,6 +165,31 @@ describe('AdaptiveConcurrency', () => {
     expect(peak).toBeLessThan(64);
   });
 
+  it('one slow round cuts once: the late answers of requests sent before the cut do not cut again', () => {
+    const clock = new Clock();
+    const c = new AdaptiveConcurrency(64, clock.now);
+    for (let i = 0; i < 20; i++) {
+      const attempt = c.started();
+      clock.t += 100;
+      c.answered(attempt, 'ok');
+    }
+    expect(c.limit).toBe(4);
+    // A round of 8 answered in 500 ms: the guard cuts once, part-way through.
+    const round = Array.from({ length: 8 }, () => c.started());
+    clock.t += 500;
+    const limits = round.map((attempt) => (c.answered(attempt, 'ok'), c.limit));
+    const peak = Math.max(...limits);
+    expect(limits.at(-1)).toBe(Math.floor(peak * 0.9));
+    // The server is fast again: the requests sent after the cut answer in 100 ms, and the
+    // round's last (slow) answers do not count against them.
+    for (let i = 0; i < 10; i++) {
+      const attempt = c.started();
+      clock.t += 100;
+      c.answered(attempt, 'ok');
+      expect(c.limit).toBe(Math.floor(peak * 0.9));
+    }
+  });
+
   it('reports the time-weighted median limit, the highest, the requests and the 429s', () => {
     const clock = new Clock();
     const c = new AdaptiveConcurrency(64, clock.now);
