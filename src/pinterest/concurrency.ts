@@ -177,10 +177,17 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
     // Only requests of about a full batch measure the latency: a half or a single event alone is faster.
     if (attempt.events * 2 < this.largest) return;
     const ms = this.now() - attempt.startedAt;
-    this.baselineMs = this.baselineMs === undefined ? ms : Math.min(ms, this.baselineMs + (ms - this.baselineMs) * BASELINE_DRIFT);
-    this.recentMs = this.recentMs === undefined ? ms : this.recentMs + (ms - this.recentMs) * RECENT_WEIGHT;
-    if (this.recentMs > this.baselineMs * LATENCY_TOLERANCE + LATENCY_SLACK_MS) {
-      if (fresh) this.cut(LATENCY_CUT);
+    const baselineMs = (this.baselineMs = this.baselineMs === undefined ? ms : Math.min(ms, this.baselineMs + (ms - this.baselineMs) * BASELINE_DRIFT));
+    const slow = (value: number) => value > baselineMs * LATENCY_TOLERANCE + LATENCY_SLACK_MS;
+    if (fresh) {
+      this.recentMs = this.recentMs === undefined ? ms : this.recentMs + (ms - this.recentMs) * RECENT_WEIGHT;
+      if (slow(this.recentMs)) {
+        this.cut(LATENCY_CUT);
+        return;
+      }
+    } else if (slow(ms)) {
+      // A late answer of a round already cut: no growth on it, and no say in the next round's
+      // latency (it would start the recent average slow, and cut that round at its first answer).
       return;
     }
     if (inUse) {

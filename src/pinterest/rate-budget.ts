@@ -104,6 +104,8 @@ export class RateBudget {
         const at = queue?.indexOf(waiter) ?? -1;
         if (at >= 0) queue!.splice(at, 1);
         if (queue?.length === 0) this.dropSender(sender);
+        // Nobody left waiting: no timer either (it would hold a finished process open for up to 1/pace).
+        if (this.turn.length === 0) this.stopTimer();
         reject(signal!.reason as Error);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -131,7 +133,9 @@ export class RateBudget {
     // Over the seconds there are turns for, and at least one (a per-second limit shows only over a second).
     const span = Math.min(ACCEPTED_WINDOW_MS, Math.max(1000, now - (this.granted[0] ?? now)));
     const acceptedRate = this.granted.length / (span / 1000);
-    this.pace = Math.max(SLOWEST, Math.min(this.pace, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
+    // SLOWEST is a floor, not a raise: a ceiling below it stays the ceiling.
+    const slowest = Math.min(SLOWEST, this.ceilingPerSecond);
+    this.pace = Math.max(slowest, Math.min(this.pace, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
     // The burst that drew the 429 is spent.
     this.tokens = Math.min(this.tokens, 0);
   }
@@ -147,8 +151,22 @@ export class RateBudget {
 
   private updateCeiling(): void {
     if (this.ceilings.size === 0) return;
+    this.refill();
+    // A pace at the ceiling follows it (up too, when the sender with the lowest leaves); a pace
+    // that 429s lowered keeps climbing back on its own.
+    const atCeiling = this.pace >= this.ceilingPerSecond;
     this.ceilingPerSecond = Math.min(...this.ceilings.values()) / 60;
-    this.pace = Math.min(this.pace, this.ceilingPerSecond);
+    this.pace = atCeiling ? this.ceilingPerSecond : Math.min(this.pace, this.ceilingPerSecond);
+    // Waiting requests are timed at the new pace.
+    if (this.timer) {
+      this.stopTimer();
+      this.serve();
+    }
+  }
+
+  private stopTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private grant(): number {
