@@ -38,6 +38,11 @@ export interface ConcurrencyReport {
 export interface ConcurrencyLimit {
   /** Requests the sync may have in flight now (whole batches; at least 1). */
   readonly limit: number;
+  /**
+   * Batches between the checkpoint and the reader at most (sending, backing off, or answered and
+   * waiting for an earlier one to commit): what a crash can leave to resend, and what memory holds.
+   */
+  readonly cap: number;
   /** A request of `events` events leaves; `queued`: it waited for the rate budget first. */
   started(options?: { queued?: boolean; events?: number }): Attempt;
   answered(attempt: Attempt, signal: AnswerSignal): void;
@@ -100,6 +105,10 @@ export class FixedConcurrency implements ConcurrencyLimit {
 
   constructor(readonly limit: number, now: () => number = Date.now) {
     this.tally = new Tally(limit, now);
+  }
+
+  get cap(): number {
+    return this.limit;
   }
 
   started(): Attempt {
