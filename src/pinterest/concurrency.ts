@@ -38,6 +38,11 @@ export interface ConcurrencyReport {
 export interface ConcurrencyLimit {
   /** Requests the sync may have in flight now (whole batches; at least 1). */
   readonly limit: number;
+  /**
+   * Batches between the checkpoint and the reader at most (sending, backing off, or answered and
+   * waiting for an earlier one to commit): what a crash can leave to resend, and what memory holds.
+   */
+  readonly cap: number;
   /** A request of `events` events leaves; `queued`: it waited for the rate budget first. */
   started(options?: { queued?: boolean; events?: number }): Attempt;
   answered(attempt: Attempt, signal: AnswerSignal): void;
@@ -100,6 +105,10 @@ export class FixedConcurrency implements ConcurrencyLimit {
 
   constructor(readonly limit: number, now: () => number = Date.now) {
     this.tally = new Tally(limit, now);
+  }
+
+  get cap(): number {
+    return this.limit;
   }
 
   started(): Attempt {
@@ -177,10 +186,17 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
     // Only requests of about a full batch measure the latency: a half or a single event alone is faster.
     if (attempt.events * 2 < this.largest) return;
     const ms = this.now() - attempt.startedAt;
-    this.baselineMs = this.baselineMs === undefined ? ms : Math.min(ms, this.baselineMs + (ms - this.baselineMs) * BASELINE_DRIFT);
-    this.recentMs = this.recentMs === undefined ? ms : this.recentMs + (ms - this.recentMs) * RECENT_WEIGHT;
-    if (this.recentMs > this.baselineMs * LATENCY_TOLERANCE + LATENCY_SLACK_MS) {
-      if (fresh) this.cut(LATENCY_CUT);
+    const baselineMs = (this.baselineMs = this.baselineMs === undefined ? ms : Math.min(ms, this.baselineMs + (ms - this.baselineMs) * BASELINE_DRIFT));
+    const slow = (value: number) => value > baselineMs * LATENCY_TOLERANCE + LATENCY_SLACK_MS;
+    if (fresh) {
+      this.recentMs = this.recentMs === undefined ? ms : this.recentMs + (ms - this.recentMs) * RECENT_WEIGHT;
+      if (slow(this.recentMs)) {
+        this.cut(LATENCY_CUT);
+        return;
+      }
+    } else if (slow(ms)) {
+      // A late answer of a round already cut: no growth on it, and no say in the next round's
+      // latency (it would start the recent average slow, and cut that round at its first answer).
       return;
     }
     if (inUse) {

@@ -49,9 +49,7 @@ export interface BudgetReport {
 export class RateBudget {
   private ceilings = new Map<symbol, number>();
   private ceilingPerSecond: number;
-  // The pace 429s allow, climbing back; Infinity once back at the ceiling. Kept apart from the
-  // ceiling, so that a sender's lower ceiling leaves with it and a 429's lesson does not.
-  private throttledTo = Infinity;
+  private pace: number;
   private tokens: number;
   private refilledAt: number;
   private lastCutAt = -Infinity;
@@ -67,6 +65,7 @@ export class RateBudget {
 
   constructor(perMinute: number, private readonly now: () => number = () => performance.now()) {
     this.ceilingPerSecond = perMinute / 60;
+    this.pace = this.ceilingPerSecond;
     this.tokens = this.capacity;
     this.refilledAt = now();
   }
@@ -107,6 +106,8 @@ export class RateBudget {
         const at = queue?.indexOf(waiter) ?? -1;
         if (at >= 0) queue!.splice(at, 1);
         if (queue?.length === 0) this.dropSender(sender);
+        // Nobody left waiting: no timer either (it would hold a finished process open for up to 1/pace).
+        if (this.turn.length === 0) this.stopTimer();
         reject(signal!.reason as Error);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -130,14 +131,18 @@ export class RateBudget {
     this.throttledCount++;
     const refused = this.granted.lastIndexOf(turn.at);
     if (refused >= 0) this.granted.splice(refused, 1);
-    if (now - this.lastCutAt < CUT_INTERVAL_MS || this.lastAcceptedAt < this.lastCutAt) return;
+    // The same stretch of refusals: a turn granted since the last cut refused, none accepted since, the pace still lowered.
+    const sameStretch = turn.at >= this.lastCutAt && this.lastAcceptedAt < this.lastCutAt && this.pace < this.ceilingPerSecond;
+    if (now - this.lastCutAt < CUT_INTERVAL_MS || sameStretch) return;
     this.refill();
     this.lastCutAt = now;
     this.forgetBefore(now - ACCEPTED_WINDOW_MS);
     // Over the seconds there are turns for, and at least one (a per-second limit shows only over a second).
     const span = Math.min(ACCEPTED_WINDOW_MS, Math.max(1000, now - (this.granted[0] ?? now)));
     const acceptedRate = this.granted.length / (span / 1000);
-    this.throttledTo = Math.max(Math.min(SLOWEST, this.ceilingPerSecond), Math.min(this.pace, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
+    // SLOWEST is a floor, not a raise: a ceiling below it stays the ceiling.
+    const slowest = Math.min(SLOWEST, this.ceilingPerSecond);
+    this.pace = Math.max(slowest, Math.min(this.pace, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
     // The burst that drew the 429 is spent.
     this.tokens = Math.min(this.tokens, 0);
   }
@@ -147,11 +152,6 @@ export class RateBudget {
     return { pace: this.pace, ceiling: this.ceilingPerSecond, throttled: this.throttledCount };
   }
 
-  /** Requests a second now: the ceiling, or lower after 429s. */
-  private get pace(): number {
-    return Math.min(this.throttledTo, this.ceilingPerSecond);
-  }
-
   private get capacity(): number {
     return Math.max(1, this.pace * BURST_SECONDS);
   }
@@ -159,13 +159,21 @@ export class RateBudget {
   private updateCeiling(): void {
     if (this.ceilings.size === 0) return;
     this.refill();
+    // A pace at the ceiling follows it (up too, when the sender with the lowest leaves); a pace
+    // that 429s lowered keeps climbing back on its own.
+    const atCeiling = this.pace >= this.ceilingPerSecond;
     this.ceilingPerSecond = Math.min(...this.ceilings.values()) / 60;
-    // The next turn's timer was set at the old pace.
+    this.pace = atCeiling ? this.ceilingPerSecond : Math.min(this.pace, this.ceilingPerSecond);
+    // Waiting requests are timed at the new pace.
     if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+      this.stopTimer();
       this.serve();
     }
+  }
+
+  private stopTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private grant(): number {
@@ -186,10 +194,9 @@ export class RateBudget {
     const now = this.now();
     const seconds = Math.max(0, now - this.refilledAt) / 1000;
     this.refilledAt = now;
-    if (this.throttledTo < this.ceilingPerSecond) {
+    if (this.pace < this.ceilingPerSecond) {
       const climb = Math.max(this.pace * CLIMB, this.ceilingPerSecond * CLIMB_OF_CEILING) * seconds;
-      this.throttledTo += climb;
-      if (this.throttledTo >= this.ceilingPerSecond) this.throttledTo = Infinity;
+      this.pace = Math.min(this.ceilingPerSecond, this.pace + climb);
     }
     this.tokens = Math.min(this.capacity, this.tokens + this.pace * seconds);
   }
@@ -197,11 +204,6 @@ export class RateBudget {
   private dropSender(sender: object): void {
     this.queues.delete(sender);
     this.turn = this.turn.filter((s) => s !== sender);
-    // Nobody waits: a timer left armed (up to 1/pace seconds) would hold the process after its run.
-    if (this.turn.length === 0 && this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
   }
 
   /** Grants tokens to the waiting requests, senders in turn; sleeps until the next token otherwise. */

@@ -39,8 +39,6 @@ export class FakePinterest {
   largestBatch = 0;
   /** Request bodies of event posts, as received. */
   readonly bodies: string[] = [];
-  /** When each of `bodies` arrived (performance.now() as its request began), in the same order. */
-  readonly arrivals: number[] = [];
   /** After this many requests, answer 503 to every request. */
   failAfterRequests?: number;
   /** A batch holding one of these events is answered only after this many more milliseconds. */
@@ -53,6 +51,18 @@ export class FakePinterest {
   dripping = 0;
   /** Ad accounts besides `adAccountId` the token may send to (not cleared by reset). */
   readonly moreAdAccounts = new Set<string>();
+  /**
+   * Requests a second per ad account (a sliding second): above it, 429 with Retry-After
+   * (`rateLimitRetryAfter`, in seconds), answered at once, like Pinterest's limiter.
+   */
+  rateLimit?: number;
+  rateLimitRetryAfter = '1';
+  /** Requests answered 429 by the rate limit or the script, since the last reset. */
+  throttled = 0;
+  /** When each event post arrived (ms, performance.now()), and which of them the rate limit let through. */
+  readonly arrivals: number[] = [];
+  readonly acceptedArrivals: number[] = [];
+  private readonly admitted = new Map<string, number[]>();
 
   constructor(options: { token?: string; adAccountId?: string } = {}) {
     this.token = options.token ?? 'pina_test_token';
@@ -89,7 +99,23 @@ export class FakePinterest {
     this.largestBatch = 0;
     this.mostPending = 0;
     this.bodies.length = 0;
+    this.rateLimit = undefined;
+    this.rateLimitRetryAfter = '1';
+    this.throttled = 0;
     this.arrivals.length = 0;
+    this.acceptedArrivals.length = 0;
+    this.admitted.clear();
+  }
+
+  /** The most event posts that arrived within any `windowMs` (all of them, or those the rate limit let through). */
+  mostArrivedWithin(windowMs: number, which: 'all' | 'accepted' = 'all'): number {
+    const times = which === 'all' ? this.arrivals : this.acceptedArrivals;
+    let most = 0;
+    for (let i = 0, j = 0; j < times.length; j++) {
+      while (times[j]! - times[i]! >= windowMs) i++;
+      most = Math.max(most, j - i + 1);
+    }
+    return most;
   }
 
   /** event_ids delivered more than once. */
@@ -138,11 +164,14 @@ export class FakePinterest {
   }
 
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const arrivedAt = performance.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     this.requests++;
     this.userAgents.add(String(req.headers['user-agent']));
+    if (this.limited(req.url)) {
+      this.throttled++;
+      return this.send(res, 429, { code: 8, message: 'You have exceeded your rate limit. Try again later.' }, { 'retry-after': this.rateLimitRetryAfter });
+    }
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     const url = new URL(req.url ?? '/', 'http://x');
     const match = /^\/v5\/ad_accounts\/([^/]+)\/events$/.exec(url.pathname);
@@ -160,13 +189,13 @@ export class FakePinterest {
       return;
     }
     if (scripted) {
+      if (scripted.status === 429) this.throttled++;
       return this.send(res, scripted.status, scripted.body ?? { code: scripted.status, message: `scripted ${scripted.status}` },
         scripted.retryAfter ? { 'retry-after': scripted.retryAfter } : {});
     }
     let data: unknown[];
     const text = Buffer.concat(chunks).toString('utf8');
     this.bodies.push(text);
-    this.arrivals.push(arrivedAt);
     try {
       data = (JSON.parse(text) as { data: unknown[] }).data;
       if (!Array.isArray(data) || data.length === 0 || data.length > 1000) throw new Error('bad data');
@@ -196,6 +225,25 @@ export class FakePinterest {
       return this.send(res, 422, { code: 4198, message: 'Not all events were successfully processed.', details: body });
     }
     this.send(res, 200, this.mangle ? this.mangle(body) : body);
+  }
+
+  /** Counts an event post's arrival; true when it is over the ad account's rate limit (sliding second). */
+  private limited(path: string | undefined): boolean {
+    const account = /^\/v5\/ad_accounts\/([^/?]+)\/events/.exec(path ?? '')?.[1];
+    if (account === undefined) return false;
+    const now = performance.now();
+    this.arrivals.push(now);
+    if (this.rateLimit === undefined) {
+      this.acceptedArrivals.push(now);
+      return false;
+    }
+    const times = this.admitted.get(account) ?? [];
+    while (times.length > 0 && now - times[0]! >= 1000) times.shift();
+    this.admitted.set(account, times);
+    if (times.length >= this.rateLimit) return true;
+    times.push(now);
+    this.acceptedArrivals.push(now);
+    return false;
   }
 
   /** A 200 whose body never ends: a byte every `everyMs`, until the client gives up. */
