@@ -27,8 +27,10 @@ export function clientFor(sync: SyncDefinition, overrides: { test?: boolean } = 
   const apiUrl = process.env.PINTEREST_API_URL || undefined;
   const test = overrides.test ?? destination.test;
   const adAccountId = String(destination.ad_account_id);
-  // Test requests have their own, lower limit: their own budget.
-  const perMinute = destination.max_requests_per_minute ?? (test ? TEST_REQUESTS_PER_MINUTE : DEFAULT_REQUESTS_PER_MINUTE);
+  // Test requests have their own, lower limit (10 a second per app), whatever the live one is.
+  const perMinute = test
+    ? Math.min(destination.max_requests_per_minute ?? TEST_REQUESTS_PER_MINUTE, TEST_REQUESTS_PER_MINUTE)
+    : destination.max_requests_per_minute ?? DEFAULT_REQUESTS_PER_MINUTE;
   return new PinterestClient({
     adAccountId,
     accessToken: destination.access_token!,

@@ -203,12 +203,14 @@ export class AdaptiveConcurrency implements ConcurrencyLimit {
       // Slow start doubles the window every round; after it, one more a round.
       this.window = Math.min(this.cap, this.window + (this.slowStart ? 1 : 1 / this.window));
     } else {
-      // The reader or the budget sets the pace, not the window: slow start is over, and the
-      // window shrinks by one a round towards what is used (RFC 7661 does the same for TCP),
-      // so it holds no batches it does not use and reports the concurrency the run really had.
-      this.slowStart = false;
+      // The reader or the budget sets the pace, not the window: the window shrinks by one a
+      // round towards what is used (RFC 7661 does the same for TCP), so it holds no batches it
+      // does not use and reports the concurrency the run really had.
       // Towards the peak, never up to it: the peak of a request sent before a cut would undo the cut.
       this.window = Math.min(this.window, Math.max(attempt.peak, 1, this.window - 1 / this.window));
+      // Slow start is over, unless one batch at a time was all that was used: after such a
+      // stretch (the resends of a crashed run) it doubles back up, like TCP after idling.
+      this.slowStart = attempt.peak <= 1;
     }
     this.tally.at(this.limit);
   }

@@ -266,3 +266,26 @@ describe('FixedConcurrency', () => {
     expect(c.report()).toEqual({ setting: 3, settled: 3, max: 3, requests: 93, throttled: 30 });
   });
 });
+
+describe('AdaptiveConcurrency after one batch at a time', () => {
+  it('doubles back up once batches are plenty again (the resends of a crashed run go one at a time)', () => {
+    const clock = new Clock();
+    const c = new AdaptiveConcurrency(64, clock.now);
+    for (let i = 0; i < 20; i++) {
+      const attempt = c.started();
+      clock.t += 100;
+      c.answered(attempt, 'ok');
+    }
+    expect(c.limit).toBeLessThanOrEqual(2);
+    const limits: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const round = Array.from({ length: c.limit }, () => c.started());
+      clock.t += 100;
+      for (const attempt of round) c.answered(attempt, 'ok');
+      limits.push(c.limit);
+    }
+    // Doubling every round (one more a round would be at 7 at most).
+    limits.slice(1).forEach((limit, r) => expect(limit).toBe(2 * limits[r]!));
+    expect(limits.at(-1)).toBeGreaterThanOrEqual(32);
+  });
+});
