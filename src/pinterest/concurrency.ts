@@ -53,7 +53,7 @@ export interface ConcurrencyLimit {
 
 export const AUTO_START = 4;
 // Multiplicative cuts: a 429 is a budget reached (the pace cuts too, see rate-budget.ts); a 5xx or a timeout is a server in trouble.
-const THROTTLED_CUT = 0.75;
+const THROTTLED_CUT = 0.9;
 const OVERLOADED_CUT = 0.5;
 const LATENCY_CUT = 0.9;
 // Latency guard: the recent answer time against the fastest seen, with an allowance so that

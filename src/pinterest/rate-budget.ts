@@ -23,6 +23,10 @@ const CUT_INTERVAL_MS = 1_000;
 // Climbing back: 2% of the pace a second, at least 1% of the ceiling a second.
 const CLIMB = 0.02;
 const CLIMB_OF_CEILING = 0.01;
+// ...but back to just under the rate taken when the last 429 came, it climbs five times faster:
+// that rate was fine until then (CUBIC's climb is shaped the same way).
+const QUICK_CLIMB = 0.1;
+const QUICK_UP_TO = 0.97;
 // Never slower than one request in 10 s, so a run keeps moving (and max_retry_time stays meaningful).
 const SLOWEST = 0.1;
 
@@ -54,6 +58,8 @@ export class RateBudget {
   private refilledAt: number;
   private lastCutAt = -Infinity;
   private lastAcceptedAt = -Infinity;
+  // What Pinterest took when the last 429 came (requests a second).
+  private takenAtCut = 0;
   private throttledCount = 0;
   // When the turns of the last seconds were granted, less those answered 429: what Pinterest took
   // or is taking (a request in flight counts until its answer says otherwise).
@@ -140,6 +146,7 @@ export class RateBudget {
     // Over the seconds there are turns for, and at least one (a per-second limit shows only over a second).
     const span = Math.min(ACCEPTED_WINDOW_MS, Math.max(1000, now - (this.granted[0] ?? now)));
     const acceptedRate = this.granted.length / (span / 1000);
+    this.takenAtCut = acceptedRate;
     // SLOWEST is a floor, not a raise: a ceiling below it stays the ceiling.
     const slowest = Math.min(SLOWEST, this.ceilingPerSecond);
     this.pace = Math.max(slowest, Math.min(this.pace, Math.max(acceptedRate * UNDER_ACCEPTED, this.pace * PACE_FLOOR)));
@@ -195,7 +202,8 @@ export class RateBudget {
     const seconds = Math.max(0, now - this.refilledAt) / 1000;
     this.refilledAt = now;
     if (this.pace < this.ceilingPerSecond) {
-      const climb = Math.max(this.pace * CLIMB, this.ceilingPerSecond * CLIMB_OF_CEILING) * seconds;
+      const quick = this.pace < this.takenAtCut * QUICK_UP_TO;
+      const climb = Math.max(this.pace * (quick ? QUICK_CLIMB : CLIMB), this.ceilingPerSecond * CLIMB_OF_CEILING) * seconds;
       this.pace = Math.min(this.ceilingPerSecond, this.pace + climb);
     }
     this.tokens = Math.min(this.capacity, this.tokens + this.pace * seconds);

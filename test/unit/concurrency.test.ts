@@ -111,7 +111,7 @@ describe('AdaptiveConcurrency', () => {
     expect(c.limit).toBeGreaterThan(4);
   });
 
-  it('cuts once per round however many 429s of that round arrive (x0.75), and again for a 429 of a later round', () => {
+  it('cuts once per round however many 429s of that round arrive (x0.9), and again for a 429 of a later round', () => {
     const clock = new Clock();
     const c = new AdaptiveConcurrency(64, clock.now);
     simulate(c, clock, { latency: () => 100, answers: 4 }); // one round: 8
@@ -119,12 +119,12 @@ describe('AdaptiveConcurrency', () => {
     const round = Array.from({ length: 8 }, () => c.started());
     clock.t += 100;
     for (const attempt of round) c.answered(attempt, 'throttled');
-    expect(c.limit).toBe(6);
+    expect(c.limit).toBe(7); // floor(8 * 0.9)
     // A request that left after the cut: its 429 is news.
     const later = c.started();
     clock.t += 100;
     c.answered(later, 'throttled');
-    expect(c.limit).toBe(4); // floor(6 * 0.75)
+    expect(c.limit).toBe(6); // floor(7.2 * 0.9)
     expect(c.report().throttled).toBe(9);
   });
 
@@ -147,13 +147,13 @@ describe('AdaptiveConcurrency', () => {
     const clock = new Clock();
     const c = new AdaptiveConcurrency(64, clock.now);
     simulate(c, clock, { latency: () => 100, answers: 12 }); // 16
-    c.answered(c.started(), 'throttled'); // 12
-    expect(c.limit).toBe(12);
-    const seen = simulate(c, clock, { latency: () => 100, answers: 12 * 5 });
-    // Five rounds of 12 to 16 answers: a few slots more, nowhere near 12 * 2^5.
-    expect(c.limit).toBeGreaterThan(12);
-    expect(c.limit).toBeLessThanOrEqual(17);
-    expect(Math.max(...seen.limits)).toBeLessThanOrEqual(17);
+    c.answered(c.started(), 'throttled'); // 14
+    expect(c.limit).toBe(14);
+    const seen = simulate(c, clock, { latency: () => 100, answers: 14 * 5 });
+    // Five rounds of 14 to 19 answers: a few slots more, nowhere near 14 * 2^5.
+    expect(c.limit).toBeGreaterThan(14);
+    expect(c.limit).toBeLessThanOrEqual(19);
+    expect(Math.max(...seen.limits)).toBeLessThanOrEqual(19);
   });
 
   it('grows when the answers are slow but steady (2 s each)', () => {
@@ -239,18 +239,18 @@ describe('AdaptiveConcurrency', () => {
     const clock = new Clock();
     const c = new AdaptiveConcurrency(64, clock.now);
     clock.t = 5_000; // idle before the first request counts for nothing
-    // 4 for 10 s (one round of 10 s answers), then 8 for 2 s, then 6 (a 429) for 3 s.
+    // 4 for 10 s (one round of 10 s answers), then 8 for 2 s, then 7 (a 429) for 3 s.
     simulate(c, clock, { latency: () => 10_000, answers: 4 });
     expect(c.limit).toBe(8);
     clock.t += 2_000;
     c.answered(c.started(), 'throttled');
-    expect(c.limit).toBe(6);
+    expect(c.limit).toBe(7);
     clock.t += 3_000;
     // 4 + 8 requests of the simulation, and the one answered 429.
     expect(c.report()).toEqual({ setting: 'auto', settled: 4, max: 8, requests: 13, throttled: 1 });
-    // Much longer at 6: the median moves to 6.
+    // Much longer at 7: the median moves to 7.
     clock.t += 20_000;
-    expect(c.report().settled).toBe(6);
+    expect(c.report().settled).toBe(7);
     expect(c.report().max).toBe(8);
   });
 });

@@ -115,11 +115,11 @@ describe('RateBudget', () => {
     budget.answered(turns.at(-1)!, 'throttled');
     // 9 taken (the refused one does not count) over 2 s, less a tenth.
     expect(budget.report().pace).toBeCloseTo(0.9 * 9 / 2, 5);
-    // More 429s of the same burst: one signal (the pace only climbs a little).
+    // More 429s of the same burst: one signal (the pace only climbs back, 10% a second towards what was taken).
     t += 500;
     budget.answered(turns.at(-2)!, 'throttled');
     expect(budget.report().pace).toBeGreaterThan(4.05);
-    expect(budget.report().pace).toBeLessThan(4.2);
+    expect(budget.report().pace).toBeLessThan(4.3);
     // A second after the cut: cut again, from what was taken since, but never below a quarter of the pace.
     t += 600;
     const before = budget.report().pace;
@@ -180,17 +180,28 @@ describe('RateBudget', () => {
     expect(Math.max(...paces)).toBe(10);
   });
 
-  it('climbs 2% of the pace a second (1% of the ceiling at least)', () => {
+  it('climbs 10% a second back to just under what was taken at the 429, then 2% a second (1% of the ceiling at least)', () => {
     let t = 0;
     const budget = new RateBudget(6_000, () => t); // 100 a second
     const turns: Turn[] = [];
     for (; t < 2_000; t += 10) turns.push(budget.tryAcquire()!); // 200 turns in 2 s
     budget.answered(turns.at(-1)!, 'throttled');
-    // 2% of 89.55 (1.79) is more than 1% of the ceiling (1).
-    const cut = 0.9 * 199 / 2;
+    const taken = 199 / 2;
+    const cut = 0.9 * taken;
     expect(budget.report().pace).toBeCloseTo(cut, 5);
+    // Quickly at first: 1% of the pace every 100 ms.
+    for (let i = 0; i < 5; i++) {
+      t += 100;
+      budget.report();
+    }
+    expect(budget.report().pace).toBeCloseTo(cut * 1.01 ** 5, 5);
+    // Past 0.97 of what was taken, slowly: 2% of 97 (1.94 a second) is more than 1% of the ceiling (1).
+    while (budget.report().pace < 0.97 * taken) {
+      t += 100;
+    }
+    const slow = budget.report().pace;
     t += 1_000;
-    expect(budget.report().pace).toBeCloseTo(cut * 1.02, 5);
+    expect(budget.report().pace).toBeCloseTo(slow * 1.02, 5);
   });
 
   it('never slows to nothing: the pace stays above zero through 429 after 429, and a waiting request is served', async () => {
