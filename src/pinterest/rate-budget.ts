@@ -11,10 +11,10 @@ export const TEST_REQUESTS_PER_MINUTE = 600;
 // A burst of at most a tenth of a second's worth: a larger one, saved up while batches wait out a
 // Retry-After, goes over a per-second limit the pace itself keeps under.
 const BURST_SECONDS = 0.1;
-// After a 429: a little under the rate Pinterest accepted over the last seconds (anchored there,
+// After a 429: a little under the rate Pinterest took over the last second (anchored there,
 // so that 429s in a row do not compound), never above the pace, and no lower than a quarter of it
 // (a first 429 with nothing accepted yet is no reason to stop).
-const ACCEPTED_WINDOW_MS = 2_000;
+const ACCEPTED_WINDOW_MS = 1_000;
 const UNDER_ACCEPTED = 0.9;
 const PACE_FLOOR = 0.25;
 // One cut per second: the 429s of one burst are one signal. And one per stretch of refusals: until
@@ -143,9 +143,9 @@ export class RateBudget {
     this.refill();
     this.lastCutAt = now;
     this.forgetBefore(now - ACCEPTED_WINDOW_MS);
-    // Over the seconds there are turns for, and at least one (a per-second limit shows only over a second).
-    const span = Math.min(ACCEPTED_WINDOW_MS, Math.max(1000, now - (this.granted[0] ?? now)));
-    const acceptedRate = this.granted.length / (span / 1000);
+    // Over the last second: a per-second limit shows over a second, and a longer span would
+    // average in the slow start of a run (two seconds measured a 40/s limit as 26/s).
+    const acceptedRate = this.granted.length / (ACCEPTED_WINDOW_MS / 1000);
     this.takenAtCut = acceptedRate;
     // SLOWEST is a floor, not a raise: a ceiling below it stays the ceiling.
     const slowest = Math.min(SLOWEST, this.ceilingPerSecond);
