@@ -2,58 +2,21 @@
 // through the built CLI: a sync's ceiling must not outlive its run, test requests share one
 // budget, every request is counted once whatever its answer, a stop mid-run while batches wait
 // for their turn settles what it sent and the next run sends the rest once.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
+import { clearLeadWork, LEAD_BATCH, leadEnv, writeLeadSync } from '../helpers/lead-syncs.js';
 
-const BATCH = 10;
+const BATCH = LEAD_BATCH;
 const OTHER_ACCOUNT = '549757463399';
 let work: string;
 let fake: FakePinterest;
 
-/** A sync of `data/<name>.csv` (lead ids start with its name); `destination` adds keys to the destination. */
-function writeSync(name: string, rows: number, destination = '', account = '${PINTEREST_AD_ACCOUNT_ID}'): string[] {
-  const ids = Array.from({ length: rows }, (_, i) => `${name}-${String(i + 1).padStart(4, '0')}`);
-  const created = new Date(Date.now() - 3600_000).toISOString();
-  writeFileSync(path.join(work, 'syncs', 'data', `${name}.csv`), `lead_id,email,created\n${ids.map((id) => `${id},${id}@example.org,${created}`).join('\n')}\n`);
-  writeFileSync(path.join(work, 'syncs', `${name}.yaml`), `version: 1
-name: ${name}
-source:
-  type: duckdb
-  query: SELECT * FROM read_csv('data/${name}.csv')
-  primary_key: lead_id
-destination:
-  ad_account_id: ${account}
-  access_token: \${PINTEREST_ACCESS_TOKEN}
-  batch_size: ${BATCH}
-${destination.split('\n').filter(Boolean).map((line) => `  ${line}`).join('\n')}
-match:
-  em: email
-mappings:
-  event_name: { value: lead }
-  action_source: { value: offline }
-  event_time: created
-`);
-  return ids;
-}
-
-const env = () => ({
-  PINTEREST_API_URL: fake.url, PINTEREST_AD_ACCOUNT_ID: fake.adAccountId, PINTEREST_ACCESS_TOKEN: fake.token,
-  PINSYNC_STATE: path.join(work, 'state.db'),
-});
-
-/** The most requests that arrived within any `ms` milliseconds. */
-function mostWithin(times: number[], ms: number): number {
-  let most = 0;
-  for (let i = 0, j = 0; i < times.length; i++) {
-    while (times[i]! - times[j]! >= ms) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-}
+const writeSync = (name: string, rows: number, destination = '', account?: string) => writeLeadSync(work, name, rows, destination, account);
+const env = () => leadEnv(work, fake);
 
 const jsonLines = (text: string) => text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 
@@ -65,9 +28,7 @@ beforeAll(async () => {
 beforeEach(() => {
   fake.reset();
   fake.moreAdAccounts.clear();
-  rmSync(path.join(work, 'syncs'), { recursive: true, force: true });
-  mkdirSync(path.join(work, 'syncs', 'data'), { recursive: true });
-  for (const file of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(path.join(work, file), { force: true });
+  clearLeadWork(work);
 });
 
 afterAll(async () => {
@@ -99,7 +60,7 @@ describe('the request budget, across the syncs of one process', () => {
     expect([...fake.testDelivered.keys()].sort()).toEqual([...a, ...b].sort());
     expect(fake.arrivals).toHaveLength(24);
     // 10 test requests a second for the two together (600 a minute, a burst of one, and one more for timer rounding).
-    expect(mostWithin(fake.arrivals, 1000)).toBeLessThanOrEqual(12);
+    expect(fake.mostArrivedWithin(1000)).toBeLessThanOrEqual(12);
   });
 });
 

@@ -1,52 +1,22 @@
 // How a run paces its requests, end to end through the built CLI: two syncs to one ad account
 // in one `run --all --parallel 2` share one request budget and take turns; a pinned concurrency
 // holds; the 429s a run meets are counted in its summary, its --json and its JSON log.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
+import { clearLeadWork, LEAD_BATCH, leadEnv, writeLeadSync } from '../helpers/lead-syncs.js';
 
 const ROWS = 150;
-const BATCH = 10;
+const BATCH = LEAD_BATCH;
 let work: string;
 let fake: FakePinterest;
 
-/** A sync of `data/<name>.csv`, whose lead ids start with its name. */
-function syncFile(name: string, destination: string): string {
-  return `version: 1
-name: ${name}
-source:
-  type: duckdb
-  query: SELECT * FROM read_csv('data/${name}.csv')
-  primary_key: lead_id
-destination:
-  ad_account_id: \${PINTEREST_AD_ACCOUNT_ID}
-  access_token: \${PINTEREST_ACCESS_TOKEN}
-  batch_size: ${BATCH}
-  max_retry_time: 20s
-${destination}
-match:
-  em: email
-mappings:
-  event_name: { value: lead }
-  action_source: { value: offline }
-  event_time: created
-`;
-}
-
-function writeData(name: string, rows = ROWS): string[] {
-  const ids = Array.from({ length: rows }, (_, i) => `${name}-${String(i + 1).padStart(4, '0')}`);
-  const created = new Date(Date.now() - 3600_000).toISOString();
-  writeFileSync(path.join(work, 'syncs', 'data', `${name}.csv`), `lead_id,email,created\n${ids.map((id) => `${id},${id}@example.org,${created}`).join('\n')}\n`);
-  return ids;
-}
-
-const env = () => ({
-  PINTEREST_API_URL: fake.url, PINTEREST_AD_ACCOUNT_ID: fake.adAccountId, PINTEREST_ACCESS_TOKEN: fake.token,
-  PINSYNC_STATE: path.join(work, 'state.db'),
-});
+/** A lead sync (test/helpers/lead-syncs.ts) whose batches may retry for 20 s; `destination`: more lines. */
+const writeSync = (name: string, destination = '', rows = ROWS) => writeLeadSync(work, name, rows, `max_retry_time: 20s\n${destination}`);
+const env = () => leadEnv(work, fake);
 
 /** Which sync sent each request the fake received, in order of arrival. */
 const senders = () => fake.bodies.map((body) => (JSON.parse(body) as { data: { event_id: string }[] }).data[0]!.event_id.split('-')[0]!);
@@ -59,9 +29,7 @@ beforeAll(async () => {
 
 beforeEach(() => {
   fake.reset();
-  rmSync(path.join(work, 'syncs'), { recursive: true, force: true });
-  mkdirSync(path.join(work, 'syncs', 'data'), { recursive: true });
-  for (const file of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(path.join(work, file), { force: true });
+  clearLeadWork(work);
 });
 
 afterAll(async () => {
@@ -73,11 +41,9 @@ describe('sending: concurrency and the rate budget', () => {
   it('two syncs to one ad account share one budget and take turns', async () => {
     // Enough rows that the two overlap for seconds, even when one starts late on a busy machine.
     const rows = 2 * ROWS;
-    const a = writeData('alpha', rows);
-    const b = writeData('beta', rows);
     // 10 requests a second at most for both together, with a burst of a tenth of a second's worth.
-    writeFileSync(path.join(work, 'syncs', 'alpha.yaml'), syncFile('alpha', '  max_requests_per_minute: 600'));
-    writeFileSync(path.join(work, 'syncs', 'beta.yaml'), syncFile('beta', '  max_requests_per_minute: 600'));
+    const a = writeSync('alpha', 'max_requests_per_minute: 600', rows);
+    const b = writeSync('beta', 'max_requests_per_minute: 600', rows);
     fake.latencyMs = 50;
     const result = await runCli(['run', '--all', '--parallel', '2', '--json'], { cwd: work, env: env() });
     expect(result.stderr).toBe('');
@@ -110,8 +76,7 @@ describe('sending: concurrency and the rate budget', () => {
   });
 
   it('a pinned concurrency is never exceeded, and the summary says so', async () => {
-    const ids = writeData('pinned');
-    writeFileSync(path.join(work, 'syncs', 'pinned.yaml'), syncFile('pinned', '  concurrency: 2'));
+    const ids = writeSync('pinned', 'concurrency: 2');
     fake.latencyMs = 30;
     const result = await runCli(['run', 'pinned', '--json'], { cwd: work, env: env() });
     expect(result.code).toBe(0);
@@ -121,8 +86,7 @@ describe('sending: concurrency and the rate budget', () => {
   });
 
   it('with auto, a batch waiting out a Retry-After does not hold up the batches behind it', async () => {
-    const ids = writeData('patient');
-    writeFileSync(path.join(work, 'syncs', 'patient.yaml'), syncFile('patient', ''));
+    const ids = writeSync('patient');
     fake.latencyMs = 20;
     fake.script.push({ status: 429, retryAfter: '2', body: { code: 8, message: 'This request exceeded a rate limit.' } });
     const result = await runCli(['run', 'patient', '--json'], { cwd: work, env: env() });
@@ -136,8 +100,7 @@ describe('sending: concurrency and the rate budget', () => {
   });
 
   it('counts the 429s a run met in its summary and its JSON log, and still delivers every event once', async () => {
-    const ids = writeData('limited');
-    writeFileSync(path.join(work, 'syncs', 'limited.yaml'), syncFile('limited', ''));
+    const ids = writeSync('limited');
     fake.script.push(
       { status: 429, retryAfter: '0', body: { code: 8, message: 'This request exceeded a rate limit.' } },
       { status: 429, retryAfter: '0', body: { code: 8, message: 'This request exceeded a rate limit.' } },
