@@ -320,7 +320,8 @@ export class PinterestClient {
           : `network error: ${describeNetworkError(error as Error & { code?: string }, timeoutMs)}`;
       } finally {
         this.concurrency.answered(inFlight, load);
-        if (turn) this.options.budget!.answered(turn, load === 'throttled' ? 'throttled' : 'accepted');
+        // A 5xx, a timeout or a lost connection is neither accepted nor refused for the rate limit.
+        if (turn && load !== 'overloaded') this.options.budget!.answered(turn, load === 'throttled' ? 'throttled' : 'accepted');
       }
       clock.failure = failure;
       const rest = clock.deadline - Date.now();

@@ -180,6 +180,25 @@ describe('flow control against the fake Pinterest', () => {
     expect(fake.requests).toBe(1);
   });
 
+  it('a 503 between two 429s does not count as accepted: the stretch of refusals cuts the pace once', async () => {
+    let t = 0;
+    const budget = new RateBudget(6_000, () => t); // 100 a second
+    // Each retry waits 1.5 s on the budget's clock: past the one-cut-a-second interval.
+    const sender = new PinterestClient({
+      adAccountId: fake.adAccountId, accessToken: fake.token, apiUrl: fake.url, userAgent: 'pinsync/test', random: () => 0,
+      concurrency: new Recorded(64), budget, requestsPerMinute: 6_000,
+      sleep: async () => void (t += 1_500),
+    });
+    clients.push(sender);
+    fake.script.push({ status: 429, retryAfter: '0' }, { status: 503 }, { status: 429, retryAfter: '0' });
+    expect((await sender.send(encodeEvents([event('stretch-1')])))[0]!.status).toBe('processed');
+    expect(fake.requests).toBe(4);
+    // The first 429 cut to a quarter (25 a second; nothing taken yet); the second belongs to the
+    // same stretch. Had the 503 counted as accepted, it would have cut again, to about 7.
+    expect(budget.report().pace).toBeGreaterThan(20);
+    expect(budget.report().throttled).toBe(2);
+  });
+
   it('stops waiting for its turn when the run fails elsewhere', async () => {
     const budget = new RateBudget(6);
     const sender = client({ concurrency: new Recorded(64), budget, perMinute: 6 });
