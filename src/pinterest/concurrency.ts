@@ -113,7 +113,6 @@ export class FixedConcurrency implements ConcurrencyLimit {
 
   started(): Attempt {
     this.tally.requests++;
-    this.tally.at(this.limit);
     return { startedAt: 0, epoch: 0, limitAtStart: this.limit, peak: 0, queued: false, events: 0 };
   }
 

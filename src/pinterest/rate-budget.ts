@@ -61,7 +61,7 @@ export class RateBudget {
   // What Pinterest took when the last 429 came (requests a second).
   private takenAtCut = 0;
   private throttledCount = 0;
-  // When the turns of the last seconds were granted, less those answered 429: what Pinterest took
+  // When the turns of the last second were granted, less those answered 429: what Pinterest took
   // or is taking (a request in flight counts until its answer says otherwise).
   private readonly granted: number[] = [];
   // Waiting requests per sender; senders take turns.
