@@ -103,6 +103,16 @@ export const redshiftSourceSchema = z.strictObject({
 
 export const sourceSchema = z.discriminatedUnion('type', [duckdbSourceSchema, postgresSourceSchema, bigquerySourceSchema, snowflakeSourceSchema, redshiftSourceSchema]);
 export const SOURCE_TYPES = ['duckdb', 'postgres', 'bigquery', 'snowflake', 'redshift'] as const;
+export const SYNC_KINDS = ['events', 'audience'] as const;
+/** The match keys an audience sync may use, and the customer list type each one sets. */
+export const AUDIENCE_LIST_TYPES = { em: 'EMAIL', hashed_maids: 'MAID' } as const;
+export type AudienceMatchKey = keyof typeof AUDIENCE_LIST_TYPES;
+
+/** Identifiers per customer-list request by default, and at most (docs/audiences.md says why). */
+export const AUDIENCE_RECORDS_PER_REQUEST = 10_000;
+export const AUDIENCE_MAX_RECORDS_PER_REQUEST = 100_000;
+/** The largest share of a customer list one run may remove without --allow-removals, by default. */
+export const DEFAULT_MAX_REMOVAL_RATE = 0.3;
 
 /** The most requests in flight for one sync: `concurrency: auto`'s cap, and a pinned value's. */
 export const MAX_CONCURRENCY = 64;
@@ -121,6 +131,14 @@ export const destinationSchema = z.strictObject({
     .describe('Requests a minute to this ad account, shared by every sync this process sends to it (the lowest value among the syncs sending at the moment wins). Default: 5,000, the Conversions API\'s limit in Pinterest\'s OpenAPI description (in test mode 600, and never more, whatever this says: Pinterest limits test requests to 10 a second per app, so they share one budget whatever the ad account). A 429 lowers the pace for a while, whatever this says.'),
   timeout: duration.default('30s').describe('Per request: how long Pinterest may take for its whole answer, headers and body, before the request is retried (an answer that trickles in a byte at a time is cut off too).'),
   max_retry_time: duration.default('10m').describe('How long one batch may take in all (its retries of 429, 5xx, malformed answers and network errors, its splits, and the attempt in progress) before the run fails; a `Retry-After` longer than what is left fails the run at once.'),
+  customer_list: z.union([
+    z.strictObject({ name: z.string().trim().min(1).max(255).describe('The list\'s name: the first run adopts the ad account\'s list of this name, or creates it.') }),
+    z.strictObject({ id: z.union([z.string().regex(/^(\d+|\$\{[^}]+\})$/, 'digits only'), z.number().int().positive()]).describe('An existing list\'s id (digits).') }),
+  ]).optional().describe('`kind: audience` only. The Pinterest customer list the sync keeps equal to its query: `{ name: VIP customers }` (created on the first run if the ad account has none of that name) or `{ id: "123" }`.'),
+  audience: z.strictObject({ name: z.string().trim().min(1).max(255).describe('The audience\'s name.') }).optional()
+    .describe('`kind: audience` only. Also make the list targetable: the first run creates a `CUSTOMER_LIST` audience of this name on the list (or adopts the one already on it).'),
+  records_per_request: z.number().int().min(1).max(AUDIENCE_MAX_RECORDS_PER_REQUEST).optional()
+    .describe(`\`kind: audience\` only. Identifiers per customer-list request (default ${AUDIENCE_RECORDS_PER_REQUEST.toLocaleString('en-US')}; see docs/audiences.md for why).`),
 });
 
 const columns = z.union([columnName, z.array(columnName).min(1)]);
@@ -159,11 +177,15 @@ export const optionsSchema = z.strictObject({
   max_reject_rate: z.number().min(0).max(1).default(0.05).describe('Share of the rows a run reads that may be rejected; above it, the command exits 3. Rows read again that were settled before, and rows skipped on purpose, do not count.'),
   hashed_columns: z.array(columnName).optional()
     .describe('Columns that already hold SHA-256 hex. A column a hashed `match` key reads (`em`, `ph`, …) may be used in clear (`primary_key`, `event_id`, any mapping) only when listed here, and then each row\'s value must be 64 hex characters or the row is rejected.'),
+  max_removal_rate: z.number().min(0).max(1).optional()
+    .describe(`\`kind: audience\` only. A run that would remove more than this share of the list (default ${DEFAULT_MAX_REMOVAL_RATE}), or empty a list, sends nothing and exits 3, unless \`run --allow-removals\`.`),
 });
 
 export const syncSchema = z
   .strictObject({
     version: z.literal(1).default(1).describe('Sync file format version; only `1` exists.'),
+    kind: z.enum(SYNC_KINDS).default('events')
+      .describe('`events` (default): send conversion events. `audience`: keep a Pinterest customer list equal to the query (docs/audiences.md).'),
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only').optional()
       .describe('Unique sync name; state is keyed on it. Letters, digits, `_ . -`. Default: the file name without `.yaml`.'),
     schedule: z.string().refine(isCron, 'not a cron expression (five fields: minute hour day month weekday, e.g. "*/30 * * * *")').optional()
@@ -174,7 +196,7 @@ export const syncSchema = z
     destination: destinationSchema.default({ test: false, batch_size: 1000, concurrency: 'auto', timeout: '30s', max_retry_time: '10m' })
       .describe('The Pinterest ad account and token. Needed by `validate` and runs, not by `preview`.'),
     match: matchSchema,
-    mappings: z.record(z.string(), mappingSchema).describe('Event fields mapped to columns or literals: `{ field: column }`, `{ value: literal }`, or `{ column, map, default, fields }`.'),
+    mappings: z.record(z.string(), mappingSchema).default({}).describe('Events only. Event fields mapped to columns or literals: `{ field: column }`, `{ value: literal }`, or `{ column, map, default, fields }`.'),
     skip: skipSchema.optional(),
     notify: notifySchema.optional().describe('`webhook: URL`: where to POST a JSON summary when a run fails or rejects too much. `PINSYNC_WEBHOOK` sets one for every sync.'),
     options: optionsSchema.default({ max_event_age: '7d', max_reject_rate: 0.05 }).describe('Normalization and validation settings.'),
@@ -219,11 +241,16 @@ export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
     problems.push({ path: ['source', 'lookback'], message: 'lookback re-reads a window before the checkpoint, so it needs a `cursor`' });
   }
   const match = isObject(data.match) ? data.match : undefined;
+  if (data.kind === 'audience') return [...problems, ...audienceChecks(data, source, match), ...identifiersInClear(data, source, match, {})];
+  problems.push(...eventsOnly(data));
   if (match && !match.em && !match.hashed_maids && !(match.client_ip_address && match.client_user_agent)) {
     problems.push({ path: ['match'], message: 'a sync needs em, hashed_maids, or client_ip_address with client_user_agent' });
   }
   const mappings = isObject(data.mappings) ? data.mappings : undefined;
-  if (!mappings) return problems;
+  if (!mappings) {
+    if (data.mappings === undefined) problems.push({ path: [], message: `an event sync needs mappings: (${REQUIRED_EVENT_FIELDS.filter((f) => f !== 'event_id').join(', ')} at least), or \`kind: audience\` for a customer list` });
+    return problems;
+  }
   for (const [target, mapping] of Object.entries(mappings)) {
     if (target.startsWith('user_data.')) {
       problems.push({ path: ['mappings', target], message: `user identifiers go under match: (match: { ${target.slice(10)}: column })` });
@@ -272,6 +299,53 @@ export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
   for (const required of REQUIRED_EVENT_FIELDS) {
     if (required === 'event_id' || mappings[required] !== undefined) continue;
     problems.push({ path: ['mappings'], message: `mappings needs ${required} (a column or { value: … })` });
+  }
+  return problems;
+}
+
+const AUDIENCE_DESTINATION_KEYS = ['customer_list', 'audience', 'records_per_request'] as const;
+
+/** Keys that only an audience sync reads: an event sync that has them was most likely meant to be one. */
+function eventsOnly(data: Record<string, unknown>): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const destination = isObject(data.destination) ? data.destination : {};
+  for (const key of AUDIENCE_DESTINATION_KEYS) {
+    if (destination[key] !== undefined) problems.push({ path: ['destination', key], message: `${key} is for customer lists: add \`kind: audience\`, or remove it` });
+  }
+  const options = isObject(data.options) ? data.options : {};
+  if (options.max_removal_rate !== undefined) problems.push({ path: ['options', 'max_removal_rate'], message: 'max_removal_rate is for customer lists: add `kind: audience`, or remove it' });
+  return problems;
+}
+
+/** An audience sync: one identifier, a customer list, no events, no cursor. */
+function audienceChecks(data: Record<string, unknown>, source: Record<string, unknown> | undefined, match: Record<string, unknown> | undefined): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  if (source?.cursor !== undefined) {
+    problems.push({ path: ['source', 'cursor'], message: 'an audience sync reads its whole query on every run (membership has no cursor): remove cursor' });
+  }
+  if (match) {
+    const keys = Object.keys(match).filter((k) => match[k] !== undefined);
+    const allowed = Object.keys(AUDIENCE_LIST_TYPES);
+    const others = keys.filter((k) => !allowed.includes(k));
+    if (others.length > 0) {
+      problems.push({ path: ['match', others[0]!], message: `a customer list matches on one identifier, em (EMAIL list) or hashed_maids (MAID list), not ${others.join(', ')}` });
+    } else if (keys.length !== 1) {
+      problems.push({ path: ['match'], message: keys.length === 0 ? 'an audience sync needs one identifier: em (an EMAIL list) or hashed_maids (a MAID list)' : 'a customer list has one type: give em or hashed_maids, not both (one sync per list)' });
+    }
+  }
+  if (isObject(data.mappings) && Object.keys(data.mappings).length > 0) {
+    problems.push({ path: ['mappings'], message: 'an audience sync sends no events: remove mappings (the identifiers go under match:)' });
+  }
+  const destination = isObject(data.destination) ? data.destination : undefined;
+  if (destination?.customer_list === undefined) {
+    problems.push({ path: destination ? ['destination'] : [], message: 'an audience sync needs destination.customer_list: { name: LIST NAME } (created on the first run) or { id: "LIST ID" }' });
+  }
+  for (const key of ['batch_size', 'test', 'concurrency'] as const) {
+    if (destination?.[key] === undefined) continue;
+    const why = key === 'batch_size' ? 'its size is records_per_request'
+      : key === 'test' ? 'customer lists have no test mode: `pinsync preview` shows what a run would change'
+        : 'customer-list requests go one at a time';
+    problems.push({ path: ['destination', key], message: `${key} is for event syncs (${why}): remove it` });
   }
   return problems;
 }

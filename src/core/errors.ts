@@ -57,3 +57,15 @@ export class LockedError extends PinsyncError {
   readonly exitCode = ExitCode.locked;
   override name = 'LockedError';
 }
+
+/** Pinterest refused a request in a way retrying cannot fix (400, 404, 409, …): exit 1. */
+export class PinterestRefusedError extends PinsyncError {
+  readonly exitCode = ExitCode.failed;
+  override name = 'PinterestRefusedError';
+}
+
+/** An audience run would remove more of the list than options.max_removal_rate allows: it sent nothing, exit 3. */
+export class RemovalGuardError extends PinsyncError {
+  readonly exitCode = ExitCode.rejectsExceeded;
+  override name = 'RemovalGuardError';
+}
