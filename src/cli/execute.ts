@@ -2,22 +2,25 @@
 import { parseDuration } from '../config/duration.js';
 import { MAX_CONCURRENCY, type SyncDefinition } from '../config/schema.js';
 import { locateRefusal, openPipeline } from '../engine/prepare.js';
-import { concurrencyFor, rejectRate, runSync, type RunSummary } from '../engine/run.js';
+import { concurrencyFor, runSync, type RunSummary } from '../engine/run.js';
 import { readUntil } from '../engine/cursor.js';
 import { threadPipeline } from '../engine/reader-thread.js';
 import type { Pipeline } from '../engine/pipeline.js';
 import { ConfigError, LockedError, PinsyncError, SourceError } from '../core/errors.js';
-import { formatProblem, loadSyncFile } from '../config/load.js';
+import { formatProblem, loadSyncFile, type LoadedSync } from '../config/load.js';
+import { executeAudience } from './execute-audience.js';
+import { exitCodeOf, lockTtlFromEnv, type ExecuteOptions, type Executed } from './execute-common.js';
+
+export { exitCodeOf, lockTtlFromEnv, worseExit, type ExecuteOptions, type Executed } from './execute-common.js';
 import { DEFAULT_API_URL, PinterestClient } from '../pinterest/client.js';
 import { DEFAULT_REQUESTS_PER_MINUTE, sharedBudget, TEST_REQUESTS_PER_MINUTE } from '../pinterest/rate-budget.js';
 import type { CursorKind } from '../sources/cursor.js';
 import type { Position } from '../sources/types.js';
 import type { SyncLock } from '../state/lock.js';
-import { ZERO_COUNTS, type RunCounts, type StateStore } from '../state/store.js';
+import { ZERO_COUNTS, type RunCounts } from '../state/store.js';
 import { notifyIfNeeded } from './notify.js';
 import { userAgent, warnUnreadable } from './output.js';
 import { progressReporter } from './progress.js';
-import type { Reporter } from './report.js';
 import { whileRunning } from './shutdown.js';
 import { ExitCode } from '../core/types.js';
 
@@ -47,48 +50,17 @@ export function clientFor(sync: SyncDefinition, overrides: { test?: boolean } = 
   });
 }
 
-/** PINSYNC_LOCK_TTL (a duration such as 2m) tunes how long a lease lasts without renewal. */
-export function lockTtlFromEnv(): number | undefined {
-  const text = process.env.PINSYNC_LOCK_TTL;
-  return text ? parseDuration(text) * 1000 : undefined;
-}
-
-/** The error's code if the run failed, rejectsExceeded if it rejected too much, else success. */
-export function exitCodeOf(sync: SyncDefinition, summary: RunSummary): ExitCode {
-  if (summary.error) return summary.error instanceof PinsyncError ? summary.error.exitCode : ExitCode.failed;
-  if (summary.interrupted) return ExitCode.success;
-  return rejectRate(summary) > sync.options.max_reject_rate ? ExitCode.rejectsExceeded : ExitCode.success;
-}
-
-const BEST_TO_WORST: readonly ExitCode[] = [ExitCode.success, ExitCode.rejectsExceeded, ExitCode.locked, ExitCode.invalid, ExitCode.failed];
-
-/** The worse of two exit codes: failed, then invalid, locked, rejectsExceeded, success. */
-export function worseExit(a: ExitCode, b: ExitCode): ExitCode {
-  const rank = (code: ExitCode) => BEST_TO_WORST.indexOf(code);
-  return rank(b) > rank(a) ? b : a;
-}
-
-export interface ExecuteOptions {
-  store?: StateStore;
-  reporter: Reporter;
-  fullRefresh?: boolean;
-  test?: boolean;
-  /** A remote test's state, read and never written: where to start, and the ledger. */
-  readState?: StateStore;
-  signal?: AbortSignal;
-  lockTtlMs?: number;
-}
-
-export interface Executed {
-  sync?: SyncDefinition;
-  summary?: RunSummary;
-  exitCode: ExitCode;
-}
-
 export async function executeSync(file: string, options: ExecuteOptions): Promise<Executed> {
+  // Problems in the file itself are not a run: nothing was tried (exit 2, no record).
+  const loaded = await loadSyncFile(file, { requireDestination: true });
+  if (!loaded.sync) {
+    for (const p of loaded.problems) options.reporter.error(loaded.name, formatProblem(p), 'config');
+    return { exitCode: ExitCode.invalid };
+  }
+  if (loaded.sync.kind === 'audience') return executeAudience({ ...loaded, sync: loaded.sync }, options);
   const reader = threadPipeline();
   try {
-    return await executeWith(reader, file, options);
+    return await executeWith(reader, { ...loaded, sync: loaded.sync }, options);
   } finally {
     await reader.close();
   }
@@ -107,17 +79,10 @@ function summaryOf(startedAt: Date, runId: number | undefined, checkpoint: Posit
   };
 }
 
-
 const QUIT_ERROR = 'the process quit (a second signal, or the end of PINSYNC_STOP_GRACE) before the batches in flight settled; the next run resends them';
 
-async function executeWith(reader: Pipeline, file: string, options: ExecuteOptions): Promise<Executed> {
+async function executeWith(reader: Pipeline, loaded: LoadedSync & { sync: SyncDefinition }, options: ExecuteOptions): Promise<Executed> {
   const { store, reporter } = options;
-  // Problems in the file itself are not a run: nothing was tried (exit 2, no record).
-  const loaded = await loadSyncFile(file, { requireDestination: true });
-  if (!loaded.sync) {
-    for (const p of loaded.problems) reporter.error(loaded.name, formatProblem(p), 'config');
-    return { exitCode: ExitCode.invalid };
-  }
   const sync = loaded.sync;
   const shown = options.test ? { ...sync, destination: { ...sync.destination, test: true } } : sync;
   const startedAt = new Date();

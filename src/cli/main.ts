@@ -68,7 +68,8 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .option('--dry-run', 'print the events instead of sending them (same as preview)')
     .option('--full-refresh', 'read from the start, ignoring the checkpoint')
     .option('--json', 'print one JSON summary per sync')
-    .action(async (syncs: string[], opts: { all?: boolean; due?: boolean; parallel?: number; dryRun?: boolean; fullRefresh?: boolean; json?: boolean }) => {
+    .option('--allow-removals', 'audience syncs: remove members even beyond options.max_removal_rate, or all of them')
+    .action(async (syncs: string[], opts: { all?: boolean; due?: boolean; parallel?: number; dryRun?: boolean; fullRefresh?: boolean; json?: boolean; allowRemovals?: boolean }) => {
       setExit(await runCommand(syncs, { syncsDir: globals().syncsDir, state: globals().state, logFormat: globals().logFormat, ...opts }));
     });
 

@@ -10,6 +10,7 @@ import type { Position, Source } from '../sources/types.js';
 import { countColumns } from '../state/store.js';
 import { DROP_REASONS } from '../mapping/normalize.js';
 import { ExitCode } from '../core/types.js';
+import { RemovalGuardError } from '../core/errors.js';
 
 /** Writes text, waiting for 'drain' when the stream's buffer is full, so memory stays flat. */
 export function lineWriter(stream: Writable): (line: string) => void | Promise<void> {
@@ -52,7 +53,46 @@ function formatPosition(p: RunSummary['checkpoint']): string {
   return p.cursor === null ? `primary key ${p.key}` : `${p.cursor}${p.key === null ? '' : ` (primary key ${p.key})`}`;
 }
 
+/** An audience run: the list, what changed, what was rejected. */
+function formatAudienceSummary(sync: SyncDefinition, s: RunSummary): string {
+  const a = s.audience;
+  const refused = s.error instanceof RemovalGuardError;
+  const outcome = refused ? 'REFUSED (removals)' : s.error ? 'FAILED' : s.interrupted ? 'interrupted (the next run finishes the changes)' : 'done';
+  const lines = [`${sync.name}: ${outcome}${s.runId !== undefined ? `, run ${s.runId}` : ''}`];
+  lines.push(`  rows read ${s.rowsRead}, rejected ${s.rejectedLocal}${s.skipped > 0 ? `, skipped ${s.skipped}` : ''}`);
+  if (a) {
+    const list = a.listId === null ? `customer list '${a.listName}' (not created yet)` : `customer list ${a.listId} '${a.listName}' (${a.listType})`;
+    const how = a.created ? ', created by this run' : a.adopted ? ', found by its name' : '';
+    lines.push(`  ${list}${how}${a.status ? `; Pinterest's status: ${a.status}` : ''}${a.audienceId ? `; audience ${a.audienceId}` : ''}`);
+    lines.push(`  added ${a.added}, removed ${a.removed}, kept ${a.kept}; ${a.size} members as pinsync knows them`);
+    if (s.resent > 0) lines.push(`  resent ${s.resent} records an interrupted run had sent without settling (adding and removing are idempotent)`);
+    lines.push(`  ${(s.durationMs / 1000).toFixed(1)}s; ${plural(a.requests.requests, 'request')}, ${a.requests.throttled} answered 429 (rate-limited)`);
+  } else {
+    lines.push(`  ${(s.durationMs / 1000).toFixed(1)}s`);
+  }
+  lines.push(...groupedLines('rejected by reason:', s.rejectsByReason, '  '), ...droppedLines(s.droppedIdentifiers, '  '));
+  return lines.join('\n');
+}
+
+/** The run summary's `audience` object. */
+export function audienceJson(s: RunSummary): Record<string, unknown> | undefined {
+  const a = s.audience;
+  if (!a) return undefined;
+  return {
+    customer_list_id: a.listId, customer_list_name: a.listName, list_type: a.listType, created: a.created, adopted: a.adopted, audience_id: a.audienceId,
+    pinterest_status: a.status, members: a.members, added: a.added, removed: a.removed, kept: a.kept, size: a.size,
+    requests: a.requests.requests, answered_429: a.requests.throttled,
+  };
+}
+
+/** The outcome word of a run summary and the JSON log. */
+export function outcomeOf(s: RunSummary, exitCode: ExitCode): string {
+  if (s.error instanceof RemovalGuardError) return 'removals_refused';
+  return s.error ? 'failed' : s.interrupted ? 'interrupted' : exitCode === ExitCode.rejectsExceeded ? 'rejects_exceeded' : 'succeeded';
+}
+
 export function formatRunSummary(sync: SyncDefinition, s: RunSummary): string {
+  if (sync.kind === 'audience') return formatAudienceSummary(sync, s);
   const seconds = s.durationMs / 1000;
   const rate = seconds > 0 ? Math.round(s.eventsSent / seconds) : 0;
   const outcome = s.error ? 'FAILED' : s.interrupted ? 'interrupted (the next run continues from the checkpoint)' : 'done';
@@ -85,10 +125,11 @@ export function sendingJson(sending: ConcurrencyReport | undefined): Record<stri
 
 export function runSummaryJson(sync: SyncDefinition, s: RunSummary, exitCode: ExitCode): Record<string, unknown> {
   return {
-    sync: sync.name, run_id: s.runId ?? null, outcome: s.error ? 'failed' : s.interrupted ? 'interrupted' : exitCode === ExitCode.rejectsExceeded ? 'rejects_exceeded' : 'succeeded', exit_code: exitCode,
+    sync: sync.name, run_id: s.runId ?? null, outcome: outcomeOf(s, exitCode), exit_code: exitCode,
     ...countColumns(s), duration_ms: s.durationMs,
     events_per_s: s.durationMs > 0 ? Math.round(s.eventsSent / (s.durationMs / 1000)) : 0,
     checkpoint: s.checkpoint, rejects_by_reason: Object.fromEntries(s.rejectsByReason), sending: sendingJson(s.sending),
+    ...(sync.kind === 'audience' ? { audience: audienceJson(s) ?? null } : {}),
     error: s.error?.message ?? null,
   };
 }

@@ -17,13 +17,13 @@ export function recentRate(samples: { at: number; sent: number }[], now: number,
   return seconds > 0 ? Math.round((sent - first.sent) / seconds) : 0;
 }
 
-export function progressReporter(sync: string): { update: (p: RunProgress) => void; stop: () => void } {
+export function progressReporter(sync: string, unit: 'events' | 'records' = 'events'): { update: (p: RunProgress) => void; stop: () => void } {
   if (!process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
   const cliProgress = require('cli-progress') as typeof import('cli-progress');
   const samples = [{ at: Date.now(), sent: 0 }];
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
-    format: `${sync}  {rows} rows read  {sent} sent  {processed} processed  {rejected} rejected  {rate} events/s  {concurrency} in flight at most`,
+    format: `${sync}  {rows} rows read  {sent} sent  {processed} processed  {rejected} rejected  {rate} ${unit}/s${unit === 'events' ? '  {concurrency} in flight at most' : ''}`,
     hideCursor: true,
     clearOnComplete: true,
     fps: 5,

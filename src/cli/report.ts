@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { SyncDefinition } from '../config/schema.js';
 import type { RunSummary } from '../engine/run.js';
 import { redact } from '../core/redact.js';
-import { formatRunSummary, runSummaryJson, sendingJson } from './output.js';
+import { audienceJson, formatRunSummary, runSummaryJson, sendingJson } from './output.js';
 import { countColumns } from '../state/store.js';
 import { ExitCode } from '../core/types.js';
 
@@ -48,7 +48,8 @@ export function createReporter(options: ReporterOptions): Reporter {
         const fields = {
           sync: sync.name, run_id: s.runId ?? null, phase: 'finish', outcome: runSummaryJson(sync, s, code).outcome, exit_code: code,
           counts: countColumns(s), duration_ms: s.durationMs, rejects_by_reason: Object.fromEntries(s.rejectsByReason),
-          checkpoint: s.checkpoint, sending: sendingJson(s.sending), ...(s.error ? { error: redact(s.error.message) } : {}),
+          checkpoint: s.checkpoint, sending: sendingJson(s.sending), ...(sync.kind === 'audience' ? { audience: audienceJson(s) ?? null } : {}),
+          ...(s.error ? { error: redact(s.error.message) } : {}),
         };
         if (s.error) log.error(fields, 'run failed');
         // Too many rejects is a finished run that needs a look.

@@ -248,7 +248,7 @@ export function crossCheck(data: Record<string, unknown>): SchemaProblem[] {
   }
   const mappings = isObject(data.mappings) ? data.mappings : undefined;
   if (!mappings) {
-    if (data.mappings === undefined) problems.push({ path: [], message: `an event sync needs mappings: (${REQUIRED_EVENT_FIELDS.filter((f) => f !== 'event_id').join(', ')} at least), or \`kind: audience\` for a customer list` });
+    if (data.mappings === undefined) problems.push({ path: ['mappings'], message: "missing required key 'mappings'" });
     return problems;
   }
   for (const [target, mapping] of Object.entries(mappings)) {

@@ -5,6 +5,7 @@ import type { SyncDefinition } from '../config/schema.js';
 import { ConfigError, RefusedQueryError } from '../core/errors.js';
 import { mappingDefinition, type CompileProblem, type Mapper } from '../mapping/compile.js';
 import { createSource, type Source } from '../sources/index.js';
+import { compileMembers, type MemberReader } from '../mapping/members.js';
 import type { CursorKind } from '../sources/cursor.js';
 import { bindSource, type OpenOptions, type Opening, type Pipeline } from './pipeline.js';
 
@@ -74,6 +75,25 @@ export async function openSync(file: string, options: { requireDestination: bool
     return { sync: loaded.sync, source, loaded, ...(await compileForSource(loaded.sync, loaded, source)) };
   } catch (error) {
     await source.close();
+    throw error;
+  }
+}
+
+/** An audience sync's source, opened, and its rows' reader: a missing column is a ConfigError placed in the file. */
+export async function openAudienceSource(sync: SyncDefinition, loaded: Pick<LoadedSync, 'problemAt'>): Promise<{ source: Source; reader: MemberReader }> {
+  const source = await createSource(sync);
+  try {
+    let available: string[];
+    try {
+      available = await source.columns();
+    } catch (error) {
+      throw locateRefusal(error, loaded);
+    }
+    const { reader, problems } = compileMembers(sync, available);
+    if (!reader || problems.length > 0) throw placed(problems, loaded);
+    return { source, reader };
+  } catch (error) {
+    await source.close().catch(() => undefined);
     throw error;
   }
 }

@@ -15,6 +15,7 @@ import { ReasonCounts } from './reasons.js';
 import { AdaptiveConcurrency, FixedConcurrency, type ConcurrencyLimit, type ConcurrencyReport } from '../pinterest/concurrency.js';
 import { MAX_CONCURRENCY } from '../config/schema.js';
 import type { PageReader } from './reader.js';
+import type { AudienceReport } from './audience.js';
 import { RunControl, UnsettledEvents } from './run-control.js';
 
 
@@ -66,6 +67,8 @@ export interface RunSummary extends RunCounts {
   interrupted?: boolean;
   /** How it sent: the concurrency it settled at, requests, 429s (absent for a run that never started sending). */
   sending?: ConcurrencyReport;
+  /** An audience run's list and changes (absent for events). */
+  audience?: AudienceReport;
 }
 
 /** The concurrency a sync file asks for: pinned, or adaptive up to the cap. */

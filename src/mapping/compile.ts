@@ -64,6 +64,16 @@ export function mappingDefinition(sync: SyncDefinition): MappingDefinition {
   return { mappings: sync.mappings, match: sync.match, options: sync.options, skip: sync.skip, source: { primary_key: sync.source.primary_key } };
 }
 
+/** A row's primary key as text, for rejects: never a value that may be an identifier. */
+export function primaryKeyReader(primaryKey: number, primaryKeyHex: boolean): (row: Row) => string {
+  return (row) => {
+    // A declared digest that is not one may be an email: never shown.
+    if (primaryKeyHex && notHex(row[primaryKey])) return '(not SHA-256 hex)';
+    const key = toText(row[primaryKey]);
+    return typeof key === 'string' ? key : '(no primary key)';
+  };
+}
+
 export function compileMapper(sync: MappingDefinition, options: CompileOptions = {}): { mapper?: Mapper; problems: CompileProblem[] } {
   const plan = planMapping(sync, options.available);
   if (plan.problems.length > 0) return { problems: plan.problems };
@@ -76,12 +86,7 @@ export function compileMapper(sync: MappingDefinition, options: CompileOptions =
     return outcome.json === undefined ? outcome : { event: JSON.parse(outcome.json) as Event };
   };
 
-  const keyOf = (row: Row): string => {
-    // A declared digest that is not one may be an email: never shown.
-    if (primaryKeyHex && notHex(row[primaryKey])) return '(not SHA-256 hex)';
-    const key = toText(row[primaryKey]);
-    return typeof key === 'string' ? key : '(no primary key)';
-  };
+  const keyOf = primaryKeyReader(primaryKey, primaryKeyHex);
 
   return { mapper: { columns: plan.columns, encode, map, keyOf, droppedIdentifiers: userData.dropped }, problems: [] };
 }

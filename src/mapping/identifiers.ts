@@ -81,6 +81,19 @@ export class UserDataWriter {
     return json + OBJECT_END[open]!;
   }
 
+  /** One key's usable digests in a row, each once (an audience's members); unusable values are counted as dropped. */
+  digests(plan: IdentifierPlan, row: Row): string[] {
+    this.currentRow = row;
+    let hashes: string[] | undefined;
+    for (const col of plan.columns) {
+      const raw = row[col];
+      if (raw === null || raw === undefined) continue;
+      if (Array.isArray(raw)) for (const one of raw) hashes = this.addDigest(hashes, plan, one);
+      else hashes = this.addDigest(hashes, plan, raw);
+    }
+    return hashes ?? [];
+  }
+
   private drop(key: UserKey): void {
     this.dropped.set(key, (this.dropped.get(key) ?? 0) + 1);
   }

@@ -98,6 +98,38 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    name: '006_audiences',
+    async up(db) {
+      await db.schema.alterTable('runs', (t) => {
+        t.bigInteger('members_added').notNullable().defaultTo(0);
+        t.bigInteger('members_removed').notNullable().defaultTo(0);
+      });
+      // An audience sync's customer list (and its audience), once pinsync knows its id.
+      await db.schema.createTable('audience_lists', (t) => {
+        t.string('sync').primary();
+        t.string('list_id').notNullable();
+        t.string('list_name').notNullable();
+        t.string('list_type').notNullable();
+        t.string('ad_account_id').notNullable();
+        t.string('audience_id').nullable();
+        t.timestamp('updated_at', { useTz: true }).notNullable();
+      });
+      // The list's members as pinsync sent them: the SHA-256 hex Pinterest received, nothing
+      // else. state: 'm' a member, 'a' an ADD in flight, 'r' a REMOVE in flight (after a
+      // crash, either may or may not have reached Pinterest).
+      if (db.client.config.client === 'better-sqlite3') {
+        await db.raw('CREATE TABLE audience_members (sync TEXT NOT NULL, digest TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (sync, digest)) WITHOUT ROWID');
+      } else {
+        await db.schema.createTable('audience_members', (t) => {
+          t.string('sync').notNullable();
+          t.string('digest', 64).notNullable();
+          t.string('state', 1).notNullable();
+          t.primary(['sync', 'digest']);
+        });
+      }
+    },
+  },
 ];
 
 export const MIGRATIONS: Knex.MigrationSource<Migration> = {

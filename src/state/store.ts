@@ -19,7 +19,7 @@ export interface Checkpoint {
   ledgerSince?: Position | null;
 }
 
-export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'rejects_exceeded' | 'interrupted' | 'killed';
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'rejects_exceeded' | 'removals_refused' | 'interrupted' | 'killed';
 
 export interface RunCounts {
   rowsRead: number;
@@ -36,11 +36,34 @@ export interface RunCounts {
 
 export interface RunRecord extends RunCounts {
   id: number;
+  /** An audience run's members added and removed (0 for an event run). */
+  membersAdded: number;
+  membersRemoved: number;
   sync: string;
   startedAt: Date;
   endedAt: Date | null;
   outcome: RunOutcome;
   error: string | null;
+}
+
+/** An audience sync's customer list, as the state knows it. */
+export interface AudienceListRecord {
+  listId: string;
+  listName: string;
+  listType: string;
+  adAccountId: string;
+  audienceId: string | null;
+}
+
+/** A digest's standing: a member, or an ADD or a REMOVE sent and not yet settled. */
+export type MemberState = 'member' | 'adding' | 'removing';
+const MEMBER_CODES: Record<MemberState, string> = { member: 'm', adding: 'a', removing: 'r' };
+const MEMBER_STATES: Record<string, MemberState> = { m: 'member', a: 'adding', r: 'removing' };
+
+/** A run's counts under their column names (an audience run's, which events' RunCounts do not cover). */
+export interface RunColumns {
+  runId: number;
+  values: Record<string, number>;
 }
 
 /** One delivered event in the ledger. */
@@ -470,6 +493,105 @@ export class StateStore {
     return Number(row?.n ?? 0);
   }
 
+  /** The audience sync's customer list; undefined before the first run found or created it. */
+  async audienceList(sync: string): Promise<AudienceListRecord | undefined> {
+    const row = await this.db('audience_lists').where({ sync }).first().catch((error: Error) => {
+      if (this.readOnly && missingTable(error)) return undefined;
+      throw error;
+    });
+    if (!row) return undefined;
+    return { listId: String(row.list_id), listName: String(row.list_name), listType: String(row.list_type), adAccountId: String(row.ad_account_id), audienceId: (row.audience_id as string | null) ?? null };
+  }
+
+  async saveAudienceList(sync: string, list: AudienceListRecord): Promise<void> {
+    this.checkFile(sync);
+    await this.db.transaction(async (trx) => {
+      await this.leases.get(sync)?.confirm(trx);
+      const values = { list_id: list.listId, list_name: list.listName, list_type: list.listType, ad_account_id: list.adAccountId, audience_id: list.audienceId, updated_at: new Date() };
+      await trx('audience_lists').insert({ sync, ...values }).onConflict('sync').merge(values);
+    });
+  }
+
+  /** Every digest the state holds for the sync, with its standing, a page at a time (in digest order). */
+  async *members(sync: string, pageSize = 50_000): AsyncIterable<[string, MemberState][]> {
+    let after = '';
+    for (;;) {
+      const rows = await this.db('audience_members').where({ sync }).andWhere('digest', '>', after).orderBy('digest').limit(pageSize).select('digest', 'state')
+        .catch((error: Error) => {
+          if (this.readOnly && missingTable(error)) return [];
+          throw error;
+        });
+      if (rows.length === 0) return;
+      yield rows.map((r) => [r.digest as string, MEMBER_STATES[r.state as string] ?? 'member']);
+      after = rows[rows.length - 1]!.digest as string;
+      if (rows.length < pageSize) return;
+    }
+  }
+
+  /** How many digests the sync's membership holds, by standing. */
+  async memberCounts(sync: string): Promise<Record<MemberState, number>> {
+    const counts: Record<MemberState, number> = { member: 0, adding: 0, removing: 0 };
+    const rows = await this.db('audience_members').where({ sync }).select('state').count<{ state: string; n: number | string }[]>({ n: '*' }).groupBy('state')
+      .catch((error: Error) => {
+        if (this.readOnly && missingTable(error)) return [];
+        throw error;
+      });
+    for (const r of rows) counts[MEMBER_STATES[r.state] ?? 'member'] += Number(r.n);
+    return counts;
+  }
+
+  /**
+   * Before a request is sent: its digests become 'adding' or 'removing', so that a crash
+   * leaves them to be settled again by the next run, whichever way the request went.
+   */
+  async markMembers(sync: string, operation: 'adding' | 'removing', digests: readonly string[], counts?: RunColumns): Promise<void> {
+    await this.writeMembers(sync, digests, MEMBER_CODES[operation], counts);
+  }
+
+  /** After Pinterest took a request: its digests are members (ADD) or gone (REMOVE), with the run's counts. */
+  async settleMembers(sync: string, operation: 'added' | 'removed', digests: readonly string[], counts?: RunColumns): Promise<void> {
+    await this.writeMembers(sync, digests, operation === 'added' ? MEMBER_CODES.member : null, counts);
+  }
+
+  /** An audience run's rejects, with its counts so far, at once. */
+  async recordRejects(sync: string, runId: number, rejects: RejectRecord[], counts?: RunColumns): Promise<void> {
+    this.checkFile(sync);
+    await this.db.transaction(async (trx) => {
+      await this.leases.get(sync)?.confirm(trx);
+      await this.insertRejects(trx, runId, sync, rejects);
+      if (counts) await trx('runs').where({ id: counts.runId }).update(counts.values);
+    });
+  }
+
+  private async writeMembers(sync: string, digests: readonly string[], code: string | null, counts?: RunColumns): Promise<void> {
+    this.checkFile(sync);
+    await this.db.transaction(async (trx) => {
+      await this.leases.get(sync)?.confirm(trx);
+      // Chunked: SQLite limits bound parameters per statement.
+      for (let i = 0; i < digests.length; i += 500) {
+        const chunk = digests.slice(i, i + 500);
+        if (code === null) await trx('audience_members').where({ sync }).whereIn('digest', chunk).delete();
+        else await trx('audience_members').insert(chunk.map((digest) => ({ sync, digest, state: code }))).onConflict(['sync', 'digest']).merge(['state']);
+      }
+      if (counts) await trx('runs').where({ id: counts.runId }).update(counts.values);
+    });
+  }
+
+  /** An audience run's counts so far, as the runs table keeps them. */
+  async saveRunColumns(counts: RunColumns): Promise<void> {
+    await this.db('runs').where({ id: counts.runId }).update(counts.values);
+  }
+
+  /** Forgets the sync's membership (reset): the next run adds every member again and removes none. */
+  async clearMembers(sync: string): Promise<number> {
+    return this.db('audience_members').where({ sync }).delete();
+  }
+
+  /** Forgets the sync's customer list too (reset --forget-list): the next run finds or creates it again. */
+  async clearAudienceList(sync: string): Promise<void> {
+    await this.db('audience_lists').where({ sync }).delete();
+  }
+
   private async upsert(db: Knex, sync: string, values: Record<string, unknown>): Promise<void> {
     await db('checkpoints').insert({ sync, updated_at: new Date(), ...values }).onConflict('sync').merge(values);
   }
@@ -569,7 +691,8 @@ export class StateStore {
 // StateError (exit 1), not a bare driver error. The lease's own errors pass as they are.
 const GUARDED: (keyof StateStore)[] = [
   'checkpoint', 'unsettledEvents', 'saveCheckpoint', 'saveUnsettled', 'commitBatch', 'delivered', 'pruneLedger', 'clearLedger',
-  'ledgerSize', 'saveLedgerSince', 'oldestLedgerEntry', 'startRun', 'finishRun', 'interruptRun', 'runs', 'hasProcessed', 'rejects', 'rejectCounts', 'syncs', 'lock',
+  'ledgerSize', 'saveLedgerSince', 'oldestLedgerEntry', 'audienceList', 'saveAudienceList', 'memberCounts', 'markMembers', 'settleMembers',
+  'clearMembers', 'clearAudienceList', 'recordRejects', 'saveRunColumns', 'startRun', 'finishRun', 'interruptRun', 'runs', 'hasProcessed', 'rejects', 'rejectCounts', 'syncs', 'lock',
 ];
 for (const name of GUARDED) {
   const methods = StateStore.prototype as unknown as Record<string, (this: StateStore, ...args: unknown[]) => Promise<unknown>>;
@@ -602,5 +725,6 @@ function runFromRow(r: Record<string, unknown>): RunRecord {
     outcome: r.outcome as RunOutcome, error: (r.error as string | null) ?? null,
     rowsRead: Number(r.rows_read), alreadyDelivered: Number(r.already_delivered ?? 0), eventsSent: Number(r.events_sent), processed: Number(r.processed),
     rejectedLocal: Number(r.rejected_local), rejectedPinterest: Number(r.rejected_pinterest), resent: Number(r.resent), skipped: Number(r.skipped ?? 0),
+    membersAdded: Number(r.members_added ?? 0), membersRemoved: Number(r.members_removed ?? 0),
   };
 }

@@ -25,7 +25,7 @@ describe('the key tables of the docs', () => {
     const rendered = renderKeyTables(text, schema);
     const rows = rendered.split('\n').filter((line) => line.startsWith('| `'));
     expect(rows.map((row) => row.split(' | ')[0])).toEqual(
-      ['ad_account_id', 'access_token', 'test', 'batch_size', 'concurrency', 'max_requests_per_minute', 'timeout', 'max_retry_time'].map((k) => `| \`${k}\``),
+      ['ad_account_id', 'access_token', 'test', 'batch_size', 'concurrency', 'max_requests_per_minute', 'timeout', 'max_retry_time', 'customer_list', 'audience', 'records_per_request'].map((k) => `| \`${k}\``),
     );
     expect(rows.find((row) => row.startsWith('| `batch_size`'))).toBe(
       `| \`batch_size\` | integer, 1–1000 | \`1000\` | ${(schema.properties!.destination!.properties!.batch_size!.description!)} |`,

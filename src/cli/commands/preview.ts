@@ -15,6 +15,7 @@ import { executeSync } from '../execute.js';
 import { createReporter } from '../report.js';
 import { tableFormatter } from '../table.js';
 import { ExitCode } from '../../core/types.js';
+import { previewAudience } from './preview-audience.js';
 
 export interface PreviewCommandOptions {
   syncsDir: string;
@@ -34,6 +35,13 @@ export async function previewCommand(syncArg: string, options: PreviewCommandOpt
   const loaded = await loadSyncFile(file, { requireDestination: false });
   if (!loaded.sync) throw new ConfigError(loaded.problems);
   const sync = loaded.sync;
+  if (sync.kind === 'audience') {
+    try {
+      return await previewAudience({ ...loaded, sync }, options);
+    } catch (error) {
+      throw locateRefusal(error, loaded);
+    }
+  }
   const pipeline = localPipeline();
   let state: Awaited<ReturnType<typeof openStateReadOnly>>;
   try {

@@ -94,6 +94,7 @@ export async function resetCommand(syncArg: string, options: ResetOptions): Prom
   const loaded = await loadSyncFile(file, { requireDestination: false });
   if (!loaded.sync) throw new ConfigError(loaded.problems);
   const sync = loaded.sync;
+  if (sync.kind === 'audience') return resetAudience(sync, options);
   const position = options.to === undefined ? null : await positionFor(sync, options.to).catch((error: unknown) => {
     throw locateRefusal(error, loaded);
   });
@@ -125,6 +126,32 @@ export async function resetCommand(syncArg: string, options: ResetOptions): Prom
     process.stdout.write(position
       ? `${sync.name}: the next run sends every row whose ${sync.source.cursor ? `${sync.source.cursor}` : `primary key ${sync.source.primary_key}`} is after ${options.to}, and none at or before it\n`
       : `${sync.name}: checkpoint and ledger cleared; the next run reads and sends every row\n`);
+    return ExitCode.success;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Forgets an audience sync's membership and list: Pinterest cannot list a customer list's
+ * members, so the next run adds every member of the query again and removes none.
+ */
+async function resetAudience(sync: SyncDefinition, options: ResetOptions): Promise<ExitCode> {
+  if (options.to !== undefined) throw new UsageError(`${sync.name} is an audience sync: it has no checkpoint to move (--to); \`pinsync reset ${sync.name}\` forgets its membership`);
+  const store = await openState(options.state);
+  try {
+    const lock = await store.lock(sync.name, { ttlMs: lockTtlFromEnv() });
+    let list;
+    let forgotten: number;
+    try {
+      list = await store.audienceList(sync.name);
+      forgotten = await store.clearMembers(sync.name);
+      await store.clearAudienceList(sync.name);
+    } finally {
+      await lock.release();
+    }
+    const which = list ? `customer list ${list.listId} '${list.listName}'` : 'its customer list';
+    process.stdout.write(`${sync.name}: forgot ${forgotten} members of ${which}; the next run adds every member of the query again and removes none (members pinsync sent before stay on the list until removed in Ads Manager)\n`);
     return ExitCode.success;
   } finally {
     await store.close();

@@ -19,6 +19,7 @@ export interface RunCommandOptions {
   dryRun?: boolean;
   fullRefresh?: boolean;
   json?: boolean;
+  allowRemovals?: boolean;
   logFormat: LogFormat;
 }
 
@@ -85,7 +86,7 @@ export async function runCommand(syncArgs: string[], options: RunCommandOptions)
     await pool(targets, Math.max(1, options.parallel ?? 1), async ({ file, loaded }) => {
       if (stop.signal.aborted) return;
       try {
-        const { exitCode } = await executeSync(file, { store, reporter, fullRefresh: options.fullRefresh, signal: stop.signal });
+        const { exitCode } = await executeSync(file, { store, reporter, fullRefresh: options.fullRefresh, signal: stop.signal, allowRemovals: options.allowRemovals });
         worst = worseExit(worst, exitCode);
       } catch (error) {
         // One sync's failure must not end the others (nor close the store under them).

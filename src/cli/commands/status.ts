@@ -7,6 +7,7 @@ import type { SyncDefinition } from '../../config/schema.js';
 import { isDue, nextScheduled } from '../schedule-times.js';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/types.js';
+import { customerListClientFor } from '../execute-audience.js';
 
 /** Rejects of the last run listed when `--rejects` is not given. */
 export const DEFAULT_REJECTS_SHOWN = 100;
@@ -37,11 +38,54 @@ async function namedSync(arg: string, syncsDir: string, store: StateStore | unde
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-function runJson(r: RunRecord): Record<string, unknown> {
+function runJson(r: RunRecord, audience: boolean): Record<string, unknown> {
   return {
     id: r.id, started_at: iso(r.startedAt), ended_at: iso(r.endedAt), outcome: r.outcome, error: r.error,
-    ...countColumns(r),
+    ...countColumns(r), ...(audience ? { members_added: r.membersAdded, members_removed: r.membersRemoved } : {}),
   };
+}
+
+type AudienceStatus = Awaited<ReturnType<typeof audienceStatus>>;
+
+/** An audience sync's list: as the state knows it, and as Pinterest reports it (when the sync file's token is at hand). */
+async function audienceStatus(name: string, sync: SyncDefinition | undefined, store: StateStore | undefined) {
+  const list = await store?.audienceList(name);
+  const counts = (await store?.memberCounts(name)) ?? { member: 0, adding: 0, removing: 0 };
+  let pinterest: Record<string, unknown> | null = null;
+  if (list && sync?.destination.access_token && sync.destination.ad_account_id !== undefined) {
+    const client = customerListClientFor(sync, { timeoutMs: 10_000, maxRetryMs: 20_000 });
+    try {
+      const found = await client.getList(list.listId);
+      pinterest = found
+        ? { status: found.status ?? null, num_uploaded_user_records: found.numUploadedUserRecords ?? null, num_removed_user_records: found.numRemovedUserRecords ?? null, num_batches: found.numBatches ?? null, updated_time: found.updatedTime ?? null }
+        : { error: `ad account ${list.adAccountId} has no customer list ${list.listId} any more` };
+    } catch (error) {
+      pinterest = { error: (error as Error).message };
+    } finally {
+      await client.close();
+    }
+  }
+  return {
+    customer_list_id: list?.listId ?? null, customer_list_name: list?.listName ?? null, list_type: list?.listType ?? null, audience_id: list?.audienceId ?? null,
+    size: counts.member + counts.adding + counts.removing, unsettled: counts.adding + counts.removing, pinterest,
+  };
+}
+
+function writeAudience(a: AudienceStatus): void {
+  const out = (line: string) => process.stdout.write(`  ${line}\n`);
+  if (a.customer_list_id === null) out('customer list: none yet (the first run finds it by name or creates it)');
+  else out(`customer list ${a.customer_list_id} '${a.customer_list_name}' (${a.list_type})${a.audience_id ? `, audience ${a.audience_id}` : ''}`);
+  out(`members as pinsync knows them: ${a.size}${a.unsettled > 0 ? ` (${a.unsettled} sent by an interrupted run and not settled: the next run sends them again)` : ''}`);
+  const p = a.pinterest;
+  if (!p) {
+    if (a.customer_list_id !== null) out("Pinterest's status: not asked (the sync file's destination.access_token is not set here)");
+    return;
+  }
+  if (typeof p.error === 'string') out(`Pinterest's status: unavailable (${p.error})`);
+  else {
+    const small = p.status === 'TOO_SMALL' ? ': fewer than 100 of its members matched Pinterest accounts, so it cannot be targeted yet' : '';
+    out(`Pinterest's status: ${String(p.status)}${small}; ${String(p.num_uploaded_user_records)} records uploaded, ${String(p.num_removed_user_records)} removed, in ${String(p.num_batches)} batches (Pinterest counts every record sent, repeats included)`);
+  }
 }
 
 /** The last run's rejects: counts by stage and reason, the first few, and how many are not listed. */
@@ -79,20 +123,22 @@ export async function statusCommand(syncName: string | undefined, options: Statu
       const schedule = sync?.schedule
         ? { schedule: sync.schedule, timezone: sync.timezone ?? 'UTC', next_run: iso(nextScheduled(sync, now) ?? null), due: isDue(sync, runs[0]?.startedAt, now) }
         : undefined;
-      report.push({ name, checkpoint, runs, rejects, schedule, ledger: (await store?.ledgerSize(name)) ?? 0 });
+      const audience = sync?.kind === 'audience' || (await store?.audienceList(name)) ? await audienceStatus(name, sync, store) : undefined;
+      report.push({ name, checkpoint, runs, rejects, schedule, ledger: (await store?.ledgerSize(name)) ?? 0, audience });
     }
     if (options.json) {
       process.stdout.write(`${JSON.stringify(report.map((r) => ({
         sync: r.name,
         schedule: r.schedule ?? null,
-        last_run: r.runs[0] ? runJson(r.runs[0]) : null,
+        last_run: r.runs[0] ? runJson(r.runs[0], r.audience !== undefined) : null,
         ledger_entries: r.ledger,
         checkpoint: r.checkpoint ? { ...r.checkpoint.position, updated_at: iso(r.checkpoint.updatedAt) } : null,
-        runs: r.runs.map(runJson),
+        runs: r.runs.map((run) => runJson(run, r.audience !== undefined)),
         last_run_rejects: r.rejects.listed.map((x) => ({ primary_key: x.primaryKey, event_id: x.eventId, stage: x.stage, reason: x.reason })),
         last_run_rejects_total: r.rejects.total,
         last_run_rejects_not_listed: r.rejects.more,
         last_run_rejects_by_reason: r.rejects.byReason,
+        ...(r.audience ? { audience: r.audience } : {}),
       })), null, 2)}\n`);
       return ExitCode.success;
     }
@@ -103,9 +149,11 @@ export async function statusCommand(syncName: string | undefined, options: Statu
       // Key text a terminal would mangle (a NUL) is shown escaped, as in rejects.
       process.stdout.write(`${r.name}${when}\n  checkpoint: ${cp ? `${readableText(cp.cursor) ?? ''}${cp.key !== null ? ` (primary key ${readableText(cp.key)})` : ''}`.trim() : 'none'}\n`);
       if (r.ledger > 0) process.stdout.write(`  ledger: ${r.ledger} delivered events remembered\n`);
+      if (r.audience) writeAudience(r.audience);
       if (r.runs.length === 0) process.stdout.write('  no runs yet\n');
       for (const run of r.runs) {
-        process.stdout.write(`  run ${run.id}  ${run.startedAt.toISOString()}  ${run.outcome.padEnd(16)} read ${run.rowsRead}, sent ${run.eventsSent}, processed ${run.processed}, rejected ${run.rejectedLocal + run.rejectedPinterest}${run.skipped ? `, skipped ${run.skipped}` : ''}${run.resent ? `, resent ${run.resent}` : ''}${run.error ? `\n      error: ${run.error}` : ''}\n`);
+        const changes = r.audience ? `added ${run.membersAdded}, removed ${run.membersRemoved},` : `sent ${run.eventsSent}, processed ${run.processed},`;
+        process.stdout.write(`  run ${run.id}  ${run.startedAt.toISOString()}  ${run.outcome.padEnd(16)} read ${run.rowsRead}, ${changes} rejected ${run.rejectedLocal + run.rejectedPinterest}${run.skipped ? `, skipped ${run.skipped}` : ''}${run.resent ? `, resent ${run.resent}` : ''}${run.error ? `\n      error: ${run.error}` : ''}\n`);
       }
       writeRejects(r.name, r.runs[0], r.rejects, options);
     }

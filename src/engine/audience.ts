@@ -1,0 +1,303 @@
+// An audience run: read the whole query -> plan (who to add, who to remove) -> guard against
+// mass removals -> find or create the list -> send ADDs, then REMOVEs, one request at a time,
+// each marked in the state before it is sent and settled in it after.
+import type { SyncDefinition } from '../config/schema.js';
+import { AUDIENCE_RECORDS_PER_REQUEST, DEFAULT_MAX_REMOVAL_RATE } from '../config/schema.js';
+import { PinterestRefusedError, RemovalGuardError, UsageError } from '../core/errors.js';
+import type { UserKey } from '../core/event-schema.js';
+import type { MemberReader } from '../mapping/members.js';
+import type { CustomerList, CustomerListApi, ListRequestsReport, ListType } from '../pinterest/customer-lists.js';
+import type { Source } from '../sources/types.js';
+import type { AudienceListRecord, RejectRecord, StateStore } from '../state/store.js';
+import { ReasonCounts } from './reasons.js';
+
+/** What a run would change, from the query and the membership the state records. */
+export interface AudiencePlan {
+  rowsRead: number;
+  skipped: number;
+  rejects: RejectRecord[];
+  rejectsByReason: ReasonCounts;
+  dropped: ReadonlyMap<UserKey, number>;
+  /** Distinct identifiers the query returned. */
+  members: number;
+  /** Sorted digests to add: new members, and those an interrupted run left unsettled. */
+  toAdd: string[];
+  /** Sorted digests to remove: members gone from the query. */
+  toRemove: string[];
+  /** Members already on the list: no request. */
+  kept: number;
+  /** Digests the state holds: the list's size as pinsync knows it. */
+  known: number;
+  /** Of toAdd and toRemove, those an interrupted run had sent without settling: resent. */
+  unsettled: number;
+}
+
+export interface AudienceReport {
+  listId: string | null;
+  listName: string;
+  listType: ListType;
+  /** The list was created by this run (or found by its name, `adopted`). */
+  created: boolean;
+  adopted: boolean;
+  audienceId: string | null;
+  members: number;
+  added: number;
+  removed: number;
+  kept: number;
+  /** The list's size as pinsync knows it after the run. */
+  size: number;
+  /** Pinterest's status of the list when the run read it (PROCESSING, READY, TOO_SMALL, UPLOADING). */
+  status: string | null;
+  requests: ListRequestsReport;
+}
+
+export interface AudienceProgress {
+  rowsRead: number;
+  sent: number;
+  settled: number;
+  rejected: number;
+}
+
+/** The share of the list a run may remove, and whether it may empty it. */
+export function removalRefusal(sync: SyncDefinition, plan: Pick<AudiencePlan, 'toRemove' | 'known' | 'members'>): string | undefined {
+  const removing = plan.toRemove.length;
+  if (removing === 0) return undefined;
+  const rate = sync.options.max_removal_rate ?? DEFAULT_MAX_REMOVAL_RATE;
+  const share = plan.known > 0 ? removing / plan.known : 1;
+  const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`;
+  if (plan.members === 0) {
+    return `the query returned no members, so this run would remove all ${removing} from the list: a query that suddenly returns nothing is more often a mistake than a fact. Nothing was sent. If the list really is to be emptied, run again with --allow-removals`;
+  }
+  if (share > rate) {
+    return `this run would remove ${removing} of the list's ${plan.known} members (${pct(share)}), more than options.max_removal_rate (${pct(rate)}) allows. Nothing was sent. Check the query (\`pinsync preview\` shows what would change); if the removals are right, run again with --allow-removals, or raise options.max_removal_rate`;
+  }
+  return undefined;
+}
+
+/** Reads the whole query and compares it with the membership the state records. */
+export async function planAudience(
+  sync: SyncDefinition, source: Source, reader: MemberReader, state: StateStore | undefined,
+  onRows?: (rowsRead: number) => void,
+): Promise<AudiencePlan> {
+  const wanted = new Set<string>();
+  const rejects: RejectRecord[] = [];
+  const rejectsByReason = new ReasonCounts();
+  let rowsRead = 0;
+  let skipped = 0;
+  for await (const page of source.read({ columns: reader.columns, pageSize: 10_000 })) {
+    for (const row of page) {
+      rowsRead++;
+      const outcome = reader.read(row);
+      if (outcome.skipped) skipped++;
+      else if (outcome.reason !== undefined) {
+        rejects.push({ primaryKey: reader.keyOf(row), eventId: null, stage: 'local', reason: outcome.reason });
+        rejectsByReason.count(outcome.reason);
+      } else for (const digest of outcome.digests) wanted.add(digest);
+    }
+    onRows?.(rowsRead);
+  }
+  const members = wanted.size;
+  // What is left in `wanted` after the state's members are taken out is to be added.
+  const toRemove: string[] = [];
+  let kept = 0;
+  let known = 0;
+  let unsettled = 0;
+  if (state) {
+    for await (const page of state.members(sync.name)) {
+      for (const [digest, standing] of page) {
+        known++;
+        if (standing !== 'member') unsettled++;
+        if (!wanted.has(digest)) toRemove.push(digest);
+        else if (standing === 'member') {
+          wanted.delete(digest);
+          kept++;
+        }
+      }
+    }
+  }
+  return {
+    rowsRead, skipped, rejects, rejectsByReason, dropped: reader.dropped, members, toAdd: [...wanted].sort(), toRemove: toRemove.sort(), kept, known, unsettled,
+  };
+}
+
+export interface ApplyOptions {
+  sync: SyncDefinition;
+  plan: AudiencePlan;
+  listType: ListType;
+  client: CustomerListApi;
+  store: StateStore;
+  runId: number;
+  allowRemovals?: boolean;
+  /** Stops between requests: an Error as the reason fails the run (a lost lock), anything else interrupts it. */
+  signal?: AbortSignal;
+  onProgress?: (progress: AudienceProgress) => void;
+  warn?: (message: string) => void;
+}
+
+export interface Applied {
+  report: AudienceReport;
+  /** Records sent in requests (resends included), and records Pinterest took. */
+  sent: number;
+  settled: number;
+  resent: number;
+  interrupted: boolean;
+}
+
+/** The run's counts as the state's runs table keeps them. */
+function runColumns(plan: AudiencePlan, applied: { sent: number; settled: number; resent: number; added: number; removed: number }): Record<string, number> {
+  return {
+    rows_read: plan.rowsRead, skipped: plan.skipped, rejected_local: plan.rejects.length, events_sent: applied.sent, processed: applied.settled,
+    resent: applied.resent, members_added: applied.added, members_removed: applied.removed,
+  };
+}
+
+/** Records per request: the sync file's, or the default. */
+const recordsPerRequest = (sync: SyncDefinition) => sync.destination.records_per_request ?? AUDIENCE_RECORDS_PER_REQUEST;
+
+/**
+ * The guard, the list, then the changes. Each request's digests are marked in the state
+ * before it is sent and settled after it, so a run killed at any moment leaves at most the
+ * request in flight to send again (ADD and REMOVE are idempotent on Pinterest's side).
+ */
+export async function applyAudience(options: ApplyOptions): Promise<Applied> {
+  const { sync, plan, client, store, runId, signal } = options;
+  const refusal = options.allowRemovals ? undefined : removalRefusal(sync, plan);
+  if (refusal) throw new RemovalGuardError(refusal);
+  const unsettledBefore = new Set<string>();
+  if (plan.unsettled > 0) {
+    for await (const page of store.members(sync.name)) for (const [digest, standing] of page) if (standing !== 'member') unsettledBefore.add(digest);
+  }
+  const tally = { sent: 0, settled: 0, resent: 0, added: 0, removed: 0 };
+  const progress = () => options.onProgress?.({ rowsRead: plan.rowsRead, sent: tally.sent, settled: tally.settled, rejected: plan.rejects.length });
+  const counts = () => ({ runId, values: runColumns(plan, tally) });
+  // The rejects go first, with the run's counts: a run that fails later still shows them.
+  await store.recordRejects(sync.name, runId, plan.rejects, counts());
+  const chunk = recordsPerRequest(sync);
+  const resolved = await resolveList(options, plan.toAdd.slice(0, chunk));
+  if (!resolved) {
+    options.warn?.('the query returned no members, so there is no customer list to create yet: the first run whose query returns some creates it');
+    const report: AudienceReport = {
+      listId: null, listName: listName(sync), listType: options.listType, created: false, adopted: false, audienceId: null, status: null,
+      members: 0, added: 0, removed: 0, kept: 0, size: 0, requests: client.report(),
+    };
+    return { report, sent: 0, settled: 0, resent: 0, interrupted: false };
+  }
+  let interrupted = false;
+  const stopped = (): boolean => {
+    if (!signal?.aborted) return false;
+    if (signal.reason instanceof Error) throw signal.reason;
+    interrupted = true;
+    return true;
+  };
+  const send = async (operation: 'ADD' | 'REMOVE', digests: string[], first: number) => {
+    for (let i = first; i < digests.length; i += chunk) {
+      if (stopped()) return;
+      const records = digests.slice(i, i + chunk);
+      const resends = records.reduce((n, d) => n + (unsettledBefore.has(d) ? 1 : 0), 0);
+      await store.markMembers(sync.name, operation === 'ADD' ? 'adding' : 'removing', records);
+      tally.sent += records.length;
+      tally.resent += resends;
+      await client.updateList(resolved.list.id, operation, records, signal);
+      tally.settled += records.length;
+      if (operation === 'ADD') tally.added += records.length;
+      else tally.removed += records.length;
+      await store.settleMembers(sync.name, operation === 'ADD' ? 'added' : 'removed', records, counts());
+      progress();
+    }
+  };
+  if (resolved.createdWith > 0) {
+    const records = plan.toAdd.slice(0, resolved.createdWith);
+    tally.sent += records.length;
+    tally.settled += records.length;
+    tally.added += records.length;
+    await store.settleMembers(sync.name, 'added', records, counts());
+    progress();
+  }
+  if (!stopped()) await ensureAudience(options, resolved);
+  await send('ADD', plan.toAdd, resolved.createdWith);
+  if (!interrupted) await send('REMOVE', plan.toRemove, 0);
+  const after = await store.memberCounts(sync.name);
+  const report: AudienceReport = {
+    listId: resolved.list.id, listName: resolved.list.name, listType: options.listType, created: resolved.created, adopted: resolved.adopted,
+    audienceId: resolved.record.audienceId, status: resolved.list.status ?? null, members: plan.members, added: tally.added, removed: tally.removed, kept: plan.kept,
+    size: after.member + after.adding + after.removing, requests: client.report(),
+  };
+  return { report, sent: tally.sent, settled: tally.settled, resent: tally.resent, interrupted };
+}
+
+interface ResolvedList {
+  list: CustomerList;
+  record: AudienceListRecord;
+  created: boolean;
+  adopted: boolean;
+  /** Members the create request carried (already on the list). */
+  createdWith: number;
+}
+
+/** The list's name as the file gives it, or its id. */
+export const listName = (sync: SyncDefinition): string => {
+  const target = sync.destination.customer_list!;
+  return 'id' in target ? `list ${target.id}` : target.name;
+};
+
+const describeList = (sync: SyncDefinition) => {
+  const target = sync.destination.customer_list!;
+  return 'id' in target ? `customer list ${target.id}` : `customer list '${target.name}'`;
+};
+
+/**
+ * The sync's list: the one the state records (it must still be the one the file names), the
+ * one the file names by id, the ad account's list of that name, or a new one.
+ */
+async function resolveList(options: ApplyOptions, firstRecords: string[]): Promise<ResolvedList | undefined> {
+  const { sync, client, store, signal, listType } = options;
+  const target = sync.destination.customer_list!;
+  const adAccountId = String(sync.destination.ad_account_id);
+  const known = await store.audienceList(sync.name);
+  const reset = `\`pinsync reset ${sync.name}\` forgets it (and the membership pinsync recorded), so the next run starts over with the list the file names`;
+  if (known) {
+    const same = known.adAccountId === adAccountId && known.listType === listType && ('id' in target ? String(target.id) === known.listId : target.name === known.listName);
+    if (!same) {
+      throw new UsageError(`this sync's state is for customer list ${known.listId} ('${known.listName}', ${known.listType}, ad account ${known.adAccountId}), but ${sync.file} now names ${describeList(sync)} (${listType}, ad account ${adAccountId}): ${reset}`);
+    }
+    const list = await client.getList(known.listId, signal);
+    if (!list) throw new PinterestRefusedError(`customer list ${known.listId} ('${known.listName}') is gone from ad account ${adAccountId} (deleted in Ads Manager?): ${reset}`);
+    return { list, record: known, created: false, adopted: false, createdWith: 0 };
+  }
+  const save = async (list: CustomerList): Promise<AudienceListRecord> => {
+    const record = { listId: list.id, listName: list.name, listType, adAccountId, audienceId: null };
+    await store.saveAudienceList(sync.name, record);
+    return record;
+  };
+  if ('id' in target) {
+    const list = await client.getList(String(target.id), signal);
+    if (!list) throw new PinterestRefusedError(`ad account ${adAccountId} has no customer list ${target.id}: check destination.customer_list.id in ${sync.file}, or give { name: … } to create one`);
+    return { list, record: await save(list), created: false, adopted: false, createdWith: 0 };
+  }
+  const found = await client.findLists(target.name, signal);
+  if (found.length > 1) {
+    throw new UsageError(`ad account ${adAccountId} has ${found.length} customer lists named '${target.name}' (ids ${found.map((l) => l.id).join(', ')}): give the one to keep as destination.customer_list: { id: "…" } in ${sync.file}`);
+  }
+  if (found.length === 1) {
+    // A list of that name from before pinsync (or from a run that crashed before recording it): its members pinsync did not send stay until removed in Ads Manager.
+    options.warn?.(`adopted the ad account's existing customer list '${target.name}' (id ${found[0]!.id}); members it had that pinsync did not send are never removed by pinsync`);
+    return { list: found[0]!, record: await save(found[0]!), created: false, adopted: true, createdWith: 0 };
+  }
+  // Pinterest creates a list with its first records: with none, there is nothing to create yet.
+  if (firstRecords.length === 0) return undefined;
+  // Marked first: a crash after Pinterest created the list finds it by name, and adds these again.
+  await store.markMembers(sync.name, 'adding', firstRecords);
+  const list = await client.createList({ name: target.name, listType, records: firstRecords }, signal);
+  return { list, record: await save(list), created: true, adopted: false, createdWith: firstRecords.length };
+}
+
+/** The targetable CUSTOMER_LIST audience the file asks for: found on the list, or created. */
+async function ensureAudience(options: ApplyOptions, resolved: ResolvedList): Promise<void> {
+  const wanted = options.sync.destination.audience;
+  if (!wanted || resolved.record.audienceId !== null) return;
+  const existing = await options.client.findAudiences(resolved.list.id, options.signal);
+  const audience = existing.find((a) => a.name === wanted.name) ?? existing[0]
+    ?? await options.client.createAudience({ name: wanted.name, listId: resolved.list.id }, options.signal);
+  resolved.record = { ...resolved.record, audienceId: audience.id };
+  await options.store.saveAudienceList(options.sync.name, resolved.record);
+}
