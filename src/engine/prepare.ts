@@ -79,19 +79,24 @@ export async function openSync(file: string, options: { requireDestination: bool
   }
 }
 
-/** An audience sync's source, opened, and its rows' reader: a missing column is a ConfigError placed in the file. */
+/** An audience sync's rows' reader for this source: a missing column is a ConfigError placed in the file. */
+export async function compileAudienceForSource(sync: SyncDefinition, loaded: Pick<LoadedSync, 'problemAt'>, source: Source): Promise<MemberReader> {
+  let available: string[];
+  try {
+    available = await source.columns();
+  } catch (error) {
+    throw locateRefusal(error, loaded);
+  }
+  const { reader, problems } = compileMembers(sync, available);
+  if (!reader || problems.length > 0) throw placed(problems, loaded);
+  return reader;
+}
+
+/** An audience sync's source, opened, and its rows' reader. */
 export async function openAudienceSource(sync: SyncDefinition, loaded: Pick<LoadedSync, 'problemAt'>): Promise<{ source: Source; reader: MemberReader }> {
   const source = await createSource(sync);
   try {
-    let available: string[];
-    try {
-      available = await source.columns();
-    } catch (error) {
-      throw locateRefusal(error, loaded);
-    }
-    const { reader, problems } = compileMembers(sync, available);
-    if (!reader || problems.length > 0) throw placed(problems, loaded);
-    return { source, reader };
+    return { source, reader: await compileAudienceForSource(sync, loaded, source) };
   } catch (error) {
     await source.close().catch(() => undefined);
     throw error;

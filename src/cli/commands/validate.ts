@@ -1,5 +1,5 @@
 import { formatProblem, loadSyncFile, type Problem } from '../../config/load.js';
-import { compileForSource, locateRefusal } from '../../engine/prepare.js';
+import { compileAudienceForSource, compileForSource, locateRefusal } from '../../engine/prepare.js';
 import { ConfigError, PinsyncError } from '../../core/errors.js';
 import { createSource, type Source } from '../../sources/index.js';
 import { listSyncFiles } from '../resolve.js';
@@ -44,9 +44,14 @@ export async function validateCommand(files: string[], options: ValidateOptions)
       if (options.connect && fileProblems.length === 0) {
         const source = await createSource(sync);
         try {
-          await compileForSource(sync, loaded, source);
-          const repeated = await repeatedKeyProblem(sync.source.primary_key, source);
-          if (repeated) fileProblems.push(loaded.problemAt(['source', 'primary_key'], repeated));
+          if (sync.kind === 'audience') {
+            // A member listed twice is one member: a repeated key is no problem for a list.
+            await compileAudienceForSource(sync, loaded, source);
+          } else {
+            await compileForSource(sync, loaded, source);
+            const repeated = await repeatedKeyProblem(sync.source.primary_key, source);
+            if (repeated) fileProblems.push(loaded.problemAt(['source', 'primary_key'], repeated));
+          }
         } catch (caught) {
           const error = locateRefusal(caught, loaded);
           if (error instanceof ConfigError) fileProblems.push(...error.problems);
