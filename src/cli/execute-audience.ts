@@ -114,7 +114,7 @@ export async function executeAudience(loaded: LoadedSync & { sync: SyncDefinitio
         const outcome = applied.interrupted ? 'interrupted' : exitCodeOf(sync, summary) === ExitCode.rejectsExceeded ? 'rejects_exceeded' : 'succeeded';
         await store.finishRun(runId, outcome, summary);
       } catch (error) {
-        summary = audienceSummary(startedAt, runId, plan, { ...planCounts, ...latest }, { error: error as Error });
+        summary = audienceSummary(startedAt, runId, plan, { ...latest, ...planCounts }, { error: error as Error });
         if (error instanceof RemovalGuardError) {
           await store.recordRejects(sync.name, runId, plan.rejects, { runId, values: { rows_read: plan.rowsRead, skipped: plan.skipped, rejected_local: plan.rejects.length } });
           await store.finishRun(runId, 'removals_refused', summary, error.message);

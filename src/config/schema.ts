@@ -122,7 +122,7 @@ export const destinationSchema = z.strictObject({
     .union([z.string().regex(/^(\d+|\$\{[^}]+\})$/, 'digits only, as shown in Ads Manager'), z.number().int().positive()])
     .optional()
     .describe('Pinterest ad account id (digits), e.g. `${PINTEREST_AD_ACCOUNT_ID}`.'),
-  access_token: z.string().min(1).optional().describe('Conversion access token; write `${PINTEREST_ACCESS_TOKEN}`. Never printed, logged or stored.'),
+  access_token: z.string().min(1).optional().describe('Event syncs: a conversion access token (or an OAuth token with ads:write); audience syncs: an OAuth access token with ads:write, which customer lists need. Write `${PINTEREST_ACCESS_TOKEN}`. Never printed, logged or stored.'),
   test: z.boolean().default(false).describe('Send with `?test=true`: Pinterest validates the events but does not record them. A test-mode run still advances the checkpoint (but records nothing in the ledger): after switching to live, `pinsync reset SYNC` sends everything for real.'),
   batch_size: z.number().int().min(1).max(1000).default(1000).describe('Events per request.'),
   concurrency: z.union([z.literal('auto'), z.number().int().min(1).max(MAX_CONCURRENCY)]).default('auto')

@@ -7,7 +7,7 @@ import { listName, planAudience, removalRefusal } from '../../engine/audience.js
 import { openAudienceSource } from '../../engine/prepare.js';
 import { rejectRate } from '../../engine/run.js';
 import { ExitCode } from '../../core/types.js';
-import { groupedLines, lineWriter, warnUnreadable } from '../output.js';
+import { groupedLines, lineWriter, plural, warnUnreadable } from '../output.js';
 import { openStateReadOnly } from '../state.js';
 
 const DEFAULT_SAMPLE = 10;
@@ -31,7 +31,7 @@ export async function previewAudience(
     const write = lineWriter(process.stdout);
     if (options.format === 'table') {
       await write(`customer list: ${known ? `${known.listId} '${known.listName}'` : `'${listName(sync)}' (not known to pinsync yet: the first run finds it by name or creates it)`} (${reader.listType})`);
-      await write(`members in the query ${plan.members}; add ${plan.toAdd.length}, remove ${plan.toRemove.length}, keep ${plan.kept}; ${requests} requests of at most ${perRequest} records`);
+      await write(`members in the query ${plan.members}; add ${plan.toAdd.length}, remove ${plan.toRemove.length}, keep ${plan.kept}; ${plural(requests, 'request')} of at most ${perRequest} records`);
       for (const digest of plan.toAdd.slice(0, sample)) await write(`ADD     ${digest}`);
       for (const digest of plan.toRemove.slice(0, sample)) await write(`REMOVE  ${digest}`);
     } else {

@@ -84,7 +84,7 @@ function writeAudience(a: AudienceStatus): void {
   if (typeof p.error === 'string') out(`Pinterest's status: unavailable (${p.error})`);
   else {
     const small = p.status === 'TOO_SMALL' ? ': fewer than 100 of its members matched Pinterest accounts, so it cannot be targeted yet' : '';
-    out(`Pinterest's status: ${String(p.status)}${small}; ${String(p.num_uploaded_user_records)} records uploaded, ${String(p.num_removed_user_records)} removed, in ${String(p.num_batches)} batches (Pinterest counts every record sent, repeats included)`);
+    out(`Pinterest's status: ${String(p.status)}${small}; ${String(p.num_uploaded_user_records)} records uploaded, ${String(p.num_removed_user_records)} removed, in ${String(p.num_batches)} batch${p.num_batches === 1 ? '' : 'es'} (Pinterest counts every record sent, repeats included)`);
   }
 }
 
