@@ -142,7 +142,7 @@ export class FakePinterest {
   /** Records a create or update may carry; more is refused with 400. */
   maxRecordsPerRequest?: number;
   /** Pinterest's status of a list: TOO_SMALL under 100 members, READY from then on, unless this says otherwise. */
-  listStatus: (list: FakeCustomerList) => string = (list) => (list.members.size < 100 ? 'TOO_SMALL' : 'READY');
+  listStatus: (list: FakeCustomerList) => string = defaultListStatus;
   private nextId = 0;
 
   constructor(options: { token?: string; adAccountId?: string; oauthToken?: string } = {}) {
@@ -198,7 +198,7 @@ export class FakePinterest {
     this.invalidAnswers.length = 0;
     this.maxPageSize = undefined;
     this.maxRecordsPerRequest = undefined;
-    this.listStatus = (list) => (list.members.size < 100 ? 'TOO_SMALL' : 'READY');
+    this.listStatus = defaultListStatus;
   }
 
   /** The most event posts that arrived within any `windowMs` (all of them, or those the rate limit let through). */
@@ -564,6 +564,11 @@ export class FakePinterest {
       updated_timestamp: audience.createdTime,
     };
   }
+}
+
+/** Pinterest needs 100 matched users before a list can be used. */
+function defaultListStatus(list: FakeCustomerList): string {
+  return list.members.size < 100 ? 'TOO_SMALL' : 'READY';
 }
 
 /** Ids are digits: by number, as Pinterest orders them. */
