@@ -206,6 +206,18 @@ describe('customer lists: retries', () => {
     expect((error as Error).message).toMatch(/no answer within 0\.2s \(destination\.timeout\)/);
   });
 
+  it('stops waiting to retry when its signal says the run failed elsewhere', async () => {
+    fake.listAlways = { status: 503 };
+    const run = new AbortController();
+    const sleep = async (_ms: number, signal?: AbortSignal) => {
+      run.abort();
+      if (signal?.aborted) throw new Error('aborted');
+    };
+    const error = await client({ sleep }).findAudiences('1', run.signal).catch((e: Error) => e);
+    expect((error as Error).message).toBe('stopped retrying to list the audiences (page 1) (last: 503: scripted 503): the run failed elsewhere');
+    expect(fake.listLog).toHaveLength(1);
+  });
+
   it('resends an update whose answer was lost, and the list ends the same (ADD and REMOVE are idempotent)', async () => {
     const list = fake.addList('VIP');
     const sent = records(3);
