@@ -1,12 +1,12 @@
 // The Conversions API client: sends one batch, classifies every answer, retries what
 // can be retried, and returns one result per event. The token is sent, never shown.
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Agent, Dispatcher } from 'undici';
 import { loadUndici, type Undici } from '../core/undici.js';
 import { AuthError, RetriesExhaustedError } from '../core/errors.js';
 import { EncodedEvents } from '../core/encoded-events.js';
 import { FixedConcurrency, type AnswerSignal, type ConcurrencyLimit } from './concurrency.js';
 import type { RateBudget, Turn } from './rate-budget.js';
+import { defaultSleep, describeNetworkError, durationText, messageOf, parseRetryAfter, type Answer } from './http.js';
 
 export const DEFAULT_API_URL = 'https://api.pinterest.com/v5';
 
@@ -36,14 +36,6 @@ export interface ClientOptions {
   /** Injected for tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<unknown>;
   random?: () => number;
-}
-
-interface Answer {
-  status: number;
-  body: unknown;
-  /** The body's text, when it is not JSON (an HTML error page, a cut-off answer). */
-  text?: string;
-  retryAfterMs?: number;
 }
 
 /** What an answer settles: a result per event, or the request refused as a whole. */
@@ -83,43 +75,6 @@ const BACKOFF_CAP_MS = 30_000;
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 // Single events sent alone when a whole batch is refused with 400: all refused alike means the request is at fault.
 const PROBES = 3;
-
-const defaultSleep = (ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : undefined);
-
-function parseRetryAfter(header: string | string[] | undefined): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-function messageOf(answer: Answer): string {
-  if (answer.text !== undefined) {
-    // An HTML page from a proxy: its words, without the markup.
-    const words = answer.text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120);
-    return words ? `a non-JSON answer (${words})` : 'an empty answer';
-  }
-  const message = (answer.body as { message?: unknown } | null)?.message;
-  return typeof message === 'string' ? message : 'no message';
-}
-
-/** A sync-file duration (10m, 4s) for a number of milliseconds. */
-function durationText(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
-    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
-  }
-  return `${seconds}s`;
-}
-
-/** What went wrong on the network, in the sync file's terms where it can. */
-function describeNetworkError(error: Error & { code?: string }, timeoutMs: number): string {
-  if (error.code === 'UND_ERR_HEADERS_TIMEOUT' || error.code === 'UND_ERR_BODY_TIMEOUT') {
-    return `no answer within ${timeoutMs / 1000}s (destination.timeout)`;
-  }
-  return error.message;
-}
 
 /**
  * Per-event results from a 200 body (or a 422's details): one valid result for each event
