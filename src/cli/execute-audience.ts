@@ -1,5 +1,4 @@
 // One audience sync, start to finish: lock, read and plan, guard, send, report, notify.
-import { parseDuration } from '../config/duration.js';
 import type { LoadedSync } from '../config/load.js';
 import type { SyncDefinition } from '../config/schema.js';
 import { ConfigError, LockedError, PinsyncError, RemovalGuardError, SourceError } from '../core/errors.js';
@@ -7,9 +6,7 @@ import { formatProblem } from '../config/load.js';
 import { applyAudience, planAudience, type AudiencePlan } from '../engine/audience.js';
 import { locateRefusal, openAudienceSource } from '../engine/prepare.js';
 import type { RunSummary } from '../engine/run.js';
-import { CustomerListClient, AUDIENCE_REQUESTS_PER_MINUTE } from '../pinterest/customer-lists.js';
-import { DEFAULT_API_URL } from '../pinterest/client.js';
-import { sharedBudget } from '../pinterest/rate-budget.js';
+import { customerListClientFor as clientFor, type CustomerListClient } from '../pinterest/customer-lists.js';
 import type { SyncLock } from '../state/lock.js';
 import { ZERO_COUNTS, type RunCounts } from '../state/store.js';
 import { ExitCode } from '../core/types.js';
@@ -21,20 +18,7 @@ import { exitCodeOf, lockTtlFromEnv, type ExecuteOptions, type Executed } from '
 
 /** The customer-list client for an audience sync's destination; the token never leaves it. */
 export function customerListClientFor(sync: SyncDefinition, overrides: { timeoutMs?: number; maxRetryMs?: number } = {}): CustomerListClient {
-  const { destination } = sync;
-  const apiUrl = process.env.PINTEREST_API_URL || undefined;
-  const adAccountId = String(destination.ad_account_id);
-  return new CustomerListClient({
-    adAccountId,
-    accessToken: destination.access_token!,
-    apiUrl,
-    userAgent: userAgent(),
-    timeoutMs: overrides.timeoutMs ?? parseDuration(destination.timeout) * 1000,
-    maxRetryMs: overrides.maxRetryMs ?? parseDuration(destination.max_retry_time) * 1000,
-    // ads_write is a budget of its own, apart from the Conversions API's.
-    budget: sharedBudget(apiUrl ?? DEFAULT_API_URL, `${adAccountId} ads_write`, AUDIENCE_REQUESTS_PER_MINUTE),
-    requestsPerMinute: AUDIENCE_REQUESTS_PER_MINUTE,
-  });
+  return clientFor(sync, { userAgent: userAgent(), apiUrl: process.env.PINTEREST_API_URL || undefined, ...overrides });
 }
 
 const QUIT_ERROR = 'the process quit (a second signal, or the end of PINSYNC_STOP_GRACE) before the request in flight settled; the next run sends it again';

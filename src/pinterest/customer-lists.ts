@@ -443,6 +443,9 @@ export interface CustomerListClientFor {
   userAgent: string;
   /** PINTEREST_API_URL, when set. */
   apiUrl?: string;
+  /** Shorter than the sync file's, for a look that must not hold a command up (status). */
+  timeoutMs?: number;
+  maxRetryMs?: number;
 }
 
 /** A customer-list client for an audience sync's destination; the token never leaves it. */
@@ -456,8 +459,8 @@ export function customerListClientFor(sync: SyncDefinition, overrides: CustomerL
     accessToken: destination.access_token!,
     apiUrl,
     userAgent: overrides.userAgent,
-    timeoutMs: parseDuration(destination.timeout) * 1000,
-    maxRetryMs: parseDuration(destination.max_retry_time) * 1000,
+    timeoutMs: overrides.timeoutMs ?? parseDuration(destination.timeout) * 1000,
+    maxRetryMs: overrides.maxRetryMs ?? parseDuration(destination.max_retry_time) * 1000,
     // Customer-list writes share the ad account's ads_write limit, not the Conversions API's.
     budget: sharedBudget(apiUrl, `${adAccountId} ads_write`, perMinute),
     requestsPerMinute: perMinute,
