@@ -63,7 +63,9 @@ function formatAudienceSummary(sync: SyncDefinition, s: RunSummary): string {
   if (a) {
     const list = a.listId === null ? `customer list '${a.listName}' (not created yet)` : `customer list ${a.listId} '${a.listName}' (${a.listType})`;
     const how = a.created ? ', created by this run' : a.adopted ? ', found by its name' : '';
-    lines.push(`  ${list}${how}${a.status ? `; Pinterest's status: ${a.status}` : ''}${a.audienceId ? `; audience ${a.audienceId}` : ''}`);
+    // TOO_SMALL is Pinterest's verdict, not a failure: say what it takes.
+    const small = a.status === 'TOO_SMALL' ? ' (fewer than 100 members matched Pinterest accounts yet; matching takes up to about a day)' : '';
+    lines.push(`  ${list}${how}${a.status ? `; Pinterest's status: ${a.status}${small}` : ''}${a.audienceId ? `; audience ${a.audienceId}` : ''}`);
     lines.push(`  added ${a.added}, removed ${a.removed}, kept ${a.kept}; ${a.size} members as pinsync knows them`);
     if (s.resent > 0) lines.push(`  resent ${s.resent} records an interrupted run had sent without settling (adding and removing are idempotent)`);
     lines.push(`  ${(s.durationMs / 1000).toFixed(1)}s; ${plural(a.requests.requests, 'request')}, ${a.requests.throttled} answered 429 (rate-limited)`);
