@@ -12,6 +12,7 @@ import { compileMembers } from '../../src/mapping/members.js';
 import { CustomerListClient } from '../../src/pinterest/customer-lists.js';
 import type { Source } from '../../src/sources/types.js';
 import { StateStore } from '../../src/state/store.js';
+import { createSource } from '../../src/sources/index.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 import { freshDatabase } from '../helpers/pg.js';
 
@@ -108,6 +109,29 @@ describe('audience runs over HTTP, adversarially', () => {
       expect(await store.memberCounts('vip')).toEqual({ member: 7, adding: 0, removing: 0 });
       expect((await store.runs('vip', 1))[0]).toMatchObject({ membersAdded: 3, membersRemoved: 3 });
     } finally {
+      await store.close();
+    }
+  });
+
+  it('adds a member whose primary key is null: the key only names rows in rejects (docs/audiences.md)', async () => {
+    const store = await StateStore.open(path.join(dir, 'state.db'));
+    const parsed = parseSync(`name: vip
+kind: audience
+source: { type: duckdb, query: "SELECT * FROM (VALUES (1, 'a@example.com'), (NULL, 'guest@example.com')) AS t(customer_id, email)", primary_key: customer_id }
+destination: { ad_account_id: "1", access_token: t, customer_list: { name: VIP } }
+match: { em: email }`, 'vip.yaml', { env: {} });
+    expect(parsed.problems).toEqual([]);
+    const sync = parsed.sync!;
+    const source = await createSource(sync);
+    try {
+      const { reader } = compileMembers(sync, await source.columns());
+      const plan = await planAudience(sync, source, reader!, store);
+      // A guest checkout (no customer id) is a member too; today the row is not read at all, so it is
+      // never added, and a member whose key turns null is removed.
+      expect(plan.toAdd).toContain(sha('guest@example.com'));
+      expect(plan.members).toBe(2);
+    } finally {
+      await source.close();
       await store.close();
     }
   });
