@@ -12,7 +12,8 @@ import { applyAudience, planAudience } from '../../src/engine/audience.js';
 import { compileMembers } from '../../src/mapping/members.js';
 import type { Audience, CustomerList, CustomerListApi, ListOperation } from '../../src/pinterest/customer-lists.js';
 import type { Source } from '../../src/sources/types.js';
-import { StateStore } from '../../src/state/store.js';
+import { StateStore, ZERO_COUNTS } from '../../src/state/store.js';
+import { formatRunSummary } from '../../src/cli/output.js';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -144,5 +145,18 @@ describe('audience runs, adversarially', () => {
     // No list exists: an empty query has nothing to remove, and pinsync knows no member.
     await run(sync, []);
     expect(await store.memberCounts(sync.name)).toEqual({ member: 0, adding: 0, removing: 0 });
+  });
+
+  it('does not call a rejected row mapped in its summary', async () => {
+    const sync = syncFile('vip');
+    const { reader } = compileMembers(sync, ['id', 'email']);
+    const plan = await planAudience(sync, memorySource([...people(2), { id: 9, email: 'not an email' }]), reader!, store);
+    const text = formatRunSummary(sync, {
+      ...ZERO_COUNTS, rowsRead: plan.rowsRead, rejectedLocal: plan.rejects.length, rejectsByReason: plan.rejectsByReason, droppedIdentifiers: plan.dropped,
+      startedAt: new Date(), durationMs: 1, checkpoint: null,
+    });
+    expect(text).toContain('em: not an email address');
+    // The one bad email is one reject; it is not also a value "left out" of a row that "was still mapped".
+    expect(text).not.toContain('their rows were still mapped');
   });
 });
