@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import knexFactory from 'knex';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseSync } from '../../src/config/load.js';
 import type { SyncDefinition } from '../../src/config/schema.js';
@@ -158,5 +159,32 @@ describe('audience runs, adversarially', () => {
     expect(text).toContain('em: not an email address');
     // The one bad email is one reject; it is not also a value "left out" of a row that "was still mapped".
     expect(text).not.toContain('their rows were still mapped');
+  });
+
+  it('stops sending once another process took its lock, and the next run ends equal to the query', async () => {
+    const sync = syncFile('vip');
+    const lock = await store.lock(sync.name, { ttlMs: 60_000 });
+    const other = knexFactory({ client: 'better-sqlite3', connection: { filename: path.join(dir, 'state.db') }, useNullAsDefault: true });
+    try {
+      let stolenAt = -1;
+      const failed = await run(sync, people(10), {
+        onProgress: () => {
+          if (stolenAt >= 0) return;
+          stolenAt = pinterest.requests.length;
+          // Another process takes the lease over (this one's heartbeat stalled past its expiry).
+          void other('locks').where({ sync: sync.name }).update({ token: 'someone-else' }).then(() => undefined);
+        },
+      }).then(() => undefined, (error: Error) => error);
+      expect(failed?.message).toMatch(/lock|lease/i);
+      // At most the request in flight when the lease changed hands went out after it.
+      expect(pinterest.requests.length - stolenAt).toBeLessThanOrEqual(1);
+      await other('locks').where({ sync: sync.name }).delete();
+      await lock.release().catch(() => undefined);
+      await run(sync, people(10));
+      expect(pinterest.lists[0]!.members).toEqual(digestsOf(people(10)));
+      expect(await store.memberCounts(sync.name)).toEqual({ member: 10, adding: 0, removing: 0 });
+    } finally {
+      await other.destroy();
+    }
   });
 });
