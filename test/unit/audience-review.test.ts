@@ -187,4 +187,23 @@ describe('audience runs, adversarially', () => {
       await other.destroy();
     }
   });
+
+  it('names a list by a numeric id run after run, and after the list is deleted says to reset, then starts over', async () => {
+    await pinterest.createList({ name: 'Made in Ads Manager', listType: 'EMAIL', records: [sha('someone@example.com')] });
+    const sync = syncFile('vip', '{ id: 100 }');
+    await run(sync, people(4));
+    await run(sync, people(5));
+    expect(pinterest.lists[0]!.members).toEqual(new Set([sha('someone@example.com'), ...digestsOf(people(5))]));
+    // Deleted in Ads Manager: the run says so and points at reset.
+    pinterest.lists = [];
+    await expect(run(syncFile('named', '{ name: VIP }'), people(1))).resolves.toBeDefined();
+    const named = syncFile('named', '{ name: VIP }');
+    pinterest.lists = [];
+    await expect(run(named, people(2))).rejects.toThrow(/is gone from ad account 1234 \(deleted in Ads Manager\?\): `pinsync reset named`/);
+    await store.clearMembers(named.name);
+    await store.clearAudienceList(named.name);
+    await run(named, people(2));
+    expect(pinterest.lists).toHaveLength(1);
+    expect(pinterest.lists[0]!.members).toEqual(digestsOf(people(2)));
+  });
 });
