@@ -85,17 +85,22 @@ async function run(store: StateStore, sync: SyncDefinition, rows: Person[], opti
 }
 
 describe('audience runs over HTTP, adversarially', () => {
-  it('creates one list when Pinterest created it but its answer was lost (a 5xx after applying)', async () => {
-    const store = await StateStore.open(path.join(dir, 'state.db'));
-    try {
-      fake.listScript.push({ endpoint: 'customer_lists/create', status: 502, afterApplying: true });
-      await run(store, syncFile(), people(5));
-      // A retried POST makes a second list of the same name: the next `reset` then fails with "2 customer lists named 'VIP'".
-      expect(fake.lists().map((l) => l.name)).toEqual(['VIP']);
-    } finally {
-      await store.close();
-    }
-  });
+  for (const [what, scripted] of [
+    ['a 5xx after applying', { status: 502 }],
+    ['a 200 whose body was cut off', { status: 200, raw: '{"id": "12' }],
+  ] as const) {
+    it(`creates one list when Pinterest created it but its answer was lost (${what})`, async () => {
+      const store = await StateStore.open(path.join(dir, 'state.db'));
+      try {
+        fake.listScript.push({ endpoint: 'customer_lists/create', afterApplying: true, ...scripted });
+        await run(store, syncFile(), people(5));
+        // A retried POST makes a second list of the same name: the next `reset` then fails with "2 customer lists named 'VIP'".
+        expect(fake.lists().map((l) => l.name)).toEqual(['VIP']);
+      } finally {
+        await store.close();
+      }
+    });
+  }
 
   it('keeps the list equal to the query with its state in PostgreSQL, across a lost answer and shrinking', async () => {
     const store = await StateStore.open(await freshDatabase('audience_review'));
