@@ -11,7 +11,7 @@ import { applyAudience, planAudience } from '../../src/engine/audience.js';
 import { compileMembers } from '../../src/mapping/members.js';
 import { CustomerListClient } from '../../src/pinterest/customer-lists.js';
 import type { Source } from '../../src/sources/types.js';
-import { StateStore } from '../../src/state/store.js';
+import { StateStore, ZERO_COUNTS } from '../../src/state/store.js';
 import { createSource } from '../../src/sources/index.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 import { freshDatabase } from '../helpers/pg.js';
@@ -80,7 +80,7 @@ async function run(store: StateStore, sync: SyncDefinition, rows: Person[], opti
   const plan = await planAudience(sync, memorySource(rows), reader!, store);
   const runId = await store.startRun(sync.name);
   const applied = await applyAudience({ sync, plan, listType: reader!.listType, client: client(), store, runId, ...options });
-  await store.finishRun(runId, 'succeeded', { ...applied.report, rowsRead: plan.rowsRead } as never);
+  await store.finishRun(runId, 'succeeded', { ...ZERO_COUNTS, rowsRead: plan.rowsRead, eventsSent: applied.sent, processed: applied.settled });
   return applied;
 }
 
