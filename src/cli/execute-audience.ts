@@ -11,7 +11,7 @@ import type { SyncLock } from '../state/lock.js';
 import { ZERO_COUNTS, type RunCounts } from '../state/store.js';
 import { ExitCode } from '../core/types.js';
 import { notifyIfNeeded } from './notify.js';
-import { userAgent, warnUnreadable } from './output.js';
+import { userAgent } from './output.js';
 import { progressReporter } from './progress.js';
 import { whileRunning } from './shutdown.js';
 import { exitCodeOf, lockTtlFromEnv, type ExecuteOptions, type Executed } from './execute-common.js';
@@ -22,6 +22,9 @@ export function customerListClientFor(sync: SyncDefinition, overrides: { timeout
 }
 
 const QUIT_ERROR = 'the process quit (a second signal, or the end of PINSYNC_STOP_GRACE) before the request in flight settled; the next run sends it again';
+
+/** Stopped by a signal while reading: nothing was sent. */
+class Interrupted extends Error {}
 
 /** A summary in the shape every reporter prints: an audience run's counts, and its report. */
 function audienceSummary(startedAt: Date, runId: number | undefined, plan: AudiencePlan | undefined, counts: Partial<RunCounts>, extra: Partial<RunSummary>): RunSummary {
@@ -75,7 +78,6 @@ export async function executeAudience(loaded: LoadedSync & { sync: SyncDefinitio
       let reader;
       try {
         ({ source, reader } = await openAudienceSource(sync, loaded));
-        await warnUnreadable(sync, source, undefined, (message) => reporter.warn(sync.name, message));
       } catch (error) {
         if (error instanceof PinsyncError) throw error;
         throw new SourceError(`cannot open the ${sync.source.type} source: ${(error as Error).message.split('\n')[0]}; check source in ${sync.file}`);
@@ -84,22 +86,29 @@ export async function executeAudience(loaded: LoadedSync & { sync: SyncDefinitio
         latest = { rowsRead: p.rowsRead, eventsSent: p.sent, processed: p.settled, rejectedLocal: p.rejected, skipped: plan?.skipped ?? 0 };
         progress.update({ ...ZERO_COUNTS, ...latest, batchesSettled: 0, concurrency: 1 });
       };
-      plan = await planAudience(sync, source, reader, store, (rowsRead) => onProgress({ rowsRead, sent: 0, settled: 0, rejected: 0 }));
-      await source.close();
       const signals = [lock.lost, options.signal].filter((s): s is AbortSignal => s !== undefined);
+      const signal = AbortSignal.any(signals);
+      if (options.fullRefresh) reporter.warn(sync.name, 'an audience sync reads its whole query on every run: --full-refresh changes nothing (`pinsync reset` forgets the membership)');
+      plan = await planAudience(sync, source, reader, store, (rowsRead) => onProgress({ rowsRead, sent: 0, settled: 0, rejected: 0 }), () => signal.aborted);
+      await source.close();
+      // A lost lock fails the run; a signal stops it before anything was sent.
+      if (signal.aborted && signal.reason instanceof Error) throw signal.reason;
       const planCounts = { rowsRead: plan.rowsRead, skipped: plan.skipped, rejectedLocal: plan.rejects.length };
       try {
+        if (!plan.complete) throw new Interrupted();
         const applied = await applyAudience({
           sync, plan, listType: reader.listType, client, store, runId, allowRemovals: options.allowRemovals,
-          signal: AbortSignal.any(signals), onProgress, warn: (message) => reporter.warn(sync.name, message),
+          signal, onProgress, warn: (message) => reporter.warn(sync.name, message),
         });
         const counts = { ...planCounts, eventsSent: applied.sent, processed: applied.settled, resent: applied.resent };
         summary = audienceSummary(startedAt, runId, plan, counts, { audience: applied.report, ...(applied.interrupted ? { interrupted: true } : {}) });
         const outcome = applied.interrupted ? 'interrupted' : exitCodeOf(sync, summary) === ExitCode.rejectsExceeded ? 'rejects_exceeded' : 'succeeded';
         await store.finishRun(runId, outcome, summary);
       } catch (error) {
-        summary = audienceSummary(startedAt, runId, plan, { ...latest, ...planCounts }, { error: error as Error });
-        if (error instanceof RemovalGuardError) {
+        summary = audienceSummary(startedAt, runId, plan, { ...latest, ...planCounts }, error instanceof Interrupted ? { interrupted: true } : { error: error as Error });
+        if (error instanceof Interrupted) {
+          await store.finishRun(runId, 'interrupted', summary);
+        } else if (error instanceof RemovalGuardError) {
           await store.recordRejects(sync.name, runId, plan.rejects, { runId, values: { rows_read: plan.rowsRead, skipped: plan.skipped, rejected_local: plan.rejects.length } });
           await store.finishRun(runId, 'removals_refused', summary, error.message);
         } else {

@@ -50,7 +50,7 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .command('preview')
     .description('print the events a run would send, one JSON object per line; sends nothing, writes no state')
     .argument('<sync>', 'sync file, or the name of one in --syncs-dir')
-    .option('--limit <n>', 'stop after n events', positiveInteger)
+    .option('--limit <n>', 'stop after n events (audience syncs: show n sample digests of each change)', positiveInteger)
     .addOption(new Option('--format <format>', 'output format').choices(['ndjson', 'table']).default('ndjson'))
     .option('--remote-test', 'send the batches with ?test=true: Pinterest validates them, records nothing; no state is written')
     .option('--full-refresh', 'read from the start instead of from the checkpoint')

@@ -72,7 +72,8 @@ function formatAudienceSummary(sync: SyncDefinition, s: RunSummary): string {
   } else {
     lines.push(`  ${(s.durationMs / 1000).toFixed(1)}s`);
   }
-  lines.push(...groupedLines('rejected by reason:', s.rejectsByReason, '  '), ...droppedLines(s.droppedIdentifiers, '  '));
+  // A row's one identifier left out is its reject: listed once, by reason.
+  lines.push(...groupedLines('rejected by reason:', s.rejectsByReason, '  '));
   return lines.join('\n');
 }
 

@@ -6,7 +6,7 @@ import { AUDIENCE_RECORDS_PER_REQUEST, DEFAULT_MAX_REMOVAL_RATE } from '../confi
 import { PinterestRefusedError, RemovalGuardError, UsageError } from '../core/errors.js';
 import type { UserKey } from '../core/event-schema.js';
 import type { MemberReader } from '../mapping/members.js';
-import type { CustomerList, CustomerListApi, ListRequestsReport, ListType } from '../pinterest/customer-lists.js';
+import { MaybeCreatedError, type CustomerList, type CustomerListApi, type ListRequestsReport, type ListType } from '../pinterest/customer-lists.js';
 import type { Source } from '../sources/types.js';
 import type { AudienceListRecord, RejectRecord, StateStore } from '../state/store.js';
 import { ReasonCounts } from './reasons.js';
@@ -30,6 +30,10 @@ export interface AudiencePlan {
   known: number;
   /** Of toAdd and toRemove, those an interrupted run had sent without settling: resent. */
   unsettled: number;
+  /** Of toRemove, those an earlier run already decided to remove, past the removal guard. */
+  approved: number;
+  /** False when the read was stopped (a signal): such a plan must not be applied. */
+  complete: boolean;
 }
 
 export interface AudienceReport {
@@ -59,17 +63,19 @@ export interface AudienceProgress {
 }
 
 /** The share of the list a run may remove, and whether it may empty it. */
-export function removalRefusal(sync: SyncDefinition, plan: Pick<AudiencePlan, 'toRemove' | 'known' | 'members'>): string | undefined {
-  const removing = plan.toRemove.length;
-  if (removing === 0) return undefined;
+export function removalRefusal(sync: SyncDefinition, plan: Pick<AudiencePlan, 'toRemove' | 'known' | 'members' | 'approved'>): string | undefined {
+  // Removals an earlier run decided on (and was interrupted in) passed the guard then: they are not weighed again.
+  const removing = plan.toRemove.length - plan.approved;
+  if (removing <= 0) return undefined;
+  const known = plan.known - plan.approved;
   const rate = sync.options.max_removal_rate ?? DEFAULT_MAX_REMOVAL_RATE;
-  const share = plan.known > 0 ? removing / plan.known : 1;
+  const share = known > 0 ? removing / known : 1;
   const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`;
   if (plan.members === 0) {
     return `the query returned no members, so this run would remove all ${removing} from the list: a query that suddenly returns nothing is more often a mistake than a fact. Nothing was sent. If the list really is to be emptied, run again with --allow-removals`;
   }
   if (share > rate) {
-    return `this run would remove ${removing} of the list's ${plan.known} members (${pct(share)}), more than options.max_removal_rate (${pct(rate)}) allows. Nothing was sent. Check the query (\`pinsync preview\` shows what would change); if the removals are right, run again with --allow-removals, or raise options.max_removal_rate`;
+    return `this run would remove ${removing} of the list's ${known} members (${pct(share)}), more than options.max_removal_rate (${pct(rate)}) allows. Nothing was sent. Check the query (\`pinsync preview\` shows what would change); if the removals are right, run again with --allow-removals, or raise options.max_removal_rate`;
   }
   return undefined;
 }
@@ -77,14 +83,14 @@ export function removalRefusal(sync: SyncDefinition, plan: Pick<AudiencePlan, 't
 /** Reads the whole query and compares it with the membership the state records. */
 export async function planAudience(
   sync: SyncDefinition, source: Source, reader: MemberReader, state: StateStore | undefined,
-  onRows?: (rowsRead: number) => void,
+  onRows?: (rowsRead: number) => void, stopped?: () => boolean,
 ): Promise<AudiencePlan> {
   const wanted = new Set<string>();
   const rejects: RejectRecord[] = [];
   const rejectsByReason = new ReasonCounts();
   let rowsRead = 0;
   let skipped = 0;
-  for await (const page of source.read({ columns: reader.columns, pageSize: 10_000 })) {
+  for await (const page of source.read({ columns: reader.columns, pageSize: 10_000, withNullKeys: true })) {
     for (const row of page) {
       rowsRead++;
       const outcome = reader.read(row);
@@ -95,6 +101,7 @@ export async function planAudience(
       } else for (const digest of outcome.digests) wanted.add(digest);
     }
     onRows?.(rowsRead);
+    if (stopped?.()) return { ...emptyPlan(reader), rowsRead, skipped, rejects, rejectsByReason, complete: false };
   }
   const members = wanted.size;
   // What is left in `wanted` after the state's members are taken out is to be added.
@@ -102,12 +109,16 @@ export async function planAudience(
   let kept = 0;
   let known = 0;
   let unsettled = 0;
+  let approved = 0;
   if (state) {
     for await (const page of state.members(sync.name)) {
       for (const [digest, standing] of page) {
         known++;
-        if (standing !== 'member') unsettled++;
-        if (!wanted.has(digest)) toRemove.push(digest);
+        if (standing === 'adding' || standing === 'removing') unsettled++;
+        if (!wanted.has(digest)) {
+          toRemove.push(digest);
+          if (standing === 'leaving' || standing === 'removing') approved++;
+        }
         else if (standing === 'member') {
           wanted.delete(digest);
           kept++;
@@ -117,6 +128,14 @@ export async function planAudience(
   }
   return {
     rowsRead, skipped, rejects, rejectsByReason, dropped: reader.dropped, members, toAdd: [...wanted].sort(), toRemove: toRemove.sort(), kept, known, unsettled,
+    approved, complete: true,
+  };
+}
+
+function emptyPlan(reader: MemberReader): AudiencePlan {
+  return {
+    rowsRead: 0, skipped: 0, rejects: [], rejectsByReason: new ReasonCounts(), dropped: reader.dropped, members: 0, toAdd: [], toRemove: [], kept: 0, known: 0,
+    unsettled: 0, approved: 0, complete: false,
   };
 }
 
@@ -165,7 +184,7 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
   if (refusal) throw new RemovalGuardError(refusal);
   const unsettledBefore = new Set<string>();
   if (plan.unsettled > 0) {
-    for await (const page of store.members(sync.name)) for (const [digest, standing] of page) if (standing !== 'member') unsettledBefore.add(digest);
+    for await (const page of store.members(sync.name)) for (const [digest, standing] of page) if (standing === 'adding' || standing === 'removing') unsettledBefore.add(digest);
   }
   const tally = { sent: 0, settled: 0, resent: 0, added: 0, removed: 0 };
   const progress = () => options.onProgress?.({ rowsRead: plan.rowsRead, sent: tally.sent, settled: tally.settled, rejected: plan.rejects.length });
@@ -213,6 +232,8 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
     await store.settleMembers(sync.name, 'added', records, counts());
     progress();
   }
+  // Decided now, past the guard: an interrupted run's successor carries on without weighing them again.
+  if (plan.toRemove.length > 0) await store.markMembers(sync.name, 'leaving', plan.toRemove);
   if (!stopped()) await ensureAudience(options, resolved);
   await send('ADD', plan.toAdd, resolved.createdWith);
   if (!interrupted) await send('REMOVE', plan.toRemove, 0);
@@ -220,7 +241,7 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
   const report: AudienceReport = {
     listId: resolved.list.id, listName: resolved.list.name, listType: options.listType, created: resolved.created, adopted: resolved.adopted,
     audienceId: resolved.record.audienceId, status: resolved.list.status ?? null, members: plan.members, added: tally.added, removed: tally.removed, kept: plan.kept,
-    size: after.member + after.adding + after.removing, requests: client.report(),
+    size: after.member + after.adding + after.removing + after.leaving, requests: client.report(),
   };
   return { report, sent: tally.sent, settled: tally.settled, resent: tally.resent, interrupted };
 }
@@ -265,6 +286,11 @@ async function resolveList(options: ApplyOptions, firstRecords: string[]): Promi
     return { list, record: known, created: false, adopted: false, createdWith: 0 };
   }
   const save = async (list: CustomerList): Promise<AudienceListRecord> => {
+    // Two syncs on one list would each remove the other's members.
+    const keeper = await store.listKeeper(adAccountId, list.id);
+    if (keeper !== undefined && keeper !== sync.name) {
+      throw new UsageError(`customer list ${list.id} ('${list.name}') is kept by sync '${keeper}' in this state already: two syncs on one list would remove each other's members. Give ${sync.name} a list of its own in ${sync.file} (or combine the two queries in one sync)`);
+    }
     const record = { listId: list.id, listName: list.name, listType, adAccountId, audienceId: null };
     await store.saveAudienceList(sync.name, record);
     return record;
@@ -287,7 +313,20 @@ async function resolveList(options: ApplyOptions, firstRecords: string[]): Promi
   if (firstRecords.length === 0) return undefined;
   // Marked first: a crash after Pinterest created the list finds it by name, and adds these again.
   await store.markMembers(sync.name, 'adding', firstRecords);
-  const list = await client.createList({ name: target.name, listType, records: firstRecords }, signal);
+  let list: CustomerList;
+  try {
+    list = await client.createList({ name: target.name, listType, records: firstRecords }, signal);
+  } catch (error) {
+    // The answer was lost: Pinterest may have made the list. Creating again would make a second one.
+    const made = error instanceof MaybeCreatedError ? await client.findLists(target.name, signal) : [];
+    if (made.length !== 1) {
+      // No list holds these marks: they would read as members to remove.
+      if (made.length === 0) await store.settleMembers(sync.name, 'removed', firstRecords);
+      throw error;
+    }
+    // Its first records may or may not be on it: they are sent again as an ADD.
+    return { list: made[0]!, record: await save(made[0]!), created: true, adopted: false, createdWith: 0 };
+  }
   return { list, record: await save(list), created: true, adopted: false, createdWith: firstRecords.length };
 }
 
@@ -296,8 +335,17 @@ async function ensureAudience(options: ApplyOptions, resolved: ResolvedList): Pr
   const wanted = options.sync.destination.audience;
   if (!wanted || resolved.record.audienceId !== null) return;
   const existing = await options.client.findAudiences(resolved.list.id, options.signal);
-  const audience = existing.find((a) => a.name === wanted.name) ?? existing[0]
-    ?? await options.client.createAudience({ name: wanted.name, listId: resolved.list.id }, options.signal);
+  let audience = existing.find((a) => a.name === wanted.name) ?? existing[0];
+  if (!audience) {
+    try {
+      audience = await options.client.createAudience({ name: wanted.name, listId: resolved.list.id }, options.signal);
+    } catch (error) {
+      // A lost answer: adopt what it made rather than make a second audience.
+      const made = error instanceof MaybeCreatedError ? await options.client.findAudiences(resolved.list.id, options.signal) : [];
+      if (made.length === 0) throw error;
+      audience = made[0]!;
+    }
+  }
   resolved.record = { ...resolved.record, audienceId: audience.id };
   await options.store.saveAudienceList(options.sync.name, resolved.record);
 }

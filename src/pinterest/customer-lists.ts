@@ -175,6 +175,13 @@ interface Call<T> {
   answer: z.ZodType<T>;
   /** A 404, or a refusal that says "not found", answers undefined. */
   missingIsUndefined?: boolean;
+  /** Creates something: sent again after a failure that may have created it, it would make two. */
+  creates?: boolean;
+}
+
+/** A create whose answer was lost (5xx, timeout, a cut-off body): look for what it made before trying again. */
+export class MaybeCreatedError extends RetriesExhaustedError {
+  override name = 'MaybeCreatedError';
 }
 
 interface CallClock {
@@ -243,7 +250,7 @@ export class CustomerListClient implements CustomerListApi {
     const answer = await this.call({
       method: 'POST', path: '/customer_lists', category: 'ads_write', what: 'create the customer list',
       body: { name: input.name, records: joinRecords(input.records), list_type: input.listType }, records: input.records,
-      answer: customerListAnswer,
+      answer: customerListAnswer, creates: true,
     }, signal);
     return toCustomerList(answer!);
   }
@@ -266,7 +273,7 @@ export class CustomerListClient implements CustomerListApi {
     const answer = await this.call({
       method: 'POST', path: '/audiences', category: 'ads_write', what: `create the audience of customer list ${input.listId}`,
       body: { ad_account_id: this.options.adAccountId, name: input.name, rule: { customer_list_id: input.listId }, audience_type: 'CUSTOMER_LIST' },
-      answer: audienceAnswer,
+      answer: audienceAnswer, creates: true,
     }, signal);
     return toAudience(answer!);
   }
@@ -387,6 +394,8 @@ export class CustomerListClient implements CustomerListApi {
         if (turn && load !== 'overloaded') budget!.answered(turn, load);
       }
       clock.failure = failure;
+      // Only a 429 says for sure that nothing was created; the caller looks before creating again.
+      if (call.creates && load !== 'throttled') throw new MaybeCreatedError(`pinsync could not ${call.what} (${failure}), and Pinterest may have done it anyway`);
       const rest = clock.deadline - Date.now();
       if (answer?.retryAfterMs !== undefined && answer.retryAfterMs > rest) {
         const allows = answer.retryAfterMs > this.maxRetryMs ? 'allows' : 'has left for this request';

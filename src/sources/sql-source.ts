@@ -50,7 +50,7 @@ export abstract class SqlSource<Config extends SqlSourceConfig = SqlSourceConfig
 
   async *read(options: ReadOptions = {}): AsyncIterable<Row[]> {
     const types = await this.columnTypes();
-    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, this.dialect, options.until);
+    const plan = planRead(this.config, types, options.columns ?? [...types.keys()], options.after, this.dialect, options.until, options.withNullKeys);
     this.layout = plan.layout;
     yield* this.query(`SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`,
       plan.values, options.pageSize ?? this.defaultPageSize);

@@ -90,6 +90,7 @@ export const ALIAS = 'pinsync_source';
  */
 export function planRead(
   config: KeysetConfig, types: ReadonlyMap<string, string>, columns: readonly string[], after?: Position, dialect: Dialect = STANDARD_SQL, until?: string,
+  withNullKeys = false,
 ): ReadPlan {
   const column = (name: string) => `${ALIAS}.${dialect.quote(name)}`;
   const keyType = types.get(config.primary_key);
@@ -101,7 +102,8 @@ export function planRead(
   const select = [...columns.map(column), `CAST(${key} AS ${dialect.text})`];
   if (cursor) select.push(`CAST(${cursor} AS ${dialect.text})`);
 
-  const filters = [`${key} IS NOT NULL`];
+  // A null key cannot be placed against a checkpoint; a read with none to place (an audience's) keeps the row.
+  const filters = withNullKeys && config.cursor === undefined && after === undefined ? [] : [`${key} IS NOT NULL`];
   const values: string[] = [];
   const p = (n: number, type: string) => castParam(dialect, n, type);
   if (cursor) {
@@ -127,7 +129,7 @@ export function planRead(
   }
   return {
     select: select.join(', '),
-    where: filters.join(' AND '),
+    where: filters.length > 0 ? filters.join(' AND ') : '1 = 1',
     values,
     orderBy: cursor ? `${cursor}, ${key}` : key,
     layout: new RowLayout(columns.length, cursor ? columns.length + 1 : -1),

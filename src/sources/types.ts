@@ -14,6 +14,8 @@ export interface ReadOptions {
   pageSize?: number;
   /** Leave out rows whose cursor is later than this (cursor text): they wait for time to reach them. */
   until?: string;
+  /** Also rows whose primary key is null (a read from the start without a cursor only): an audience's members. */
+  withNullKeys?: boolean;
 }
 
 /** Rows a read leaves out, and why. */

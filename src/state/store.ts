@@ -55,10 +55,13 @@ export interface AudienceListRecord {
   audienceId: string | null;
 }
 
-/** A digest's standing: a member, or an ADD or a REMOVE sent and not yet settled. */
-export type MemberState = 'member' | 'adding' | 'removing';
-const MEMBER_CODES: Record<MemberState, string> = { member: 'm', adding: 'a', removing: 'r' };
-const MEMBER_STATES: Record<string, MemberState> = { m: 'member', a: 'adding', r: 'removing' };
+/**
+ * A digest's standing: a member; an ADD or a REMOVE sent and not yet settled; or a member a run
+ * has decided to remove (past the removal guard) and not yet sent.
+ */
+export type MemberState = 'member' | 'adding' | 'removing' | 'leaving';
+const MEMBER_CODES: Record<MemberState, string> = { member: 'm', adding: 'a', removing: 'r', leaving: 'q' };
+const MEMBER_STATES: Record<string, MemberState> = { m: 'member', a: 'adding', r: 'removing', q: 'leaving' };
 
 /** A run's counts under their column names (an audience run's, which events' RunCounts do not cover). */
 export interface RunColumns {
@@ -530,7 +533,7 @@ export class StateStore {
 
   /** How many digests the sync's membership holds, by standing. */
   async memberCounts(sync: string): Promise<Record<MemberState, number>> {
-    const counts: Record<MemberState, number> = { member: 0, adding: 0, removing: 0 };
+    const counts: Record<MemberState, number> = { member: 0, adding: 0, removing: 0, leaving: 0 };
     const rows = await this.db('audience_members').where({ sync }).select('state').count<{ state: string; n: number | string }[]>({ n: '*' }).groupBy('state')
       .catch((error: Error) => {
         if (this.readOnly && missingTable(error)) return [];
@@ -544,7 +547,7 @@ export class StateStore {
    * Before a request is sent: its digests become 'adding' or 'removing', so that a crash
    * leaves them to be settled again by the next run, whichever way the request went.
    */
-  async markMembers(sync: string, operation: 'adding' | 'removing', digests: readonly string[], counts?: RunColumns): Promise<void> {
+  async markMembers(sync: string, operation: 'adding' | 'removing' | 'leaving', digests: readonly string[], counts?: RunColumns): Promise<void> {
     await this.writeMembers(sync, digests, MEMBER_CODES[operation], counts);
   }
 
@@ -587,9 +590,15 @@ export class StateStore {
     return this.db('audience_members').where({ sync }).delete();
   }
 
-  /** Forgets the sync's customer list too (reset --forget-list): the next run finds or creates it again. */
+  /** Forgets the sync's customer list too (reset): the next run finds or creates it again. */
   async clearAudienceList(sync: string): Promise<void> {
     await this.db('audience_lists').where({ sync }).delete();
+  }
+
+  /** The sync this state records as keeping a customer list, if any. */
+  async listKeeper(adAccountId: string, listId: string): Promise<string | undefined> {
+    const row = await this.db('audience_lists').where({ ad_account_id: adAccountId, list_id: listId }).first('sync');
+    return (row?.sync as string | undefined) ?? undefined;
   }
 
   private async upsert(db: Knex, sync: string, values: Record<string, unknown>): Promise<void> {
@@ -692,7 +701,7 @@ export class StateStore {
 const GUARDED: (keyof StateStore)[] = [
   'checkpoint', 'unsettledEvents', 'saveCheckpoint', 'saveUnsettled', 'commitBatch', 'delivered', 'pruneLedger', 'clearLedger',
   'ledgerSize', 'saveLedgerSince', 'oldestLedgerEntry', 'audienceList', 'saveAudienceList', 'memberCounts', 'markMembers', 'settleMembers',
-  'clearMembers', 'clearAudienceList', 'recordRejects', 'saveRunColumns', 'startRun', 'finishRun', 'interruptRun', 'runs', 'hasProcessed', 'rejects', 'rejectCounts', 'syncs', 'lock',
+  'clearMembers', 'clearAudienceList', 'recordRejects', 'saveRunColumns', 'listKeeper', 'startRun', 'finishRun', 'interruptRun', 'runs', 'hasProcessed', 'rejects', 'rejectCounts', 'syncs', 'lock',
 ];
 for (const name of GUARDED) {
   const methods = StateStore.prototype as unknown as Record<string, (this: StateStore, ...args: unknown[]) => Promise<unknown>>;

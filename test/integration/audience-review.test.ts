@@ -111,7 +111,7 @@ describe('audience runs over HTTP, adversarially', () => {
       await run(store, sync, [...people(4), ...people(3, 50)]);
       const list = fake.lists()[0]!;
       expect(fake.membersOf(list.id)).toEqual(new Set([...people(4), ...people(3, 50)].map((p) => sha(p.email))));
-      expect(await store.memberCounts('vip')).toEqual({ member: 7, adding: 0, removing: 0 });
+      expect(await store.memberCounts('vip')).toEqual({ member: 7, adding: 0, removing: 0, leaving: 0 });
       expect((await store.runs('vip', 1))[0]).toMatchObject({ membersAdded: 3, membersRemoved: 3 });
     } finally {
       await store.close();

@@ -181,7 +181,7 @@ describe('audience runs', () => {
       // 5 to add and 6 to remove in all; what is sent again is at most the 3 records of the request that crashed.
       expect(sentBefore + sentAfter).toBeLessThanOrEqual(11 + 3);
       expect(resumed.report.size).toBe(9);
-      expect(await store.memberCounts(sync.name)).toEqual({ member: 9, adding: 0, removing: 0 });
+      expect(await store.memberCounts(sync.name)).toEqual({ member: 9, adding: 0, removing: 0, leaving: 0 });
     }
   });
 

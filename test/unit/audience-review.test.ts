@@ -145,7 +145,7 @@ describe('audience runs, adversarially', () => {
     pinterest.refuseCreate = false;
     // No list exists: an empty query has nothing to remove, and pinsync knows no member.
     await run(sync, []);
-    expect(await store.memberCounts(sync.name)).toEqual({ member: 0, adding: 0, removing: 0 });
+    expect(await store.memberCounts(sync.name)).toEqual({ member: 0, adding: 0, removing: 0, leaving: 0 });
   });
 
   it('does not call a rejected row mapped in its summary', async () => {
@@ -182,7 +182,7 @@ describe('audience runs, adversarially', () => {
       await lock.release().catch(() => undefined);
       await run(sync, people(10));
       expect(pinterest.lists[0]!.members).toEqual(digestsOf(people(10)));
-      expect(await store.memberCounts(sync.name)).toEqual({ member: 10, adding: 0, removing: 0 });
+      expect(await store.memberCounts(sync.name)).toEqual({ member: 10, adding: 0, removing: 0, leaving: 0 });
     } finally {
       await other.destroy();
     }

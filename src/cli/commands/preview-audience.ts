@@ -7,7 +7,7 @@ import { listName, planAudience, removalRefusal } from '../../engine/audience.js
 import { openAudienceSource } from '../../engine/prepare.js';
 import { rejectRate } from '../../engine/run.js';
 import { ExitCode } from '../../core/types.js';
-import { groupedLines, lineWriter, plural, warnUnreadable } from '../output.js';
+import { groupedLines, lineWriter, plural } from '../output.js';
 import { openStateReadOnly } from '../state.js';
 
 const DEFAULT_SAMPLE = 10;
@@ -16,11 +16,9 @@ export async function previewAudience(
   loaded: LoadedSync & { sync: SyncDefinition }, options: { state?: string; fullRefresh?: boolean; limit?: number; format: 'ndjson' | 'table' },
 ): Promise<ExitCode> {
   const { sync } = loaded;
-  const warn = (message: string) => process.stderr.write(`warning: ${sync.name}: ${message}\n`);
   const { source, reader } = await openAudienceSource(sync, loaded);
   const state = options.fullRefresh ? undefined : await openStateReadOnly(options.state);
   try {
-    await warnUnreadable(sync, source, undefined, warn);
     const plan = await planAudience(sync, source, reader, state);
     for (const r of plan.rejects) process.stderr.write(`${r.primaryKey}: ${r.reason}\n`);
     const known = await state?.audienceList(sync.name);

@@ -50,7 +50,7 @@ type AudienceStatus = Awaited<ReturnType<typeof audienceStatus>>;
 /** An audience sync's list: as the state knows it, and as Pinterest reports it (when the sync file's token is at hand). */
 async function audienceStatus(name: string, sync: SyncDefinition | undefined, store: StateStore | undefined) {
   const list = await store?.audienceList(name);
-  const counts = (await store?.memberCounts(name)) ?? { member: 0, adding: 0, removing: 0 };
+  const counts = (await store?.memberCounts(name)) ?? { member: 0, adding: 0, removing: 0, leaving: 0 };
   let pinterest: Record<string, unknown> | null = null;
   if (list && sync?.destination.access_token && sync.destination.ad_account_id !== undefined) {
     const client = customerListClientFor(sync, { timeoutMs: 10_000, maxRetryMs: 20_000 });
@@ -67,7 +67,7 @@ async function audienceStatus(name: string, sync: SyncDefinition | undefined, st
   }
   return {
     customer_list_id: list?.listId ?? null, customer_list_name: list?.listName ?? null, list_type: list?.listType ?? null, audience_id: list?.audienceId ?? null,
-    size: counts.member + counts.adding + counts.removing, unsettled: counts.adding + counts.removing, pinterest,
+    size: counts.member + counts.adding + counts.removing + counts.leaving, unsettled: counts.adding + counts.removing, to_remove: counts.leaving, pinterest,
   };
 }
 
@@ -76,6 +76,7 @@ function writeAudience(a: AudienceStatus): void {
   if (a.customer_list_id === null) out('customer list: none yet (the first run finds it by name or creates it)');
   else out(`customer list ${a.customer_list_id} '${a.customer_list_name}' (${a.list_type})${a.audience_id ? `, audience ${a.audience_id}` : ''}`);
   out(`members as pinsync knows them: ${a.size}${a.unsettled > 0 ? ` (${a.unsettled} sent by an interrupted run and not settled: the next run sends them again)` : ''}`);
+  if (a.to_remove > 0) out(`${a.to_remove} of them an interrupted run decided to remove: the next run removes them, unless they are back in the query`);
   const p = a.pinterest;
   if (!p) {
     if (a.customer_list_id !== null) out("Pinterest's status: not asked (the sync file's destination.access_token is not set here)");

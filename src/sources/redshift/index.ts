@@ -149,8 +149,8 @@ export class RedshiftSource extends SqlSource<RedshiftSourceConfig> {
     const types = await this.columnTypes();
     const columns = options.columns ?? [...types.keys()];
     // Planned twice: for its values, then with each value written where its parameter stood.
-    const { values } = planRead(this.config, types, columns, options.after, this.dialect, options.until);
-    const plan = planRead(this.config, types, columns, options.after, inlined(this.dialect, values), options.until);
+    const { values } = planRead(this.config, types, columns, options.after, this.dialect, options.until, options.withNullKeys);
+    const plan = planRead(this.config, types, columns, options.after, inlined(this.dialect, values), options.until, options.withNullKeys);
     this.layout = plan.layout;
     yield* this.query(`SELECT ${plan.select} FROM ${this.relation()} AS ${ALIAS} WHERE ${plan.where} ORDER BY ${plan.orderBy}`,
       [], options.pageSize ?? this.defaultPageSize);
