@@ -309,6 +309,7 @@ options:
     const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
     if (args.includes('--node-flags')) flags.push(...args[args.indexOf('--node-flags') + 1].split(' '));
     const adAccount = String(549757463300 + k);
+    const machineBefore = machineTicks();
     const start = process.hrtime.bigint();
     const child = spawn(process.execPath, [...flags, ownBin, '--syncs-dir', 'syncs', 'run', 'syncs/bench.yaml', '--json'], {
       cwd: dir,
@@ -322,6 +323,7 @@ options:
     child.stdout.on('data', (d) => (output += d));
     const { code, peakKb, ticks } = await watchChild(child);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const machineAfter = machineTicks();
     if (code !== 0) throw new Error(`pinsync run (${label}) exited ${code}: ${output}`);
     const summary = output.trim().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line)).find((s) => s.sync === 'bench');
     if (!summary?.audience) throw new Error(`no audience run summary (${label}): ${output}`);
@@ -341,6 +343,8 @@ options:
       // Requests as pinsync counted them, and as the fake received them (writes: POST and PATCH; reads: GET).
       requests: a.requests, answered_429: a.answered_429, server_writes: stats.list_writes, server_reads: stats.list_reads,
       added: a.added, removed: a.removed, kept: a.kept, list_members: list.members,
+      // Share of all cores' time busy during the run, whatever ran: on a shared machine, how loaded it was.
+      machine_busy: Number(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)).toFixed(3)),
     };
   };
 
