@@ -124,6 +124,12 @@ const isCompared = (index) => comparing && ABBA[index % 4];
 const concurrencyOf = (index) => (compareConcurrency !== undefined && isCompared(index) ? compareConcurrency : concurrency);
 const syncsDirOf = (index) => (compareConcurrency !== undefined && isCompared(index) ? 'syncs-compared' : 'syncs');
 
+const conflictsWithAudience = ['--syncs', '--source', '--compare', '--compare-concurrency', '--lookback', '--rate-limit', '--concurrency', '--batch-size', '--mapping', '--no-floor', '--timeline'].filter((flag) => args.includes(flag));
+if (args.includes('--audience') && conflictsWithAudience.length > 0) {
+  console.error(`--audience does not combine with ${conflictsWithAudience.join(', ')}`);
+  process.exit(2);
+}
+
 if (mappingOnly) {
   await import('./bench-mapping.mjs');
   process.exit(0);
@@ -380,11 +386,6 @@ options:
 };
 
 if (args.includes('--audience')) {
-  const conflicting = ['--syncs', '--source', '--compare', '--compare-concurrency', '--lookback', '--rate-limit', '--concurrency', '--batch-size'].filter((flag) => args.includes(flag));
-  if (conflicting.length > 0) {
-    console.error(`--audience does not combine with ${conflicting.join(', ')}`);
-    process.exit(2);
-  }
   try {
     await audienceBench();
   } catch (error) {
