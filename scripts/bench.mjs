@@ -27,6 +27,13 @@
 // The last line printed is one JSON object with the figures. With --repeat, the rows are
 // seeded once and pinsync runs R times, each from an empty state; the figures are medians
 // (peak memory: the largest), and `runs` holds each run's own.
+// --audience: an audience sync instead (see audienceBench below): a table of N people
+// (id, email), a `kind: audience` sync to customer list `bench`, and three timed runs of
+// `pinsync run`: the first (creates the list, adds N), an unchanged one, and one after 10 % of
+// the rows were replaced. Takes --rows, --records-per-request R (default: pinsync's, 10,000),
+// --max-requests-per-minute, --latency-ms, --repeat (medians; each repetition from an empty
+// state, to a list of its own), --cpu-prof and --node-flags. After each run, the fake's list
+// must hold exactly the query's digests (count and fingerprint), or the benchmark fails.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -117,6 +124,12 @@ const isCompared = (index) => comparing && ABBA[index % 4];
 const concurrencyOf = (index) => (compareConcurrency !== undefined && isCompared(index) ? compareConcurrency : concurrency);
 const syncsDirOf = (index) => (compareConcurrency !== undefined && isCompared(index) ? 'syncs-compared' : 'syncs');
 
+const conflictsWithAudience = ['--syncs', '--source', '--compare', '--compare-concurrency', '--lookback', '--rate-limit', '--concurrency', '--batch-size', '--mapping', '--no-floor', '--timeline'].filter((flag) => args.includes(flag));
+if (args.includes('--audience') && conflictsWithAudience.length > 0) {
+  console.error(`--audience does not combine with ${conflictsWithAudience.join(', ')}`);
+  process.exit(2);
+}
+
 if (mappingOnly) {
   await import('./bench-mapping.mjs');
   process.exit(0);
@@ -155,6 +168,39 @@ const machineTicks = () => {
   const [user, nice, system, idle, iowait, ...rest] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const busy = user + nice + system + rest.slice(0, 3).reduce((a, b) => a + b, 0);
   return { busy, total: busy + idle + iowait };
+};
+
+const medianOf = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : Number(((sorted[mid - 1] + sorted[mid]) / 2).toFixed(3));
+};
+// Medians of every number, in nested objects too (`sending`, `syncs`); other values the first run's.
+const mediansOf = (values) => {
+  const first = values[0];
+  if (typeof first === 'number') return medianOf(values.filter((v) => typeof v === 'number'));
+  if (first && typeof first === 'object' && !Array.isArray(first)) {
+    return Object.fromEntries(Object.keys(first).map((key) => [key, mediansOf(values.map((v) => v?.[key]))]));
+  }
+  return first;
+};
+
+/** Peak RSS (VmHWM) and CPU ticks of a child process, sampled every 20 ms until it exits. */
+const watchChild = (child) => {
+  const seen = { peakKb: 0, ticks: 0 };
+  const sample = () => {
+    try {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const hwm = /VmHWM:\s+(\d+)/.exec(status);
+      if (hwm) seen.peakKb = Math.max(seen.peakKb, Number(hwm[1]));
+      seen.ticks = cpuTicks(child.pid);
+    } catch { /* exited */ }
+  };
+  const sampler = setInterval(sample, 20);
+  return new Promise((resolve) => child.on('exit', (code) => {
+    clearInterval(sampler);
+    resolve({ code, ...seen });
+  }));
 };
 
 const freePort = () => new Promise((resolve) => {
@@ -204,6 +250,154 @@ const snowflakeFloor = async (details, sqlText) => {
   await new Promise((resolve) => connection.destroy(() => resolve()));
   return { seconds, count };
 };
+
+// ---------------------------------------------------------------------------------------------
+// --audience: a customer list kept equal to a table of people.
+
+const PEOPLE_COLUMNS = `i, CASE WHEN i % 7 = 0 THEN ' Person.' || i || '@Example.COM ' ELSE 'person' || i || '@example.com' END`;
+// The query's distinct digests, counted and fingerprinted as the fake fingerprints the list's
+// members (email normalized as pinsync does it for these rows: trimmed, lowercased).
+const EXPECTED_MEMBERS = `SELECT count(*)::int AS members, coalesce(bit_xor(('x' || left(d, 16))::bit(64)::bigint), 0)::text AS fingerprint
+  FROM (SELECT DISTINCT encode(sha256(convert_to(lower(trim(email)), 'UTF8')), 'hex') AS d FROM people) AS digests`;
+
+const audienceBench = async () => {
+  const recordsPerRequest = args.includes('--records-per-request') ? arg('records-per-request') : undefined;
+  if (recordsPerRequest !== undefined && !(Number.isInteger(recordsPerRequest) && recordsPerRequest >= 1)) throw new Error('--records-per-request needs a whole number of records');
+  const churned = Math.floor(rows / 10);
+  process.stderr.write(`seeding ${rows} people… `);
+  const seedStart = Date.now();
+  await postgres.initialise();
+  await postgres.start();
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {}); // the server stops under it at the end
+  await client.connect();
+  await client.query('CREATE TABLE people (id bigint PRIMARY KEY, email text)');
+  await client.query(`INSERT INTO people SELECT ${PEOPLE_COLUMNS} FROM generate_series(1, ${rows}) i`);
+  await client.query('VACUUM ANALYZE people');
+  process.stderr.write(`${((Date.now() - seedStart) / 1000).toFixed(1)}s\n`);
+  // 10 % of the people replaced by as many new ones (ids after N), and back.
+  const churn = async () => {
+    await client.query('DELETE FROM people WHERE id % 10 = 0');
+    await client.query(`INSERT INTO people SELECT ${PEOPLE_COLUMNS} FROM generate_series(${rows + 1}, ${rows + churned}) i`);
+  };
+  const restore = async () => {
+    await client.query(`DELETE FROM people WHERE id > ${rows}`);
+    await client.query(`INSERT INTO people SELECT ${PEOPLE_COLUMNS} FROM generate_series(1, ${rows}) i WHERE i % 10 = 0`);
+  };
+
+  const oauthToken = 'bench-oauth-token';
+  server = spawn(process.execPath, [path.join(root, 'scripts/fake-pinterest-server.mjs'), '--latency-ms', String(latencyMs), '--oauth-token', oauthToken], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const serverPort = await new Promise((resolve) => server.stdout.on('data', (d) => {
+    const m = /listening (\d+)/.exec(String(d));
+    if (m) resolve(Number(m[1]));
+  }));
+  mkdirSync(path.join(dir, 'syncs'));
+  writeFileSync(path.join(dir, 'syncs', 'bench.yaml'), `version: 1
+name: bench
+kind: audience
+source:
+  type: postgres
+  url: \${BENCH_URL}
+  table: people
+  primary_key: id
+destination:
+  ad_account_id: \${BENCH_AD_ACCOUNT}
+  access_token: \${BENCH_OAUTH_TOKEN}
+  customer_list: { name: bench }
+${recordsPerRequest ? `  records_per_request: ${recordsPerRequest}\n` : ''}${maxPerMinute ? `  max_requests_per_minute: ${maxPerMinute}\n` : ''}match:
+  em: email
+options:
+  max_removal_rate: 1
+`);
+
+  // One `pinsync run` of repetition `k` (its own ad account and state), then the list checked against the query.
+  const runOnce = async (k, label) => {
+    const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
+    if (args.includes('--node-flags')) flags.push(...args[args.indexOf('--node-flags') + 1].split(' '));
+    const adAccount = String(549757463300 + k);
+    const machineBefore = machineTicks();
+    const start = process.hrtime.bigint();
+    const child = spawn(process.execPath, [...flags, ownBin, '--syncs-dir', 'syncs', 'run', 'syncs/bench.yaml', '--json'], {
+      cwd: dir,
+      env: {
+        ...process.env, BENCH_URL: url, BENCH_AD_ACCOUNT: adAccount, BENCH_OAUTH_TOKEN: oauthToken,
+        PINTEREST_API_URL: `http://127.0.0.1:${serverPort}/v5`, PINSYNC_STATE: path.join(dir, `state-audience-${k}.db`),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    const { code, peakKb, ticks } = await watchChild(child);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const machineAfter = machineTicks();
+    if (code !== 0) throw new Error(`pinsync run (${label}) exited ${code}: ${output}`);
+    const summary = output.trim().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line)).find((s) => s.sync === 'bench');
+    if (!summary?.audience) throw new Error(`no audience run summary (${label}): ${output}`);
+    const stats = await fetch(`http://127.0.0.1:${serverPort}/stats`).then((r) => r.json());
+    const lists = stats.lists[adAccount] ?? [];
+    if (lists.length !== 1) throw new Error(`after the ${label} run, ad account ${adAccount} has ${lists.length} customer lists, not 1`);
+    const expected = (await client.query(EXPECTED_MEMBERS)).rows[0];
+    const [list] = lists;
+    if (list.members !== expected.members || list.fingerprint !== expected.fingerprint) {
+      throw new Error(`after the ${label} run, the fake's list holds ${list.members} members (fingerprint ${list.fingerprint}), the query ${expected.members} (fingerprint ${expected.fingerprint})`);
+    }
+    const a = summary.audience;
+    return {
+      seconds: Number(seconds.toFixed(2)), summary_s: Number((summary.duration_ms / 1000).toFixed(2)),
+      ...(label === 'first' ? { members_per_s: Math.round(a.added / seconds) } : {}),
+      peak_rss_mb: Math.round(peakKb / 1024), pinsync_cpu_s: Number((ticks / 100).toFixed(2)),
+      // Requests as pinsync counted them, and as the fake received them (writes: POST and PATCH; reads: GET).
+      requests: a.requests, answered_429: a.answered_429, server_writes: stats.list_writes, server_reads: stats.list_reads,
+      added: a.added, removed: a.removed, kept: a.kept, list_members: list.members,
+      // Share of all cores' time busy during the run, whatever ran: on a shared machine, how loaded it was.
+      machine_busy: Number(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)).toFixed(3)),
+    };
+  };
+
+  const repetitions = [];
+  for (let k = 0; k < repeat; k++) {
+    if (k > 0) await restore();
+    const first = await runOnce(k, 'first');
+    const unchanged = await runOnce(k, 'unchanged');
+    if (unchanged.server_writes !== 0) throw new Error(`the unchanged run sent ${unchanged.server_writes} write requests, not 0`);
+    await churn();
+    const churn10 = await runOnce(k, 'churn');
+    if (churn10.added !== churned || churn10.removed !== churned) throw new Error(`the churn run added ${churn10.added} and removed ${churn10.removed}, not ${churned} each`);
+    const repetition = { first, unchanged, churn: churn10 };
+    repetitions.push(repetition);
+    if (repeat > 1) process.stderr.write(`repetition ${k + 1}/${repeat}: first ${first.seconds}s (${first.members_per_s} members/s, ${first.peak_rss_mb} MB), unchanged ${unchanged.seconds}s, churn ${churn10.seconds}s\n`);
+  }
+  await client.end();
+  const result = {
+    mode: 'audience', rows, records_per_request: recordsPerRequest ?? 10_000, latency_ms: latencyMs, max_requests_per_minute: maxPerMinute ?? 300,
+    ...mediansOf(repetitions),
+  };
+  // Memory has a ceiling to stay under: the worst repetition counts.
+  for (const key of ['first', 'unchanged', 'churn']) result[key].peak_rss_mb = Math.max(...repetitions.map((r) => r[key].peak_rss_mb));
+  result.cores = availableParallelism();
+  if (repeat > 1) Object.assign(result, { repeat, runs: repetitions });
+  console.log(`pinsync audience benchmark (PostgreSQL -> pinsync -> fake Pinterest customer list on 127.0.0.1), ${rows} people${repeat > 1 ? `, medians of ${repeat}` : ''}`);
+  console.log(`  ${'run'.padEnd(10)} ${'seconds'.padStart(8)} ${'members/s'.padStart(10)} ${'peak RSS'.padStart(9)} ${'CPU s'.padStart(7)} ${'requests'.padStart(9)} ${'writes'.padStart(7)}  added / removed / kept`);
+  for (const key of ['first', 'unchanged', 'churn']) {
+    const r = result[key];
+    console.log(`  ${key.padEnd(10)} ${String(r.seconds).padStart(8)} ${String(r.members_per_s ?? '').padStart(10)} ${`${r.peak_rss_mb} MB`.padStart(9)} ${String(r.pinsync_cpu_s).padStart(7)} ${String(r.requests).padStart(9)} ${String(r.server_writes).padStart(7)}  ${r.added} / ${r.removed} / ${r.kept}`);
+  }
+  console.log(JSON.stringify(result));
+};
+
+if (args.includes('--audience')) {
+  try {
+    await audienceBench();
+  } catch (error) {
+    console.error(`benchmark failed: ${error.stack ?? error}`);
+    process.exitCode = 1;
+  } finally {
+    server?.kill('SIGTERM');
+    await postgres.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit();
+}
 
 try {
   let client;
@@ -351,21 +545,9 @@ options:
         BENCH_TOKEN: 'bench-token', PINTEREST_API_URL: `http://127.0.0.1:${serverPort}/v5`, PINSYNC_STATE: path.join(dir, `state-${index}.db`) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    let peakKb = 0;
-    let pinsyncTicks = 0;
-    const sample = () => {
-      try {
-        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const hwm = /VmHWM:\s+(\d+)/.exec(status);
-        if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
-        pinsyncTicks = cpuTicks(child.pid);
-      } catch { /* exited */ }
-    };
-    const sampler = setInterval(sample, 20);
     let output = '';
     child.stdout.on('data', (d) => (output += d));
-    const code = await new Promise((resolve) => child.on('exit', resolve));
-    clearInterval(sampler);
+    const { code, peakKb, ticks: pinsyncTicks } = await watchChild(child);
     const runS = Number(process.hrtime.bigint() - runStart) / 1e9;
     const machineAfter = machineTicks();
     const postgresAfter = sourceTicks();
@@ -444,20 +626,6 @@ options:
     if (total > 1) process.stderr.write(`run ${i + 1}/${total}${which}: ${result.run_s}s, ${result.events_per_s} events/s, ratio ${result.floor_ratio}\n`);
   }
   for (const c of floorClients) await c?.end();
-  const medianOf = (values) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid] : Number(((sorted[mid - 1] + sorted[mid]) / 2).toFixed(3));
-  };
-  // Medians of every number, in nested objects too (`sending`, `syncs`); other values the first run's.
-  const mediansOf = (values) => {
-    const first = values[0];
-    if (typeof first === 'number') return medianOf(values.filter((v) => typeof v === 'number'));
-    if (first && typeof first === 'object' && !Array.isArray(first)) {
-      return Object.fromEntries(Object.keys(first).map((key) => [key, mediansOf(values.map((v) => v?.[key]))]));
-    }
-    return first;
-  };
   const summarize = (runs) => runs.length === 1 ? runs[0] : {
     ...mediansOf(runs),
     // Memory has a ceiling to stay under: the worst run counts.

@@ -8,13 +8,20 @@
 // than R of that ad account's were accepted in the last 1,000 ms; otherwise it is answered 429
 // at once (an edge limiter does not wait the latency), with Retry-After: 1 and Pinterest's body,
 // and its body is neither kept nor parsed.
-// Usage: node scripts/fake-pinterest-server.mjs [--latency-ms L] [--rate-limit R]; prints "listening PORT".
+// Customer lists (the audience benchmark): GET/POST /v5/ad_accounts/{id}/customer_lists and
+// GET/PATCH /v5/ad_accounts/{id}/customer_lists/{list_id}, answered with Pinterest's CustomerList
+// shape. They want `Authorization: Bearer` the --oauth-token (default bench-oauth-token), else
+// 401; each list keeps its members (the records it was sent) in a Set; --latency-ms applies;
+// --rate-limit does not. /stats adds the list requests (writes and reads) and, per list, its
+// members and a fingerprint of them (see membershipFingerprint).
+// Usage: node scripts/fake-pinterest-server.mjs [--latency-ms L] [--rate-limit R] [--oauth-token T]; prints "listening PORT".
 import { createServer } from 'node:http';
 
 const args = process.argv.slice(2);
 const option = (name) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || 0 : 0);
 const latencyMs = option('--latency-ms');
 const rateLimit = option('--rate-limit');
+const oauthToken = args.includes('--oauth-token') ? args[args.indexOf('--oauth-token') + 1] : 'bench-oauth-token';
 const WINDOW_MS = 1000;
 let events = 0;
 // Requests received (answered 200 or 429), and those answered 429.
@@ -86,6 +93,92 @@ const track = (delta) => {
   if (inFlight > maxInFlight) maxInFlight = inFlight;
 };
 
+// Customer lists, by ad account: id -> { id, name, type, members, uploaded, removed, batches }.
+const listsOf = new Map();
+let nextListId = 549755885175;
+// List requests since the last /stats: POST and PATCH (ads_write), GET (ads_read).
+let listWrites = 0;
+let listReads = 0;
+const LIST_PATH = /^\/v5\/ad_accounts\/([^/?]+)\/customer_lists(?:\/([^/?]+))?(?:\?.*)?$/;
+
+const listJson = (list) => ({
+  id: list.id, name: list.name, ad_account_id: list.adAccountId, type: 'customerlist', status: list.members.size >= 100 ? 'READY' : 'TOO_SMALL',
+  num_uploaded_user_records: list.uploaded, num_removed_user_records: list.removed, num_batches: list.batches,
+  created_time: list.createdTime, updated_time: list.updatedTime, exceptions: {},
+});
+
+/**
+ * XOR of the members' first 64 bits (digest hex as a signed 64-bit number), as text: the same
+ * as PostgreSQL's bit_xor(('x' || left(digest, 16))::bit(64)::bigint) over the query's digests,
+ * so the benchmark checks which members the list holds, not only how many.
+ */
+const membershipFingerprint = (members) => {
+  let xor = 0n;
+  for (const digest of members) xor ^= BigInt.asIntN(64, BigInt(`0x${digest.slice(0, 16)}`));
+  return String(xor);
+};
+
+/** Records as the API takes them: one comma-separated string of digests. */
+const recordsOf = (text) => (typeof text === 'string' && text.length > 0 ? text.split(',') : []);
+
+const answerList = (req, res, match) => {
+  const [, adAccountId, listId] = match;
+  const reply = (status, body) => {
+    const wait = latencyMs - (performance.now() - req.receivedAt);
+    const send = () => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (wait > 0) setTimeout(send, wait);
+    else send();
+  };
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    if (req.method === 'GET') listReads++;
+    else listWrites++;
+    if (req.headers.authorization !== `Bearer ${oauthToken}`) return reply(401, { code: 2, message: 'Authentication failed.' });
+    if (!listsOf.has(adAccountId)) listsOf.set(adAccountId, new Map());
+    const lists = listsOf.get(adAccountId);
+    const now = Math.floor(Date.now() / 1000);
+    let body;
+    try {
+      body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+    } catch {
+      return reply(400, { code: 1, message: 'Invalid request body.' });
+    }
+    if (listId === undefined && req.method === 'GET') return reply(200, { items: [...lists.values()].map(listJson), bookmark: null });
+    if (listId === undefined && req.method === 'POST') {
+      const records = recordsOf(body.records);
+      if (typeof body.name !== 'string' || !body.list_type || records.length === 0) return reply(400, { code: 1, message: 'name, records and list_type are required.' });
+      const list = {
+        id: String(nextListId++), name: body.name, adAccountId, listType: body.list_type, members: new Set(records),
+        uploaded: records.length, removed: 0, batches: 1, createdTime: now, updatedTime: now,
+      };
+      lists.set(list.id, list);
+      return reply(200, listJson(list));
+    }
+    const list = lists.get(listId);
+    if (!list) return reply(404, { code: 2331, message: 'Customer list not found.' });
+    if (req.method === 'GET') return reply(200, listJson(list));
+    if (req.method === 'PATCH') {
+      const records = recordsOf(body.records);
+      if (!['ADD', 'REMOVE'].includes(body.operation_type) || records.length === 0) return reply(400, { code: 1, message: 'operation_type ADD or REMOVE and records are required.' });
+      if (body.operation_type === 'ADD') {
+        for (const r of records) list.members.add(r);
+        list.uploaded += records.length;
+      } else {
+        for (const r of records) list.members.delete(r);
+        list.removed += records.length;
+      }
+      list.batches++;
+      list.updatedTime = now;
+      return reply(200, listJson(list));
+    }
+    return reply(405, { code: 1, message: 'Method not allowed.' });
+  });
+};
+
 const stats = (res) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   const { user, system } = process.cpuUsage(cpuAtStats);
@@ -97,7 +190,14 @@ const stats = (res) => {
     rate_limit: rateLimit || null,
     accounts: Object.fromEntries([...accounts].map(([id, a]) => [id, { accepted: a.accepted, throttled: a.throttled }])),
     accepted_each_s: acceptedEach, throttled_each_s: throttledEach,
+    list_writes: listWrites, list_reads: listReads,
+    lists: Object.fromEntries([...listsOf].map(([account, lists]) => [account, [...lists.values()].map((l) => ({
+      id: l.id, name: l.name, members: l.members.size, fingerprint: membershipFingerprint(l.members),
+      num_uploaded_user_records: l.uploaded, num_removed_user_records: l.removed, num_batches: l.batches,
+    }))])),
   }));
+  listWrites = 0;
+  listReads = 0;
   acceptedEach = [];
   throttledEach = [];
   cpuAtStats = process.cpuUsage();
@@ -122,6 +222,12 @@ const server = createServer((req, res) => {
     return;
   }
   const receivedAt = performance.now();
+  const listMatch = LIST_PATH.exec(req.url);
+  if (listMatch) {
+    req.receivedAt = receivedAt;
+    answerList(req, res, listMatch);
+    return;
+  }
   track(1);
   requests++;
   const account = accountOf(req.url);
