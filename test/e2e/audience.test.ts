@@ -168,14 +168,18 @@ describe('kill -9 mid-run, then resume', () => {
   it('the list ends equal to the query, resending at most the request in flight', async () => {
     await createTable('killed', 1, 400);
     writeSync('killed');
-    // Every update answers after 300 ms (applied then): the kill lands while one is in flight.
-    world.fake.listAlways = { endpoint: 'customer_lists/update', status: 0, delayMs: 300 };
+    // Updates answer slowly; the third is the one in flight when the kill lands, and Pinterest
+    // never applies it (it would have answered 503).
+    world.fake.listScript.push(
+      { endpoint: 'customer_lists/update', status: 0, delayMs: 200 },
+      { endpoint: 'customer_lists/update', status: 0, delayMs: 200 },
+      { endpoint: 'customer_lists/update', status: 503, delayMs: 1000 },
+    );
     const victim = h.start(['run', 'killed']);
     await waitUntil(() => world.fake.requestsTo('customer_lists/update').length >= 3);
     victim.child.kill('SIGKILL');
     expect((await victim.done).code).toBe(null);
     await world.fake.idle();
-    world.fake.listAlways = undefined;
     const before = writes().length;
     const firstRun = records(writes());
     // The killed run had not finished: the rest is still to send.
