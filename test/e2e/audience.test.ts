@@ -138,7 +138,7 @@ describe('the removal guard', () => {
     const quiet = world.fake.listLog.length;
     const preview = await cli(['preview', 'guarded']);
     expect(preview.code).toBe(3);
-    expect(JSON.parse(preview.stdout)).toMatchObject({ remove: 40, removal_guard: expect.stringContaining('would remove 40') });
+    expect(JSON.parse(preview.stdout)).toMatchObject({ add: 0, remove: 40, keep: 60, known_size: 100, removal_guard: expect.stringContaining('would remove 40') });
     expect(world.fake.listLog.length).toBe(quiet);
   });
 
