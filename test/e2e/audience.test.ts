@@ -173,7 +173,7 @@ describe('kill -9 mid-run, then resume', () => {
     world.fake.listScript.push(
       { endpoint: 'customer_lists/update', status: 0, delayMs: 200 },
       { endpoint: 'customer_lists/update', status: 0, delayMs: 200 },
-      { endpoint: 'customer_lists/update', status: 503, delayMs: 1000 },
+      { endpoint: 'customer_lists/update', status: 503, delayMs: 800 },
     );
     const victim = h.start(['run', 'killed']);
     await waitUntil(() => world.fake.requestsTo('customer_lists/update').length >= 3);
@@ -182,8 +182,11 @@ describe('kill -9 mid-run, then resume', () => {
     await world.fake.idle();
     const before = writes().length;
     const firstRun = records(writes());
-    // The killed run had not finished: the rest is still to send.
+    // The killed run had not finished: the rest is still to send, and the request in flight is unsettled.
     expect(firstRun.length).toBeLessThan(400);
+    const killed = await status('killed');
+    expect(killed.audience).toMatchObject({ unsettled: 50 });
+    expect(killed.last_run).toMatchObject({ outcome: 'running' });
     const { result, summary } = await run('killed');
     expect(result.code).toBe(0);
     expect(world.fake.membersOf(listNamed('killed').id)).toEqual(await expected('killed'));
@@ -193,7 +196,29 @@ describe('kill -9 mid-run, then resume', () => {
     expect(summary.resent).toBeGreaterThanOrEqual(again.length);
     expect(summary.resent).toBeLessThanOrEqual(50);
     expect(sent('REMOVE')).toEqual([]);
-    expect((await status('killed')).runs[1]).toMatchObject({ outcome: 'killed' });
+  });
+
+  it('killed while Pinterest creates the list: the next run finds it by its name, and creates no second one', async () => {
+    await createTable('killed_create', 1, 120);
+    writeSync('killed_create');
+    // The create is applied after 300 ms; the kill lands before its answer.
+    world.fake.listScript.push({ endpoint: 'customer_lists/create', status: 0, delayMs: 300 });
+    const victim = h.start(['run', 'killed_create']);
+    await waitUntil(() => world.fake.requestsTo('customer_lists/create').some((r) => (r.body as { name?: string }).name === 'killed_create'));
+    victim.child.kill('SIGKILL');
+    await victim.done;
+    await world.fake.idle();
+    const list = listNamed('killed_create');
+    const created = new Set(recordsOf(world.fake.requestsTo('customer_lists/create').at(-1)!));
+    const from = writes().length;
+    const { result, summary } = await run('killed_create');
+    expect(result.code).toBe(0);
+    expect(listNamed('killed_create').id).toBe(list.id);
+    expect(world.fake.membersOf(list.id)).toEqual(await expected('killed_create'));
+    expect(summary.audience).toMatchObject({ adopted: true, created: false, size: 120 });
+    // Sent again: at most the create's 50, which the state had marked before sending.
+    expect(records(writes().slice(from)).filter((d) => created.has(d)).length).toBeLessThanOrEqual(50);
+    expect(summary.resent).toBe(50);
   });
 
   it('a member whose ADD Pinterest applied but whose answer was lost, gone from the query before the resume, ends removed', async () => {
@@ -242,6 +267,10 @@ describe('two runs at once', () => {
     const second = await run('locked');
     expect(second.result.code).toBe(4);
     expect(second.result.stderr).toContain(`sync locked is already running (pid ${holder.child.pid}`);
+    // reset waits for no run either: it would forget what the holder is sending.
+    const reset = await cli(['reset', 'locked']);
+    expect(reset.code).toBe(4);
+    expect(reset.stderr).toContain(`pid ${holder.child.pid}`);
     expect(world.fake.listLog.length).toBe(logged);
     expect(world.fake.membersOf(listNamed('locked').id)).toEqual(members);
     holder.child.kill('SIGKILL');
