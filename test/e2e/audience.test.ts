@@ -201,8 +201,8 @@ describe('kill -9 mid-run, then resume', () => {
   it('killed while Pinterest creates the list: the next run finds it by its name, and creates no second one', async () => {
     await createTable('killed_create', 1, 120);
     writeSync('killed_create');
-    // The create is applied after 300 ms; the kill lands before its answer.
-    world.fake.listScript.push({ endpoint: 'customer_lists/create', status: 0, delayMs: 300 });
+    // The create is applied after 800 ms; the kill lands before its answer.
+    world.fake.listScript.push({ endpoint: 'customer_lists/create', status: 0, delayMs: 800 });
     const victim = h.start(['run', 'killed_create']);
     await waitUntil(() => world.fake.requestsTo('customer_lists/create').some((r) => (r.body as { name?: string }).name === 'killed_create'));
     victim.child.kill('SIGKILL');
