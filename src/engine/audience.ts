@@ -50,7 +50,7 @@ export interface AudienceReport {
   kept: number;
   /** The list's size as pinsync knows it after the run. */
   size: number;
-  /** Pinterest's status of the list when the run read it (PROCESSING, READY, TOO_SMALL, UPLOADING). */
+  /** Pinterest's status of the list in its last answer to the run (PROCESSING, READY, TOO_SMALL, UPLOADING). */
   status: string | null;
   requests: ListRequestsReport;
 }
@@ -216,7 +216,8 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
       await store.markMembers(sync.name, operation === 'ADD' ? 'adding' : 'removing', records);
       tally.sent += records.length;
       tally.resent += resends;
-      await client.updateList(resolved.list.id, operation, records, signal);
+      // Pinterest's answer carries the list's status after this change: the report shows the latest.
+      latest = await client.updateList(resolved.list.id, operation, records, signal);
       tally.settled += records.length;
       if (operation === 'ADD') tally.added += records.length;
       else tally.removed += records.length;
@@ -224,6 +225,7 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
       progress();
     }
   };
+  let latest = resolved.list;
   if (resolved.createdWith > 0) {
     const records = plan.toAdd.slice(0, resolved.createdWith);
     tally.sent += records.length;
@@ -240,7 +242,7 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
   const after = await store.memberCounts(sync.name);
   const report: AudienceReport = {
     listId: resolved.list.id, listName: resolved.list.name, listType: options.listType, created: resolved.created, adopted: resolved.adopted,
-    audienceId: resolved.record.audienceId, status: resolved.list.status ?? null, members: plan.members, added: tally.added, removed: tally.removed, kept: plan.kept,
+    audienceId: resolved.record.audienceId, status: latest.status ?? null, members: plan.members, added: tally.added, removed: tally.removed, kept: plan.kept,
     size: after.member + after.adding + after.removing + after.leaving, requests: client.report(),
   };
   return { report, sent: tally.sent, settled: tally.settled, resent: tally.resent, interrupted };
@@ -306,7 +308,7 @@ async function resolveList(options: ApplyOptions, firstRecords: string[]): Promi
   }
   if (found.length === 1) {
     // A list of that name from before pinsync (or from a run that crashed before recording it): its members pinsync did not send stay until removed in Ads Manager.
-    options.warn?.(`adopted the ad account's existing customer list '${target.name}' (id ${found[0]!.id}); members it had that pinsync did not send are never removed by pinsync`);
+    options.warn?.(`found the ad account's customer list '${target.name}' (id ${found[0]!.id}) by its name, and keeps it from now on: a list an earlier run created and stopped before recording, or one made before; members pinsync did not send are never removed by pinsync`);
     return { list: found[0]!, record: await save(found[0]!), created: false, adopted: true, createdWith: 0 };
   }
   // Pinterest creates a list with its first records: with none, there is nothing to create yet.
