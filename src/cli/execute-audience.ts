@@ -95,7 +95,7 @@ export async function executeAudience(loaded: LoadedSync & { sync: SyncDefinitio
       if (signal.aborted && signal.reason instanceof Error) throw signal.reason;
       const planCounts = { rowsRead: plan.rowsRead, skipped: plan.skipped, rejectedLocal: plan.rejects.length };
       try {
-        if (!plan.complete) throw new Interrupted();
+        if (!plan.complete || signal.aborted) throw new Interrupted();
         const applied = await applyAudience({
           sync, plan, listType: reader.listType, client, store, runId, allowRemovals: options.allowRemovals,
           signal, onProgress, warn: (message) => reporter.warn(sync.name, message),

@@ -75,7 +75,8 @@ export function removalRefusal(sync: SyncDefinition, plan: Pick<AudiencePlan, 't
     return `the query returned no members, so this run would remove all ${removing} from the list: a query that suddenly returns nothing is more often a mistake than a fact. Nothing was sent. If the list really is to be emptied, run again with --allow-removals`;
   }
   if (share > rate) {
-    return `this run would remove ${removing} of the list's ${known} members (${pct(share)}), more than options.max_removal_rate (${pct(rate)}) allows. Nothing was sent. Check the query (\`pinsync preview\` shows what would change); if the removals are right, run again with --allow-removals, or raise options.max_removal_rate`;
+    const earlier = plan.approved > 0 ? ` (besides ${plan.approved} an earlier run decided to remove, which it also removes)` : '';
+    return `this run would remove ${removing} of the list's ${known} members (${pct(share)})${earlier}, more than options.max_removal_rate (${pct(rate)}) allows. Nothing was sent. Check the query (\`pinsync preview\` shows what would change); if the removals are right, run again with --allow-removals, or raise options.max_removal_rate`;
   }
   return undefined;
 }
@@ -126,6 +127,9 @@ export async function planAudience(
       }
     }
   }
+  // Without a recorded list, what the state holds are marks of a create that was never recorded:
+  // leftovers to clear, not members a mistaken query would take away.
+  if (state && toRemove.length > 0 && !(await state.audienceList(sync.name))) approved = toRemove.length;
   return {
     rowsRead, skipped, rejects, rejectsByReason, dropped: reader.dropped, members, toAdd: [...wanted].sort(), toRemove: toRemove.sort(), kept, known, unsettled,
     approved, complete: true,
@@ -192,15 +196,6 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
   // The rejects go first, with the run's counts: a run that fails later still shows them.
   await store.recordRejects(sync.name, runId, plan.rejects, counts());
   const chunk = recordsPerRequest(sync);
-  const resolved = await resolveList(options, plan.toAdd.slice(0, chunk));
-  if (!resolved) {
-    options.warn?.('the query returned no members, so there is no customer list to create yet: the first run whose query returns some creates it');
-    const report: AudienceReport = {
-      listId: null, listName: listName(sync), listType: options.listType, created: false, adopted: false, audienceId: null, status: null,
-      members: 0, added: 0, removed: 0, kept: 0, size: 0, requests: client.report(),
-    };
-    return { report, sent: 0, settled: 0, resent: 0, interrupted: false };
-  }
   let interrupted = false;
   const stopped = (): boolean => {
     if (!signal?.aborted) return false;
@@ -208,6 +203,21 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
     interrupted = true;
     return true;
   };
+  // A stop that came after the read's last look sends nothing, not even the create.
+  const resolved = stopped() ? undefined : await resolveList(options, plan.toAdd.slice(0, chunk));
+  if (!resolved) {
+    const known = await store.audienceList(sync.name);
+    if (!interrupted) {
+      // No list exists, and the query has nobody to create one with: marks of an earlier failed create are no one's.
+      await store.clearMembers(sync.name);
+      options.warn?.('the query returned no members, so there is no customer list to create yet: the first run whose query returns some creates it');
+    }
+    const report: AudienceReport = {
+      listId: known?.listId ?? null, listName: known?.listName ?? listName(sync), listType: options.listType, created: false, adopted: false,
+      audienceId: known?.audienceId ?? null, status: null, members: plan.members, added: 0, removed: 0, kept: plan.kept, size: plan.known, requests: client.report(),
+    };
+    return { report, sent: 0, settled: 0, resent: 0, interrupted };
+  }
   const send = async (operation: 'ADD' | 'REMOVE', digests: string[], first: number) => {
     for (let i = first; i < digests.length; i += chunk) {
       if (stopped()) return;
@@ -234,11 +244,12 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
     await store.settleMembers(sync.name, 'added', records, counts());
     progress();
   }
+  const toRemove = resolved.fresh ? [] : plan.toRemove;
   // Decided now, past the guard: an interrupted run's successor carries on without weighing them again.
-  if (plan.toRemove.length > 0) await store.markMembers(sync.name, 'leaving', plan.toRemove);
+  if (toRemove.length > 0) await store.markMembers(sync.name, 'leaving', toRemove);
   if (!stopped()) await ensureAudience(options, resolved);
   await send('ADD', plan.toAdd, resolved.createdWith);
-  if (!interrupted) await send('REMOVE', plan.toRemove, 0);
+  if (!interrupted) await send('REMOVE', toRemove, 0);
   const after = await store.memberCounts(sync.name);
   const report: AudienceReport = {
     listId: resolved.list.id, listName: resolved.list.name, listType: options.listType, created: resolved.created, adopted: resolved.adopted,
@@ -255,6 +266,8 @@ interface ResolvedList {
   adopted: boolean;
   /** Members the create request carried (already on the list). */
   createdWith: number;
+  /** A new list: nothing the state held is on it, so nothing is to be removed. */
+  fresh?: boolean;
 }
 
 /** The list's name as the file gives it, or its id. */
@@ -291,7 +304,7 @@ async function resolveList(options: ApplyOptions, firstRecords: string[]): Promi
     // Two syncs on one list would each remove the other's members.
     const keeper = await store.listKeeper(adAccountId, list.id);
     if (keeper !== undefined && keeper !== sync.name) {
-      throw new UsageError(`customer list ${list.id} ('${list.name}') is kept by sync '${keeper}' in this state already: two syncs on one list would remove each other's members. Give ${sync.name} a list of its own in ${sync.file} (or combine the two queries in one sync)`);
+      throw new UsageError(`customer list ${list.id} ('${list.name}') is kept by sync '${keeper}' in this state already: two syncs on one list would remove each other's members. Give ${sync.name} a list of its own in ${sync.file} (or combine the two queries in one sync); if '${keeper}' is this sync's old name, \`pinsync reset ${keeper}\` lets the list go`);
     }
     const record = { listId: list.id, listName: list.name, listType, adAccountId, audienceId: null };
     await store.saveAudienceList(sync.name, record);
@@ -314,22 +327,33 @@ async function resolveList(options: ApplyOptions, firstRecords: string[]): Promi
   // Pinterest creates a list with its first records: with none, there is nothing to create yet.
   if (firstRecords.length === 0) return undefined;
   // Marked first: a crash after Pinterest created the list finds it by name, and adds these again.
+  // No list holds what the state has (marks of a create that never happened): forget them.
+  await store.clearMembers(sync.name);
   await store.markMembers(sync.name, 'adding', firstRecords);
-  let list: CustomerList;
-  try {
-    list = await client.createList({ name: target.name, listType, records: firstRecords }, signal);
-  } catch (error) {
-    // The answer was lost: Pinterest may have made the list. Creating again would make a second one.
-    const made = error instanceof MaybeCreatedError ? await client.findLists(target.name, signal) : [];
-    if (made.length !== 1) {
-      // No list holds these marks: they would read as members to remove.
-      if (made.length === 0) await store.settleMembers(sync.name, 'removed', firstRecords);
-      throw error;
+  const created = await createOnce(
+    () => client.createList({ name: target.name, listType, records: firstRecords }, signal),
+    async () => client.findLists(target.name, signal),
+  ).catch(async (error: unknown) => {
+    // Pinterest made no list: these marks would read as members to remove.
+    if (!(error instanceof MaybeCreatedError)) await store.settleMembers(sync.name, 'removed', firstRecords);
+    throw error;
+  });
+  // A list found after a lost answer may or may not hold its first records: they are sent again as an ADD.
+  return { list: created.made, record: await save(created.made), created: true, adopted: false, createdWith: created.found ? 0 : firstRecords.length, fresh: true };
+}
+
+/** Tries to create again only after a lookup shows the lost answer created nothing (a second POST would make two). */
+async function createOnce<T>(create: () => Promise<T>, lookup: () => Promise<T[]>, attempts = 3): Promise<{ made: T; found: boolean }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { made: await create(), found: false };
+    } catch (error) {
+      if (!(error instanceof MaybeCreatedError)) throw error;
+      const made = await lookup();
+      if (made.length === 1) return { made: made[0]!, found: true };
+      if (made.length > 1 || attempt >= attempts) throw error;
     }
-    // Its first records may or may not be on it: they are sent again as an ADD.
-    return { list: made[0]!, record: await save(made[0]!), created: true, adopted: false, createdWith: 0 };
   }
-  return { list, record: await save(list), created: true, adopted: false, createdWith: firstRecords.length };
 }
 
 /** The targetable CUSTOMER_LIST audience the file asks for: found on the list, or created. */
@@ -338,16 +362,10 @@ async function ensureAudience(options: ApplyOptions, resolved: ResolvedList): Pr
   if (!wanted || resolved.record.audienceId !== null) return;
   const existing = await options.client.findAudiences(resolved.list.id, options.signal);
   let audience = existing.find((a) => a.name === wanted.name) ?? existing[0];
-  if (!audience) {
-    try {
-      audience = await options.client.createAudience({ name: wanted.name, listId: resolved.list.id }, options.signal);
-    } catch (error) {
-      // A lost answer: adopt what it made rather than make a second audience.
-      const made = error instanceof MaybeCreatedError ? await options.client.findAudiences(resolved.list.id, options.signal) : [];
-      if (made.length === 0) throw error;
-      audience = made[0]!;
-    }
-  }
+  audience ??= (await createOnce(
+    () => options.client.createAudience({ name: wanted.name, listId: resolved.list.id }, options.signal),
+    () => options.client.findAudiences(resolved.list.id, options.signal),
+  )).made;
   resolved.record = { ...resolved.record, audienceId: audience.id };
   await options.store.saveAudienceList(options.sync.name, resolved.record);
 }

@@ -114,6 +114,8 @@ const migrations: Migration[] = [
         t.string('ad_account_id').notNullable();
         t.string('audience_id').nullable();
         t.timestamp('updated_at', { useTz: true }).notNullable();
+        // One sync per list: two would remove each other's members.
+        t.unique(['ad_account_id', 'list_id']);
       });
       // The list's members as pinsync sent them: the SHA-256 hex Pinterest received, nothing
       // else. state: 'm' a member, 'a' an ADD in flight, 'r' a REMOVE in flight (after a

@@ -35,7 +35,7 @@ export async function previewAudience(
     } else {
       await write(JSON.stringify({
         sync: sync.name, kind: 'audience', customer_list_id: known?.listId ?? null, customer_list_name: known?.listName ?? listName(sync), list_type: reader.listType,
-        members: plan.members, add: plan.toAdd.length, remove: plan.toRemove.length, keep: plan.kept, known_size: plan.known, unsettled: plan.unsettled,
+        members: plan.members, add: plan.toAdd.length, remove: plan.toRemove.length, keep: plan.kept, known_size: plan.known, unsettled: plan.unsettled, approved_earlier: plan.approved,
         requests, records_per_request: perRequest, sample_add: plan.toAdd.slice(0, sample), sample_remove: plan.toRemove.slice(0, sample),
         removal_guard: refusal ?? null,
       }));
