@@ -63,14 +63,8 @@ export class UserDataWriter {
         // One column, one value: the common case, without a list.
         list = this.usableDigest(plan, row[plan.columns[0]!]);
       } else {
-        let hashes: string[] | undefined;
-        for (const col of plan.columns) {
-          const raw = row[col];
-          if (raw === null || raw === undefined) continue;
-          if (Array.isArray(raw)) for (const one of raw) hashes = this.addDigest(hashes, plan, one);
-          else hashes = this.addDigest(hashes, plan, raw);
-        }
-        list = hashes?.join('","');
+        const hashes = this.digests(plan, row);
+        list = hashes.length > 0 ? hashes.join('","') : undefined;
       }
       if (list === undefined) continue;
       json += (json.length > 1 ? plan.start.next[open]! : plan.start.first) + list;

@@ -1,6 +1,5 @@
 // An adversarial review of audience runs (issue 24) over HTTP against the fake Pinterest, with
 // the state in SQLite and in PostgreSQL: answers lost on the way, and the list's identity.
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -10,30 +9,14 @@ import type { SyncDefinition } from '../../src/config/schema.js';
 import { applyAudience, planAudience } from '../../src/engine/audience.js';
 import { compileMembers } from '../../src/mapping/members.js';
 import { CustomerListClient } from '../../src/pinterest/customer-lists.js';
-import type { Source } from '../../src/sources/types.js';
 import { StateStore, ZERO_COUNTS } from '../../src/state/store.js';
 import { createSource } from '../../src/sources/index.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
 import { freshDatabase } from '../helpers/pg.js';
+import { memorySource, sha, type Person } from '../helpers/audience-engine.js';
 
-const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-type Person = { id: number; email: string };
 const people = (n: number, from = 0): Person[] => Array.from({ length: n }, (_, i) => ({ id: from + i, email: `person${from + i}@example.com` }));
 
-function memorySource(rows: Person[]): Source {
-  return {
-    columns: async () => ['id', 'email'],
-    columnTypes: async () => new Map([['id', 'integer'], ['email', 'text']]),
-    async *read(options) {
-      const columns = options?.columns ?? ['id', 'email'];
-      yield rows.map((r) => columns.map((c) => r[c as keyof Person]));
-    },
-    unreadableRows: async () => ({ missing: 0, future: 0 }),
-    checkKey: async () => ({ checked: 0, distinctKeys: 0, most: 0 }),
-    positionOf: () => ({ cursor: null, key: null }),
-    close: async () => undefined,
-  };
-}
 
 let fake: FakePinterest;
 let dir: string;
@@ -110,7 +93,7 @@ describe('audience runs over HTTP, adversarially', () => {
       fake.listScript.push({ endpoint: 'customer_lists/update', status: 500, afterApplying: true });
       await run(store, sync, [...people(4), ...people(3, 50)]);
       const list = fake.lists()[0]!;
-      expect(fake.membersOf(list.id)).toEqual(new Set([...people(4), ...people(3, 50)].map((p) => sha(p.email))));
+      expect(fake.membersOf(list.id)).toEqual(new Set([...people(4), ...people(3, 50)].map((p) => sha(p.email!))));
       expect(await store.memberCounts('vip')).toEqual({ member: 7, adding: 0, removing: 0, leaving: 0 });
       expect((await store.runs('vip', 1))[0]).toMatchObject({ membersAdded: 3, membersRemoved: 3 });
     } finally {

@@ -1,6 +1,5 @@
 // The audience engine against the real SQLite state, an in-memory source and an in-memory
 // Pinterest: plans, the removal guard, crashes at every request, and the list's identity.
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -11,10 +10,9 @@ import { RemovalGuardError, UsageError } from '../../src/core/errors.js';
 import { applyAudience, planAudience } from '../../src/engine/audience.js';
 import { compileMembers } from '../../src/mapping/members.js';
 import type { Audience, CustomerList, CustomerListApi, ListOperation } from '../../src/pinterest/customer-lists.js';
-import type { Source } from '../../src/sources/types.js';
 import { StateStore } from '../../src/state/store.js';
+import { memorySource, sha, type Person } from '../helpers/audience-engine.js';
 
-const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Pinterest as far as an audience run sees it; `failAfter` requests, it throws (a crash mid-run). */
 class MemoryPinterest implements CustomerListApi {
@@ -51,22 +49,7 @@ class MemoryPinterest implements CustomerListApi {
   async close() {}
 }
 
-type Person = { id: number; email: string | null };
 
-function memorySource(rows: () => Person[]): Source {
-  return {
-    columns: async () => ['id', 'email'],
-    columnTypes: async () => new Map([['id', 'integer'], ['email', 'text']]),
-    async *read(options) {
-      const columns = options?.columns ?? ['id', 'email'];
-      yield rows().map((r) => columns.map((c) => r[c as keyof Person]));
-    },
-    unreadableRows: async () => ({ missing: 0, future: 0 }),
-    checkKey: async () => ({ checked: 0, distinctKeys: 0, most: 0 }),
-    positionOf: () => ({ cursor: null, key: null }),
-    close: async () => undefined,
-  };
-}
 
 function syncFile(extra = '', list = '{ name: VIP }'): SyncDefinition {
   const text = `kind: audience

@@ -1,6 +1,5 @@
 // An adversarial review of audience runs (issue 24): the engine against the real SQLite state,
 // an in-memory source and an in-memory Pinterest, at the edges the first tests leave out.
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -12,11 +11,10 @@ import { PinterestRefusedError } from '../../src/core/errors.js';
 import { applyAudience, planAudience } from '../../src/engine/audience.js';
 import { compileMembers } from '../../src/mapping/members.js';
 import type { Audience, CustomerList, CustomerListApi, ListOperation } from '../../src/pinterest/customer-lists.js';
-import type { Source } from '../../src/sources/types.js';
 import { StateStore, ZERO_COUNTS } from '../../src/state/store.js';
 import { formatRunSummary } from '../../src/cli/output.js';
+import { memorySource, sha, type Person } from '../helpers/audience-engine.js';
 
-const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Pinterest as an audience run sees it; `refuseCreate` answers a create with a refusal (a quota, a bad name). */
 class MemoryPinterest implements CustomerListApi {
@@ -45,22 +43,7 @@ class MemoryPinterest implements CustomerListApi {
   async close() {}
 }
 
-type Person = { id: number; email: string | null };
 
-function memorySource(rows: Person[]): Source {
-  return {
-    columns: async () => ['id', 'email'],
-    columnTypes: async () => new Map([['id', 'integer'], ['email', 'text']]),
-    async *read(options) {
-      const columns = options?.columns ?? ['id', 'email'];
-      yield rows.map((r) => columns.map((c) => r[c as keyof Person]));
-    },
-    unreadableRows: async () => ({ missing: 0, future: 0 }),
-    checkKey: async () => ({ checked: 0, distinctKeys: 0, most: 0 }),
-    positionOf: () => ({ cursor: null, key: null }),
-    close: async () => undefined,
-  };
-}
 
 function syncFile(name: string, list = '{ name: VIP }', extra = ''): SyncDefinition {
   const text = `name: ${name}

@@ -1,7 +1,6 @@
 // A second adversarial review of audience runs (issue 24), after the first review's fixes: the
 // engine against the real SQLite state, an in-memory source, and the real customer-list client
 // talking to the fake Pinterest on 127.0.0.1 (no PostgreSQL, no build).
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -11,28 +10,12 @@ import type { SyncDefinition } from '../../src/config/schema.js';
 import { applyAudience, planAudience } from '../../src/engine/audience.js';
 import { compileMembers } from '../../src/mapping/members.js';
 import { CustomerListClient } from '../../src/pinterest/customer-lists.js';
-import type { Source } from '../../src/sources/types.js';
 import { StateStore } from '../../src/state/store.js';
 import { FakePinterest } from '../helpers/fake-pinterest.js';
+import { memorySource, sha, type Person } from '../helpers/audience-engine.js';
 
-const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
-type Person = { id: number | null; email: string | null };
 
-function memorySource(rows: Person[]): Source {
-  return {
-    columns: async () => ['id', 'email'],
-    columnTypes: async () => new Map([['id', 'integer'], ['email', 'text']]),
-    async *read(options) {
-      const columns = options?.columns ?? ['id', 'email'];
-      yield rows.map((r) => columns.map((c) => r[c as keyof Person]));
-    },
-    unreadableRows: async () => ({ missing: 0, future: 0 }),
-    checkKey: async () => ({ checked: 0, distinctKeys: 0, most: 0 }),
-    positionOf: () => ({ cursor: null, key: null }),
-    close: async () => undefined,
-  };
-}
 
 let fake: FakePinterest;
 let dir: string;
