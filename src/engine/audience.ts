@@ -218,6 +218,7 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
     };
     return { report, sent: 0, settled: 0, resent: 0, interrupted };
   }
+  let latest = resolved.list;
   const send = async (operation: 'ADD' | 'REMOVE', digests: string[], first: number) => {
     for (let i = first; i < digests.length; i += chunk) {
       if (stopped()) return;
@@ -235,7 +236,6 @@ export async function applyAudience(options: ApplyOptions): Promise<Applied> {
       progress();
     }
   };
-  let latest = resolved.list;
   if (resolved.createdWith > 0) {
     const records = plan.toAdd.slice(0, resolved.createdWith);
     tally.sent += records.length;
