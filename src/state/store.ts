@@ -580,11 +580,6 @@ export class StateStore {
     });
   }
 
-  /** An audience run's counts so far, as the runs table keeps them. */
-  async saveRunColumns(counts: RunColumns): Promise<void> {
-    await this.db('runs').where({ id: counts.runId }).update(counts.values);
-  }
-
   /** Forgets the sync's membership (reset): the next run adds every member again and removes none. */
   async clearMembers(sync: string): Promise<number> {
     return this.db('audience_members').where({ sync }).delete();
@@ -701,7 +696,7 @@ export class StateStore {
 const GUARDED: (keyof StateStore)[] = [
   'checkpoint', 'unsettledEvents', 'saveCheckpoint', 'saveUnsettled', 'commitBatch', 'delivered', 'pruneLedger', 'clearLedger',
   'ledgerSize', 'saveLedgerSince', 'oldestLedgerEntry', 'audienceList', 'saveAudienceList', 'memberCounts', 'markMembers', 'settleMembers',
-  'clearMembers', 'clearAudienceList', 'recordRejects', 'saveRunColumns', 'listKeeper', 'startRun', 'finishRun', 'interruptRun', 'runs', 'hasProcessed', 'rejects', 'rejectCounts', 'syncs', 'lock',
+  'clearMembers', 'clearAudienceList', 'recordRejects', 'listKeeper', 'startRun', 'finishRun', 'interruptRun', 'runs', 'hasProcessed', 'rejects', 'rejectCounts', 'syncs', 'lock',
 ];
 for (const name of GUARDED) {
   const methods = StateStore.prototype as unknown as Record<string, (this: StateStore, ...args: unknown[]) => Promise<unknown>>;
